@@ -1,0 +1,157 @@
+"""Feedback rules: every point a metric loses against its target becomes a finding a creator can act on.
+
+A finding cites the measured value, the target and where the target comes from, the time span when the flaw is
+local (found from the metric's per-second series), and what to change. Findings are ranked by the overall points
+they cost; the first is the top fix. Extractors may add findings of their own (``fv.events["findings"]``) for
+flaws that are events rather than levels (a frozen stretch, a clipped burst); those are ranked the same way.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .features import MODALITIES, FeatureVector, MetricSpec
+from .scorer import Scores, metric_score
+
+#: Severity by the overall points a finding costs (0-100 scale of the overall score).
+HIGH_POINTS = 6.0
+MEDIUM_POINTS = 2.0
+#: A second counts as part of a flawed stretch when its own score is below this (0-1).
+LOCAL_SCORE_BELOW = 0.5
+#: A flawed stretch is reported as local only when it covers less than this share of the clip.
+LOCAL_MAX_SHARE = 0.8
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
+
+
+@dataclass
+class Finding:
+    modality: str
+    severity: str  # high | medium | low | info
+    code: str
+    message: str
+    value: float | None
+    target: float | None
+    start_s: float | None = None
+    end_s: float | None = None
+    source: str | None = None
+    points: float = 0.0  # overall points this finding costs
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def clock(t: float) -> str:
+    """0:04 style time."""
+    t = max(0.0, float(t))
+    m, s = divmod(int(round(t)), 60)
+    return f"{m}:{s:02d}"
+
+
+def fmt_value(v: float, unit: str) -> str:
+    if v is None:
+        return "n/a"
+    a = abs(v)
+    text = f"{v:.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}"
+    if not unit:
+        return text
+    if unit in ("%",):
+        return f"{text}%"
+    return f"{text} {unit}"
+
+
+def severity_for(points: float) -> str:
+    return "high" if points >= HIGH_POINTS else "medium" if points >= MEDIUM_POINTS else "low"
+
+
+def _span(fv: FeatureVector, key: str, target: dict, duration_s: float):
+    """(start_s, end_s) of the longest run of seconds whose own score is poor, when it is local."""
+    series = fv.series.get(key)
+    if series is None or not series.values:
+        return None, None
+    bad = [v is not None and metric_score(v, target) < LOCAL_SCORE_BELOW for v in series.values]
+    best = (0, -1)
+    start = None
+    for i, b in enumerate(bad + [False]):
+        if b and start is None:
+            start = i
+        elif not b and start is not None:
+            if i - start > best[1] - best[0] + 1:
+                best = (start, i - 1)
+            start = None
+    if best[1] < best[0]:
+        return None, None
+    s = series.start_s + best[0] * series.step_s
+    e = min(series.start_s + (best[1] + 1) * series.step_s, duration_s or 1e9)
+    if duration_s and (e - s) >= LOCAL_MAX_SHARE * duration_s:
+        return None, None
+    return round(s, 2), round(e, 2)
+
+
+def _cited_target(v: float, t: dict) -> tuple[float, str, str, str]:
+    """(target value to cite, code, advice, target text) for a value against a target table."""
+    kind = t["kind"]
+    if kind == "min":
+        cited = float(t.get("target", t["good"]))
+        return cited, t.get("code", ""), t.get("advice", ""), "at least {}"
+    if kind == "max":
+        cited = float(t.get("target", t["good"]))
+        return cited, t.get("code", ""), t.get("advice", ""), "at most {}"
+    low = v < t["good_low"]
+    cited = float(t.get("target", t["good_low"] if low else t["good_high"]))
+    side = "low" if low else "high"
+    return cited, t.get(f"code_{side}", t.get("code", "")), t.get(f"advice_{side}", t.get("advice", "")), "{lo} to {hi}"
+
+
+def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[str, MetricSpec], duration_s: float) -> list[Finding]:
+    targets = cfg.get("targets", {})
+    mweights = cfg.get("scoring", {}).get("weights", {})
+    scored = [m for m in MODALITIES if scores.modalities.get(m) is not None]
+    wsum = sum(float(mweights.get(m, 0)) for m in scored) or 1.0
+    out = []
+    for key, s in scores.metric_scores.items():
+        if s >= 1.0:
+            continue
+        t = targets[key]
+        modality = key.split(".", 1)[0]
+        if modality not in scored:
+            continue
+        v = fv.values[key]
+        spec = specs.get(key)
+        label = spec.label if spec else key
+        unit = spec.unit if spec else ""
+        in_mod = [k for k in scores.metric_scores if k.startswith(modality + ".")]
+        msum = sum(float(targets[k].get("weight", 1.0)) for k in in_mod) or 1.0
+        points = 100.0 * (float(mweights.get(modality, 0)) / wsum) * (float(t.get("weight", 1.0)) / msum) * (1.0 - s)
+        cited, code, advice, ttext = _cited_target(v, t)
+        if t["kind"] == "range":
+            ttext = f"{fmt_value(t['good_low'], '')} to {fmt_value(t['good_high'], unit)}"
+        else:
+            ttext = ttext.format(fmt_value(cited, unit))
+        start, end = _span(fv, key, t, duration_s)
+        where = f" between {clock(start)} and {clock(end)}" if start is not None else ""
+        gap = abs(v - cited)
+        try:
+            advice = advice.format(gap=gap, gap_db=gap, value=v, target=cited)
+        except (KeyError, ValueError, IndexError):
+            pass
+        message = f"{label} is {fmt_value(v, unit)}{where}; target {ttext}. {advice}".strip()
+        out.append(Finding(modality, severity_for(points), code or f"{key}.off_target", message, round(v, 4),
+                           cited, start, end, t.get("source"), round(points, 2)))
+    return out
+
+
+def note_findings(fv: FeatureVector, scores: Scores) -> list[Finding]:
+    """Why a modality has no score (no audio track, no text at all, ...)."""
+    out = []
+    for m in MODALITIES:
+        if scores.modalities.get(m) is None:
+            reasons = fv.notes.get(m) or [f"Nothing was measured for the {m} modality."]
+            out.append(Finding(m, "info", f"{m}.not_scored", " ".join(reasons), None, None))
+    return out
+
+
+def build_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[str, MetricSpec], duration_s: float) -> list[Finding]:
+    findings = target_findings(fv, scores, cfg, specs, duration_s)
+    for d in fv.events.get("findings", []):
+        findings.append(Finding(**{k: d.get(k) for k in Finding.__dataclass_fields__ if k in d}))
+    findings.sort(key=lambda f: (-(f.points or 0.0), SEVERITY_ORDER.get(f.severity, 9)))
+    return findings + note_findings(fv, scores)

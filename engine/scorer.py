@@ -1,0 +1,132 @@
+"""Scores: per-metric scores from config targets, per-modality scores, the overall score, tier and category.
+
+Until a learned model is loaded (``engine.model``), a modality's score is the weighted mean of its metric scores
+against the targets in config.toml (``metric_score``), times 100. The overall score is the weighted mean of the
+modalities that have a score; the tier comes from the thresholds in ``[tiers]``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .config import config_hash
+from .features import MODALITIES, FeatureVector
+
+CONFIG_MODEL_NAME = "config-targets"
+
+
+@dataclass
+class Scores:
+    overall: float | None
+    modalities: dict  # {"visual": 81.0 | None, ...}
+    metric_scores: dict  # {"visual.sharpness": 0.0-1.0, ...}
+    tier: str
+    category: str
+    category_confidence: float
+    model: str  # "name@version"
+    extra: dict = field(default_factory=dict)  # e.g. {"hook": 62.0}
+
+
+def metric_score(value: float, target: dict) -> float:
+    """0-1 score of one measured value against its target table (kind min / max / range), linear between the
+    good and bad bounds."""
+    kind = target["kind"]
+    if kind == "min":
+        return _ramp(value, target["bad"], target["good"])
+    if kind == "max":
+        return _ramp(-value, -target["bad"], -target["good"])
+    if value < target["good_low"]:
+        return _ramp(value, target["bad_low"], target["good_low"])
+    if value > target["good_high"]:
+        return _ramp(-value, -target["bad_high"], -target["good_high"])
+    return 1.0
+
+
+def _ramp(x: float, bad: float, good: float) -> float:
+    if good == bad:
+        return 1.0 if x >= good else 0.0
+    return float(min(1.0, max(0.0, (x - bad) / (good - bad))))
+
+
+def metric_scores(fv: FeatureVector, cfg: dict) -> dict:
+    out = {}
+    for key, target in cfg.get("targets", {}).items():
+        v = fv.values.get(key)
+        if v is not None and target.get("weight", 1.0) > 0:
+            out[key] = metric_score(v, target)
+    return out
+
+
+def config_modality_scores(ms: dict, cfg: dict) -> dict:
+    """Weighted mean (x100) of the metric scores of each modality; None when no metric of it was measured."""
+    targets = cfg.get("targets", {})
+    out = {}
+    for modality in MODALITIES:
+        num = den = 0.0
+        for key, s in ms.items():
+            if key.startswith(modality + "."):
+                w = float(targets[key].get("weight", 1.0))
+                num += w * s
+                den += w
+        out[modality] = round(100.0 * num / den, 1) if den > 0 else None
+    return out
+
+
+def overall_score(modalities: dict, cfg: dict) -> float | None:
+    weights = cfg.get("scoring", {}).get("weights", {})
+    num = den = 0.0
+    for m, s in modalities.items():
+        w = float(weights.get(m, 0.0))
+        if s is not None and w > 0:
+            num += w * s
+            den += w
+    return round(num / den, 1) if den > 0 else None
+
+
+def tier_for(overall: float | None, cfg: dict) -> str:
+    if overall is None:
+        return "unranked"
+    for name, minimum in sorted(cfg.get("tiers", {}).items(), key=lambda kv: -kv[1]):
+        if overall >= minimum:
+            return name
+    return "unranked"
+
+
+def score(fv: FeatureVector, cfg: dict, model=None) -> Scores:
+    """Score one clip's features. ``model`` is a loaded learned scorer (``engine.model.LearnedScorer``) or None
+    for the config-target scores."""
+    ms = metric_scores(fv, cfg)
+    if model is not None:
+        modalities, category, confidence = model.predict(fv)
+        name = model.name
+    else:
+        modalities = config_modality_scores(ms, cfg)
+        category, confidence = heuristic_category(fv)
+        name = f"{CONFIG_MODEL_NAME}@{config_hash(cfg)}"
+    # A modality with nothing to judge stays null whatever the model says.
+    modalities = {m: (modalities.get(m) if fv.has_modality(m) else None) for m in MODALITIES}
+    overall = overall_score(modalities, cfg)
+    return Scores(overall, modalities, ms, tier_for(overall, cfg), category, confidence, name)
+
+
+# Content category before the learned scorer: evidence thresholds on measured features. Each names the
+# metric it reads; an absent metric never votes.
+CATEGORY_RULES = (
+    # (category, metric key, threshold, direction)
+    ("talking_head", "visual.face_presence_pct", 50.0, "above"),
+    ("tutorial_text", "text.onscreen_text_pct", 40.0, "above"),
+    ("music_dance", "audio.music_presence_pct", 60.0, "above"),
+    ("scenic_broll", "visual.motion_energy", 0.5, "below"),
+)
+
+
+def heuristic_category(fv: FeatureVector) -> tuple[str, float]:
+    """The first rule whose metric is measured and passes its threshold; ("other", 0.0) when none does.
+    Confidence is a rough margin (how far past the threshold, capped at 1)."""
+    for category, key, threshold, direction in CATEGORY_RULES:
+        v = fv.values.get(key)
+        if v is None:
+            continue
+        margin = (v - threshold) if direction == "above" else (threshold - v)
+        if margin > 0:
+            return category, round(min(1.0, margin / max(abs(threshold), 1e-6)), 2)
+    return "other", 0.0

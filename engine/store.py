@@ -1,0 +1,254 @@
+"""SQLite store: the one source of truth for clips, extracted features, results (and the job queue's tables).
+
+WAL mode with a busy timeout, so the TUI, ``byteme score`` and worker processes can share one file; every write
+starts with ``BEGIN IMMEDIATE``. Features are keyed by content hash + engine version (an unchanged clip is never
+decoded twice); results by content hash + engine version + model + config hash (a new model or a config change
+recomputes scores from the cached features, without decoding).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from . import __version__
+from .features import FeatureVector
+from .feedback import Finding
+from .media import MediaInfo
+from .result import ClipResult
+from .scorer import Scores
+
+BUSY_TIMEOUT_MS = 30_000
+#: Bytes read from each of the start, middle and end of a file for its content hash: enough to tell clips apart
+#: (their headers, first and last frames differ) without reading gigabytes.
+HASH_CHUNK_BYTES = 1 << 20
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS clips (
+    path TEXT PRIMARY KEY,
+    content_hash TEXT,
+    size_bytes INTEGER,
+    mtime_ns INTEGER,
+    last_error TEXT,
+    engagement TEXT,
+    updated_at REAL
+);
+CREATE INDEX IF NOT EXISTS clips_hash ON clips(content_hash);
+CREATE TABLE IF NOT EXISTS features (
+    content_hash TEXT NOT NULL,
+    engine_version TEXT NOT NULL,
+    media TEXT NOT NULL,
+    features TEXT NOT NULL,
+    created_at REAL,
+    PRIMARY KEY (content_hash, engine_version)
+);
+CREATE TABLE IF NOT EXISTS results (
+    content_hash TEXT NOT NULL,
+    engine_version TEXT NOT NULL,
+    model TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    result TEXT NOT NULL,
+    created_at REAL,
+    PRIMARY KEY (content_hash, engine_version, model, config_hash)
+);
+"""
+
+
+def default_store_path() -> Path:
+    env = os.environ.get("BYTEME_STORE")
+    if env:
+        return Path(env)
+    return data_dir() / "byteme.sqlite3"
+
+
+def data_dir() -> Path:
+    env = os.environ.get("BYTEME_DATA_DIR")
+    if env:
+        d = Path(env)
+    else:
+        import platformdirs
+
+        d = Path(platformdirs.user_data_dir("byteme"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def connect(path: str | os.PathLike) -> sqlite3.Connection:
+    """A connection in WAL mode with a busy timeout; autocommit (transactions are explicit)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+@contextlib.contextmanager
+def write_tx(conn: sqlite3.Connection):
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+def content_hash(path: Path, size: int | None = None) -> str:
+    """blake2b of the size and 1 MiB from the start, the middle and the end of the file."""
+    size = path.stat().st_size if size is None else size
+    h = hashlib.blake2b(digest_size=16)
+    h.update(str(size).encode())
+    with open(path, "rb") as fh:
+        for offset in sorted({0, max(0, size // 2 - HASH_CHUNK_BYTES // 2), max(0, size - HASH_CHUNK_BYTES)}):
+            fh.seek(offset)
+            h.update(fh.read(HASH_CHUNK_BYTES))
+    return h.hexdigest()
+
+
+def result_to_json(r: ClipResult) -> str:
+    return json.dumps(
+        {
+            "path": r.path,
+            "status": r.status,
+            "error": r.error,
+            "media": r.media.as_dict() if r.media else None,
+            "scores": asdict(r.scores) if r.scores else None,
+            "findings": [f.as_dict() for f in r.findings],
+            "features": r.features.as_dict() if r.features else None,
+            "content_hash": r.content_hash,
+            "elapsed_s": r.elapsed_s,
+        }
+    )
+
+
+def result_from_json(text: str) -> ClipResult:
+    d = json.loads(text)
+    return ClipResult(
+        path=d["path"],
+        status=d["status"],
+        error=d.get("error"),
+        media=MediaInfo(**d["media"]) if d.get("media") else None,
+        scores=Scores(**d["scores"]) if d.get("scores") else None,
+        findings=[Finding(**f) for f in d.get("findings", [])],
+        features=FeatureVector.from_dict(d["features"]) if d.get("features") else None,
+        content_hash=d.get("content_hash"),
+        cached=True,
+        elapsed_s=d.get("elapsed_s", 0.0),
+    )
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = Path(path) if path else default_store_path()
+        self.conn = connect(self.path)
+        with write_tx(self.conn):
+            for stmt in SCHEMA.strip().split(";"):
+                if stmt.strip():
+                    self.conn.execute(stmt)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- clips ---------------------------------------------------------------------------------------------
+    def hash_for(self, path: Path) -> str:
+        """Content hash of a file, reusing the stored one while size and mtime are unchanged."""
+        st = path.stat()
+        key = str(path.resolve())
+        row = self.conn.execute(
+            "SELECT content_hash FROM clips WHERE path=? AND size_bytes=? AND mtime_ns=?", (key, st.st_size, st.st_mtime_ns)
+        ).fetchone()
+        if row and row[0]:
+            return row[0]
+        h = content_hash(path, st.st_size)
+        with write_tx(self.conn):
+            self.conn.execute(
+                "INSERT INTO clips(path, content_hash, size_bytes, mtime_ns, updated_at) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(path) DO UPDATE SET content_hash=excluded.content_hash, size_bytes=excluded.size_bytes, "
+                "mtime_ns=excluded.mtime_ns, updated_at=excluded.updated_at",
+                (key, h, st.st_size, st.st_mtime_ns, time.time()),
+            )
+        return h
+
+    def set_engagement(self, path: Path, engagement: dict) -> None:
+        key = str(Path(path).resolve())
+        with write_tx(self.conn):
+            self.conn.execute(
+                "INSERT INTO clips(path, engagement, updated_at) VALUES (?,?,?) "
+                "ON CONFLICT(path) DO UPDATE SET engagement=excluded.engagement, updated_at=excluded.updated_at",
+                (key, json.dumps(engagement), time.time()),
+            )
+
+    def engagement(self, path: Path) -> dict | None:
+        row = self.conn.execute("SELECT engagement FROM clips WHERE path=?", (str(Path(path).resolve()),)).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
+
+    def set_error(self, path: Path, error: dict | None) -> None:
+        key = str(Path(path).resolve())
+        with write_tx(self.conn):
+            self.conn.execute(
+                "INSERT INTO clips(path, last_error, updated_at) VALUES (?,?,?) "
+                "ON CONFLICT(path) DO UPDATE SET last_error=excluded.last_error, updated_at=excluded.updated_at",
+                (key, json.dumps(error) if error else None, time.time()),
+            )
+
+    # -- features ------------------------------------------------------------------------------------------
+    def get_features(self, chash: str) -> tuple[MediaInfo, FeatureVector] | None:
+        row = self.conn.execute(
+            "SELECT media, features FROM features WHERE content_hash=? AND engine_version=?", (chash, __version__)
+        ).fetchone()
+        if not row:
+            return None
+        return MediaInfo(**json.loads(row[0])), FeatureVector.from_dict(json.loads(row[1]))
+
+    def put_features(self, chash: str, media: MediaInfo, fv: FeatureVector) -> None:
+        with write_tx(self.conn):
+            self.conn.execute(
+                "INSERT OR REPLACE INTO features VALUES (?,?,?,?,?)",
+                (chash, __version__, json.dumps(media.as_dict()), json.dumps(fv.as_dict()), time.time()),
+            )
+
+    # -- results -------------------------------------------------------------------------------------------
+    def get_result(self, chash: str, model: str, cfg_hash: str) -> ClipResult | None:
+        row = self.conn.execute(
+            "SELECT result FROM results WHERE content_hash=? AND engine_version=? AND model=? AND config_hash=?",
+            (chash, __version__, model, cfg_hash),
+        ).fetchone()
+        return result_from_json(row[0]) if row else None
+
+    def put_result(self, r: ClipResult, model: str, cfg_hash: str, conn: sqlite3.Connection | None = None) -> None:
+        """Write a result idempotently. Pass ``conn`` inside an open transaction to make it part of it."""
+        sql = "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?)"
+        args = (r.content_hash, __version__, model, cfg_hash, result_to_json(r), time.time())
+        if conn is not None:
+            conn.execute(sql, args)
+            return
+        with write_tx(self.conn):
+            self.conn.execute(sql, args)
+
+    def latest_results(self, paths: list[str] | None = None) -> list[ClipResult]:
+        """The newest stored result of each known clip (by its current content hash), in path order."""
+        rows = self.conn.execute(
+            "SELECT c.path, r.result FROM clips c JOIN results r ON r.content_hash = c.content_hash "
+            "WHERE r.engine_version = ? ORDER BY c.path, r.created_at",
+            (__version__,),
+        ).fetchall()
+        latest: dict[str, str] = {}
+        for path, result in rows:
+            latest[path] = result
+        wanted = set(paths) if paths is not None else None
+        out = []
+        for path, text in latest.items():
+            if wanted is None or path in wanted:
+                r = result_from_json(text)
+                r.path = path
+                out.append(r)
+        return out
