@@ -164,7 +164,9 @@ def textured_scene(
         Scene (shot) id. Different ids under the same seed give clearly different frames: hue stepped by the
         golden ratio, a new texture, new shapes, the light gradient flipped on odd ids. Use it to build cuts.
     pan_px_per_s : float
-        Camera pan speed in pixels per second (0 = locked-off camera). The world wraps, so any duration works.
+        Camera pan speed in pixels per second (0 = locked-off camera). The camera pans right, so the world
+        slides left: ``frame(t)[:, x] == frame(0)[:, x + round(t * pan_px_per_s)]`` away from the object.
+        The world wraps, so any duration works.
     object_speed : float >= 0
         Speed multiplier of the moving object (0 = static object; 1 = one loop of the path in about 3 s).
 
