@@ -112,7 +112,11 @@ def load_config(path: str | os.PathLike | None = None, *, preset: str | None = N
     layers: list[Path] = []
     if use_user_file and path is None:
         up = user_config_path()
-        if up.is_file():
+        try:
+            present = up.is_file()
+        except OSError:  # a folder on the way cannot be read: read_toml says so in plain words
+            present = True
+        if present:
             layers.append(up)
     if path is not None:
         layers.append(Path(path))

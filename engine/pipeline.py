@@ -29,6 +29,25 @@ DECODE_SHARE = 0.85
 STAGES = ("probe", "decode", "visual", "audio", "text", "ocr", "scoring", "done")
 
 
+class Deadline:
+    """A cancel flag that is also raised when the clip's time limit passes (``[engine] clip_timeout_s``).
+
+    Decoding and extractors only ever ask ``is_set()``, so a user's cancel and the time limit stop them the same
+    way; ``expired`` tells the two apart afterwards."""
+
+    def __init__(self, cancel: threading.Event | None, timeout_s: float | None):
+        self.cancel = cancel
+        self.timeout_s = timeout_s
+        self.until = time.monotonic() + timeout_s if timeout_s else None
+
+    @property
+    def expired(self) -> bool:
+        return self.until is not None and time.monotonic() > self.until
+
+    def is_set(self) -> bool:
+        return (self.cancel is not None and self.cancel.is_set()) or self.expired
+
+
 @dataclass
 class Progress:
     path: str
@@ -73,6 +92,8 @@ def extract_features(
     report("probe", 0.0, force=True)
     info = probe(path)
     eng = cfg.get("engine", {})
+    if not isinstance(cancel, Deadline):
+        cancel = Deadline(cancel, float(eng.get("clip_timeout_s", 0)) or None)
     ctx = ClipContext(path=path, info=info, config=cfg, cancel=cancel, options=dict(options or {}))
     extractors = [cls() for cls in registered()]
     extractors = [e for e in extractors if e.enabled(ctx)]
@@ -176,7 +197,12 @@ def analyze(
             progress(Progress(display, "done", 1.0))
         return result
     except Cancelled:
-        raise
+        limit = float(cfg.get("engine", {}).get("clip_timeout_s", 0))
+        if cancel is not None and cancel.is_set() or not limit or time.monotonic() - t0 < limit:
+            raise
+        result = ClipResult.failed(
+            display, "timeout", f"{path.name} took longer than the {limit:.0f} s limit per clip and was stopped "
+            "(raise [engine] clip_timeout_s in config.toml for very long clips).", time.monotonic() - t0)
     except MemoryError:
         return ClipResult.failed(display, "out_of_memory", f"{path.name} needs more memory than this machine has.")
     except BytemeError as exc:

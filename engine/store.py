@@ -114,6 +114,17 @@ def content_hash(path: Path, size: int | None = None) -> str:
     return h.hexdigest()
 
 
+def path_key(path: str | os.PathLike) -> str:
+    """The text under which the store knows a file: its absolute path, with bytes that are not UTF-8 (legal in
+    Linux file names, refused by SQLite) written as ``\\xNN``."""
+    p = Path(path)
+    try:
+        p = p.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: keep the absolute, unresolved path
+        p = p.absolute()
+    return os.fsencode(p).decode("utf-8", errors="backslashreplace")
+
+
 def result_to_json(r: ClipResult) -> str:
     return json.dumps(
         {
@@ -162,7 +173,7 @@ class Store:
     def hash_for(self, path: Path) -> str:
         """Content hash of a file, reusing the stored one while size and mtime are unchanged."""
         st = path.stat()
-        key = str(path.resolve())
+        key = path_key(path)
         row = self.conn.execute(
             "SELECT content_hash FROM clips WHERE path=? AND size_bytes=? AND mtime_ns=?", (key, st.st_size, st.st_mtime_ns)
         ).fetchone()
@@ -179,7 +190,7 @@ class Store:
         return h
 
     def set_engagement(self, path: Path, engagement: dict) -> None:
-        key = str(Path(path).resolve())
+        key = path_key(path)
         with write_tx(self.conn):
             self.conn.execute(
                 "INSERT INTO clips(path, engagement, updated_at) VALUES (?,?,?) "
@@ -188,11 +199,11 @@ class Store:
             )
 
     def engagement(self, path: Path) -> dict | None:
-        row = self.conn.execute("SELECT engagement FROM clips WHERE path=?", (str(Path(path).resolve()),)).fetchone()
+        row = self.conn.execute("SELECT engagement FROM clips WHERE path=?", (path_key(path),)).fetchone()
         return json.loads(row[0]) if row and row[0] else None
 
     def set_error(self, path: Path, error: dict | None) -> None:
-        key = str(Path(path).resolve())
+        key = path_key(path)
         with write_tx(self.conn):
             self.conn.execute(
                 "INSERT INTO clips(path, last_error, updated_at) VALUES (?,?,?) "
