@@ -464,7 +464,6 @@ class _Item:
     info_path: Path | None
     subtitle_paths: list[Path]
     preexisting: set[Path]
-    started: bool = False
     done_path: Path | None = None
     done_info: Path | None = None
     done_subs: list[Path] = field(default_factory=list)
@@ -519,7 +518,6 @@ class _Session:
             "socket_timeout": self.socket_timeout_s,
             "quiet": True,
             "noprogress": True,
-            "no_color": True,
             "color": "no_color",
             "logger": self.logger,
             "progress_hooks": [self._hook],
@@ -602,10 +600,9 @@ class _Session:
                     item.done_path = path
                     infofn = info.get("infojson_filename")
                     item.done_info = Path(infofn) if infofn and Path(infofn).exists() else None
-                    for sub in (info.get("requested_subtitles") or {}).values():
-                        sub_path = (sub or {}).get("filepath")
-                        if sub_path and Path(sub_path).exists() and _inside(Path(sub_path), session.to_dir):
-                            item.done_subs.append(Path(sub_path))
+                    # requested_subtitles[...]["filepath"] still names the temporary copy: use the final names
+                    item.done_subs = [p for p in item.subtitle_paths
+                                      if p.is_file() and _inside(p, session.to_dir)]
                 return [], info
 
         return {"video": GuardPP(), "post_process": CheckPP(), "after_move": RecordPP()}
@@ -613,8 +610,6 @@ class _Session:
     def _hook(self, status: dict) -> None:
         if self.cancel is not None and self.cancel.is_set():
             raise _CancelRequested()
-        if self.item is not None and status.get("status") == "downloading":
-            self.item.started = True
         if self.progress is None or status.get("status") not in ("downloading", "finished"):
             return
         info = status.get("info_dict") or {}
@@ -889,19 +884,36 @@ def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--score", action="store_true", help="score the downloaded clips afterwards")
 
 
-def score_downloaded(paths: list[Path]) -> int | None:
-    """Hand the downloaded clips to ``engine.pipeline.score_paths`` when it exists (the one place to wire)."""
+def score_downloaded(paths: list[Path]) -> list | None:
+    """Hand the downloaded clips to ``engine.pipeline.score_paths`` when it exists (the one place to wire)
+    and print one plain line per clip. Returns its results, or ``None`` when scoring is not available."""
     try:
         from engine import pipeline
     except ModuleNotFoundError as exc:
-        if exc.name not in ("engine.pipeline",):
+        if exc.name != "engine.pipeline":
             raise
         pipeline = None
     score_paths = getattr(pipeline, "score_paths", None)
     if score_paths is None:
         print("Scoring is not available yet (engine.pipeline.score_paths is missing); clips were downloaded only.")
         return None
-    return score_paths(paths)
+    results = list(score_paths(paths) or [])
+    for result in results:
+        print(_score_line(result))
+    return results
+
+
+def _score_line(result) -> str:
+    row = result.contract() if hasattr(result, "contract") else (result if isinstance(result, dict) else {})
+    path = escape_text(row.get("path", getattr(result, "path", "?")))
+    if row.get("status") != "ok":
+        error = row.get("error") or {}
+        return f"score    {path}: error [{escape_text(error.get('kind', 'error'))}] {escape_text(error.get('message', ''))}"
+    scores = row.get("scores") or {}
+    overall = scores.get("overall")
+    shown = f"{overall:.1f}" if isinstance(overall, (int, float)) else "n/a"
+    tier = f" ({escape_text(row['tier'])})" if row.get("tier") else ""
+    return f"score    {path}: overall {shown}{tier}"
 
 
 class _ProgressPrinter:
@@ -963,7 +975,8 @@ def run_fetch(args: argparse.Namespace) -> int:
         print(format_result_line(result))
     failed = sum(r.status == "error" for r in results)
     ok_paths = [r.path for r in results if r.status == "ok" and r.path is not None]
-    if getattr(args, "score", False) and ok_paths:
-        score_downloaded(ok_paths)
     print(f"{len(ok_paths)} downloaded, {sum(r.status == 'skipped' for r in results)} skipped, {failed} failed.")
+    if getattr(args, "score", False) and ok_paths:
+        scored = score_downloaded(ok_paths) or []
+        failed += sum(getattr(r, "status", "ok") != "ok" for r in scored)
     return 1 if failed else 0

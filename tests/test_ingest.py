@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 
-from engine import ingest
+from engine import ingest, media
 from engine.errors import IngestError
 
 CLIP_FRAMES = 64
@@ -63,10 +63,21 @@ PAGE = b"""<!DOCTYPE html><html><head><title>Test page</title></head>
 <body><h1>Clip</h1><video controls src="/media/inpage.mp4"></video></body></html>"""
 TWO_VIDEO_PAGE = b"""<!DOCTYPE html><html><head><title>Two clips</title></head><body>
 <video src="/media/one.mp4"></video><video src="/media/two.mp4"></video></body></html>"""
+SUBS_PAGE = b"""<!DOCTYPE html><html><head><title>With captions</title></head><body>
+<video src="/media/subbed.mp4"><track kind="subtitles" src="/subs.vtt" srclang="en" label="English">
+</video></body></html>"""
+EVIL_SUBS_PAGE = b"""<!DOCTYPE html><html><head><title>Evil captions</title></head><body>
+<video src="/media/subbed.mp4"><track kind="subtitles" src="/subs.vtt" srclang="../../../escape"></video>
+</body></html>"""
+VTT = b"WEBVTT\n\n00:00.000 --> 00:01.000\nHello\n"
+FILE_SRC_PAGE = b"""<!DOCTYPE html><html><head><title>Local file</title></head><body>
+<video src="file:///etc/hostname"></video></body></html>"""
 NO_VIDEO_PAGE = b"<!DOCTYPE html><html><head><title>Nothing</title></head><body><p>No video here.</p></body></html>"
 
 
-def _make_handler(clips: dict[str, bytes], hits: dict[str, int]):
+def _make_handler(clips: dict[str, bytes], hits: dict[str, int], cookies_seen: list | None = None):
+    cookies_seen = cookies_seen if cookies_seen is not None else []
+
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -96,11 +107,21 @@ def _make_handler(clips: dict[str, bytes], hits: dict[str, int]):
             path = urllib.parse.unquote(self.path.split("?")[0])
             hits[path] = hits.get(path, 0) + 1
             plain = clips["plain"]
+            if self.headers.get("Cookie"):
+                cookies_seen.append((path, self.headers["Cookie"]))
             if path in ("/media/clip.mp4", "/media/inpage.mp4", "/media/one.mp4", "/media/two.mp4",
-                        "/media/slow.mp4"):
+                        "/media/slow.mp4", "/media/subbed.mp4", "/media/private.mp4"):
                 self._send(200, plain, "video/mp4", length=len(plain))
             elif path == "/page.html":
                 self._send(200, PAGE, "text/html; charset=utf-8", length=len(PAGE))
+            elif path == "/subs.html":
+                self._send(200, SUBS_PAGE, "text/html; charset=utf-8", length=len(SUBS_PAGE))
+            elif path == "/file-src.html":
+                self._send(200, FILE_SRC_PAGE, "text/html; charset=utf-8", length=len(FILE_SRC_PAGE))
+            elif path == "/evil-subs.html":
+                self._send(200, EVIL_SUBS_PAGE, "text/html; charset=utf-8", length=len(EVIL_SUBS_PAGE))
+            elif path == "/subs.vtt":
+                self._send(200, VTT, "text/vtt", length=len(VTT))
             elif path == "/two.html":
                 self._send(200, TWO_VIDEO_PAGE, "text/html; charset=utf-8", length=len(TWO_VIDEO_PAGE))
             elif path == "/nothing.html":
@@ -134,7 +155,9 @@ class _QuietServer(http.server.ThreadingHTTPServer):
 @pytest.fixture(scope="module")
 def server(clip_bytes):
     hits: dict[str, int] = {}
-    httpd = _QuietServer(("127.0.0.1", 0), _make_handler(clip_bytes, hits))
+    cookies_seen: list = []
+    httpd = _QuietServer(("127.0.0.1", 0), _make_handler(clip_bytes, hits, cookies_seen))
+    hits["cookies"] = cookies_seen
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -225,6 +248,38 @@ def test_playlist_limit(server, tmp_path):
     assert len(_clip_like(lib)) == 2
 
 
+def test_subtitles_are_saved(server, tmp_path):
+    base, _ = server
+    lib = tmp_path / "deep" / "lib"
+    results = ingest.fetch([f"{base}/subs.html"], to_dir=lib, archive=tmp_path / "a.txt", **FAST)
+    assert [r.status for r in results] == ["ok"], results
+    [result] = results
+    assert [p.name.rsplit(".", 2)[-2:] for p in result.subtitle_paths] == [["en", "vtt"]]
+    assert result.subtitle_paths[0].read_bytes() == VTT
+
+
+def test_subtitle_language_with_path_parts_is_dropped(server, tmp_path):
+    base, _ = server
+    lib = tmp_path / "deep" / "lib"
+    results = ingest.fetch([f"{base}/evil-subs.html"], to_dir=lib, archive=tmp_path / "a.txt", **FAST)
+    assert [r.status for r in results] == ["ok"], results
+    assert results[0].subtitle_paths == []
+    assert [p for p in _files(tmp_path) if "escape" in p.name or p.suffix == ".vtt"] == []
+    assert all(p.resolve().is_relative_to(lib.resolve()) for p in _files(tmp_path / "deep"))
+
+
+def test_cookies_file_is_sent_and_left_unchanged(server, tmp_path):
+    base, hits = server
+    cookies = tmp_path / "cookies.txt"
+    text = "# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\tmine123\n"
+    cookies.write_text(text)
+    [result] = ingest.fetch([f"{base}/media/private.mp4"], to_dir=tmp_path / "lib", archive=tmp_path / "a.txt",
+                            cookies=cookies, **FAST)
+    assert result.status == "ok", result.error
+    assert ("/media/private.mp4", "session=mine123") in hits["cookies"]
+    assert cookies.read_text() == text
+
+
 def test_progress_callback_reports_bytes(server, clip_bytes, tmp_path):
     base, _ = server
     calls = []
@@ -257,6 +312,7 @@ def test_refused_schemes(url, tmp_path):
     ("/nothing.html", {"unsupported"}),
     ("/notes.txt", {"unsupported", "not_video"}),  # yt-dlp takes a non-HTML body for a direct file
     ("/media/fake.mp4", {"not_video"}),
+    ("/file-src.html", {"unsupported", "download", "bad_url"}),  # a page pointing at file:// is not followed
     ("/media/half.mp4", {"incomplete"}),
     ("/media/half-nolength.mp4", {"incomplete", "not_video"}),
 ])
@@ -348,11 +404,13 @@ def test_killed_download_leaves_only_partial_names(server, clip_bytes, tmp_path)
     def progress(ident, done, total, speed):
         # snapshot the folder while the transfer is in flight, as a kill would leave it
         state.setdefault("files", _files(lib))
+        state.setdefault("scanned", list(media.iter_clips([lib])))
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         ingest.fetch([f"{base}/media/slow.mp4"], to_dir=lib, archive=tmp_path / "a.txt", progress=progress, **FAST)
     in_flight = state["files"]
+    assert state["scanned"] == []  # the library scanner sees no clip while the transfer is in flight
     assert any(p.name.endswith(".part") for p in in_flight), in_flight
     for p in in_flight:
         rel = p.relative_to(lib)
@@ -537,7 +595,11 @@ def test_score_hook_without_pipeline_function(monkeypatch, capsys):
     assert "not available" in capsys.readouterr().out
 
     fake = types.ModuleType("engine.pipeline")
-    fake.score_paths = lambda paths: len(paths)
+    fake.score_paths = lambda paths: [
+        {"path": str(p), "status": "ok", "error": None, "scores": {"overall": 71.25}, "tier": "silver"}
+        for p in paths]
     monkeypatch.setitem(_sys.modules, "engine.pipeline", fake)
     monkeypatch.setattr(engine, "pipeline", fake, raising=False)
-    assert ingest.score_downloaded([Path("a.mp4"), Path("b.mp4")]) == 2
+    assert len(ingest.score_downloaded([Path("a.mp4"), Path("b\x1b.mp4")])) == 2
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["score    a.mp4: overall 71.2 (silver)", "score    b\\x1b.mp4: overall 71.2 (silver)"]
