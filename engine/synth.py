@@ -274,6 +274,7 @@ def render_text(
     height_px: int,
     color: tuple[int, int, int] = (255, 255, 255),
     bg: tuple[int, int, int] | None = (0, 0, 0),
+    max_width_px: int | None = None,
 ) -> np.ndarray:
     """Draw large, OCR-legible text on a copy of ``frame``.
 
@@ -289,11 +290,14 @@ def render_text(
     y : int
         Top edge of the first line in pixels.
     height_px : int > 0
-        Cap height of the letters in pixels (the height of "H"). Line spacing is 1.6 x this.
+        Cap height of the letters in pixels (the height of "H"), reduced if needed so that the widest line,
+        box included, fits in ``max_width_px``. Line spacing is 1.6 x the cap height used.
     color : (r, g, b)
         Text colour, 0-255.
     bg : (r, g, b) or None
         Colour of a filled box behind each line (padding = 30 % of ``height_px``); None draws no box.
+    max_width_px : int or None
+        Widest a line may be; None = the frame width minus 4 % margins on each side.
 
     Returns
     -------
@@ -303,13 +307,16 @@ def render_text(
     if height_px <= 0:
         raise ValueError(f"Text height must be positive, got {height_px} px.")
     out = np.ascontiguousarray(frame).copy()
+    lines = ["".join(ch if 32 <= ord(ch) < 127 else "?" for ch in line) for line in str(text).split("\n")]
+    limit = max_width_px if max_width_px is not None else int(out.shape[1] * 0.92)
     (_, h1), _ = cv2.getTextSize("H", _FONT, 1.0, 1)
+    widest = max(cv2.getTextSize(line, _FONT, 1.0, 1)[0][0] for line in lines) / max(1, h1)  # per px of cap
+    height_px = max(1, min(int(height_px), int(limit / max(widest + 0.6 + 0.15, 1e-6))))
     scale = height_px / max(1, h1)
     thickness = max(1, int(round(height_px / 9)))
     pad = max(2, int(round(height_px * 0.3)))
     line_y = int(y)
-    for line in str(text).split("\n"):
-        safe = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in line)
+    for safe in lines:
         (w, h), base = cv2.getTextSize(safe, _FONT, scale, thickness)
         left = (out.shape[1] - w) // 2 if x is None else int(x)
         if bg is not None and safe:
