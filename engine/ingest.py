@@ -199,6 +199,11 @@ def _clean_detail(text: str, limit: int = 300) -> str:
     text = re.sub(r"^(ERROR|WARNING):\s*", "", text.strip())
     text = re.sub(r"^\[[\w:]+\]\s*", "", text)  # yt-dlp's "[generic] " tag
     text = re.sub(r"\s*\(caused by .*\)\s*$", "", text, flags=re.DOTALL)  # repeated exception repr
+    # advice naming yt-dlp's own command-line flags does not apply to byteme
+    # advice naming yt-dlp's own command-line flags does not apply to byteme: drop it and what follows
+    flag = re.search(r"(?:^|(?<=[.!?]))[^.!?]*\s--[a-z][\w-]*", text)
+    if flag and flag.start() > 0:
+        text = text[: flag.start()]
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -282,6 +287,10 @@ def classify_error(exc: BaseException) -> IngestError:
             break
 
     texts = []
+    for err in chain:
+        if "file:// urls are disabled" in str(err).lower():
+            return IngestError("The page points at a file on this computer (file://); such addresses are never "
+                               "fetched.", kind="bad_url")
     for err in chain:
         msg = getattr(err, "orig_msg", None) or getattr(err, "msg", None) or str(err)
         texts.append(str(msg))

@@ -72,6 +72,21 @@ EVIL_SUBS_PAGE = b"""<!DOCTYPE html><html><head><title>Evil captions</title></he
 VTT = b"WEBVTT\n\n00:00.000 --> 00:01.000\nHello\n"
 FILE_SRC_PAGE = b"""<!DOCTYPE html><html><head><title>Local file</title></head><body>
 <video src="file:///etc/hostname"></video></body></html>"""
+# DASH manifest with separate video and audio representations only (what many big sites serve)
+SEPARATE_STREAMS_MPD = b"""<?xml version="1.0" encoding="UTF-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT2S"
+     profiles="urn:mpeg:dash:profile:isoff-on-demand:2011" minBufferTime="PT1S">
+ <Period>
+  <AdaptationSet mimeType="video/mp4" contentType="video">
+   <Representation id="v1" codecs="avc1.64001f" width="160" height="284" bandwidth="200000">
+    <BaseURL>/media/v.mp4</BaseURL><SegmentBase indexRange="0-100"/></Representation>
+  </AdaptationSet>
+  <AdaptationSet mimeType="audio/mp4" contentType="audio" lang="en">
+   <Representation id="a1" codecs="mp4a.40.2" audioSamplingRate="44100" bandwidth="64000">
+    <BaseURL>/media/a.m4a</BaseURL><SegmentBase indexRange="0-100"/></Representation>
+  </AdaptationSet>
+ </Period>
+</MPD>"""
 NO_VIDEO_PAGE = b"<!DOCTYPE html><html><head><title>Nothing</title></head><body><p>No video here.</p></body></html>"
 
 
@@ -116,6 +131,8 @@ def _make_handler(clips: dict[str, bytes], hits: dict[str, int], cookies_seen: l
                 self._send(200, PAGE, "text/html; charset=utf-8", length=len(PAGE))
             elif path == "/subs.html":
                 self._send(200, SUBS_PAGE, "text/html; charset=utf-8", length=len(SUBS_PAGE))
+            elif path == "/separate.mpd":
+                self._send(200, SEPARATE_STREAMS_MPD, "application/dash+xml", length=len(SEPARATE_STREAMS_MPD))
             elif path == "/file-src.html":
                 self._send(200, FILE_SRC_PAGE, "text/html; charset=utf-8", length=len(FILE_SRC_PAGE))
             elif path == "/evil-subs.html":
@@ -312,7 +329,8 @@ def test_refused_schemes(url, tmp_path):
     ("/nothing.html", {"unsupported"}),
     ("/notes.txt", {"unsupported", "not_video"}),  # yt-dlp takes a non-HTML body for a direct file
     ("/media/fake.mp4", {"not_video"}),
-    ("/file-src.html", {"unsupported", "download", "bad_url"}),  # a page pointing at file:// is not followed
+    ("/file-src.html", {"bad_url"}),
+    ("/separate.mpd", {"needs_ffmpeg"}),  # a page pointing at file:// is not followed
     ("/media/half.mp4", {"incomplete"}),
     ("/media/half-nolength.mp4", {"incomplete", "not_video"}),
 ])
@@ -445,7 +463,8 @@ def test_unsafe_temp_name_is_refused(tmp_path):
     ("ERROR: Unable to download webpage: HTTP Error 429: Too Many Requests", "rate_limited"),
     ("ERROR: Unsupported URL: https://example.com/", "unsupported"),
     ("ERROR: [generic] Unable to download webpage: HTTP Error 404: Not Found", "not_found"),
-    ("ERROR: Requested format is not available. Use --list-formats", "no_formats"),
+    ("ERROR: [youtube] x: Requested format is not available. Use --list-formats for a list of available formats",
+     "no_formats"),
     ("ERROR: You have requested merging of multiple formats but ffmpeg is not installed", "needs_ffmpeg"),
     ("ERROR: Unable to download webpage: <urlopen error [Errno 111] Connection refused>", "network"),
     ("ERROR: Unable to download webpage: The read operation timed out", "timeout"),
@@ -458,6 +477,7 @@ def test_classify_error_message_text(text, kind):
     assert err.kind == kind
     assert err.message.startswith(ingest.KIND_TEXT[kind])
     assert not err.message.startswith("ERROR")
+    assert "--list-formats" not in err.message  # yt-dlp's own flags mean nothing to a byteme user
 
 
 def test_classify_error_exception_types():
