@@ -178,8 +178,8 @@ def textured_scene(
 
     Notes
     -----
-    The static world is cached per (width, height, seed, scene), so rendering a frame costs a crop and a few
-    drawing calls (well under a millisecond per frame at 360x640).
+    The static world is built once per (width, height, seed, scene) and cached (about 40 ms at 360x640; the 16
+    most recent are kept), so a frame then costs a crop and a few drawing calls (about 0.2 ms at 360x640).
     """
     if width <= 0 or height <= 0:
         raise ValueError(f"Frame size must be positive, got {width}x{height}.")
@@ -760,9 +760,8 @@ def _display_to_stored(frame: np.ndarray, rotation_deg: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(frame, k=k)) if k else frame
 
 
-def _audio_packets(container, audio: np.ndarray, *, codec: str, sample_rate: int, bitrate: int | None):
-    import av
-
+def _add_audio_stream(container, audio: np.ndarray, *, codec: str, sample_rate: int, bitrate: int | None):
+    """Add the audio stream; returns (stream, samples clipped to full scale [shape=(channels, n)], layout)."""
     data = np.asarray(audio, dtype=np.float32)
     if data.ndim == 1:
         data = data[None, :]
@@ -778,6 +777,7 @@ def _audio_packets(container, audio: np.ndarray, *, codec: str, sample_rate: int
 
 
 def _encode_audio(stream, data: np.ndarray, layout: str, sample_rate: int) -> list:
+    """All packets of the audio, cut into the encoder's frame size (1024 for AAC, 960 for Opus...)."""
     import av
 
     cc = stream.codec_context
@@ -808,7 +808,7 @@ def write_clip(
     *,
     width: int = 360,
     height: int = 640,
-    fps: float = 30,
+    fps: float | Fraction = 30,
     duration_s: float = 2.0,
     video: VideoSource | None = None,
     audio: np.ndarray | None = None,
@@ -836,8 +836,9 @@ def write_clip(
         ``.mkv`` ``.avi``.
     width, height : int > 0, even
         *Displayed* frame size in pixels (what a viewer sees, after rotation).
-    fps : float > 0
-        Frame rate for constant-frame-rate clips; also the nominal rate of VFR clips.
+    fps : float or Fraction > 0
+        Frame rate for constant-frame-rate clips; also the nominal rate of VFR clips. Pass
+        ``Fraction(30000, 1001)`` for NTSC 29.97.
     duration_s : float > 0
         Video length: ``round(duration_s * fps)`` frames. Ignored when ``frame_times_s`` is given. Audio is
         written as given (make it ``duration_s`` long yourself); an audio-only clip lasts as long as its audio.
@@ -964,7 +965,7 @@ def write_clip(
                     vstream.set_display_rotation(-rotation_deg)  # PyAV/FFmpeg angles are counter-clockwise
             astream = None
             if audio is not None:
-                astream, adata, layout = _audio_packets(container, audio, codec=acodec, sample_rate=sample_rate,
+                astream, adata, layout = _add_audio_stream(container, audio, codec=acodec, sample_rate=sample_rate,
                                                         bitrate=audio_bitrate)
             sstream = container.add_mux_stream(sub_codec) if subs else None
             container.start_encoding()

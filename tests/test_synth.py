@@ -316,6 +316,7 @@ def test_hevc_10bit_mov(hevc10_mov):
         v = c.streams.video[0]
         assert (v.codec_context.name, v.width, v.height) == ("hevc", CLIP_W, CLIP_H)
         assert v.codec_context.pix_fmt == "yuv420p10le"
+        assert v.profile == "Main 10"
         assert v.codec_context.codec_tag == "hvc1"
         assert c.format.name.startswith("mov")
         assert c.duration / 1e6 == pytest.approx(CLIP_S, abs=0.1)
@@ -365,6 +366,18 @@ def test_subtitles_and_metadata_read_back(subtitled_clip):
     assert [c[2] for c in cues] == [t for _, _, t in SUBTITLES]
     for (start, dur, _), (s0, s1, _) in zip(cues, SUBTITLES):
         assert start == pytest.approx(s0, abs=1e-3) and dur == pytest.approx(s1 - s0, abs=1e-3)
+
+
+@pytest.mark.parametrize("suffix, codec", [(".mkv", "subrip"), (".webm", "webvtt")])
+def test_text_subtitles_in_matroska_and_webm(clips, suffix, codec):
+    path = clips("subs", suffix=suffix, duration_s=1.0, audio=None, subtitles=[(0.2, 0.8, "Hello there")])
+    with av.open(str(path)) as c:
+        s = c.streams.subtitles[0]
+        packets = [p for p in c.demux(s) if p.size]
+        assert len(packets) == 1
+        assert float(packets[0].pts * packets[0].time_base) == pytest.approx(0.2, abs=1e-3)
+        assert b"Hello there" in bytes(packets[0])
+        assert s.codec_context.name in (codec, "srt")
 
 
 def test_stereo_mpeg4_avi(clips):
