@@ -1,0 +1,124 @@
+"""The app's commands and navigation, as a mixin of ``BytemeApp`` (kept apart so ``app.py`` stays small).
+Every backend call runs in a thread worker; results come back as messages."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import work
+from textual.app import SystemCommand
+
+from .backend import FeatureNotAvailable
+from .messages import CommandDone, StateChanged
+from .screens.dialogs import AddUrlDialog, FolderPicker, HelpScreen, QuitDialog
+
+
+class AppActions:
+    # -- commands (run in threads; the result comes back as a message) ------------------------------------
+    @work(thread=True, group="commands")
+    def command(self, name: str, *args, **kwargs) -> None:
+        try:
+            result = getattr(self.backend, name)(*args, **kwargs)
+        except FeatureNotAvailable as exc:
+            self.post_message(CommandDone(str(exc), "warning"))
+            return
+        except Exception as exc:  # noqa: BLE001 - shown in plain words, the app keeps running
+            self.post_message(CommandDone(f"{name} failed: {exc}", "error"))
+            return
+        done = {"enqueue": "Queued {} clip(s).", "cancel": "Cancelled {} job(s).", "cancel_all": "Cancelled {} job(s).",
+                "retry_failed": "Retrying {} failed clip(s)."}
+        if name in done:
+            self.post_message(CommandDone(done[name].format(result or 0)))
+        self.post_message(StateChanged(self.backend.poll()))
+
+    def enqueue(self, paths: list[str], *, force: bool) -> None:
+        if not paths:
+            self.notify("Nothing to score here.", markup=False)
+            return
+        self.command("enqueue", paths, force=force)
+
+    # -- navigation ----------------------------------------------------------------------------------------
+    def open_breakdown(self, path: str) -> None:
+        from .screens.breakdown import BreakdownScreen
+
+        if self.backend.result(path) is None:
+            self.notify("This clip has no score yet: press s to score it.", markup=False)
+            return
+        self.push_screen(BreakdownScreen(path))
+
+    def open_compare(self, a: str, b: str) -> None:
+        from .screens.compare import CompareScreen
+
+        if self.backend.result(a) is None or self.backend.result(b) is None:
+            self.notify("Both clips need a score to compare them.", severity="warning", markup=False)
+            return
+        self.push_screen(CompareScreen(a, b))
+
+    def action_progress(self) -> None:
+        from .screens.progress import ProgressScreen
+
+        if not isinstance(self.screen, ProgressScreen):
+            self.push_screen(ProgressScreen())
+
+    def action_settings(self) -> None:
+        from .screens.settings import SettingsScreen
+
+        if not isinstance(self.screen, SettingsScreen):
+            self.push_screen(SettingsScreen())
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def pick_folder(self) -> None:
+        self.push_screen(FolderPicker(Path(self.backend.folder)), self._folder_picked)
+
+    def _folder_picked(self, folder: Path | None) -> None:
+        if folder is not None and folder != Path(self.backend.folder):
+            self.backend.folder = Path(folder).resolve()
+            self.load()
+
+    def add_url(self) -> None:
+        self.push_screen(AddUrlDialog(), lambda urls: urls and self.fetch(urls))
+
+    @work(thread=True, group="fetch")
+    def fetch(self, urls: list[str]) -> None:
+        try:
+            results = self.backend.fetch_urls(urls)
+        except FeatureNotAvailable as exc:
+            self.post_message(CommandDone(str(exc), "warning"))
+            return
+        paths = [str(r.path) for r in results if r.status == "ok" and r.path]
+        bad = [r for r in results if r.status == "error"]
+        self.post_message(CommandDone(f"Downloaded {len(paths)} clip(s)" + (f"; {len(bad)} failed: "
+                          f"{(bad[0].error or {}).get('message', '')}" if bad else "."), "warning" if bad else "information"))
+        self.post_message(StateChanged(self.backend.open()))
+        if paths:
+            self.backend.enqueue(paths)
+
+    def export_report(self) -> None:
+        self.command("export_report", Path(self.backend.folder) / "byteme-report.html")
+
+    # -- quitting ------------------------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        if self.state is not None and self.state.active_count:
+            self.push_screen(QuitDialog(self.state.active_count), self._quit_chosen)
+        else:
+            self._stop_backend(cancel_jobs=False)
+
+    def _quit_chosen(self, choice: str | None) -> None:
+        if choice in ("keep", "cancel"):
+            self._stop_backend(cancel_jobs=choice == "cancel")
+
+    @work(thread=True, exclusive=True, group="quit")
+    def _stop_backend(self, *, cancel_jobs: bool) -> None:
+        self.backend.shutdown(cancel_jobs=cancel_jobs)
+        self.call_from_thread(self.exit, 0)
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        for binding in getattr(screen, "BINDINGS", []):
+            if getattr(binding, "description", "") and "." not in binding.action:
+                yield SystemCommand(binding.description, f"key: {binding.key}",
+                                    lambda a=binding.action, s=screen: s.run_action(a))
+        for title, action in (("Progress", "progress"), ("Settings", "settings"), ("Help", "help")):
+            yield SystemCommand(title, f"open the {title.lower()} screen", lambda a=action: self.run_action(a))

@@ -1,0 +1,114 @@
+"""Live progress: every running job (stage, bar, frames per second, ETA), the run's total and throughput, and
+failures with their plain errors. Updated from the app's poller; nothing here blocks."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from ..format import bar, clip_text, eta, safe
+from ..state import LibraryState
+
+
+class ProgressScreen(Screen):
+    CSS_PATH = "progress.tcss"
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("x", "cancel", "Cancel job"),
+        Binding("X", "cancel_all", "Cancel all"),
+        Binding("f", "retry_failed", "Retry failed"),
+        Binding("space", "pause", "Pause/resume"),
+        Binding("t", "to_front", "To front", show=False),
+        Binding("C", "clear_finished", "Clear failed", show=False),
+        Binding("question_mark", "app.help", "Help", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield Static(id="total")
+        yield Static(Text("Jobs", style="bold"), classes="heading")
+        yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
+        yield Static(Text("Failures", style="bold"), classes="heading")
+        yield DataTable(id="failures", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        jobs = self.query_one("#jobs", DataTable)
+        for key, label, width in (("name", "Clip", 24), ("stage", "Stage", 8), ("bar", "Progress", 17),
+                                  ("fps", "fps", 5), ("eta", "ETA", 6), ("attempt", "Try", 4)):
+            jobs.add_column(label, key=key, width=width)
+        fails = self.query_one("#failures", DataTable)
+        fails.add_column("Clip", key="name", width=24)
+        fails.add_column("Error", key="error", width=120)
+        if self.app.state is not None:
+            self.update_state(self.app.state)
+
+    def update_state(self, state: LibraryState) -> None:
+        self.state = state
+        total = Text()
+        if state.batch_total:
+            total.append_text(bar(state.batch_fraction, 24))
+            total.append(f"  {state.batch_finished}/{state.batch_total} clips")
+        else:
+            total.append("Nothing queued. Press s or a on the library to score clips.")
+        rate = f"{state.throughput_per_min:.1f} clips/min" if state.throughput_per_min else "- clips/min"
+        total.append(f"  ·  {rate}  ·  {len(state.running)} running, "
+                     f"{sum(1 for j in state.jobs if j.state == 'queued')} queued")
+        if state.paused:
+            total.append("  ‖ PAUSED (space resumes)", style="bold yellow")
+        self.query_one("#total", Static).update(total)
+        self._fill(self.query_one("#jobs", DataTable), [j for j in state.jobs if j.state in ("running", "queued")],
+                   lambda j: (safe(clip_text(j.name, 24)), Text(j.stage or j.state),
+                              bar(j.fraction, 10) if j.state == "running" else Text("… queued", style="dim"),
+                              Text(f"{j.fps:.0f}" if j.fps else "-", justify="right"),
+                              Text(eta(j.eta_s), justify="right"), Text(f"{j.attempt}/{j.max_attempts}")))
+        self._fill(self.query_one("#failures", DataTable), [j for j in state.jobs if j.state == "failed"],
+                   lambda j: (safe(clip_text(j.name, 24)), safe(j.error or "failed", "red")))
+
+    @staticmethod
+    def _fill(table: DataTable, jobs, make) -> None:
+        keys = [str(j.id) for j in jobs]
+        current = [k.value for k in table.rows]
+        if keys == current:
+            for j in jobs:
+                for col, value in zip(table.columns, make(j)):
+                    table.update_cell(str(j.id), col, value)
+            return
+        cursor = table.cursor_row
+        table.clear()
+        for j in jobs:
+            table.add_row(*make(j), key=str(j.id))
+        if keys:
+            table.move_cursor(row=min(cursor, len(keys) - 1), animate=False)
+
+    def _job_ids(self, table_id: str) -> list[int]:
+        table = self.query_one(table_id, DataTable)
+        if not table.row_count:
+            return []
+        return [int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)]
+
+    def _path_of(self, job_id: int) -> str | None:
+        return next((j.path for j in self.state.jobs if j.id == job_id), None)
+
+    def action_cancel(self) -> None:
+        paths = [p for p in map(self._path_of, self._job_ids("#jobs")) if p]
+        if paths:
+            self.app.command("cancel", paths)
+
+    def action_cancel_all(self) -> None:
+        self.app.command("cancel_all")
+
+    def action_retry_failed(self) -> None:
+        self.app.command("retry_failed")
+
+    def action_pause(self) -> None:
+        self.app.command("toggle_pause")
+
+    def action_to_front(self) -> None:
+        for job_id in self._job_ids("#jobs"):
+            self.app.command("move_to_front", job_id)
+
+    def action_clear_finished(self) -> None:
+        self.app.command("clear_finished")
