@@ -80,6 +80,28 @@ def _optional_commands(sub) -> None:
         p.set_defaults(run=ingest.run_fetch)
     except (ImportError, AttributeError):
         pass
+    try:
+        from .train import labels as train_labels
+
+        p = sub.add_parser("train", help="train a scorer on your own labels (CSV or clips with .info.json)")
+        train_labels.add_train_arguments(p)
+        _common(p)
+        p.set_defaults(run=train_labels.run_train)
+        p = sub.add_parser("eval", help="correlation of the scorers with your own labels, without training")
+        train_labels.add_eval_arguments(p)
+        _common(p)
+        p.set_defaults(run=train_labels.run_eval)
+    except (ImportError, AttributeError):
+        pass
+    try:  # the job queue (issue 7): `byteme watch DIR`
+        from .jobs import watch
+
+        p = sub.add_parser("watch", help="queue new or changed clips in a folder as they appear, and score them")
+        watch.add_watch_arguments(p)
+        _common(p)
+        p.set_defaults(run=watch.run_watch)
+    except (ImportError, AttributeError):
+        pass
 
 
 def _load_config(args):
@@ -155,7 +177,7 @@ def cmd_score(args) -> int:
         return EXIT_FAILED
     options = {"ocr": not args.no_ocr}
     results_iter = None
-    if args.workers and args.workers > 0:
+    if (args.workers and args.workers > 0) or args.executor:  # --executor alone: the queue, default workers
         try:
             from .jobs import run_paths  # the job queue (worker processes, Ray)
         except ImportError:
@@ -199,10 +221,13 @@ def load_model_for(args, cfg):
     if name in (None, "", "none"):
         return None
     try:
-        from .model import load_model
+        from .model import load_model_or_fallback
     except ImportError:
         return None
-    return load_model(name, cfg)
+    model, why = load_model_or_fallback(name, cfg)
+    if why:  # a refused model (stale features, changed file) never stops scoring: say why, use the targets
+        sys.stderr.write(f"byteme: {visible(why)}\n")
+    return model
 
 
 def cmd_results(args) -> int:

@@ -1,0 +1,393 @@
+"""The learned scorer: a small PyTorch network over standardised features.
+
+Input
+    The clip's ``FeatureVector`` values in a fixed order (the sorted metric keys the model was trained on, stored
+    with it). Each value is standardised with the StandardScaler state saved with the weights. A value that was not
+    measured is imputed to the training mean (z = 0) *and* flagged with its own missing indicator, so "missing"
+    never masquerades as a real reading; a per-modality presence mask (visual, audio, text) is a further input.
+    Standardised values are clipped to +-``Z_CLIP`` so a clip far outside the training range cannot dominate.
+Output
+    visual, audio and text quality on 0-100 (sigmoid heads) and a content category with a softmax confidence.
+    The overall score and the reward tier are *not* in the network: ``engine.scorer`` computes them from these
+    modality scores with the weights and thresholds in config.toml.
+
+Files (never a pickle)
+    ``NAME.safetensors`` holds the weights and the scaler (mean, scale, active mask) as tensors, and the metadata
+    as JSON in the safetensors header. ``NAME.json`` beside it repeats the metadata for people to read and holds
+    the SHA-256 of the ``.safetensors`` file: a file changed after training is refused. Loading checks the format,
+    the checksum, the tensor shapes and that the model's feature keys are exactly the keys the current extractors
+    produce: a model trained on other features is refused with a plain ``ModelError``, never silently misused.
+
+Where models live: the shipped default in ``models/`` at the top of the checkout; models trained with
+``byteme train`` in ``<user data dir>/models/``. ``load_model(name, cfg)`` also accepts a path to a
+``.safetensors`` file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+from .features import MODALITIES, FeatureVector
+
+#: Identifies the file layout; a file with another format string is refused.
+MODEL_FORMAT = "byteme-scorer/1"
+#: The content categories of the contract (DESIGN.md), in head order for newly trained models. A loaded model
+#: uses the category names stored with it.
+CATEGORIES = ("talking_head", "music_dance", "tutorial_text", "gameplay_screen", "scenic_broll", "other")
+#: Standardised inputs are clipped to this many standard deviations: beyond it a feature is "far outside what
+#: the model saw", and a larger number would only let one feature swamp the rest.
+Z_CLIP = 5.0
+#: Hidden layer widths: small enough to run in well under a millisecond on one CPU thread.
+HIDDEN = (64, 32)
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "models"
+DEFAULT_NAME = "default"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Feature encoding
+# ------------------------------------------------------------------------------------------------------------
+@dataclass
+class FeatureEncoder:
+    """Feature order + StandardScaler state + which features carried information in training.
+
+    ``active[i]`` is False for a feature that was constant (or never measured) in the training data: its
+    standardised value is forced to 0, so a value the model never saw vary cannot move the output.
+    """
+
+    keys: list
+    mean: np.ndarray
+    scale: np.ndarray
+    active: np.ndarray
+
+    @property
+    def n_inputs(self) -> int:
+        return 2 * len(self.keys) + len(MODALITIES)
+
+    @classmethod
+    def fit(cls, rows: list[dict], keys: list[str]) -> "FeatureEncoder":
+        """Fit the scaler on training rows (dicts of key -> float or None), ignoring missing values."""
+        from sklearn.preprocessing import StandardScaler
+
+        x = raw_matrix(rows, keys)
+        sc = StandardScaler()
+        # StandardScaler ignores NaN when fitting (scikit-learn >= 0.20): missing values do not bias the mean.
+        # A column never measured in training gives NaN mean/var (and a warning): it becomes inactive below.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            sc.fit(x)
+        mean = np.nan_to_num(sc.mean_, nan=0.0)
+        var = np.nan_to_num(sc.var_, nan=0.0)
+        active = var > 1e-12
+        scale = np.where(active, np.sqrt(np.maximum(var, 1e-24)), 1.0)
+        return cls(list(keys), mean.astype(np.float64), scale.astype(np.float64), active)
+
+    def encode_rows(self, rows: list[dict]) -> np.ndarray:
+        """[shape=(n, 2 * n_keys + 3), dtype=float32]: z-scores (missing -> 0), missing flags, modality presence."""
+        x = raw_matrix(rows, self.keys)
+        missing = np.isnan(x)
+        z = (x - self.mean) / self.scale
+        z = np.where(missing | ~self.active, 0.0, np.clip(z, -Z_CLIP, Z_CLIP))
+        presence = np.array([[_present(r, m) for m in MODALITIES] for r in rows], dtype=np.float64).reshape(-1, 3)
+        return np.concatenate([z, missing.astype(np.float64), presence], axis=1).astype(np.float32)
+
+
+def _present(values: dict, modality: str) -> float:
+    return float(any(k.startswith(modality + ".") and v is not None for k, v in values.items()))
+
+
+def raw_matrix(rows: list[dict], keys: list[str]) -> np.ndarray:
+    """Feature values in ``keys`` order, NaN where missing. [shape=(len(rows), len(keys)), float64]."""
+    x = np.full((len(rows), len(keys)), np.nan)
+    for i, r in enumerate(rows):
+        for j, k in enumerate(keys):
+            v = r.get(k)
+            if v is not None:
+                v = float(v)
+                if math.isfinite(v):
+                    x[i, j] = v
+    return x
+
+
+def current_feature_keys() -> list[str]:
+    """The sorted metric keys the registered extractors produce now."""
+    from .extractors import metric_specs
+
+    return sorted(metric_specs())
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Network
+# ------------------------------------------------------------------------------------------------------------
+def build_net(n_inputs: int, n_categories: int):
+    import torch
+    from torch import nn
+
+    class ScorerNet(nn.Module):
+        """inputs -> 64 -> 32 -> (3 quality logits, category logits)."""
+
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Linear(n_inputs, HIDDEN[0]), nn.ReLU(), nn.Linear(HIDDEN[0], HIDDEN[1]), nn.ReLU()
+            )
+            self.quality = nn.Linear(HIDDEN[1], len(MODALITIES))
+            self.category = nn.Linear(HIDDEN[1], n_categories)
+
+        def forward(self, x: torch.Tensor):
+            h = self.body(x)
+            return 100.0 * torch.sigmoid(self.quality(h)), self.category(h)
+
+    return ScorerNet()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The loaded scorer
+# ------------------------------------------------------------------------------------------------------------
+@dataclass
+class LearnedScorer:
+    """A loaded model. ``predict(fv)`` is what ``engine.scorer.score`` calls."""
+
+    net: object
+    encoder: FeatureEncoder
+    categories: list
+    meta: dict
+    path: Path | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def name(self) -> str:
+        """"name@version": the version includes a digest of the weights, so a retrained model under the same
+        name gets a new key in the store and invalidates cached scores (cached features stay)."""
+        return f"{self.meta['name']}@{self.meta['version']}"
+
+    @property
+    def feature_keys(self) -> list:
+        return self.encoder.keys
+
+    def predict_rows(self, rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+        """(quality [n, 3] on 0-100, category probabilities [n, n_categories]) for feature dicts."""
+        import torch
+
+        x = torch.from_numpy(self.encoder.encode_rows(rows))
+        with self._lock, torch.inference_mode():
+            q, logits = self.net(x)
+            p = torch.softmax(logits, dim=1)
+        return q.numpy().astype(np.float64), p.numpy().astype(np.float64)
+
+    def predict(self, fv: FeatureVector) -> tuple[dict, str, float]:
+        q, p = self.predict_rows([fv.values])
+        modalities = {m: (round(float(q[0, i]), 1) if fv.has_modality(m) else None) for i, m in enumerate(MODALITIES)}
+        k = int(np.argmax(p[0]))
+        return modalities, self.categories[k], round(float(p[0, k]), 3)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Saving and loading
+# ------------------------------------------------------------------------------------------------------------
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_model(path: str | Path, net, encoder: FeatureEncoder, *, name: str, categories, info: dict | None = None) -> Path:
+    """Write ``path`` (.safetensors) and its ``.json`` sidecar. ``info`` (training summary) goes into the
+    metadata. Returns the .safetensors path."""
+    import torch
+    from safetensors.torch import save_file
+
+    from . import __version__
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        path = path.with_suffix(".safetensors")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    tensors["scaler.mean"] = torch.from_numpy(np.asarray(encoder.mean, np.float64))
+    tensors["scaler.scale"] = torch.from_numpy(np.asarray(encoder.scale, np.float64))
+    tensors["scaler.active"] = torch.from_numpy(np.asarray(encoder.active, np.uint8))
+    digest = hashlib.sha256()
+    for k in sorted(tensors):
+        digest.update(k.encode())
+        digest.update(tensors[k].numpy().tobytes())
+    version = f"{(info or {}).get('version_prefix', '1')}+{digest.hexdigest()[:10]}"
+    meta = {
+        "format": MODEL_FORMAT,
+        "name": name,
+        "version": version,
+        "engine_version": __version__,
+        "feature_keys": list(encoder.keys),
+        "modalities": list(MODALITIES),
+        "categories": list(categories),
+        "hidden": list(HIDDEN),
+        "z_clip": Z_CLIP,
+        "info": {k: v for k, v in (info or {}).items() if k != "version_prefix"},
+    }
+    tmp = path.with_suffix(".safetensors.tmp")
+    save_file(tensors, str(tmp), metadata={"byteme": json.dumps(meta, sort_keys=True)})
+    tmp.replace(path)
+    sidecar = dict(meta, sha256=file_sha256(path))
+    side = path.with_suffix(".json")
+    side.with_suffix(".json.tmp").write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    side.with_suffix(".json.tmp").replace(side)
+    return path
+
+
+def user_models_dir() -> Path:
+    from .store import data_dir
+
+    return data_dir() / "models"
+
+
+def resolve_model_path(name: str) -> Path:
+    """A model name or path -> its .safetensors file. Looks in the user models dir, then the shipped ``models/``."""
+    p = Path(name)
+    if p.suffix in (".safetensors", ".json", ".pt", ".pth", ".pkl", ".bin") or len(p.parts) > 1:
+        return p.with_suffix(".safetensors") if p.suffix == ".json" else p
+    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise ModelError(f"Model name {name!r} may only hold letters, digits, '-', '_' and '.'.", kind="model_not_found")
+    for folder in (user_models_dir(), SHIPPED_DIR):
+        cand = folder / f"{name}.safetensors"
+        if cand.is_file():
+            return cand
+    raise ModelError(
+        f"No model named {name!r}: looked for {name}.safetensors in {user_models_dir()} and {SHIPPED_DIR}. "
+        "Train one with `byteme train LABELS --name NAME`, or use --model none for the config targets.",
+        kind="model_not_found",
+    )
+
+
+_CACHE: dict = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_model(name: str, cfg: dict | None = None, *, feature_keys: list[str] | None = None) -> LearnedScorer:
+    """Load (once per process) and check a model. Raises ``ModelError`` in plain words when the file is not a
+    BYTEME model, was changed after training, or was trained on other features than ``feature_keys`` (default:
+    the keys the current extractors produce)."""
+    path = resolve_model_path(name)
+    keys_now = list(feature_keys) if feature_keys is not None else current_feature_keys()
+    try:
+        st = path.stat()
+    except OSError:
+        raise ModelError(f"The model file {path} does not exist.", kind="model_not_found") from None
+    cache_key = (str(path.resolve()), st.st_mtime_ns, st.st_size, tuple(keys_now))
+    with _CACHE_LOCK:
+        hit = _CACHE.get(cache_key)
+        if hit is None:
+            hit = _load_checked(path, keys_now)
+            _CACHE[cache_key] = hit
+    return hit
+
+
+def _load_checked(path: Path, keys_now: list[str]) -> LearnedScorer:
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    torch.set_num_threads(1)  # inference on one small vector: threads only add overhead
+    if path.suffix != ".safetensors":
+        raise ModelError(
+            f"{path.name} is not a .safetensors file. BYTEME loads weights only from safetensors files and never "
+            "unpickles a model file, because a pickle can run arbitrary code.",
+            kind="model_invalid",
+        )
+    try:
+        tensors = load_file(str(path))
+        with safe_open(str(path), framework="pt") as f:
+            header_meta = f.metadata() or {}
+    except Exception as exc:  # safetensors raises SafetensorError, OSError or ValueError; none executes code
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if head[:1] == b"\x80" or head[:2] == b"PK":
+            raise ModelError(
+                f"{path.name} is a pickled Python object (or a torch.save archive), not a safetensors file. "
+                "It was refused: unpickling a file can run arbitrary code.",
+                kind="model_invalid",
+            ) from None
+        raise ModelError(f"{path.name} is not a valid safetensors file ({exc}).", kind="model_invalid") from None
+    side = path.with_suffix(".json")
+    if not side.is_file():
+        raise ModelError(f"{path.name} has no metadata file {side.name} beside it; it cannot be checked.", kind="model_invalid")
+    try:
+        sidecar = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{side.name} is not readable JSON ({exc}).", kind="model_invalid") from None
+    if sidecar.get("sha256") != file_sha256(path):
+        raise ModelError(
+            f"{path.name} was changed after it was trained (its SHA-256 does not match {side.name}). It was refused; "
+            "retrain it or restore the original file.",
+            kind="model_tampered",
+        )
+    try:
+        meta = json.loads(header_meta.get("byteme", ""))
+    except ValueError:
+        raise ModelError(f"{path.name} holds no BYTEME metadata.", kind="model_invalid") from None
+    if meta.get("format") != MODEL_FORMAT:
+        raise ModelError(f"{path.name} has format {meta.get('format')!r}; this BYTEME reads {MODEL_FORMAT!r}.", kind="model_invalid")
+    keys = list(meta.get("feature_keys", []))
+    if keys != keys_now:
+        missing = sorted(set(keys_now) - set(keys))
+        extra = sorted(set(keys) - set(keys_now))
+        detail = []
+        if missing:
+            detail.append(f"{len(missing)} metric(s) it never saw (e.g. {', '.join(missing[:3])})")
+        if extra:
+            detail.append(f"{len(extra)} metric(s) the extractors no longer produce (e.g. {', '.join(extra[:3])})")
+        if not detail:
+            detail.append("the same metrics in another order")
+        raise ModelError(
+            f"Model {meta.get('name')}@{meta.get('version')} was trained on other features than this BYTEME "
+            f"measures: {'; '.join(detail)}. It was refused so it cannot misread features. Rebuild it "
+            "(`python -m engine.train.build_default`, or `byteme train` for your own model).",
+            kind="model_stale",
+        )
+    n = len(keys)
+    try:
+        mean = tensors["scaler.mean"].numpy().astype(np.float64)
+        scale = tensors["scaler.scale"].numpy().astype(np.float64)
+        active = tensors["scaler.active"].numpy().astype(bool)
+    except KeyError as exc:
+        raise ModelError(f"{path.name} lacks the scaler tensor {exc}.", kind="model_invalid") from None
+    if not (mean.shape == scale.shape == active.shape == (n,)) or not np.all(np.isfinite(mean)) or np.any(scale <= 0):
+        raise ModelError(f"{path.name}: the scaler does not match its {n} feature keys.", kind="model_invalid")
+    categories = list(meta.get("categories", []))
+    encoder = FeatureEncoder(keys, mean, scale, active)
+    net = build_net(encoder.n_inputs, len(categories))
+    state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ModelError(f"{path.name}: the weights do not fit the network ({str(exc).splitlines()[0]}).", kind="model_invalid") from None
+    net.eval()
+    return LearnedScorer(net, encoder, categories, meta, path)
+
+
+def load_model_or_fallback(name: str | None, cfg: dict) -> tuple[LearnedScorer | None, str | None]:
+    """(model, None) when it loads; (None, why) when it is refused or absent, so the caller scores with the
+    config targets and can say why. ``name`` None/""/"none" means the config targets on purpose: (None, None)."""
+    if name in (None, "", "none"):
+        return None, None
+    try:
+        return load_model(name, cfg), None
+    except ModelError as exc:
+        return None, f"Model {name!r} not used: {exc.message} Scores come from the config targets instead."
+
+
+def clear_cache() -> None:
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+__all__ = ["CATEGORIES", "FeatureEncoder", "LearnedScorer", "MODEL_FORMAT", "build_net", "load_model",
+           "load_model_or_fallback", "save_model", "current_feature_keys"]

@@ -1,0 +1,364 @@
+"""``byteme train LABELS`` and ``byteme eval LABELS``: the learned scorer on the user's own judgement.
+
+LABELS is either
+  - a CSV file with a ``path`` column and at least one of ``score`` (overall, any scale), ``visual``, ``audio``,
+    ``text`` (per-modality, any scale) or ``category`` (one of the content categories); paths are relative to
+    the CSV's folder; or
+  - a folder of clips with yt-dlp ``.info.json`` sidecars (``clip.mp4`` + ``clip.info.json``): the target is an
+    engagement measure the user picks with ``--target`` (like_rate, comment_rate, engagement_rate, log_views).
+
+Scales: a column already on 0-100 (all values in [0, 100], largest above 10) is used as it is; any other scale
+(1-5 stars, 0-1, raw counts) is mapped linearly from its smallest to its largest value onto 0-100. Engagement
+targets are mapped to their percentile rank x 100, since like counts are heavy-tailed and only the order matters
+for the reported rank correlations.
+
+Features come through the store (a clip the store knows is never decoded again). Clips are split into train and
+test by uploader where the sidecar names one, else by clip; the model is trained with early stopping on part of
+the training clips; the held-out Spearman (SRCC) and Pearson (PLCC) correlations are printed for the new model,
+the shipped default and the plain config-weighted score on the same test clips.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BytemeError, ModelError
+from ..features import MODALITIES
+from ..model import CATEGORIES, DEFAULT_NAME, current_feature_keys, load_model, save_model, user_models_dir
+from ..textsafe import display_path, visible
+from .fit import (Labels, as_scorer, config_modalities, correlations, group_split, model_modalities, presence,
+                  train_model, weighted_overall)
+
+ENGAGEMENT_TARGETS = ("like_rate", "comment_rate", "engagement_rate", "log_views")
+#: Fewer labelled clips than this cannot give a train split, an early-stopping split and a test split.
+MIN_CLIPS = 8
+TEST_SHARE = 0.25
+
+
+class LabelError(BytemeError):
+    kind = "labels"
+
+
+@dataclass
+class LabelledSet:
+    paths: list
+    overall: np.ndarray  # [n] 0-100 or NaN
+    modality: np.ndarray  # [n, 3] 0-100 or NaN
+    category: np.ndarray  # [n] int or -1
+    groups: list  # uploader or clip path
+    target_name: str
+
+
+def to_0_100(values: np.ndarray) -> np.ndarray:
+    """See the module docstring: 0-100 kept, other scales mapped linearly (min -> 0, max -> 100)."""
+    v = np.asarray(values, dtype=np.float64)
+    ok = ~np.isnan(v)
+    if not ok.any():
+        return v
+    lo, hi = float(v[ok].min()), float(v[ok].max())
+    if lo >= 0 and hi <= 100 and hi > 10:
+        return v
+    if hi == lo:
+        return np.where(ok, 50.0, np.nan)
+    return (v - lo) / (hi - lo) * 100.0
+
+
+def percentile_rank(values: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    v = np.asarray(values, dtype=np.float64)
+    ok = ~np.isnan(v)
+    out = np.full(len(v), np.nan)
+    if ok.sum() == 1:
+        out[ok] = 50.0
+    elif ok.any():
+        out[ok] = (rankdata(v[ok]) - 1) / (ok.sum() - 1) * 100.0
+    return out
+
+
+def read_csv_labels(path: Path) -> LabelledSet:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise LabelError(f"Could not read the labels file {display_path(path)}: {exc}.") from None
+    if not rows or "path" not in (rows[0].keys() if rows else ()):
+        raise LabelError(f"{display_path(path)} needs a header with a 'path' column and a 'score' (or visual/audio/"
+                         "text/category) column.")
+    cols = {c.strip().lower(): c for c in rows[0].keys() if c}
+    if not any(c in cols for c in ("score", *MODALITIES, "category")):
+        raise LabelError(f"{display_path(path)} has no label column: add 'score', 'visual', 'audio', 'text' or 'category'.")
+
+    def num(row, name):
+        c = cols.get(name)
+        if c is None:
+            return math.nan
+        text = (row.get(c) or "").strip()
+        try:
+            v = float(text)
+        except ValueError:
+            return math.nan
+        return v if math.isfinite(v) else math.nan
+
+    base = path.parent
+    paths, overall, mods, cats = [], [], [], []
+    for i, row in enumerate(rows, start=2):
+        p = (row.get(cols["path"]) or "").strip()
+        if not p:
+            continue
+        clip = Path(p) if Path(p).is_absolute() else base / p
+        paths.append(clip)
+        overall.append(num(row, "score"))
+        mods.append([num(row, m) for m in MODALITIES])
+        cat = (row.get(cols.get("category", ""), "") or "").strip() if "category" in cols else ""
+        if cat and cat not in CATEGORIES:
+            raise LabelError(f"{display_path(path)} line {i}: unknown category {visible(cat)!r}; use one of "
+                             f"{', '.join(CATEGORIES)}.")
+        cats.append(CATEGORIES.index(cat) if cat else -1)
+    mods_arr = np.array(mods, dtype=np.float64).reshape(-1, 3)
+    for j in range(3):
+        mods_arr[:, j] = to_0_100(mods_arr[:, j])
+    return LabelledSet(paths, to_0_100(np.array(overall)), mods_arr, np.array(cats, dtype=int),
+                       [str(p) for p in paths], "score")
+
+
+def _engagement(info_path: Path) -> dict:
+    try:
+        from ..ingest import read_engagement
+    except ImportError:
+        read_engagement = None
+    if read_engagement is not None:
+        return read_engagement(info_path)
+    try:
+        data = json.loads(info_path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError):
+        return {"error": {"kind": "malformed", "message": f"{info_path.name} is not valid JSON."}}
+    return data if isinstance(data, dict) else {}
+
+
+def _count(e: dict, key: str) -> float:
+    v = e.get(key)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 else math.nan
+
+
+def engagement_value(e: dict, target: str) -> float:
+    views = _count(e, "view_count")
+    likes, comments, reposts = _count(e, "like_count"), _count(e, "comment_count"), _count(e, "repost_count")
+    if target == "log_views":
+        return math.log10(1.0 + views) if not math.isnan(views) else math.nan
+    if math.isnan(views) or views <= 0:
+        return math.nan
+    if target == "like_rate":
+        return likes / views
+    if target == "comment_rate":
+        return comments / views
+    parts = [x for x in (likes, comments, reposts) if not math.isnan(x)]
+    return sum(parts) / views if parts else math.nan
+
+
+def read_folder_labels(folder: Path, target: str) -> LabelledSet:
+    from ..media import iter_clips
+
+    paths, values, groups = [], [], []
+    skipped = 0
+    for clip in iter_clips([folder]):
+        side = clip.with_name(clip.stem + ".info.json")
+        if not side.is_file():
+            skipped += 1
+            continue
+        e = _engagement(side)
+        v = engagement_value(e, target)
+        if math.isnan(v):
+            skipped += 1
+            continue
+        paths.append(clip)
+        values.append(v)
+        up = e.get("uploader") or e.get("channel_id") or e.get("uploader_id")
+        groups.append(f"uploader:{up}" if isinstance(up, str) and up else f"clip:{clip}")
+    if skipped:
+        sys.stderr.write(f"{skipped} clip(s) under {display_path(folder)} have no usable .info.json for {target}; left out.\n")
+    n = len(paths)
+    return LabelledSet(paths, percentile_rank(np.array(values)), np.full((n, 3), np.nan), np.full(n, -1), groups, target)
+
+
+def read_labels(source: str, target: str | None) -> LabelledSet:
+    p = Path(source)
+    if p.is_dir():
+        return read_folder_labels(p, target or "like_rate")
+    if p.is_file():
+        if target not in (None, "score"):
+            raise LabelError("--target picks an engagement measure and applies to a folder of clips with .info.json "
+                             "sidecars; a CSV's labels are its columns.")
+        return read_csv_labels(p)
+    raise LabelError(f"{display_path(p)} is neither a labels CSV nor a folder of clips.")
+
+
+def features_for(ls: LabelledSet, cfg: dict, store, options: dict, log) -> tuple[list, list]:
+    """(feature rows, indices into ls) for the clips that could be analysed; features through the store."""
+    from ..pipeline import analyze
+
+    rows, keep = [], []
+    for i, p in enumerate(ls.paths):
+        r = analyze(p, cfg, store=store, model=None, use_cache=True, options=options)
+        if r.status != "ok" or r.features is None:
+            err = r.error or {}
+            log(f"  skipped {visible(p.name)}: {visible(err.get('message', 'not analysed'))}")
+            continue
+        log(f"  {'cached  ' if r.cached else 'analysed'} {visible(p.name)}")
+        rows.append(dict(r.features.values))
+        keep.append(i)
+    return rows, keep
+
+
+def _comparison(models: dict, rows: list[dict], labels: Labels, cfg: dict) -> dict:
+    """{name: {"overall": corr, "visual": corr, ...}} for each scorer (None -> the config-weighted score)."""
+    out = {}
+    pres = presence(rows)
+    for name, model in models.items():
+        pm = config_modalities(rows, cfg) if model is None else model_modalities(model, rows)
+        res = {"overall": correlations(weighted_overall(pm, pres & ~np.isnan(pm), cfg), labels.overall)}
+        for j, m in enumerate(MODALITIES):
+            if (~np.isnan(labels.modality[:, j])).any():
+                res[m] = correlations(pm[:, j], labels.modality[:, j])
+        out[name] = res
+    return out
+
+
+def _print_comparison(comp: dict, title: str, out) -> None:
+    out.write(title + "\n")
+    cols = [c for c in ("overall", *MODALITIES) if any(c in r for r in comp.values())]
+    out.write(f"  {'scorer':<34}" + "".join(f"{c + ' SRCC':>14}{c + ' PLCC':>14}" for c in cols) + "\n")
+    for name, r in comp.items():
+        cells = ""
+        for c in cols:
+            v = r.get(c) or {}
+            cells += f"{_f(v.get('srcc')):>14}{_f(v.get('plcc')):>14}"
+        out.write(f"  {visible(name):<34}{cells}\n")
+    n = next((v.get("n") for r in comp.values() for v in r.values() if v), 0)
+    out.write(f"  (on {n} clips)\n")
+
+
+def _f(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def _shipped(cfg: dict, log):
+    try:
+        return load_model(DEFAULT_NAME, cfg)
+    except ModelError as exc:
+        log(f"The shipped default model is not compared: {exc.message}")
+        return None
+
+
+def _labels_for(ls: LabelledSet, keep: list) -> Labels:
+    idx = np.array(keep, dtype=int)
+    return Labels(ls.modality[idx].reshape(-1, 3), ls.overall[idx], ls.category[idx], [ls.groups[i] for i in idx])
+
+
+def run_train(args) -> int:
+    from ..cli import _load_config, _open_store
+
+    log = lambda s: sys.stderr.write(s + "\n")  # noqa: E731
+    if getattr(args, "synthetic", False):
+        from .build_default import DEFAULT_SEED, build
+
+        build(args.clips, DEFAULT_SEED if args.seed is None else args.seed, log=log)
+        return 0
+    if not args.labels:
+        raise LabelError("Give LABELS (a CSV or a folder of clips with .info.json), or --synthetic.")
+    cfg = _load_config(args)
+    ls = read_labels(args.labels, args.target)
+    if len(ls.paths) < MIN_CLIPS:
+        raise LabelError(f"{len(ls.paths)} labelled clip(s) found; training needs at least {MIN_CLIPS}.")
+    store = _open_store(args)
+    try:
+        log(f"Features of {len(ls.paths)} labelled clips (target: {ls.target_name}):")
+        rows, keep = features_for(ls, cfg, store, {"ocr": not args.no_ocr}, log)
+    finally:
+        store.close()
+    if len(rows) < MIN_CLIPS:
+        raise LabelError(f"Only {len(rows)} labelled clip(s) could be analysed; training needs at least {MIN_CLIPS}.")
+    labels = _labels_for(ls, keep)
+    args.seed = 0 if args.seed is None else args.seed
+    train_idx, test_idx = group_split(labels.groups, args.test_share, args.seed)
+    if len(test_idx) < 3 or len(train_idx) < 4:
+        raise LabelError("Too few groups (uploaders) to hold out a test split; label more clips or more uploaders.")
+    keys = current_feature_keys()
+    shipped = _shipped(cfg, log)
+    init = shipped if (args.start == "default" and shipped is not None) else None
+    if args.start not in ("default", "none"):
+        init = load_model(args.start, cfg)
+    tr_rows = [rows[i] for i in train_idx]
+    net, encoder, hist = train_model(tr_rows, labels.subset(train_idx), cfg, keys=keys, init=init, seed=args.seed, log=log)
+    new = as_scorer(net, encoder, init.categories if init else CATEGORIES, args.name)
+    te_rows = [rows[i] for i in test_idx]
+    te = labels.subset(test_idx)
+    comp = _comparison({f"new model '{args.name}'": new, **({f"shipped {shipped.name}": shipped} if shipped else {}),
+                        "config-weighted score": None}, te_rows, te, cfg)
+    _print_comparison(comp, f"Held-out correlation with {ls.target_name} ({len(test_idx)} test clips, split by "
+                      f"{'uploader' if any(g.startswith('uploader:') for g in labels.groups) else 'clip'}):", sys.stdout)
+    info = {"trained_on": f"user labels {ls.target_name} from {Path(args.labels).name}", "training": hist,
+            "heldout": comp, "train_clips": int(len(train_idx)), "test_clips": int(len(test_idx)),
+            "started_from": init.name if init else None, "version_prefix": "user-1"}
+    path = save_model(user_models_dir() / f"{args.name}.safetensors", net, encoder, name=args.name,
+                      categories=new.categories, info=info)
+    sys.stdout.write(f"Saved {display_path(path)}. Use it with: byteme score FOLDER --model {args.name}\n")
+    return 0
+
+
+def run_eval(args) -> int:
+    from ..cli import _load_config, _open_store
+
+    log = lambda s: sys.stderr.write(s + "\n")  # noqa: E731
+    cfg = _load_config(args)
+    ls = read_labels(args.labels, args.target)
+    store = _open_store(args)
+    try:
+        rows, keep = features_for(ls, cfg, store, {"ocr": not args.no_ocr}, log)
+    finally:
+        store.close()
+    if len(rows) < 3:
+        raise LabelError(f"Only {len(rows)} labelled clip(s) could be analysed; correlations need at least 3.")
+    labels = _labels_for(ls, keep)
+    models: dict = {}
+    name = args.model or cfg.get("scoring", {}).get("model", DEFAULT_NAME)
+    if name not in (None, "", "none"):
+        m = load_model(name, cfg)
+        models[m.name] = m
+    if name != DEFAULT_NAME:
+        shipped = _shipped(cfg, log)
+        if shipped is not None:
+            models[f"shipped {shipped.name}"] = shipped
+    models["config-weighted score"] = None
+    _print_comparison(_comparison(models, rows, labels, cfg),
+                      f"Correlation with {ls.target_name} on all {len(rows)} labelled clips:", sys.stdout)
+    return 0
+
+
+def add_train_arguments(p) -> None:
+    p.add_argument("labels", nargs="?", metavar="LABELS",
+                   help="a CSV (path,score[,visual,audio,text,category]) or a folder of clips with .info.json sidecars")
+    p.add_argument("--target", choices=("score", *ENGAGEMENT_TARGETS), default=None,
+                   help="for a folder: the engagement measure to learn (default like_rate)")
+    p.add_argument("--name", default="mine", help="name of the new model (saved in the user data dir); default 'mine'")
+    p.add_argument("--from", dest="start", default="default",
+                   help="start from this model ('default' = the shipped one when its features match; 'none' = fresh)")
+    p.add_argument("--test-share", type=float, default=TEST_SHARE, help="share of clips (uploaders) held out for testing")
+    p.add_argument("--seed", type=int, default=None, help="seed of the split and the training (default 0)")
+    p.add_argument("--no-ocr", action="store_true", help="skip on-screen text recognition when extracting features")
+    p.add_argument("--synthetic", action="store_true",
+                   help="rebuild the shipped default from the synthetic corpus instead (python -m engine.train.build_default)")
+    p.add_argument("--clips", type=int, default=480, help="with --synthetic: corpus size")
+
+
+def add_eval_arguments(p) -> None:
+    p.add_argument("labels", metavar="LABELS", help="a CSV (path,score,...) or a folder of clips with .info.json sidecars")
+    p.add_argument("--target", choices=("score", *ENGAGEMENT_TARGETS), default=None)
+    p.add_argument("--model", default=None, help="the model to evaluate (default: the config's)")
+    p.add_argument("--no-ocr", action="store_true")

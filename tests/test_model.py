@@ -1,0 +1,179 @@
+"""The learned scorer's files and checks: encoding of missing values, safe loading, refusal of stale or changed
+models, and scores/tiers/categories that come from the model and the config."""
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from engine import model as M
+from engine.config import load_config
+from engine.errors import ModelError
+from engine.features import FeatureVector
+from engine.scorer import score
+
+KEYS = ["audio.level", "text.words", "visual.detail", "visual.light"]
+
+
+def _encoder() -> M.FeatureEncoder:
+    rows = [
+        {"visual.detail": 1.0, "visual.light": 10.0, "audio.level": None, "text.words": 3.0},
+        {"visual.detail": 3.0, "visual.light": 10.0, "audio.level": -20.0, "text.words": 5.0},
+        {"visual.detail": 5.0, "visual.light": 10.0, "audio.level": -10.0, "text.words": None},
+    ]
+    return M.FeatureEncoder.fit(rows, KEYS)
+
+
+def _fixed_model(tmp_path, *, quality_pct=(80.0, 60.0, 40.0), category=2, categories=M.CATEGORIES, name="fixed"):
+    """A saved model whose outputs are known: zero body weights, biases set to the wanted outputs."""
+    enc = _encoder()
+    net = M.build_net(enc.n_inputs, len(categories))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+        q = torch.tensor([v / 100 for v in quality_pct])
+        net.quality.bias.copy_(torch.log(q / (1 - q)))
+        net.category.bias[category] = 3.0
+    return M.save_model(tmp_path / f"{name}.safetensors", net, enc, name=name, categories=categories)
+
+
+def test_encoder_imputes_missing_to_the_mean_and_flags_it():
+    enc = _encoder()
+    # Known answers: visual.detail mean 3, population std sqrt(8/3); audio.level from its two measured values only.
+    assert enc.mean[KEYS.index("visual.detail")] == pytest.approx(3.0)
+    assert enc.scale[KEYS.index("visual.detail")] == pytest.approx(math.sqrt(8 / 3))
+    assert enc.mean[KEYS.index("audio.level")] == pytest.approx(-15.0)
+    assert not enc.active[KEYS.index("visual.light")]  # constant in training: carries no information
+    x = enc.encode_rows([{"visual.detail": 3.0 + math.sqrt(8 / 3), "visual.light": 99.0, "audio.level": None}])[0]
+    n = len(KEYS)
+    z, missing, presence = x[:n], x[n : 2 * n], x[2 * n :]
+    assert z[KEYS.index("visual.detail")] == pytest.approx(1.0, abs=1e-6)
+    assert z[KEYS.index("visual.light")] == 0.0  # inactive feature: its value cannot move the output
+    assert z[KEYS.index("audio.level")] == 0.0 and missing[KEYS.index("audio.level")] == 1.0
+    assert missing[KEYS.index("text.words")] == 1.0 and missing[KEYS.index("visual.detail")] == 0.0
+    assert list(presence) == [1.0, 0.0, 0.0]  # visual present; audio and text not measured
+
+
+def test_far_outside_values_are_clipped():
+    enc = _encoder()
+    x = enc.encode_rows([{"visual.detail": 1e9}])[0]
+    assert x[KEYS.index("visual.detail")] == pytest.approx(M.Z_CLIP)
+
+
+def test_round_trip_gives_the_same_predictions(tmp_path):
+    path = _fixed_model(tmp_path)
+    m = M.load_model(str(path), feature_keys=KEYS)
+    mods, category, conf = m.predict(FeatureVector(values={"visual.detail": 2.0, "audio.level": -14.0, "text.words": 4.0}))
+    assert mods == {"visual": pytest.approx(80.0, abs=0.1), "audio": pytest.approx(60.0, abs=0.1), "text": pytest.approx(40.0, abs=0.1)}
+    assert category == M.CATEGORIES[2]
+    # softmax of logits (3, 0, 0, 0, 0, 0): e^3 / (e^3 + 5)
+    assert conf == pytest.approx(math.exp(3) / (math.exp(3) + 5), abs=1e-3)
+    assert m.name.startswith("fixed@1+")
+    assert M.load_model(str(path), feature_keys=KEYS) is m  # loaded once per process
+
+
+def test_absent_modality_gets_no_score(tmp_path):
+    m = M.load_model(str(_fixed_model(tmp_path)), feature_keys=KEYS)
+    mods, _, _ = m.predict(FeatureVector(values={"visual.detail": 2.0, "audio.level": None}))
+    assert mods["visual"] is not None and mods["audio"] is None and mods["text"] is None
+
+
+def test_tier_and_category_come_from_the_model_and_the_config(tmp_path):
+    cats = ("alpha", "beta", "gamma")
+    m = M.load_model(str(_fixed_model(tmp_path, quality_pct=(80, 60, 40), category=1, categories=cats, name="c")), feature_keys=KEYS)
+    fv = FeatureVector(values={"visual.detail": 2.0, "audio.level": -14.0, "text.words": 4.0})
+    cfg = load_config(None)
+    cfg["scoring"]["weights"] = {"visual": 0.5, "audio": 0.3, "text": 0.2}
+    cfg["tiers"] = {"gold": 70, "silver": 60, "bronze": 50}
+    s = score(fv, cfg, m)
+    # overall = 0.5*80 + 0.3*60 + 0.2*40 = 66 -> silver under these thresholds
+    assert s.overall == pytest.approx(66.0, abs=0.2)
+    assert s.tier == "silver" and s.category == "beta" and s.model == m.name
+    cfg["scoring"]["weights"] = {"visual": 1.0, "audio": 0.0, "text": 0.0}
+    cfg["tiers"] = {"top": 79, "low": 0}
+    s = score(fv, cfg, m)
+    assert s.overall == pytest.approx(80.0, abs=0.2) and s.tier == "top"
+
+
+def test_a_changed_file_is_refused(tmp_path):
+    path = _fixed_model(tmp_path)
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x01  # one bit of one weight
+    path.write_bytes(bytes(data))
+    M.clear_cache()
+    with pytest.raises(ModelError, match="changed after it was trained") as e:
+        M.load_model(str(path), feature_keys=KEYS)
+    assert e.value.kind == "model_tampered"
+
+
+class _Boom:
+    def __reduce__(self):  # would run a command if anything ever unpickled it
+        return (pytest.fail, ("a pickle was executed",))
+
+
+def test_a_pickled_object_is_refused_without_being_unpickled(tmp_path):
+    path = _fixed_model(tmp_path)
+    path.write_bytes(pickle.dumps(_Boom(), protocol=4))
+    M.clear_cache()
+    with pytest.raises(ModelError, match="pickled") as e:
+        M.load_model(str(path), feature_keys=KEYS)
+    assert e.value.kind == "model_invalid"
+    torch_file = tmp_path / "weights.pt"
+    torch.save({"w": torch.zeros(2)}, torch_file)
+    with pytest.raises(ModelError, match="not a .safetensors file"):
+        M.load_model(str(torch_file), feature_keys=KEYS)
+    zip_named_safetensors = tmp_path / "zipped.safetensors"
+    zip_named_safetensors.write_bytes(torch_file.read_bytes())
+    with pytest.raises(ModelError, match="pickled"):
+        M.load_model(str(zip_named_safetensors), feature_keys=KEYS)
+
+
+def test_a_model_trained_on_other_features_is_refused(tmp_path):
+    path = _fixed_model(tmp_path)
+    with pytest.raises(ModelError, match="trained on other features") as e:
+        M.load_model(str(path), feature_keys=KEYS + ["visual.new_metric"])
+    assert e.value.kind == "model_stale" and "visual.new_metric" in e.value.message
+    with pytest.raises(ModelError, match="same metrics in another order"):
+        M.load_model(str(path), feature_keys=list(reversed(KEYS)))
+
+
+def test_a_refused_model_falls_back_to_the_config_targets_with_a_reason(tmp_path, capsys):
+    from argparse import Namespace
+
+    from engine.cli import load_model_for
+
+    path = _fixed_model(tmp_path)  # trained on KEYS, which the real extractors do not produce
+    model, why = M.load_model_or_fallback(str(path), load_config(None))
+    assert model is None and "other features" in why and "config targets" in why
+    assert load_model_for(Namespace(model=str(path)), load_config(None)) is None
+    assert "not used" in capsys.readouterr().err
+    assert M.load_model_or_fallback("none", {}) == (None, None)
+
+
+def test_unknown_model_name_says_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.setenv("BYTEME_DATA_DIR", str(tmp_path))
+    with pytest.raises(ModelError, match="No model named 'nosuch'") as e:
+        M.load_model("nosuch", {})
+    assert e.value.kind == "model_not_found"
+
+
+def test_retrained_weights_get_a_new_version(tmp_path):
+    a = M.load_model(str(_fixed_model(tmp_path, quality_pct=(80, 60, 40), name="a")), feature_keys=KEYS)
+    b = M.load_model(str(_fixed_model(tmp_path, quality_pct=(81, 60, 40), name="b")), feature_keys=KEYS)
+    assert a.meta["version"] != b.meta["version"]
+
+
+def test_shipped_default_matches_the_current_extractors():
+    """The shipped model must load against today's metric keys; if this fails, run
+    `python -m engine.train.build_default` (features changed since it was trained)."""
+    if not (M.SHIPPED_DIR / "default.safetensors").is_file():
+        pytest.skip("no shipped default model yet")
+    m = M.load_model("default", load_config(None))
+    assert m.feature_keys == M.current_feature_keys()
+    fv = FeatureVector(values={k: None for k in m.feature_keys})
+    fv.values["visual.sharpness"] = 0.9
+    mods, cat, conf = m.predict(fv)
+    assert 0 <= mods["visual"] <= 100 and cat in M.CATEGORIES and 0 < conf <= 1
