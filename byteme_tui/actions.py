@@ -24,9 +24,12 @@ class AppActions:
         except Exception as exc:  # noqa: BLE001 - shown in plain words, the app keeps running
             self.post_message(CommandDone(f"{name} failed: {exc}", "error"))
             return
+        if name == "enqueue" and not result:
+            self.post_message(CommandDone("Nothing new to score: those clips are queued or already scored with "
+                                          "this config (r rescores)."))
         done = {"enqueue": "Queued {} clip(s).", "cancel": "Cancelled {} job(s).", "cancel_all": "Cancelled {} job(s).",
                 "retry_failed": "Retrying {} failed clip(s)."}
-        if name in done:
+        if name in done and (result or name != "enqueue"):
             self.post_message(CommandDone(done[name].format(result or 0)))
         self.post_message(StateChanged(self.backend.poll()))
 

@@ -109,7 +109,7 @@ class LibraryBackend:
         from engine.jobs import Supervisor
 
         self._supervisor = Supervisor(self.store.path, workers=self.workers, executor=self.executor)
-        self._supervisor.start()
+        self._supervisor.start(wait_ready=False)  # worker processes start in the background
 
     # -- reading -------------------------------------------------------------------------------------------
     def open(self) -> LibraryState:
@@ -170,7 +170,9 @@ class LibraryBackend:
             q = self.queue
             if q is None:
                 return self._snapshot()
-            jobs = q.jobs(states=["queued", "running", "failed", "cancelled"])
+            jobs = q.jobs()
+            sup = self._supervisor
+            self._problem = f"the job runner stopped: {sup.error}" if sup is not None and sup.error else None
             latest: dict[str, object] = {}
             for j in sorted(jobs, key=lambda j: j.id):
                 latest[self._key(j.path)] = j
@@ -240,7 +242,8 @@ class LibraryBackend:
             folder=str(self.folder), rows=dict(self._rows), jobs=jobs,
             batch_total=self._batch_finished + active, batch_finished=self._batch_finished,
             throughput_per_min=rate, paused=bool(self._queue and self._queue.is_paused()),
-            queue_available=self._queue_error is None, version=self._version)
+            queue_available=self._queue_error is None, problem=getattr(self, "_problem", None) or self._queue_error,
+            version=self._version)
 
     def result(self, path: str):
         with self._lock:
@@ -282,10 +285,11 @@ class LibraryBackend:
         with self._lock:
             if self.queue is None:
                 raise FeatureNotAvailable(self._queue_error)
+            before = max((j.id for j in self.queue.jobs()), default=0)
             ids = self.queue.enqueue(list(paths), config_path=self.config_path, preset=self.preset, force=force,
-                                     options={"model": self.model} if self.model else None)
+                                     model_name=self.model)
             self._ensure_supervisor()
-            return len(ids)
+            return sum(1 for i in ids if i > before)  # the others were already queued or scored
 
     def cancel(self, paths: list[str]) -> int:
         with self._lock:
@@ -340,8 +344,12 @@ class LibraryBackend:
             if cancel_jobs and self.queue is not None:
                 self.queue.cancel_all()
             if self._supervisor is not None:
-                self._supervisor.stop(cancel_running=cancel_jobs)
+                # timeout 0: running jobs stop now and go back to the queue with their attempt given back
+                self._supervisor.stop(cancel_running=cancel_jobs, timeout=0.0)
                 self._supervisor = None
+            if self._queue is not None:
+                self._queue.close()
+                self._queue = None
             if self._store is not None:
                 self._store.close()
                 self._store = None

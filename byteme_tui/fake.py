@@ -63,7 +63,7 @@ def fake_result(path: str, seed: int, duration_s: float = 12.0) -> ClipResult:
 
 
 class FakeBackend:
-    def __init__(self, folder: str = "/clips", *, n_clips: int = 8, scored: int = 5, hostile: bool = True,
+    def __init__(self, folder: str = "/clips", *, n_clips: int = 10, scored: int = 5, hostile: bool = True,
                  queue_available: bool = True, report: bool = False):
         self.folder = Path(folder)
         self.calls: list[tuple] = []

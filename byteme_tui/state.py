@@ -67,6 +67,7 @@ class LibraryState:
     throughput_per_min: float | None = None
     paused: bool = False
     queue_available: bool = True
+    problem: str | None = None  # why scoring cannot run (no job queue, the runner stopped), outside text
     loaded: bool = True
     version: int = 0
 

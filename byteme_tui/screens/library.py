@@ -142,8 +142,9 @@ class LibraryScreen(Screen):
                         style="bold cyan")
         if state.paused:
             text.append("  ‖ paused", style="yellow")
-        if not state.queue_available:
-            text.append("  (scoring unavailable: no job queue)", style="red")
+        if state.problem:
+            text.append("  ✗ ", style="red")
+            text.append_text(safe(state.problem, "red"))
         if not state.rows:
             text = Text("No video files in this folder. Press d to pick another folder.")
         return text
