@@ -1,51 +1,195 @@
-"""Text extractors: caption sidecar and hashtags (first pass; the text issue completes this family)."""
+"""Text extractors: gather what a clip says (caption, yt-dlp info, subtitles, container tags) and judge the caption.
+
+``TextSources`` (order 60) reads every offline source into ``fv.text`` and measures the caption and its hashtags.
+``TextSummary`` (order 85, after OCR at 80 and the optional transcript at 70) decides whether there is any text
+at all: with none, every text metric is left unmeasured so the text score is null with a note that says where
+BYTEME looked; with some text but no caption, ``text.caption_present`` is 0 and costs the caption's points.
+
+``fv.text`` keys (the contract other parts read; all text is kept exactly as written, see ``engine.sidecars``):
+
+- ``caption`` (str | None), ``caption_source`` (where it came from), ``caption_looked`` (names looked at),
+  ``caption_truncated`` (bool), ``hashtags`` (list of tags without '#');
+- ``subtitles``: [[start_s, end_s, text]] from ``.vtt``/``.srt`` sidecars and subtitle streams;
+  ``subtitle_sources``: their names;
+- ``metadata``: container tags with words in them (title, comment, description, ...);
+- ``engagement``: the yt-dlp ``.info.json`` fields (title, description, tags, uploader, upload_date, duration,
+  view/like/comment/repost counts) or None;
+- ``ocr``: [[start_s, text, [x0, y0, x1, y1] in displayed-frame fractions, end_s]] (see ``ocr.py``);
+  ``ocr_status``; ``transcript`` / ``transcript_status`` (see ``text_speech.py``);
+- ``problems``: [{kind, message, source}] for sidecars that could not be read.
+"""
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 from ..features import FeatureVector, MetricSpec
+from ..sidecars import (
+    MAX_CAPTION_CHARS,
+    read_caption_sidecar,
+    read_embedded_subtitles,
+    read_info_json,
+    read_subtitle_file,
+    subtitle_sidecars,
+    text_tags,
+)
+from ..textsafe import visible
+from . import text_rules as rules
 from .base import ClipContext, Extractor, register
 
-CAPTION_SUFFIXES = (".txt", ".caption", ".md")
-#: Captions longer than this are cut before analysis (TikTok allows 4,000 characters; anything bigger is not a
-#: caption but a mistake, and must not cost memory or time).
-MAX_CAPTION_CHARS = 10_000
-HASHTAG = re.compile(r"#(\w+)", re.UNICODE)
+CAPTION_METRICS = ("text.caption_chars", "text.caption_hook", "text.call_to_action", "text.caption_readability",
+                   "text.hashtag_count", "text.generic_hashtag_pct", "text.spammy_hashtags")
 
 
-def read_caption(path: Path) -> tuple[str | None, str | None]:
-    """(caption text, the file it came from) from a sidecar next to the clip; (None, None) when there is none."""
-    for suffix in CAPTION_SUFFIXES:
-        side = path.with_suffix(suffix)
-        if side.is_file():
-            with open(side, "rb") as fh:
-                raw = fh.read(MAX_CAPTION_CHARS * 4)
-            return raw.decode("utf-8", errors="replace")[:MAX_CAPTION_CHARS], side.name
-    return None, None
+def _problem_finding(p: dict) -> dict:
+    return {"modality": "text", "severity": "low", "code": "text.unreadable_sidecar",
+            "message": visible(p["message"]), "value": None, "target": None, "start_s": None, "end_s": None,
+            "source": visible(p["source"]), "points": 0.0}
 
 
 @register
-class CaptionHashtags(Extractor):
-    name = "caption_hashtags"
+class TextSources(Extractor):
+    name = "text_sources"
     modality = "text"
     stage = "text"
     order = 60
     wants_frames = False
     METRICS = (
         MetricSpec("text.caption_chars", "Caption length", "characters", 0, MAX_CAPTION_CHARS, None,
-                   "Characters in the caption sidecar, hashtags included."),
-        MetricSpec("text.hashtag_count", "Hashtags", "tags", 0, 100, None, "Number of #hashtags in the caption."),
+                   "Characters in the caption without its hashtags."),
+        MetricSpec("text.caption_hook", "First-line hook", "", 0, 1, True,
+                   "Strength of the caption's first line as a hook: a question, a number and a promise count 0.5 "
+                   "each, speaking to the viewer ('you') 0.25, capped at 1 (English word lists)."),
+        MetricSpec("text.call_to_action", "Call to action", "", 0, 1, True,
+                   "1 when the caption asks the viewer to do something (follow, comment, share, save, link in "
+                   "bio, ...), else 0."),
+        MetricSpec("text.caption_readability", "Caption readability", "Flesch", 0, 100, True,
+                   "Flesch reading ease of the caption without hashtags (English; 60-70 is plain English); "
+                   f"measured from {rules.READABILITY_MIN_WORDS} words up."),
+        MetricSpec("text.hashtag_count", "Hashtags", "tags", 0, 100, None,
+                   "Number of #hashtags in the caption, repeats included (3-5 relevant tags is the usual advice)."),
+        MetricSpec("text.generic_hashtag_pct", "Generic hashtags", "%", 0, 100, False,
+                   "Share of the distinct hashtags that say nothing about the clip (#fyp, #viral, #foryou, ...)."),
+        MetricSpec("text.spammy_hashtags", "Spammy hashtags", "tags", 0, 100, False,
+                   "Hashtags written twice, engagement bait (#follow4follow, #like4like, ...), tags longer than "
+                   f"{rules.MAX_TAG_CHARS} characters or with runs of one repeated character."),
     )
 
     def finish(self, ctx: ClipContext, fv: FeatureVector) -> None:
-        caption, source = read_caption(ctx.path)
-        looked = ", ".join(ctx.path.stem + s for s in CAPTION_SUFFIXES)
+        problems = []
+        clip = ctx.path
+        cap, ps = read_caption_sidecar(clip)
+        problems += ps
+        info, ps = read_info_json(clip)
+        problems += ps
+        looked = list(cap.looked) + [clip.with_suffix(".info.json").name]
+        tags = text_tags(ctx.info.metadata)
+        caption, source, truncated = cap.text, cap.source, cap.truncated
+        if caption is None or not caption.strip():
+            if caption is not None:
+                problems.append(_empty(cap.source))
+            caption, source = None, None
+            for key in ("description", "title"):
+                if info and isinstance(info.get(key), str) and info[key].strip():
+                    caption, source = info[key], f"{info['source']} {key}"
+                    break
+        if caption is None and tags.get("description", "").strip():
+            caption, source = tags["description"], "container description tag"
+        looked.append("container description tag")
+
+        subtitles, sub_sources = [], []
+        max_s = float(ctx.section("engine").get("max_analysis_s", 0)) or None
+        for side in subtitle_sidecars(clip):
+            cues, ps = read_subtitle_file(side)
+            problems += ps
+            if cues:
+                subtitles += cues
+                sub_sources.append(side.name)
+        if ctx.info.subtitle_streams:
+            cues, ps = read_embedded_subtitles(clip, max_duration_s=max_s)
+            problems += ps
+            if cues:
+                subtitles += cues
+                sub_sources.append(f"{clip.name} subtitle stream")
+        subtitles.sort(key=lambda c: (c[0], c[1]))
+
+        fv.text.update({
+            "caption": caption, "caption_source": source, "caption_looked": looked,
+            "caption_truncated": bool(truncated and caption is not None and source == cap.source),
+            "subtitles": subtitles, "subtitle_sources": sub_sources, "metadata": tags, "engagement": info,
+            "problems": [p.as_dict() for p in problems],
+        })
+        for p in problems:
+            fv.events.setdefault("findings", []).append(_problem_finding(p.as_dict()))
         if caption is None:
-            fv.note("text", f"No caption found (looked for {looked}).")
-            fv.text["caption"] = None
+            fv.text["hashtags"] = []
             return
-        fv.text["caption"] = caption
-        fv.text["caption_source"] = source
-        fv.set("text.caption_chars", len(caption.strip()))
-        fv.set("text.hashtag_count", len(HASHTAG.findall(caption)))
+        self._caption_metrics(caption, fv)
+
+    @staticmethod
+    def _caption_metrics(caption: str, fv: FeatureVector) -> None:
+        body = rules.strip_hashtags(caption)
+        fv.set("text.caption_chars", len(body))
+        hk = rules.hook(rules.first_line(body))
+        fv.set("text.caption_hook", hk.strength)
+        ctas = rules.calls_to_action(body)
+        fv.set("text.call_to_action", 1.0 if ctas else 0.0)
+        fv.set("text.caption_readability", rules.reading_ease(body))
+        tags = rules.hashtags(caption)
+        fv.text["hashtags"] = tags.tags
+        fv.set("text.hashtag_count", tags.count)
+        fv.set("text.generic_hashtag_pct", tags.generic_pct)
+        fv.set("text.spammy_hashtags", tags.spam_count if tags.count else None)
+        fv.events["text.caption"] = {
+            "hook": hk.kinds(), "addresses_viewer": hk.addresses_viewer, "calls_to_action": ctas,
+            "hashtags_generic": tags.generic, "hashtags_content": tags.content, "hashtags_duplicated": tags.duplicates,
+            "hashtags_spammy": [list(s) for s in tags.spammy],
+        }
+
+
+def _empty(source):
+    from ..sidecars import Problem
+
+    return Problem("empty", f"{source} is empty.", source)
+
+
+@register
+class TextSummary(Extractor):
+    name = "text_summary"
+    modality = "text"
+    stage = "text"
+    order = 85
+    wants_frames = False
+    METRICS = (
+        MetricSpec("text.caption_present", "Caption present", "", 0, 1, True,
+                   "1 when a caption was found (caption sidecar, .info.json description or title, container "
+                   "description tag), 0 when the clip has other text (subtitles, on-screen text, a title tag) but no "
+                   "caption. Left unmeasured when the clip has no text at all."),
+    )
+
+    def finish(self, ctx: ClipContext, fv: FeatureVector) -> None:
+        t = fv.text
+        info = t.get("engagement") or {}
+        sources = {
+            "caption": bool(t.get("caption")),
+            "subtitles": bool(t.get("subtitles")),
+            "on-screen text": bool(t.get("ocr")),
+            "transcript": bool(t.get("transcript")),
+            "container tags": bool(t.get("metadata")),
+            "info.json": any(isinstance(info.get(k), str) and info[k].strip() for k in ("title", "description"))
+            or bool(info.get("tags")),
+        }
+        t["sources_found"] = [k for k, v in sources.items() if v]
+        if not any(sources.values()):
+            for key in list(fv.values):
+                if key.startswith("text."):
+                    fv.values[key] = None
+            looked = ", ".join(visible(x) for x in t.get("caption_looked") or [])
+            ocr = t.get("ocr_status") or "on-screen text: none found"
+            fv.note("text", f"No text to judge: no caption (looked for {looked}), no subtitles (no .vtt/.srt "
+                            f"sidecar or subtitle stream), no title or description tag, and no on-screen text "
+                            f"({visible(ocr)}).")
+            return
+        fv.set("text.caption_present", 1.0 if sources["caption"] else 0.0)
+        if not sources["caption"]:
+            looked = ", ".join(visible(x) for x in t.get("caption_looked") or [])
+            fv.events.setdefault("finding_messages", {})["text.no_caption"] = (
+                f"No caption found (looked for {looked}); the clip has {', '.join(t['sources_found'])} but "
+                "nothing to show under it.")

@@ -1,0 +1,142 @@
+"""On-screen text: RapidOCR finds text rendered into a generated clip at known times and places, lines are merged
+across frames, the bottom unsafe zone is flagged; frame choice and bookkeeping are checked without OCR."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from engine import synth
+from engine.config import load_config
+from engine.extractors import ClipContext
+from engine.extractors import ocr
+from engine.extractors.ocr import OnScreenText
+from engine.extractors.text import TextSources, TextSummary
+from engine.features import FeatureVector
+from engine.media import decode, probe
+from engine.pipeline import evaluate
+
+W, H, FPS, DUR = 360, 640, 15, 3.0
+#: (start_s, end_s, text, x_px or None for centred, top y_px, cap height px)
+TEXTS = ((0.4, 2.0, "PASTA NIGHT", None, int(H * 0.15), 26),
+         (1.2, 3.0, "FOLLOW FOR MORE", 30, int(H * 0.88), 22))
+#: A line is first read at most this long after it appears: one OCR frame gap plus one scan step.
+LAG_S = 1 / ocr.DEFAULTS["ocr_max_fps"] + 1 / ocr.DEFAULTS["ocr_scan_fps"] + 0.05
+
+
+def _video(i, t):
+    frame = synth.textured_scene(width=W, height=H, t_s=t, seed=7, scene=0)
+    for start, end, words, x, y, h in TEXTS:
+        if start <= t < end:
+            frame = synth.render_text(frame, words, x=x, y=y, height_px=h)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def ocr_run(clips):
+    pytest.importorskip("rapidocr_onnxruntime")
+    path = clips("ocr_text", width=W, height=H, fps=FPS, duration_s=DUR, video=_video, audio=None)
+    (path.parent / (path.stem + ".txt")).write_text("Pasta night in 3 steps? Follow for more #pasta #cooking #dinner")
+    cfg = load_config(use_user_file=False)
+    info = probe(path)
+    ctx = ClipContext(path=path, info=info, config=cfg, options={})
+    extractors = [TextSources(), OnScreenText(), TextSummary()]
+    for e in extractors:
+        e.begin(ctx)
+    decode(path, info, on_frame=lambda f: extractors[1].on_frame(f, ctx))
+    fv = FeatureVector()
+    for e in extractors:
+        e.finish(ctx, fv)
+    return fv, evaluate(str(path), info, fv, cfg)
+
+
+def _line(fv, needle):
+    hits = [ln for ln in fv.text["ocr"] if needle in ln[1].upper().replace(" ", "")]
+    assert hits, fv.text["ocr"]
+    return hits[0]
+
+
+def test_ocr_finds_text_at_known_times_and_places(ocr_run):
+    fv, _ = ocr_run
+    for (start, end, words, x, y, h), needle in zip(TEXTS, ("PASTANIGHT", "FOLLOWFORMORE")):
+        t0, text, box, t1 = _line(fv, needle)
+        assert start - 0.05 <= t0 <= start + LAG_S, (words, t0)
+        assert end - 0.05 <= t1 <= min(DUR, end + LAG_S), (words, t1)
+        # box in displayed-frame fractions: top edge at y, height about the cap height (+ descender, padding)
+        assert box[1] == pytest.approx(y / H, abs=0.02)
+        assert 0.5 * h / H <= box[3] - box[1] <= 2.0 * h / H
+        if x is None:
+            assert (box[0] + box[2]) / 2 == pytest.approx(0.5, abs=0.05)
+        else:
+            assert box[0] == pytest.approx(x / W, abs=0.03)
+    # each line is one entry, not one per frame read
+    assert len(fv.text["ocr"]) == 2
+    assert fv.values["text.onscreen_text_pct"] == pytest.approx(100 * (3.0 - 0.4) / 3.0, abs=100 * LAG_S / 3.0)
+
+
+def test_text_in_the_bottom_unsafe_zone_is_flagged(ocr_run):
+    fv, result = ocr_run
+    unsafe = fv.events["text.unsafe_text"]
+    assert [u["zone"] for u in unsafe] == ["bottom"]
+    assert "FOLLOW" in unsafe[0]["text"].upper()
+    # line-seconds: the bottom line's share of all text time (about 1.8 of 3.4 s)
+    assert fv.values["text.unsafe_zone_text_pct"] == pytest.approx(100 * 1.8 / 3.4, abs=15)
+    f = next(f for f in result.findings if f.code == "text.text_in_unsafe_zone")
+    assert f.start_s is not None and f.start_s >= 1.0
+    assert fv.values["text.onscreen_reading_wps"] < 3.0  # 2-3 words for 1.5 s or more: readable
+
+
+def test_no_ocr_option_is_noted(good_clip):
+    cfg = load_config(use_user_file=False)
+    info = probe(good_clip)
+    ctx = ClipContext(path=good_clip, info=info, config=cfg, options={"ocr": False})
+    e = OnScreenText()
+    e.begin(ctx)
+    fv = FeatureVector()
+    e.finish(ctx, fv)
+    assert "--no-ocr" in fv.text["ocr_status"]
+    assert "text.onscreen_text_pct" not in fv.values
+
+
+# --- bookkeeping without OCR ------------------------------------------------------------------------------------
+
+
+def test_text_mask_sees_rendered_text_and_its_change():
+    gray = lambda rgb: cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)  # noqa: E731  (BT.601 luma, as the decoder's)
+    plain = synth.textured_scene(width=W, height=H, t_s=0.0, seed=7, scene=0)
+    panned = synth.textured_scene(width=W, height=H, t_s=0.2, seed=7, scene=0)
+    texted = synth.render_text(plain, "PASTA NIGHT", x=None, y=96, height_px=26)
+    m0, m_pan, m1 = (ocr.text_mask(gray(f)) for f in (plain, panned, texted))
+    rows = np.unique(np.nonzero(m1 & ~m0)[0])
+    cell = ocr.CELL_PX * 2  # cells are CELL_PX at half the analysis size
+    assert rows.size and rows.min() * cell <= 96 + 26 and (rows.max() + 1) * cell >= 96
+    assert ocr.mask_changed(m1, m0)  # text appeared: OCR this frame
+    assert not ocr.mask_changed(m_pan, m0)  # the camera panned over texture: no reason to read again
+
+
+def test_coverage_order_spreads_a_budget_cut():
+    order = ocr.coverage_order(9)
+    assert sorted(order) == list(range(9))
+    assert order[:3] == [0, 8, 4]
+    assert set(order[:5]) == {0, 2, 4, 6, 8}
+    assert ocr.coverage_order(0) == [] and ocr.coverage_order(1) == [0]
+
+
+def test_build_lines_merges_repeats_and_tracks_ends():
+    a = {"text": "Three tips", "box": [0.1, 0.1, 0.9, 0.15], "confidence": 0.9}
+    a_jitter = {"text": "Three tipz", "box": [0.11, 0.1, 0.9, 0.15], "confidence": 0.95}
+    b = {"text": "Follow", "box": [0.3, 0.85, 0.7, 0.9], "confidence": 0.8}
+    lines = ocr.build_lines([(0.0, [a]), (1.0, [a_jitter, b]), (2.0, [b]), (3.0, [])], end_s=4.0)
+    assert [(ln["start_s"], ln["end_s"], ln["text"]) for ln in lines] == [(0.0, 2.0, "Three tipz"), (1.0, 3.0, "Follow")]
+    rates = ocr.screen_rates(lines)
+    assert [round(r["wps"], 2) for r in rates] == [1.0, 0.5]
+
+
+def test_unsafe_zones_follow_the_preset():
+    tiktok = load_config(use_user_file=False, preset="tiktok")
+    zones = dict(ocr.unsafe_zones(ocr.active_preset(tiktok)))
+    assert zones["bottom"][1] == pytest.approx(1 - tiktok["presets"]["tiktok"]["unsafe_bottom_pct"] / 100)
+    assert ocr.zone_of([0.1, 0.9, 0.6, 0.95], list(zones.items())) == "bottom"
+    assert ocr.zone_of([0.9, 0.5, 0.99, 0.55], list(zones.items())) == "right"
+    assert ocr.zone_of([0.1, 0.4, 0.8, 0.45], list(zones.items())) is None
+    assert ocr.zone_of([0.9, 0.1, 0.99, 0.15], list(zones.items())) is None  # above the action rail
