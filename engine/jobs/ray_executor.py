@@ -95,6 +95,7 @@ class RayExecutor(Executor):
         self._labels = ray.get([a.ready.remote() for a in self._actors], timeout=ACTOR_READY_TIMEOUT_S)
         self._busy: dict[int, int] = {}  # job id -> actor index
         self._closing = False
+        self._pumps: list[threading.Thread] = []
 
     def capacity(self) -> int:
         with self._lock:
@@ -106,8 +107,10 @@ class RayExecutor(Executor):
             index = next(i for i in range(len(self._actors)) if i not in used)
             self._busy[spec.job_id] = index
             actor = self._actors[index]
-        threading.Thread(target=self._pump, args=(index, actor, spec), name=f"ray-job-{spec.job_id}",
-                         daemon=True).start()
+        pump = threading.Thread(target=self._pump, args=(index, actor, spec), name=f"ray-job-{spec.job_id}",
+                                daemon=True)
+        self._pumps.append(pump)
+        pump.start()
         return self._labels[index]
 
     def _pump(self, index: int, actor, spec: JobSpec) -> None:
@@ -119,12 +122,15 @@ class RayExecutor(Executor):
                 if ev.final:
                     break
         except ray.exceptions.RayActorError as exc:
+            if self._closing:
+                return
             self._events.put(JobEvent(spec.job_id, spec.attempt, "lost", seq=10**9,
                                       message=f"the Ray actor died: {type(exc).__name__}"))
             self._replace(index, actor)
-        except Exception as exc:  # a Ray-side failure: report it as a lost worker, so it is retried
-            self._events.put(JobEvent(spec.job_id, spec.attempt, "lost", seq=10**9,
-                                      message=f"Ray failed: {type(exc).__name__}: {exc}"))
+        except BaseException as exc:  # a Ray-side failure: report it as a lost worker, so it is retried
+            if not self._closing:  # (at shutdown Ray interrupts the blocked get(): nothing to report)
+                self._events.put(JobEvent(spec.job_id, spec.attempt, "lost", seq=10**9,
+                                          message=f"Ray failed: {type(exc).__name__}: {exc}"))
         finally:
             with self._lock:
                 if self._busy.get(spec.job_id) == index:
@@ -181,3 +187,5 @@ class RayExecutor(Executor):
                 self._ray.kill(actor)
             except Exception:
                 pass
+        for pump in self._pumps:
+            pump.join(timeout=max(0.1, deadline - time.monotonic()))
