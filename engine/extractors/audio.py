@@ -1,26 +1,165 @@
-"""Audio extractors: loudness (ITU-R BS.1770-4 via pyloudnorm), true peak and clipping (first pass; the audio
-issue completes this family)."""
+"""Audio extractors, part 1: the shared analysis signal and the level measurements.
+
+The audio family is five extractors that share one ``AudioAnalysis`` per clip (``analysis_for(ctx)``), so the
+signal is resampled, K-weighted and transformed once:
+
+    Loudness      order 40  audio.py            BS.1770-4 loudness, loudness range, true peak, clipping, silence,
+                                                 first sound; the "no audio track" and "digital silence" cases
+    Noise         order 42  audio_content.py    noise floor, SNR, mains hum, hiss
+    SpeechMusic   order 44  audio_content.py    speech and music presence over time, voice level over the music
+    Rhythm        order 46  audio_content.py    tempo, beat strength, onset rate, beat times
+    Timbre        order 48  audio_content.py    spectral centroid / rolloff / bandwidth / flatness, MFCC statistics
+    CutsOnBeats   order 90  audio_sync.py       how closely the visual cuts land on the beats
+
+Loudness, true peak and clipping are measured on the 48 kHz mono signal the decoder delivers; everything else on
+a 24 kHz copy (an exact 2:1 decimation; 12 kHz of bandwidth is enough for speech, music features and hiss).
+
+About the mono signal: the decoder downmixes with FFmpeg's matrix (0.707 per stereo channel). For a stereo clip
+whose channels carry the same programme (the usual phone recording, a centred voice) the mono loudness equals the
+BS.1770 stereo loudness exactly; for fully decorrelated channels (wide stereo music) it reads up to 3 dB low.
+Peaks and clipping use the mono signal rescaled so that its sample peak equals the peak of the original channels
+(``DecodedAudio.source_peak``), which is exact for identical channels and an estimate otherwise.
+"""
 from __future__ import annotations
 
+import math
+from functools import cached_property
+
 import numpy as np
-import pyloudnorm
 from scipy.signal import resample_poly
 
 from ..features import FeatureVector, MetricSpec
+from . import audio_levels as lv
 from .base import ClipContext, Extractor, register
 
-#: BS.1770-4 Annex 2: true peak is estimated on the signal oversampled 4x.
-TRUE_PEAK_OVERSAMPLE = 4
-#: A sample counts as clipped at or above this magnitude (full scale is 1.0; codecs round a clipped
-#: plateau to just under it).
-CLIP_LEVEL = 0.999
-#: pyloudnorm needs at least one 400 ms gating block.
-MIN_LOUDNESS_S = 0.4
-SILENCE_LUFS = -70.0  # BS.1770 absolute gate
+#: Sample rate of the analysis copy used by every feature except loudness, peaks and clipping (Hz).
+ANALYSIS_RATE_HZ = 24_000
+#: STFT of the analysis copy: 1024-sample (43 ms) Hann windows every 480 samples (20 ms, 50 frames a second; a
+#: 120 BPM beat is exactly 25 frames).
+N_FFT = 1024
+HOP = 480
+#: pyloudnorm and BS.1770 need at least one 400 ms gating block.
+MIN_AUDIO_S = lv.MOMENTARY_WINDOW_S
+
+
+class AudioAnalysis:
+    """One clip's audio, prepared once and shared by the audio extractors (heavy parts computed on first use)."""
+
+    def __init__(self, samples: np.ndarray, sr: int, source_peak: float | None = None):
+        self.y = np.asarray(samples, dtype=np.float32)
+        self.sr = int(sr)
+        self.duration_s = len(self.y) / self.sr if self.sr else 0.0
+        mono_peak = float(np.max(np.abs(self.y))) if len(self.y) else 0.0
+        #: Mono signal at the scale of the original channels (see the module docstring), for peaks and clipping.
+        scale = source_peak / mono_peak if source_peak and mono_peak > 0 else 1.0
+        self.y_channel_scale = self.y if abs(scale - 1.0) < 1e-3 else self.y * np.float32(scale)
+        self.sr_a = ANALYSIS_RATE_HZ
+        self.hop = HOP
+        self.n_fft = N_FFT
+
+    @cached_property
+    def digital_silence(self) -> bool:
+        return lv.is_digital_silence(self.y)
+
+    @cached_property
+    def kw(self) -> np.ndarray:
+        return lv.k_weight(self.y, sr=self.sr)
+
+    @cached_property
+    def loudness(self) -> lv.LoudnessReport:
+        return lv.measure_loudness(self.y, sr=self.sr, kw=self.kw)
+
+    @cached_property
+    def y_a(self) -> np.ndarray:
+        """The 24 kHz analysis copy, float32."""
+        if self.sr == ANALYSIS_RATE_HZ:
+            return self.y
+        g = math.gcd(self.sr, ANALYSIS_RATE_HZ)
+        return resample_poly(self.y, ANALYSIS_RATE_HZ // g, self.sr // g).astype(np.float32)
+
+    @cached_property
+    def power(self) -> np.ndarray:
+        """Power spectrogram |STFT|^2 of the analysis copy, float32 [shape=(N_FFT // 2 + 1, frames)]."""
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        y = np.pad(self.y_a, (N_FFT // 2, N_FFT // 2))
+        if len(y) < N_FFT:
+            y = np.pad(y, (0, N_FFT - len(y)))
+        frames = sliding_window_view(y, N_FFT)[::HOP]
+        spec = np.fft.rfft(frames * np.hanning(N_FFT).astype(np.float32), axis=1)
+        return (spec.real ** 2 + spec.imag ** 2).astype(np.float32).T
+
+    @cached_property
+    def freqs(self) -> np.ndarray:
+        return np.fft.rfftfreq(N_FFT, 1.0 / ANALYSIS_RATE_HZ)
+
+    @cached_property
+    def frame_times_s(self) -> np.ndarray:
+        """Centre time of each STFT frame, s."""
+        return np.arange(self.power.shape[1]) * HOP / ANALYSIS_RATE_HZ
+
+    @cached_property
+    def frame_power(self) -> np.ndarray:
+        """Mean square of each Hann-windowed frame (Parseval), float64 [shape=(frames,)]; full scale sine = 0.5."""
+        w = np.hanning(N_FFT)
+        p = self.power.astype(np.float64)
+        total = 2.0 * p.sum(axis=0) - p[0] - p[-1]
+        return total / (N_FFT * float(np.sum(w * w)))
+
+    def band_power(self, lo_hz: float, hi_hz: float) -> np.ndarray:
+        """Per-frame mean square in [lo_hz, hi_hz), same normalisation as ``frame_power``."""
+        w = np.hanning(N_FFT)
+        sel = (self.freqs >= lo_hz) & (self.freqs < hi_hz)
+        return 2.0 * self.power[sel].astype(np.float64).sum(axis=0) / (N_FFT * float(np.sum(w * w)))
+
+    @cached_property
+    def mel_db(self) -> np.ndarray:
+        """64-band log-mel spectrogram (dB), shared by onsets, beats and MFCCs."""
+        import librosa
+
+        mel = librosa.feature.melspectrogram(S=self.power, sr=ANALYSIS_RATE_HZ, n_mels=64, fmax=ANALYSIS_RATE_HZ / 2)
+        return librosa.power_to_db(mel, ref=1.0, top_db=100.0)
+
+    @cached_property
+    def onset_envelope(self) -> np.ndarray:
+        import librosa
+
+        # center=False: our STFT frames are already centred on their times (frame k at k * HOP), so librosa's extra
+        # padding would delay every onset and beat by 40 ms (measured on a click track).
+        return librosa.onset.onset_strength(S=self.mel_db, sr=ANALYSIS_RATE_HZ, hop_length=HOP, center=False)
+
+
+def analysis_for(ctx: ClipContext) -> AudioAnalysis | None:
+    """The clip's shared ``AudioAnalysis`` (built on first use and kept on ``ctx``); None when there is no usable
+    audio (no track, too short, or digital silence: the Loudness extractor reports those)."""
+    cached = getattr(ctx, "_audio_analysis", False)
+    if cached is not False:
+        return cached
+    a = None
+    if ctx.audio is not None and ctx.audio.duration_s >= MIN_AUDIO_S:
+        a = AudioAnalysis(ctx.audio.samples, ctx.audio.sample_rate_hz, ctx.audio.source_peak)
+    ctx._audio_analysis = a  # per clip: the pipeline makes a new ClipContext for every clip
+    return a
+
+
+def usable(ctx: ClipContext) -> AudioAnalysis | None:
+    """``analysis_for(ctx)`` unless the track is digital silence (nothing for content features to measure)."""
+    a = analysis_for(ctx)
+    return None if a is None or a.digital_silence else a
+
+
+def modality_points(ctx: ClipContext) -> float:
+    """Overall points the whole audio modality stands for (its share of the modality weights, x100)."""
+    w = ctx.config.get("scoring", {}).get("weights", {}) if isinstance(ctx.config, dict) else {}
+    total = sum(float(v) for v in w.values()) or 1.0
+    return round(100.0 * float(w.get("audio", 0.35)) / total, 2)
 
 
 @register
 class Loudness(Extractor):
+    """Programme loudness and level problems: BS.1770-4 loudness, loudness range, true peak, clipping, dead air,
+    the first sound. Writes the momentary and short-term loudness series and the silence and clipping events."""
+
     name = "loudness"
     modality = "audio"
     stage = "audio"
@@ -28,25 +167,97 @@ class Loudness(Extractor):
     wants_frames = False
     METRICS = (
         MetricSpec("audio.loudness_lufs", "Integrated loudness", "LUFS", -70, 0, None,
-                   "Programme loudness per ITU-R BS.1770-4 (gated), on the mono mix."),
+                   "Programme loudness per ITU-R BS.1770-4 (K-weighted, gated at -70 LUFS and -10 LU), on the "
+                   "mono mix; -70 when nothing passes the gate."),
+        MetricSpec("audio.loudness_range_lu", "Loudness range", "LU", 0, 40, None,
+                   "EBU Tech 3342: spread (10th to 95th percentile) of the 3 s short-term loudness. Needs 3 s."),
+        MetricSpec("audio.loudness_momentary_max_lufs", "Max momentary loudness", "LUFS", -70, 0, None,
+                   "Loudest 400 ms window (EBU R128 momentary loudness)."),
+        MetricSpec("audio.loudness_short_term_max_lufs", "Max short-term loudness", "LUFS", -70, 0, None,
+                   "Loudest 3 s window (EBU R128 short-term loudness)."),
         MetricSpec("audio.true_peak_dbtp", "True peak", "dBTP", -70, 6, False,
-                   "Highest inter-sample peak, 4x oversampled (BS.1770-4 Annex 2)."),
+                   "Highest inter-sample peak, oversampled to 192 kHz (BS.1770-4 Annex 2), at the level of the "
+                   "original channels."),
         MetricSpec("audio.clipped_pct", "Clipped samples", "%", 0, 100, False,
-                   f"Share of samples at or above {CLIP_LEVEL} of full scale."),
+                   f"Share of samples in runs of {lv.CLIP_MIN_RUN}+ samples at or above {lv.CLIP_LEVEL_DBFS:g} "
+                   "dBFS (lossy codecs smear a clipped plateau into a ripple around full scale)."),
+        MetricSpec("audio.dead_air_pct", "Dead air", "%", 0, 100, False,
+                   f"Share of the clip in silent stretches of {lv.DEAD_AIR_MIN_S:g} s or more (momentary "
+                   f"loudness {lv.SILENCE_BELOW_PROGRAMME_LU:g} LU under the programme, or under "
+                   f"{lv.SILENCE_ABSOLUTE_LUFS:g} LUFS)."),
+        MetricSpec("audio.first_sound_s", "First sound", "s", 0, 60, False,
+                   "Time of the first 20 ms that is not silent (same threshold as dead air)."),
     )
 
     def finish(self, ctx: ClipContext, fv: FeatureVector) -> None:
-        audio = ctx.audio
-        if audio is None:
-            fv.note("audio", "The clip has no audio track.")
+        if ctx.audio is None:
+            fv.note("audio", "The clip has no audio track, so there is no audio score. Add a voice-over or music "
+                             "before posting: most viewers watch with the sound on.")
             return
-        y, sr = audio.samples, audio.sample_rate_hz
-        if len(y) < MIN_LOUDNESS_S * sr:
-            fv.note("audio", f"The audio track is too short to measure ({len(y) / sr:.2f} s).")
+        a = analysis_for(ctx)
+        if a is None:
+            fv.note("audio", f"The audio track is too short to measure ({ctx.audio.duration_s:.2f} s; loudness "
+                             f"needs at least {MIN_AUDIO_S:g} s).")
             return
-        lufs = float(pyloudnorm.Meter(sr).integrated_loudness(y.astype(np.float64)))
-        fv.set("audio.loudness_lufs", max(SILENCE_LUFS, lufs) if np.isfinite(lufs) else SILENCE_LUFS)
-        over = resample_poly(y, TRUE_PEAK_OVERSAMPLE, 1)
-        peak = float(max(np.max(np.abs(over)), audio.source_peak, 1e-9))
-        fv.set("audio.true_peak_dbtp", 20 * np.log10(peak))
-        fv.set("audio.clipped_pct", 100.0 * np.count_nonzero(np.abs(y) >= CLIP_LEVEL) / len(y))
+        duration = a.duration_s
+        if a.digital_silence:
+            self._silent_track(ctx, fv, duration)
+            return
+        loud = a.loudness
+        integrated = loud.integrated_lufs
+        fv.set("audio.loudness_lufs", max(lv.ABSOLUTE_GATE_LUFS, integrated) if math.isfinite(integrated)
+               else lv.ABSOLUTE_GATE_LUFS)
+        fv.set("audio.loudness_range_lu", loud.loudness_range_lu)
+        if len(loud.momentary_lufs):
+            fv.set("audio.loudness_momentary_max_lufs", max(lv.ABSOLUTE_GATE_LUFS, float(np.max(loud.momentary_lufs))))
+            fv.add_series("audio.loudness_momentary_lufs", np.maximum(loud.momentary_lufs, lv.ABSOLUTE_GATE_LUFS),
+                          step_s=loud.step_s, unit="LUFS", start_s=loud.momentary_start_s)
+        if len(loud.short_term_lufs):
+            fv.set("audio.loudness_short_term_max_lufs",
+                   max(lv.ABSOLUTE_GATE_LUFS, float(np.max(loud.short_term_lufs))))
+            fv.add_series("audio.loudness_short_term_lufs", np.maximum(loud.short_term_lufs, lv.ABSOLUTE_GATE_LUFS),
+                          step_s=loud.step_s, unit="LUFS", start_s=loud.short_term_start_s)
+
+        fv.set("audio.true_peak_dbtp", max(-120.0, lv.true_peak_dbtp(a.y_channel_scale, sr=a.sr)))
+        clip = lv.find_clipping(a.y_channel_scale, sr=a.sr)
+        fv.set("audio.clipped_pct", clip.clipped_pct)
+        fv.add_series("audio.clipped_pct", clip.per_second_pct, step_s=1.0, unit="%")
+        fv.events["audio.clipping_runs_s"] = clip.bursts_s[:200]
+
+        threshold = lv.silence_threshold_lufs(integrated)
+        silences = lv.find_silences(loud.momentary_lufs, threshold_lufs=threshold, duration_s=duration)
+        fv.events["audio.silences_s"] = silences
+        fv.set("audio.dead_air_pct", 100.0 * sum(e - s for s, e in silences) / duration if duration else 0.0)
+        fv.add_series("audio.dead_air_pct", _per_second_cover(silences, duration), step_s=1.0, unit="%")
+        first = lv.first_sound_s(a.kw, sr=a.sr, threshold_lufs=threshold)
+        fv.set("audio.first_sound_s", first if first is not None else duration)
+        fv.events["audio.first_sound_s"] = first
+
+    def _silent_track(self, ctx: ClipContext, fv: FeatureVector, duration: float) -> None:
+        fv.set("audio.loudness_lufs", lv.ABSOLUTE_GATE_LUFS)
+        fv.set("audio.clipped_pct", 0.0)
+        fv.set("audio.dead_air_pct", 100.0)
+        fv.add_series("audio.dead_air_pct", _per_second_cover([[0.0, duration]], duration), step_s=1.0, unit="%")
+        fv.set("audio.first_sound_s", duration)
+        fv.events["audio.silences_s"] = [[0.0, round(duration, 2)]]
+        fv.events["audio.first_sound_s"] = None
+        fv.events.setdefault("findings", []).append({
+            "modality": "audio", "severity": "high", "code": "audio.silent_track",
+            "message": (f"The audio track is digital silence from start to end ({duration:.1f} s): nothing was "
+                        "recorded, or the sound was muted in the edit. Check the microphone and the export, then "
+                        "add the voice or music."),
+            "value": lv.ABSOLUTE_GATE_LUFS, "target": None, "start_s": 0.0, "end_s": round(duration, 2),
+            "source": "measured: every sample is below -90 dBFS",
+            "points": modality_points(ctx),
+        })
+
+
+def _per_second_cover(spans, duration_s: float) -> list[float]:
+    """Share (%) of each whole second covered by the [start, end] spans."""
+    n = max(1, int(math.ceil(duration_s)))
+    out = []
+    for k in range(n):
+        end_k = min(k + 1.0, duration_s) if duration_s > k else k + 1.0
+        covered = sum(max(0.0, min(e, end_k) - max(s, k)) for s, e in spans)
+        out.append(100.0 * covered / max(1e-9, end_k - k))
+    return out

@@ -1,0 +1,278 @@
+"""Level measurements on the 48 kHz mono signal: loudness (ITU-R BS.1770-4 / EBU R128), true peak, clipping,
+silence and the first sound. Pure functions on numpy arrays; the ``Loudness`` extractor in ``audio.py`` calls them.
+
+Loudness follows BS.1770-4: K-weighting (pre-filter shelf + RLB high-pass), mean square over 400 ms blocks with
+75 % overlap, the -70 LUFS absolute gate and the -10 LU relative gate. At 48 kHz the filter coefficients are the
+ones printed in BS.1770-4 Tables 1 and 2; at other rates pyloudnorm's K-weighting filters are used. The gating is
+the same algorithm as ``pyloudnorm.Meter.integrated_loudness`` (tests check both agree within 0.05 LU), computed
+from one cumulative sum so that the momentary (400 ms) and short-term (3 s) series and the loudness range
+(EBU Tech 3342) come from the same pass.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import lfilter, resample_poly
+
+# --- BS.1770-4 constants -------------------------------------------------------------------------------------
+#: BS.1770-4 Table 1: pre-filter (high shelf, +4 dB above ~1.5 kHz) at 48 kHz.
+K_SHELF_48K = ((1.53512485958697, -2.69169618940638, 1.19839281085285), (1.0, -1.69065929318241, 0.73248077421585))
+#: BS.1770-4 Table 2: RLB weighting (high-pass, ~38 Hz) at 48 kHz.
+K_HIGHPASS_48K = ((1.0, -2.0, 1.0), (1.0, -1.99004745483398, 0.99007225036621))
+#: BS.1770-4 eq. 2: loudness = -0.691 + 10 log10(mean square of the K-weighted signal).
+LOUDNESS_OFFSET_DB = -0.691
+#: BS.1770-4: gating blocks of 400 ms with 75 % overlap (a step of 100 ms); EBU R128 "momentary" loudness.
+MOMENTARY_WINDOW_S = 0.4
+#: EBU R128 / Tech 3341: short-term loudness window.
+SHORT_TERM_WINDOW_S = 3.0
+#: Step of both series: 10 Hz, as EBU Tech 3341/3342 require for meters and the loudness range.
+LOUDNESS_STEP_S = 0.1
+#: BS.1770-4 absolute gate, LUFS. Also the floor we report for a track with no measurable loudness.
+ABSOLUTE_GATE_LUFS = -70.0
+#: BS.1770-4 relative gate for integrated loudness, LU below the absolute-gated loudness.
+RELATIVE_GATE_LU = -10.0
+#: EBU Tech 3342 relative gate for the loudness range, LU.
+LRA_RELATIVE_GATE_LU = -20.0
+#: EBU Tech 3342: the loudness range is the spread between these percentiles of the gated short-term loudness.
+LRA_PERCENTILES = (10.0, 95.0)
+#: BS.1770-4 Annex 2: true peak is measured on the signal oversampled 4x (at 48 kHz).
+TRUE_PEAK_OVERSAMPLE = 4
+#: True peak is only computed around samples within this many dB of the sample peak: a 4x-oversampled
+#: inter-sample peak rarely exceeds the sample peak by more than ~3 dB (BS.1770-4 Annex 2 notes an
+#: under-read of at most 0.7 dB for 4x), so blocks further down cannot hold the true peak.
+TRUE_PEAK_SEARCH_DB = 6.0
+TRUE_PEAK_BLOCK = 4096  # samples per candidate block for true peak
+
+# --- Clipping ----------------------------------------------------------------------------------------------------
+#: A sample counts as "at full scale" at or above -1 dBFS. On PCM a clipped plateau sits at exactly 1.0, but a lossy
+#: codec (AAC, Opus) turns it into a ripple of about +-1 dB around full scale (measured on our own AAC encodes of
+#: hard-clipped speech: at >= 0.999 only 1 % of the truly clipped samples remain, at >= -1 dBFS 98 %). A clean
+#: waveform that reaches -1 dBFS already breaks the -1 dBTP delivery target, so counting it costs nothing.
+CLIP_LEVEL_DBFS = -1.0
+#: Runs shorter than this many consecutive samples are waveform crests, not clipping (Audacity's "Find Clipping"
+#: default start threshold is 3 samples).
+CLIP_MIN_RUN = 3
+#: Clipped runs closer than this are reported as one burst.
+CLIP_MERGE_GAP_S = 0.05
+
+# --- Silence -----------------------------------------------------------------------------------------------------
+#: A 400 ms block is silent when its momentary loudness is this far below the programme (integrated) loudness.
+#: 25 LU: beyond the 20 LU that EBU Tech 3342 already treats as outside the programme's loudness range.
+SILENCE_BELOW_PROGRAMME_LU = 25.0
+#: Whatever the programme level, a block under this is silent (a quiet room is about -60 LUFS on a phone).
+SILENCE_ABSOLUTE_LUFS = -60.0
+#: A silent stretch counts as dead air from this length on (shorter gaps are pauses between phrases).
+DEAD_AIR_MIN_S = 1.0
+#: A track whose every sample is below this is digital silence (-90 dBFS: below any microphone's self-noise).
+DIGITAL_SILENCE_AMPLITUDE = 10 ** (-90.0 / 20.0)
+#: Frame for locating the first sound: 20 ms windows every 10 ms.
+FIRST_SOUND_WINDOW_S = 0.02
+FIRST_SOUND_STEP_S = 0.01
+
+
+def k_weight(y: np.ndarray, *, sr: int) -> np.ndarray:
+    """K-weighted copy of mono ``y`` (BS.1770-4), float64 [shape=(n,)]."""
+    x = np.asarray(y, dtype=np.float64)
+    if sr == 48_000:
+        stages = (K_SHELF_48K, K_HIGHPASS_48K)
+    else:
+        import pyloudnorm
+
+        stages = tuple((f.b, f.a) for f in pyloudnorm.Meter(sr)._filters.values())
+    for b, a in stages:
+        x = lfilter(b, a, x)
+    return x
+
+
+def _window_mean_square(power_cumsum: np.ndarray, *, sr: int, window_s: float, step_s: float) -> np.ndarray:
+    """Mean of the signal power over windows of ``window_s`` starting every ``step_s`` (windows that fit)."""
+    w = int(round(window_s * sr))
+    n = len(power_cumsum) - 1
+    if n < w or w <= 0:
+        return np.zeros(0)
+    starts = (np.arange(int((n - w) // (step_s * sr)) + 1) * step_s * sr).astype(np.int64)
+    starts = starts[starts + w <= n]
+    return (power_cumsum[starts + w] - power_cumsum[starts]) / w
+
+
+def _lufs(mean_square: np.ndarray | float) -> np.ndarray | float:
+    with np.errstate(divide="ignore"):
+        return LOUDNESS_OFFSET_DB + 10.0 * np.log10(mean_square)
+
+
+@dataclass
+class LoudnessReport:
+    """BS.1770-4 / EBU R128 loudness of one mono signal.
+
+    ``integrated_lufs`` is -inf when every block is under the absolute gate. The series hold one value per
+    ``LOUDNESS_STEP_S``; value i of the momentary series is the 400 ms window starting at ``i * step`` (its centre
+    is ``momentary_start_s + i * step``), likewise for the 3 s short-term series.
+    """
+
+    integrated_lufs: float
+    loudness_range_lu: float | None
+    momentary_lufs: np.ndarray
+    short_term_lufs: np.ndarray
+    momentary_start_s: float = MOMENTARY_WINDOW_S / 2
+    short_term_start_s: float = SHORT_TERM_WINDOW_S / 2
+    step_s: float = LOUDNESS_STEP_S
+
+
+def gated_integrated(block_ms: np.ndarray) -> float:
+    """Integrated loudness (LUFS) from 400 ms block mean squares, with the BS.1770-4 absolute and relative gates."""
+    lk = _lufs(block_ms)
+    above_abs = lk >= ABSOLUTE_GATE_LUFS
+    if not above_abs.any():
+        return -math.inf
+    relative = float(_lufs(np.mean(block_ms[above_abs]))) + RELATIVE_GATE_LU
+    gated = (lk > relative) & (lk > ABSOLUTE_GATE_LUFS)
+    return float(_lufs(np.mean(block_ms[gated]))) if gated.any() else -math.inf
+
+
+def loudness_range(short_term_lufs: np.ndarray) -> float | None:
+    """EBU Tech 3342 loudness range (LU) from the short-term loudness series; None when nothing passes the gates."""
+    st = np.asarray(short_term_lufs, dtype=np.float64)
+    st = st[st >= ABSOLUTE_GATE_LUFS]
+    if len(st) == 0:
+        return None
+    relative = float(_lufs(np.mean(10 ** ((st - LOUDNESS_OFFSET_DB) / 10.0)))) + LRA_RELATIVE_GATE_LU
+    st = st[st >= relative]
+    if len(st) == 0:
+        return None
+    lo, hi = np.percentile(st, LRA_PERCENTILES)
+    return float(hi - lo)
+
+
+def measure_loudness(y: np.ndarray, *, sr: int, kw: np.ndarray | None = None) -> LoudnessReport:
+    """Integrated loudness, loudness range and the momentary / short-term series of mono ``y`` at ``sr`` Hz.
+
+    ``kw`` is the K-weighted signal when the caller already has it. Signals shorter than 400 ms give -inf and
+    empty series; shorter than 3 s give an empty short-term series and no loudness range.
+    """
+    if kw is None:
+        kw = k_weight(y, sr=sr)
+    c = np.concatenate(([0.0], np.cumsum(kw * kw)))
+    momentary = _window_mean_square(c, sr=sr, window_s=MOMENTARY_WINDOW_S, step_s=LOUDNESS_STEP_S)
+    short = _window_mean_square(c, sr=sr, window_s=SHORT_TERM_WINDOW_S, step_s=LOUDNESS_STEP_S)
+    integrated = gated_integrated(momentary) if len(momentary) else -math.inf
+    st_lufs = _lufs(short) if len(short) else np.zeros(0)
+    return LoudnessReport(integrated, loudness_range(st_lufs) if len(short) else None,
+                          _lufs(momentary) if len(momentary) else np.zeros(0), st_lufs)
+
+
+def true_peak_dbtp(y: np.ndarray, *, sr: int) -> float:
+    """True peak of mono ``y`` (dBTP): the largest magnitude of the signal oversampled to at least 192 kHz.
+
+    BS.1770-4 Annex 2 (4x at 48 kHz, polyphase interpolation). Only the blocks whose sample peak is within
+    ``TRUE_PEAK_SEARCH_DB`` of the overall sample peak are oversampled (with 64 samples of context either side), so
+    the cost is a fraction of oversampling the whole clip.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if len(y) == 0:
+        return -math.inf
+    sample_peak = float(np.max(np.abs(y)))
+    if sample_peak <= 0:
+        return -math.inf
+    factor = max(TRUE_PEAK_OVERSAMPLE * 48_000 // sr, 1) if sr < 192_000 else 1
+    nblocks = int(math.ceil(len(y) / TRUE_PEAK_BLOCK))
+    padded = np.zeros(nblocks * TRUE_PEAK_BLOCK, np.float32)
+    padded[: len(y)] = np.abs(y)
+    block_peaks = padded.reshape(nblocks, TRUE_PEAK_BLOCK).max(axis=1)
+    candidates = np.flatnonzero(block_peaks >= sample_peak * 10 ** (-TRUE_PEAK_SEARCH_DB / 20))
+    peak = sample_peak
+    ctx = 64
+    for b in candidates:
+        i0, i1 = max(0, b * TRUE_PEAK_BLOCK - ctx), min(len(y), (b + 1) * TRUE_PEAK_BLOCK + ctx)
+        if factor > 1:
+            peak = max(peak, float(np.max(np.abs(resample_poly(y[i0:i1], factor, 1)))))
+    return 20.0 * math.log10(peak)
+
+
+def runs(mask: np.ndarray) -> np.ndarray:
+    """[start, end) index pairs of the runs of True in a boolean array, int64 [shape=(k, 2)]."""
+    m = np.concatenate(([False], np.asarray(mask, bool), [False]))
+    edges = np.flatnonzero(m[1:] != m[:-1])
+    return edges.reshape(-1, 2)
+
+
+@dataclass
+class ClippingReport:
+    clipped_pct: float  # share of all samples that sit in clipped runs, %
+    bursts_s: list  # [[start_s, end_s], ...] of clipped runs, merged across gaps < CLIP_MERGE_GAP_S
+    per_second_pct: list  # clipped share of each whole second, %
+    clipped_samples: int
+
+
+def find_clipping(y: np.ndarray, *, sr: int) -> ClippingReport:
+    """Runs of at least ``CLIP_MIN_RUN`` consecutive samples at or above ``CLIP_LEVEL_DBFS`` (either polarity).
+
+    Limits: after a lossy codec the plateau of a clipped stretch may sit anywhere within ~1 dB under full scale, so
+    this also counts crests of clean audio that come within 1 dB of full scale (speech peaking at -0.5 dBFS gives
+    about 0.1 %, a clipped recording 5-30 %); the config target treats under 0.1 % as clean."""
+    y = np.asarray(y)
+    n = len(y)
+    seconds = max(1, int(math.ceil(n / sr))) if n else 1
+    r = runs(np.abs(y) >= 10 ** (CLIP_LEVEL_DBFS / 20))
+    r = r[(r[:, 1] - r[:, 0]) >= CLIP_MIN_RUN] if len(r) else r
+    clipped = np.zeros(n, bool)
+    for s, e in r:
+        clipped[s:e] = True
+    count = int(clipped.sum())
+    per_sec = []
+    for k in range(seconds):
+        seg = clipped[k * sr : (k + 1) * sr]
+        per_sec.append(100.0 * float(seg.mean()) if len(seg) else 0.0)
+    bursts: list[list[float]] = []
+    gap = int(CLIP_MERGE_GAP_S * sr)
+    for s, e in r:
+        if bursts and s - int(round(bursts[-1][1] * sr)) <= gap:
+            bursts[-1][1] = e / sr
+        else:
+            bursts.append([s / sr, e / sr])
+    bursts = [[round(a, 3), round(b, 3)] for a, b in bursts]
+    return ClippingReport(100.0 * count / n if n else 0.0, bursts, per_sec, count)
+
+
+def silence_threshold_lufs(integrated_lufs: float) -> float:
+    """Momentary loudness below which a block is silent: 25 LU under the programme, and at least -60 LUFS."""
+    if not math.isfinite(integrated_lufs):
+        return SILENCE_ABSOLUTE_LUFS
+    return max(integrated_lufs - SILENCE_BELOW_PROGRAMME_LU, SILENCE_ABSOLUTE_LUFS)
+
+
+def find_silences(momentary_lufs: np.ndarray, *, threshold_lufs: float, duration_s: float,
+                  min_s: float = DEAD_AIR_MIN_S, step_s: float = LOUDNESS_STEP_S,
+                  window_s: float = MOMENTARY_WINDOW_S) -> list[list[float]]:
+    """Silent stretches [[start_s, end_s], ...] at least ``min_s`` long.
+
+    A stretch spans the 400 ms blocks (block i covers [i * step, i * step + window)) whose momentary loudness is
+    below ``threshold_lufs``, so its edges are accurate to about one step (0.1 s). A clip too short for one
+    block gives [].
+    """
+    m = np.asarray(momentary_lufs, dtype=np.float64)
+    if len(m) == 0:
+        return []
+    out = []
+    for s, e in runs(~(m >= threshold_lufs)):  # -inf (digital silence) counts as silent
+        start, end = s * step_s, min(duration_s, (e - 1) * step_s + window_s)
+        if e == len(m):
+            end = duration_s  # the last block reaches the end of the clip: so does the silence
+        if end - start >= min_s - 1e-9:
+            out.append([round(start, 2), round(end, 2)])
+    return out
+
+
+def first_sound_s(kw: np.ndarray, *, sr: int, threshold_lufs: float) -> float | None:
+    """Time (s) of the first 20 ms window whose K-weighted loudness reaches ``threshold_lufs``; None if none does."""
+    c = np.concatenate(([0.0], np.cumsum(kw * kw)))
+    ms = _window_mean_square(c, sr=sr, window_s=FIRST_SOUND_WINDOW_S, step_s=FIRST_SOUND_STEP_S)
+    if len(ms) == 0:
+        return None
+    loud = np.flatnonzero(_lufs(ms) >= threshold_lufs)
+    return round(float(loud[0]) * FIRST_SOUND_STEP_S, 3) if len(loud) else None
+
+
+def is_digital_silence(y: np.ndarray) -> bool:
+    return len(y) == 0 or float(np.max(np.abs(y))) < DIGITAL_SILENCE_AMPLITUDE

@@ -1,0 +1,256 @@
+"""Audio metrics on generated numpy signals with known answers (function level, fast)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pyloudnorm
+import pytest
+
+from engine import synth
+from engine.extractors import audio_levels as lv
+from engine.extractors.audio import AudioAnalysis, Loudness
+from engine.extractors.audio_content import (SpeechMusic, SpeechMusicFrames, Noise, Rhythm, Timbre, mains_hum,
+                                             active_level, rhythm, snr_db)
+from engine.extractors.audio_sync import align_cuts
+from engine.extractors.base import ClipContext
+from engine.features import FeatureVector
+from engine.media import DecodedAudio
+
+SR = 48_000
+#: The decoder's stereo-to-mono matrix is 0.707 per channel, so EBU Tech 3341's stereo tones (same signal in both
+#: channels at X dBFS) reach our mono meter as one tone at X + 3.01 dBFS.
+STEREO_TO_MONO_DB = 20 * np.log10(2 * 0.7071067811865476)
+
+
+def tone(level_dbfs: float, duration_s: float, freq_hz: float = 1000.0) -> np.ndarray:
+    return synth.sine(freq_hz=freq_hz, duration_s=duration_s, sr=SR, level_dbfs=level_dbfs)
+
+
+def features(y: np.ndarray, extractors=(Loudness, SpeechMusic, Noise, Rhythm, Timbre)) -> FeatureVector:
+    ctx = ClipContext(path=None, info=None, config={}, audio=DecodedAudio(y.astype(np.float32), SR, 1,
+                                                                        float(np.max(np.abs(y)))))
+    fv = FeatureVector()
+    for cls in extractors:
+        cls().finish(ctx, fv)
+    return fv
+
+
+def chord(duration_s: float) -> np.ndarray:
+    """C major triad, four harmonics per note, held: music-like and not speech."""
+    t = np.arange(int(duration_s * SR)) / SR
+    y = sum(np.sin(2 * np.pi * f * h * t) / h**2 for f in (261.63, 329.63, 392.0) for h in range(1, 5))
+    return synth.scale_to_lufs((0.1 * y).astype(np.float32), sr=SR, lufs=-16)
+
+
+# --- Loudness (EBU Tech 3341 / 3342 style) -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stereo_dbfs, expected_lufs", [(-23.0, -23.0), (-33.0, -33.0)])
+def test_tech3341_tones_give_expected_integrated_loudness(stereo_dbfs, expected_lufs):
+    rep = lv.measure_loudness(tone(stereo_dbfs + STEREO_TO_MONO_DB, 20.0), sr=SR)
+    assert rep.integrated_lufs == pytest.approx(expected_lufs, abs=0.1)
+    # Momentary and short-term loudness of a steady tone equal the integrated loudness (Tech 3341 cases 1-2).
+    assert np.allclose(rep.momentary_lufs, expected_lufs, atol=0.1)
+    assert np.allclose(rep.short_term_lufs, expected_lufs, atol=0.1)
+
+
+def test_tech3341_gating_ignores_the_quiet_parts():
+    """Tech 3341 case 3 shape (-36 / -23 / -36 dBFS): the -36 parts fall under the relative gate -> -23 LUFS."""
+    y = np.concatenate([tone(-36 + STEREO_TO_MONO_DB, 4), tone(-23 + STEREO_TO_MONO_DB, 20),
+                        tone(-36 + STEREO_TO_MONO_DB, 4)])
+    assert lv.measure_loudness(y, sr=SR).integrated_lufs == pytest.approx(-23.0, abs=0.1)
+
+
+def test_integrated_loudness_agrees_with_pyloudnorm_on_speech():
+    y = synth.speech_like(duration_s=6, sr=SR, seed=2)
+    ours = lv.measure_loudness(y, sr=SR).integrated_lufs
+    assert ours == pytest.approx(pyloudnorm.Meter(SR).integrated_loudness(y.astype(np.float64)), abs=0.05)
+
+
+def test_tech3342_loudness_range_of_two_levels():
+    """Tech 3342 case 1 shape: 1 kHz at -20 dBFS then -30 dBFS -> LRA 10 LU (+-1)."""
+    y = np.concatenate([tone(-20, 20), tone(-30, 20)])
+    assert lv.measure_loudness(y, sr=SR).loudness_range_lu == pytest.approx(10.0, abs=1.0)
+
+
+def test_silence_has_no_loudness():
+    rep = lv.measure_loudness(np.zeros(SR * 2, np.float32), sr=SR)
+    assert rep.integrated_lufs == -np.inf
+
+
+def test_true_peak_finds_the_peak_between_samples():
+    """A 12 kHz sine (fs/4) at 45 degrees: every sample is at 0.707 of the peak, the true peak is 3 dB higher."""
+    n = np.arange(SR)
+    y = (0.5 * np.sin(2 * np.pi * n / 4 + np.pi / 4)).astype(np.float32)
+    assert 20 * np.log10(np.max(np.abs(y))) == pytest.approx(-9.03, abs=0.05)
+    assert lv.true_peak_dbtp(y, sr=SR) == pytest.approx(20 * np.log10(0.5), abs=0.2)
+
+
+# --- Clipping ------------------------------------------------------------------------------------------------------
+
+def test_tone_raised_20_db_and_limited_is_found_as_clipping_at_the_right_times():
+    y = tone(-14, 4.0)  # peak 0.2
+    hot = slice(int(1.5 * SR), int(2.5 * SR))
+    y[hot] = np.clip(y[hot] * 10.0, -1.0, 1.0)  # +20 dB (peak 2.0), hard-limited at full scale
+    rep = lv.find_clipping(y, sr=SR)
+    assert len(rep.bursts_s) == 1
+    start, end = rep.bursts_s[0]
+    assert start == pytest.approx(1.5, abs=0.01) and end == pytest.approx(2.5, abs=0.01)
+    # A sine with peak 2.0 limited at 1.0 is flat for 1 - 2 asin(0.5)/pi = 66.7 % of the hot second; the detector
+    # also counts the ramps within 1 dB of full scale (|sin| >= 0.4455: 70.6 %). One hot second out of four.
+    assert 100 * 0.667 / 4 - 0.1 <= rep.clipped_pct <= 100 * 0.706 / 4 + 0.1
+    assert rep.per_second_pct[0] == 0.0 and rep.per_second_pct[3] == 0.0
+    assert rep.per_second_pct[1] == pytest.approx(70.6 / 2, abs=1.0) == rep.per_second_pct[2]
+
+
+def test_hot_but_clean_speech_stays_under_the_clipping_target():
+    y = synth.speech_like(duration_s=4, sr=SR, seed=1)
+    y = y * (10 ** (-0.5 / 20) / np.max(np.abs(y)))  # peaks at -0.5 dBFS, never at full scale
+    hot_clean = lv.find_clipping(y, sr=SR).clipped_pct
+    clipped = lv.find_clipping(np.clip(y * 4.0, -1, 1), sr=SR).clipped_pct  # the same, 12 dB too hot
+    assert hot_clean <= 0.1 < 5.0 <= clipped
+
+
+# --- Silence and first sound ----------------------------------------------------------------------------------------
+
+def test_three_seconds_of_silence_in_the_middle_are_located():
+    y = synth.speech_like(duration_s=8, sr=SR, seed=4)
+    y[int(2.5 * SR):int(5.5 * SR)] = synth.pink_noise(duration_s=3, sr=SR, level_dbfs=-70, seed=1)  # room tone
+    fv = features(y, (Loudness,))
+    long = [s for s in fv.events["audio.silences_s"] if s[1] - s[0] >= 2.0]
+    assert len(long) == 1
+    start, end = long[0]
+    # speech_like's syllables fade in and out, so the measured edges may widen by up to a syllable tail.
+    assert start == pytest.approx(2.5, abs=0.3) and end == pytest.approx(5.5, abs=0.3)
+    assert fv.values["audio.dead_air_pct"] == pytest.approx(100 * (end - start) / 8.0, abs=0.5)
+    per_second = fv.series["audio.dead_air_pct"].values
+    assert per_second[3] == pytest.approx(100, abs=1) and per_second[0] < 50
+
+
+def test_first_sound_after_a_silent_second():
+    y = np.concatenate([np.zeros(int(1.2 * SR), np.float32), synth.speech_like(duration_s=3, sr=SR, seed=5)])
+    fv = features(y, (Loudness,))
+    assert fv.values["audio.first_sound_s"] == pytest.approx(1.25, abs=0.06)  # speech_like starts at 0.05 s
+
+
+def test_digital_silence_is_a_silent_track_finding():
+    fv = features(np.zeros(SR * 3, np.float32))
+    assert fv.values["audio.dead_air_pct"] == 100.0
+    assert [f["code"] for f in fv.events["findings"]] == ["audio.silent_track"]
+    assert "audio.speech_presence_pct" not in fv.values  # nothing else is measured on silence
+
+
+# --- Noise -----------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("snr", [10.0, 20.0, 30.0])
+def test_pink_noise_at_known_snr_is_estimated_within_3_db(snr):
+    speech = synth.speech_like(duration_s=10, sr=SR, seed=7)
+    active = np.abs(speech) > 1e-6
+    speech_db = 10 * np.log10(np.mean(speech[active] ** 2))  # active speech level (voiced samples)
+    noise = synth.pink_noise(duration_s=10, sr=SR, level_dbfs=speech_db - snr, seed=3)
+    est = snr_db(AudioAnalysis(synth.mix(speech, noise), SR).frame_power)
+    assert est == pytest.approx(snr, abs=3.0)
+
+
+def test_clean_speech_has_a_high_snr_and_no_hum():
+    fv = features(synth.speech_like(duration_s=6, sr=SR, seed=1), (Loudness, SpeechMusic, Noise))
+    assert fv.values["audio.snr_db"] >= 30  # the target: no noise finding (syllable tails keep it under 60)
+    assert fv.values["audio.hum_db"] == -80.0
+
+
+def test_mains_hum_is_found_at_its_level():
+    speech = synth.speech_like(duration_s=8, sr=SR, seed=1)
+    t = np.arange(len(speech)) / SR
+    hum = (0.01 * np.sin(2 * np.pi * 60 * t) + 0.005 * np.sin(2 * np.pi * 120 * t)).astype(np.float32)
+    a = AudioAnalysis(synth.mix(speech, hum), SR)
+    level, _ = active_level(a.frame_power)
+    hum_db, mains = mains_hum(a.y_a, sr=a.sr_a, programme_power=level)
+    expected = 10 * np.log10((0.01**2 + 0.005**2) / 2 / level)
+    assert mains == 60.0
+    assert hum_db == pytest.approx(expected, abs=2.0)
+
+
+def test_a_kick_drum_comb_is_not_hum():
+    a = AudioAnalysis(synth.music_like(duration_s=8, sr=SR, bpm=120), SR)
+    level, _ = active_level(a.frame_power)
+    assert mains_hum(a.y_a, sr=a.sr_a, programme_power=level)[1] is None
+
+
+# --- Rhythm ----------------------------------------------------------------------------------------------------------
+
+def test_click_track_at_120_bpm_gives_120_bpm():
+    y = synth.click_track(bpm=120, duration_s=10, sr=SR)
+    r = rhythm(AudioAnalysis(y, SR))
+    assert r["tempo_bpm"] == pytest.approx(120.0, abs=2.0)
+    assert r["pulse"] > 0.7
+    assert np.median(np.diff(r["beats_s"])) == pytest.approx(0.5, abs=0.02)
+    # Beats land on the clicks (every 0.5 s), within one 20 ms frame.
+    assert np.max(np.abs(np.asarray(r["beats_s"]) / 0.5 - np.round(np.asarray(r["beats_s"]) / 0.5))) * 0.5 <= 0.03
+
+
+def test_speech_has_no_clear_beat():
+    fv = features(synth.speech_like(duration_s=8, sr=SR, seed=3), (Loudness, Rhythm))
+    assert fv.values["audio.beat_strength"] < 0.35
+    assert fv.values["audio.tempo_bpm"] is None and fv.events["audio.beats_s"] == []
+
+
+# --- Speech and music ------------------------------------------------------------------------------------------------
+
+def test_speech_like_is_told_apart_from_a_music_like_chord():
+    speech = features(synth.scale_to_lufs(synth.speech_like(duration_s=8, sr=SR, seed=3), sr=SR, lufs=-16),
+                      (Loudness, SpeechMusic))
+    held = features(chord(8.0), (Loudness, SpeechMusic))
+    assert speech.values["audio.speech_presence_pct"] >= 60 and speech.values["audio.music_presence_pct"] <= 10
+    assert held.values["audio.speech_presence_pct"] <= 10 and held.values["audio.music_presence_pct"] >= 80
+    assert len(speech.series["audio.speech_presence_pct"].values) == 8
+
+
+def test_pink_noise_is_neither_speech_nor_music():
+    fv = features(synth.pink_noise(duration_s=6, sr=SR, level_dbfs=-20), (Loudness, SpeechMusic))
+    assert fv.values["audio.speech_presence_pct"] <= 10 and fv.values["audio.music_presence_pct"] <= 10
+
+
+def test_voice_over_music_falls_when_the_music_is_raised():
+    speech = synth.scale_to_lufs(synth.speech_like(duration_s=8, sr=SR, seed=3), sr=SR, lufs=-16)
+    music = synth.scale_to_lufs(synth.music_like(duration_s=8, sr=SR, seed=3), sr=SR, lufs=-16)
+    over = features(synth.mix(speech, music, gains_db=[0, -10]), (Loudness, SpeechMusic)).values
+    level = features(synth.mix(speech, music, gains_db=[0, -4]), (Loudness, SpeechMusic)).values
+    assert over["audio.speech_presence_pct"] >= 60 and over["audio.music_presence_pct"] >= 60
+    assert over["audio.voice_over_music_db"] >= 6.0  # a well-mixed bed passes the target
+    if level.get("audio.voice_over_music_db") is not None:
+        assert level["audio.voice_over_music_db"] < over["audio.voice_over_music_db"] - 3.0
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_espeak_speech_is_speech(tmp_path):
+    from scipy.io import wavfile
+    from scipy.signal import resample_poly
+
+    wav = tmp_path / "say.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), "Today I will show you three tips for better clips."], check=True,
+                   capture_output=True)
+    rate, x = wavfile.read(wav)
+    y = resample_poly(x.astype(np.float32) / 32768.0, SR, rate).astype(np.float32)
+    fv = features(synth.scale_to_lufs(y, sr=SR, lufs=-16), (Loudness, SpeechMusic))
+    assert fv.values["audio.speech_presence_pct"] >= 60 and fv.values["audio.music_presence_pct"] <= 10
+
+
+# --- Timbre ----------------------------------------------------------------------------------------------------------
+
+def test_timbre_brightness_follows_the_spectrum():
+    dull = features(tone(-20, 3, 500.0), (Loudness, Timbre)).values
+    bright = features(tone(-20, 3, 4000.0), (Loudness, Timbre)).values
+    assert dull["audio.spectral_centroid_hz"] == pytest.approx(500, rel=0.1)
+    assert bright["audio.spectral_centroid_hz"] == pytest.approx(4000, rel=0.1)
+    assert bright["audio.spectral_flatness"] < 0.05
+    assert all(f"audio.mfcc_{i:02d}_std" in bright for i in range(13))
+
+
+# --- Cuts on beats ---------------------------------------------------------------------------------------------------
+
+def test_cuts_are_matched_to_the_nearest_beat_within_100_ms():
+    res = align_cuts([0.52, 1.0, 1.8, 3.06], [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
+    assert res["on_beat"] == [0.52, 1.0, 3.06]
+    assert res["missed"] == [{"cut_s": 1.8, "nearest_beat_s": 2.0, "offset_s": -0.2}]
+    assert res["on_beat_pct"] == pytest.approx(75.0)
