@@ -130,6 +130,12 @@ def test_build_lines_merges_repeats_and_tracks_ends():
     assert [(ln["start_s"], ln["end_s"], ln["text"]) for ln in lines] == [(0.0, 2.0, "Three tipz"), (1.0, 3.0, "Follow")]
     rates = ocr.screen_rates(lines)
     assert [round(r["wps"], 2) for r in rates] == [1.0, 0.5]
+    # a screen still up when the clip ends was cut by the end, not by an edit: no reading speed from it
+    assert [r["start_s"] for r in ocr.screen_rates(lines, end_s=3.0)] == [0.0]
+    # stylised text read differently in each frame, at the same place, stays one line
+    s1 = {"text": "Basketball life", "box": [0.2, 0.14, 0.5, 0.17], "confidence": 0.7}
+    s2 = {"text": "Basketbalisife@'s", "box": [0.2, 0.14, 0.51, 0.17], "confidence": 0.6}
+    assert len(ocr.build_lines([(0.0, [s1]), (1.0, [s2])], end_s=2.0)) == 1
 
 
 def test_unsafe_zones_follow_the_preset():

@@ -81,6 +81,9 @@ CUT_THUMB_DIFF = 25.0
 SAME_TEXT_RATIO = 0.8
 #: ... and their boxes overlap by this IoU, or their centres are this close (frame fractions).
 SAME_BOX_IOU, SAME_BOX_CENTRE = 0.3, 0.08
+#: ... or, for text OCR reads differently in each frame, their boxes overlap by SAME_PLACE_IOU and their texts
+#: are at least SAME_PLACE_TEXT_RATIO similar.
+SAME_PLACE_IOU, SAME_PLACE_TEXT_RATIO = 0.6, 0.5
 #: A line is in an unsafe zone when this share of its box area lies inside one.
 UNSAFE_OVERLAP_SHARE = 0.25
 #: A recognised line needs this many letters or digits (single characters are mostly texture misread as text).
@@ -202,11 +205,14 @@ def _norm(text: str) -> str:
 
 def _same_line(a: dict, b: dict) -> bool:
     ta, tb = _norm(a["text"]), _norm(b["text"])
-    if ta != tb and SequenceMatcher(None, ta, tb).ratio() < SAME_TEXT_RATIO:
-        return False
-    ca = ((a["box"][0] + a["box"][2]) / 2, (a["box"][1] + a["box"][3]) / 2)
-    cb = ((b["box"][0] + b["box"][2]) / 2, (b["box"][1] + b["box"][3]) / 2)
-    return _iou(a["box"], b["box"]) >= SAME_BOX_IOU or math.dist(ca, cb) <= SAME_BOX_CENTRE
+    ratio = 1.0 if ta == tb else SequenceMatcher(None, ta, tb).ratio()
+    iou = _iou(a["box"], b["box"])
+    if ratio >= SAME_TEXT_RATIO:
+        ca = ((a["box"][0] + a["box"][2]) / 2, (a["box"][1] + a["box"][3]) / 2)
+        cb = ((b["box"][0] + b["box"][2]) / 2, (b["box"][1] + b["box"][3]) / 2)
+        return iou >= SAME_BOX_IOU or math.dist(ca, cb) <= SAME_BOX_CENTRE
+    # stylised text is misread differently from frame to frame: the same place and half the letters is the same line
+    return iou >= SAME_PLACE_IOU and ratio >= SAME_PLACE_TEXT_RATIO
 
 
 def unsafe_zones(preset: dict) -> list[tuple[str, list[float]]]:
@@ -281,9 +287,10 @@ def build_lines(frames: list[tuple[float, list[dict]]], end_s: float) -> list[di
     return done
 
 
-def screen_rates(lines: list[dict]) -> list[dict]:
+def screen_rates(lines: list[dict], end_s: float | None = None) -> list[dict]:
     """Reading rate of each screen of text: words of the lines that appeared together / the shortest time any of
-    them stayed. [{"start_s", "end_s", "words", "wps"}]."""
+    them stayed. [{"start_s", "end_s", "words", "wps"}]. A screen still up when the clip ends (``end_s``) is left
+    out: the end of the clip cut it, not an edit (and the platforms loop the clip)."""
     screens: dict[int, list[dict]] = {}
     for ln in lines:
         screens.setdefault(ln["screen"], []).append(ln)
@@ -291,6 +298,8 @@ def screen_rates(lines: list[dict]) -> list[dict]:
     for group in screens.values():
         start = min(g["start_s"] for g in group)
         dur = min(g["end_s"] - g["start_s"] for g in group)
+        if end_s is not None and start + dur >= end_s - 1e-3:
+            continue
         words = sum(word_count(g["text"]) for g in group)
         if dur > 0 and words > 0:
             out.append({"start_s": start, "end_s": round(start + dur, 3), "words": words, "wps": words / dur})
@@ -470,7 +479,7 @@ class OnScreenText(Extractor):
         fv.add_series("text.onscreen_text_pct", (100.0 * covered).tolist(), step_s=1.0, unit="%")
         if not lines:
             return
-        rates = screen_rates(lines)
+        rates = screen_rates(lines, duration)
         if rates:
             fv.set("text.onscreen_reading_wps", max(r["wps"] for r in rates))
             series = [None] * n_sec
