@@ -44,7 +44,12 @@ class AppActions:
         from .screens.breakdown import BreakdownScreen
 
         if self.backend.result(path) is None:
-            self.notify("This clip has no score yet: press s to score it.", markup=False)
+            row = self.state.rows.get(path) if self.state else None
+            if row is not None and row.error:
+                self.notify(f"This clip could not be scored. {row.error} (f retries failed clips)",
+                            severity="error", markup=False, timeout=10)
+            else:
+                self.notify("This clip has no score yet: press s to score it.", markup=False)
             return
         self.push_screen(BreakdownScreen(path))
 

@@ -29,10 +29,9 @@ class BytemeApp(AppActions, App[int]):
         self.specs: dict | None = None  # engine.extractors.metric_specs(), imported in the load worker
         self.poll_interval_s = poll_interval_s
 
-    def get_default_screen(self) -> LibraryScreen:
-        return LibraryScreen()
-
     def on_mount(self) -> None:
+        # pushed, not the default screen: Textual loads a screen's CSS_PATH only when it is pushed
+        self.push_screen(LibraryScreen())
         self.load()
 
     @work(thread=True, exclusive=True, group="load")
@@ -60,7 +59,11 @@ class BytemeApp(AppActions, App[int]):
         self.post_message(StateChanged(self.backend.poll()))
 
     def on_state_changed(self, message: StateChanged) -> None:
+        old = self.state
         self.state = message.state
+        if message.state.problem and (old is None or old.problem != message.state.problem):
+            self.notify(f"Scoring stopped: {message.state.problem}. Score again to restart the workers.",
+                        severity="error", timeout=15, markup=False)
         for screen in self.screen_stack:
             if hasattr(screen, "update_state"):
                 screen.update_state(message.state)

@@ -77,6 +77,13 @@ class LibraryBackend:
         self._finished_at: deque = deque()
         self._batch_finished = 0
         self._version = 0
+        if executor == "local":
+            # Start multiprocessing's resource tracker now, while sys.stderr is the real one: inside the app,
+            # Textual's print capture has fileno() == -1 and spawning the tracker then fails with
+            # "bad value(s) in fds_to_keep". Worker processes started later reuse this tracker.
+            from multiprocessing import resource_tracker
+
+            resource_tracker.ensure_running()
 
     # -- set-up --------------------------------------------------------------------------------------------
     @property

@@ -28,7 +28,7 @@ class QuitDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(f"{self.active} clip(s) are queued or being scored.", style="bold"))
-            yield Static("Keep them queued: they continue the next time you open BYTEME (or run `byteme score`). "
+            yield Static("Keep them queued: they continue the next time you open BYTEME. "
                          "Cancel: they stop now; finished scores are kept either way.", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Keep queued (k)", id="keep", variant="primary")

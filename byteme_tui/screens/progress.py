@@ -3,6 +3,7 @@ failures with their plain errors. Updated from the app's poller; nothing here bl
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -32,6 +33,7 @@ class ProgressScreen(Screen):
         yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
         yield Static(Text("Failures", style="bold"), classes="heading")
         yield DataTable(id="failures", cursor_type="row")
+        yield Static(id="detail")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -82,6 +84,12 @@ class ProgressScreen(Screen):
             table.add_row(*make(j), key=str(j.id))
         if keys:
             table.move_cursor(row=min(cursor, len(keys) - 1), animate=False)
+
+    @on(DataTable.RowHighlighted, "#failures")
+    def _failure_detail(self, event: DataTable.RowHighlighted) -> None:
+        """The whole error of the highlighted failure, wrapped (the table cell is cut to its column)."""
+        job = next((j for j in self.state.jobs if str(j.id) == event.row_key.value), None)
+        self.query_one("#detail", Static).update(safe(f"{job.name}: {job.error}", "red") if job else "")
 
     def _job_ids(self, table_id: str) -> list[int]:
         table = self.query_one(table_id, DataTable)
