@@ -155,3 +155,17 @@ def test_subtitle_parser_edge_cases():
     assert cues == [[3600.5, 3601.25, "styled"]]
     assert bad == 1
     assert sidecars.parse_subtitles("")[0] == []
+
+
+def test_transcript_is_off_and_says_why(good_clip, cfg):
+    from engine.extractors.text_speech import Transcript
+
+    ctx = ClipContext(path=good_clip, info=probe(good_clip), config=cfg, options={})
+    fv = FeatureVector()
+    Transcript().finish(ctx, fv)
+    assert fv.text["transcript"] is None
+    assert fv.text["transcript_status"].startswith("Transcript is off: no speech-to-text model is configured")
+    odd = {**cfg, "text": {**cfg["text"], "transcript_model": "/nonexistent/whisper-small"}}
+    Transcript().finish(ClipContext(path=good_clip, info=probe(good_clip), config=odd, options={}), fv)
+    assert fv.text["transcript_status"].startswith("Transcript is off: ")
+    assert "faster-whisper" in fv.text["transcript_status"] or "does not exist" in fv.text["transcript_status"]
