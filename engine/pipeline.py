@@ -189,6 +189,9 @@ def analyze(
         result = evaluate(display, info, fv, cfg, model=model)
         result.content_hash = chash
         result.cached = cached is not None
+        from .insights import enrich  # hook, retention, rewards, originality (issue 10)
+
+        enrich(result, cfg, store=store)
         result.elapsed_s = round(time.monotonic() - t0, 3)
         if store is not None and chash:
             store.put_result(result, result.scores.model, config_hash(cfg))
