@@ -1,0 +1,227 @@
+"""Helpers for the visual tests: run only the visual extractors on a clip, and the flawed-copy recipes.
+
+The flawed copies are made from one base clip (360x640, 3 s, 30 fps, a textured panning scene with hard cuts at
+1.0 s and 2.0 s) so each differs from it by exactly one known flaw.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from engine import synth
+from engine.config import load_config
+from engine.extractors import ClipContext, registered
+from engine.features import FeatureVector
+from engine.media import decode, probe
+from engine.pipeline import evaluate
+
+W, H, FPS, DURATION_S = 360, 640, 30, 3.0
+#: Shots of the base clip: (duration_s, scene id). Cuts at frames 30 and 60 (1.0 s, 2.0 s).
+SHOTS = ((1.0, 0), (1.0, 1), (1.0, 2))
+CUT_FRAMES = (30, 60)
+
+
+def visual_config() -> dict:
+    """The shipped config with the preset's target size set to the test clips' size (360x640), so that the base
+    clip loses no points for its (deliberately small) size and a flawed copy's findings are about its flaw."""
+    cfg = copy.deepcopy(load_config())
+    name = cfg.get("platform", {}).get("preset", "tiktok")
+    cfg.setdefault("presets", {}).setdefault(name, {}).update(target_width=W, target_height=H)
+    return cfg
+
+
+def visual_features(path: Path, cfg: dict | None = None):
+    """(MediaInfo, FeatureVector) from the visual extractors only (one decode)."""
+    cfg = cfg or visual_config()
+    info = probe(path)
+    ctx = ClipContext(path=Path(path), info=info, config=cfg)
+    extractors = [cls() for cls in registered() if cls.modality == "visual"]
+    for e in extractors:
+        e.begin(ctx)
+
+    def on_frame(frame):
+        for e in extractors:
+            e.on_frame(frame, ctx)
+
+    stats, audio = decode(path, info, on_frame=on_frame)
+    ctx.frame_times_s, ctx.audio = stats.frame_times_s, audio
+    fv = FeatureVector()
+    for e in extractors:
+        e.finish(ctx, fv)
+    return info, fv
+
+
+def visual_result(path: Path, cfg: dict | None = None):
+    """ClipResult (scores + findings) of the visual extractors alone."""
+    cfg = cfg or visual_config()
+    info, fv = visual_features(path, cfg)
+    return evaluate(str(path), info, fv, cfg)
+
+
+#: Spectral slope of the base texture: natural scenes are ~1/f (Field 1987); camera optics and demosaicing steepen
+#: the finest octaves, and 1/f**1.25 gives pixel-level detail like a good phone frame's (noise reads ~1-2 levels).
+TEXTURE_SLOPE = 1.25
+#: Camera pan of the base clip, px/s.
+PAN_PX_PER_S = 24.0
+_CANVAS: dict = {}
+
+
+def _canvas(scene: int) -> np.ndarray:
+    """A grain-free world for one shot: 1/f colour texture with hard-edged shapes, periodic along x.
+
+    ``synth.textured_scene`` adds fixed per-pixel grain to its worlds, which no single-frame noise estimator can
+    tell from sensor noise; the noise tests need a base whose only grain is the grain they add.
+    """
+    if scene not in _CANVAS:
+        rng = np.random.default_rng(40 + scene)
+        cw = 2 * W
+        fy = np.fft.fftfreq(H)[:, None]
+        fx = np.fft.rfftfreq(cw)[None, :]
+        radius = np.sqrt(fx * fx + fy * fy)
+        radius[0, 0] = 1.0
+        layers = []
+        for _ in range(3):
+            spec = np.fft.rfft2(rng.standard_normal((H, cw))) / radius ** TEXTURE_SLOPE
+            spec[0, 0] = 0
+            t = np.fft.irfft2(spec, s=(H, cw))
+            layers.append((t - t.mean()) / t.std())
+        tex = np.stack(layers, axis=-1)
+        base = rng.uniform(70, 170, size=3)
+        img = np.clip(base + 38.0 * tex + 10.0 * tex[..., :1], 0, 255).astype(np.uint8)
+        for _ in range(8):
+            colour = tuple(int(c) for c in rng.integers(20, 236, size=3))
+            cx, cy, size = int(rng.integers(0, cw)), int(rng.integers(0, H)), int(rng.integers(20, 80))
+            for dx in (-cw, 0, cw):
+                cv2.rectangle(img, (cx + dx - size, cy - size // 2), (cx + dx + size, cy + size // 2), colour, -1)
+        _CANVAS[scene] = np.ascontiguousarray(img)
+    return _CANVAS[scene]
+
+
+def base_video(transform=None):
+    """The base clip's frames: shots of a panning grain-free world with a moving disc, hard cuts at SHOTS."""
+    starts = np.cumsum([0.0] + [d for d, _ in SHOTS[:-1]])
+
+    def video(i, t_s):
+        k = int(np.searchsorted(starts, t_s + 1e-9, side="right") - 1)
+        scene = SHOTS[max(0, k)][1]
+        canvas = _canvas(scene)
+        x0 = int(round(t_s * PAN_PX_PER_S)) % canvas.shape[1]
+        frame = np.roll(canvas, -x0, axis=1)[:, :W].copy()
+        cx = int(W / 2 + 120 * np.sin(2 * np.pi * t_s / 3.0 + scene))
+        cy = int(H / 2 + 200 * np.sin(2 * np.pi * t_s / 2.0 + scene))
+        cv2.circle(frame, (cx, cy), 40, (230, 200, 40), -1, cv2.LINE_AA)
+        cv2.circle(frame, (cx, cy), 40, (15, 15, 15), 5, cv2.LINE_AA)
+        return transform(frame) if transform is not None else frame
+
+    return video
+
+
+# --- flaws ------------------------------------------------------------------------------------------------------
+
+
+def blur(frame):
+    return synth.gaussian_blur(frame, sigma_px=1.5)
+
+
+def darken(frame):
+    return synth.scale_brightness(frame, gain=0.3)
+
+
+def wash_out(frame):
+    """Lifted blacks and flat tones: out = 0.35 * in + 130."""
+    return np.clip(0.35 * frame.astype(np.float32) + 130.0, 0, 255).astype(np.uint8)
+
+
+def upscale_from_quarter(frame):
+    """Content downscaled to 90x160 and back up: a quarter of the nominal detail (like 270p in a 1080p file)."""
+    small = cv2.resize(frame, (W // 4, H // 4), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (W, H), interpolation=cv2.INTER_CUBIC)
+
+
+#: Letterbox: a 16:9 picture in the 9:16 frame; bars above and below of this height (px).
+LETTERBOX_PICTURE_H = int(round(W * 9 / 16))  # 202 px
+LETTERBOX_BAR_PX = (H - LETTERBOX_PICTURE_H) // 2  # 219 px
+
+
+def letterbox(frame):
+    wide = cv2.resize(frame[(H - W) // 2 : (H + W) // 2], (W, LETTERBOX_PICTURE_H), interpolation=cv2.INTER_AREA)
+    out = np.zeros_like(frame)
+    out[LETTERBOX_BAR_PX : LETTERBOX_BAR_PX + LETTERBOX_PICTURE_H] = wide
+    return out
+
+
+#: Noise added per frame (luma levels, Gaussian, independent per pixel and frame).
+NOISE_SIGMA = 10.0
+
+
+def noisy_video():
+    base = base_video()
+
+    def video(i, t_s):
+        rng = np.random.default_rng(1000 + i)
+        f = base(i, t_s).astype(np.float32)
+        n = rng.normal(0.0, NOISE_SIGMA, size=f.shape[:2]).astype(np.float32)[..., None]
+        return np.clip(f + n, 0, 255).astype(np.uint8)
+
+    return video
+
+
+#: Shake: each frame shifted by a random offset of up to this many px (uniform, x and y).
+SHAKE_PX = 10
+
+
+def shaken_video(amplitude_px: float = SHAKE_PX):
+    base = base_video()
+
+    def video(i, t_s):
+        rng = np.random.default_rng(2000 + i)
+        dx, dy = rng.uniform(-amplitude_px, amplitude_px, size=2)
+        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        return cv2.warpAffine(base(i, t_s), m, (W, H), borderMode=cv2.BORDER_REFLECT)
+
+    return video
+
+
+#: Frozen stretch: frames FREEZE_FROM..FREEZE_TO-1 repeat frame FREEZE_FROM - 1... the picture of 1.2 s stays
+#: on screen until 2.2 s.
+FREEZE_START_FRAME, FREEZE_END_FRAME = 36, 66
+
+
+def frozen_video():
+    base = base_video()
+
+    def video(i, t_s):
+        if FREEZE_START_FRAME <= i < FREEZE_END_FRAME:
+            return base(FREEZE_START_FRAME, FREEZE_START_FRAME / FPS)
+        return base(i, t_s)
+
+    return video
+
+
+#: Recipes of the flawed set: name -> (keyword arguments of the clips factory, codes the top finding may carry).
+FLAWS = {
+    "blurred": (dict(transform=blur), {"visual.blurry", "visual.upscaled"}),
+    "noisy": (dict(video=None, bitrate=8_000_000), {"visual.noisy"}),
+    "dark": (dict(transform=darken), {"visual.too_dark", "visual.crushed_shadows"}),
+    "washed_out": (dict(transform=wash_out), {"visual.low_contrast"}),
+    "upscaled": (dict(transform=upscale_from_quarter), {"visual.upscaled"}),
+    "letterboxed": (dict(transform=letterbox), {"visual.letterboxed"}),
+    "shaken": (dict(video=None), {"visual.shaky"}),
+    "fps8": (dict(fps=8), {"visual.low_frame_rate"}),
+    "starved": (dict(bitrate=40_000), {"visual.blocky", "visual.low_bitrate"}),
+    "frozen": (dict(video=None), {"visual.frozen"}),
+}
+VIDEO_MAKERS = {"noisy": noisy_video, "shaken": shaken_video, "frozen": frozen_video}
+
+
+def recipe(name: str) -> dict:
+    kwargs = dict(FLAWS[name][0]) if name in FLAWS else {}
+    transform = kwargs.pop("transform", None)
+    if name in VIDEO_MAKERS:
+        kwargs["video"] = VIDEO_MAKERS[name]()
+    else:
+        kwargs["video"] = base_video(transform)
+    return dict(width=W, height=H, fps=kwargs.pop("fps", FPS), duration_s=DURATION_S, audio=None, **kwargs)
