@@ -102,6 +102,15 @@ def _optional_commands(sub) -> None:
         p.set_defaults(run=watch.run_watch)
     except (ImportError, AttributeError):
         pass
+    try:  # reports (issue 10): `byteme report PATH... --format md|html|csv|json`
+        from . import report
+
+        p = sub.add_parser("report", help="write an HTML, Markdown, CSV or JSON report of clips and the library")
+        report.add_report_arguments(p)
+        _common(p)
+        p.set_defaults(run=report.run_report)
+    except (ImportError, AttributeError):
+        pass
 
 
 def _load_config(args):
