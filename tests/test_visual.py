@@ -101,10 +101,14 @@ def test_bars_black_and_blurred():
     black[:100], black[-120:] = 0, 0
     bars, kind = v.frame_bars(black)
     assert (bars["top"], bars["bottom"], bars["left"], bars["right"], kind) == (100, 120, 0, 0, "black")
+    soft = cv2.GaussianBlur(pic, (0, 0), 12)
     blurred = pic.copy()
-    blurred[:150] = cv2.GaussianBlur(pic, (0, 0), 12)[:150]
+    blurred[:150], blurred[-150:] = soft[:150], soft[-150:]  # an editor's blurred fill around a centred picture
     bars, kind = v.frame_bars(blurred)
-    assert abs(bars["top"] - 150) <= 4 and kind == "blurred"
+    assert abs(bars["top"] - 150) <= 4 and abs(bars["bottom"] - 150) <= 4 and kind == "blurred"
+    sky = pic.copy()
+    sky[:150] = soft[:150]  # a soft area on one side only (a clear sky) is picture, not a bar
+    assert v.frame_bars(sky)[0]["top"] == 0
 
 
 def test_cut_detection_on_known_scores():

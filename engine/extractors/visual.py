@@ -97,6 +97,8 @@ BANDING_MIN_AREA = 0.03
 BAR_UNIFORM_STD = 3.0
 BAR_BLUR_SHARE = 0.08
 BAR_MIN_SHARE = 0.02
+#: Blurred bars on opposite sides may differ by this share of the side (rounding of the centred picture).
+BAR_SYMMETRY_TOLERANCE = 0.02
 
 
 # ============================================================================================================
@@ -278,15 +280,25 @@ def frame_bars(gray: np.ndarray) -> tuple[dict, str]:
         uniform = std < BAR_UNIFORM_STD
         blurred = fine < BAR_BLUR_SHARE * ref if ref > 1.0 else np.zeros_like(uniform)
         flags = uniform | blurred
+        runs = {}
         for name, f in ((a, flags), (b, flags[::-1])):
             run = _edge_run(f)
-            if run < BAR_MIN_SHARE * n or run >= 0.45 * n:
-                run = 0 if run < BAR_MIN_SHARE * n else run
-            if run >= 0.5 * n:
-                run = 0  # a whole-frame flat picture is not a bar
-            out[name] = run
-            if run:
-                sl = slice(0, run) if f is flags else slice(n - run, n)
+            if run < BAR_MIN_SHARE * n or run >= 0.5 * n:
+                run = 0  # an edge artefact, or a whole-frame flat picture: not a bar
+            runs[name] = run
+        sides = {a: slice(0, runs[a]), b: slice(n - runs[b], n)}
+        solid = {k: runs[k] > 0 and bool(np.all(uniform[sides[k]])) for k in (a, b)}
+        # Blurred fill is put there by an editor around a centred picture, so it is symmetric; a one-sided soft
+        # area (a clear sky, a defocused floor) is picture, not a bar. Solid bars may be one-sided.
+        if not (solid[a] and solid[b]) and (not solid[a] or not solid[b]):
+            sym = min(runs[a], runs[b])
+            for k in (a, b):
+                if not solid[k]:
+                    runs[k] = sym if abs(runs[k] - sym) <= BAR_SYMMETRY_TOLERANCE * n else 0
+        for k in (a, b):
+            out[k] = runs[k]
+            if runs[k]:
+                sl = slice(0, runs[k]) if k == a else slice(n - runs[k], n)
                 kinds.add("black" if float(np.mean(mean[sl])) < 24 and bool(np.all(uniform[sl])) else
                           "solid" if bool(np.all(uniform[sl])) else "blurred")
     kind = "none" if not kinds else (kinds.pop() if len(kinds) == 1 else "mixed")

@@ -16,14 +16,16 @@ from ..features import FeatureVector, MetricSpec, per_second
 from .base import ClipContext, Extractor, register
 from .visual_frames import analysis_gray
 
-#: Face detection rate. Faces enter and leave over seconds; 1 a second costs ~0.15 ms a frame at 30 fps.
-FACE_SAMPLES_PER_S = 1.0
+#: Face detection rate. Faces enter and leave over seconds. A Haar pass costs 10-40 ms on textured 1080p content
+#: here (scripts/bench.py profile), so outside the hook one look every 2 s keeps faces under ~0.3 ms a frame.
+FACE_SAMPLES_PER_S = 0.5
 #: In the hook (first 3 s) the rate doubles, so the hook's face share rests on 6 looks, not 3.
 HOOK_FACE_SAMPLES_PER_S = 2.0
 HOOK_S = 3.0
-#: Detection size: 240 px short side. A face smaller than the cascade's 24 px window at this size (10% of the
-#: frame width) is too small to carry a talking-head clip on a phone anyway.
-FACE_SHORT_SIDE_PX = 240
+#: Detection size: 144 px short side. A face smaller than the cascade's 24 px window at this size (1/6 of the
+#: frame width) is too small to carry a talking-head clip on a phone anyway; a quarter of the pixels of 288 px
+#: makes each pass about 4x cheaper.
+FACE_SHORT_SIDE_PX = 144
 #: Viola-Jones parameters: OpenCV's documented defaults are 1.1 / 3; 1.15 halves the time and 4 neighbours
 #: removes most false positives on textured backgrounds (measured on our generated scenes: none).
 FACE_SCALE_FACTOR = 1.15
