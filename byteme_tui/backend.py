@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from engine.media import iter_clips
-from engine.store import Store, result_from_json
+from engine.store import Store, path_key, result_from_json
 
 from .state import ACTIVE, ClipRow, JobView, LibraryState
 
@@ -131,7 +131,7 @@ class LibraryBackend:
             for p in paths:
                 try:
                     st = p.stat()
-                    key = str(p.resolve())  # the store keys clips by resolved path
+                    key = path_key(p)  # the key the store and the queue use for this file
                 except OSError:
                     continue
                 name = os.path.relpath(p.absolute(), self.folder)
@@ -216,7 +216,7 @@ class LibraryBackend:
             return self._snapshot()
 
     def _key(self, path: str) -> str:
-        return path if path in self._rows else str(Path(path).resolve())
+        return path if path in self._rows else path_key(path)
 
     def _base_row(self, key: str) -> ClipRow:
         old = self._rows[key]

@@ -176,14 +176,14 @@ def analyze(
             except OSError:
                 chash = None  # probe below reports the file in plain words
             if chash and use_cache:
-                cached = store.get_features(chash)
+                cached = store.get_features(chash, options)
         if cached is not None:
             info, fv = cached
             info.path = display
         else:
             info, fv = extract_features(path, cfg, progress=progress, cancel=cancel, options=options)
             if store is not None and chash:
-                store.put_features(chash, info, fv)
+                store.put_features(chash, info, fv, options)
         if progress is not None:
             progress(Progress(display, "scoring", 0.99))
         result = evaluate(display, info, fv, cfg, model=model)

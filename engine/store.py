@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import time
 from dataclasses import asdict
@@ -114,6 +115,16 @@ def content_hash(path: Path, size: int | None = None) -> str:
     return h.hexdigest()
 
 
+def feature_variant(options: dict | None) -> str:
+    """What of the analysis ran, as a suffix of the features' engine version: "" for everything, "+no-ocr" when
+    on-screen text recognition was skipped."""
+    return "+no-ocr" if options and options.get("ocr") is False else ""
+
+
+def acceptable_variants(options: dict | None) -> tuple[str, ...]:
+    return ("", "+no-ocr") if feature_variant(options) else ("",)
+
+
 def path_key(path: str | os.PathLike) -> str:
     """The text under which the store knows a file: its absolute path, with bytes that are not UTF-8 (legal in
     Linux file names, refused by SQLite) written as ``\\xNN``."""
@@ -123,6 +134,17 @@ def path_key(path: str | os.PathLike) -> str:
     except (OSError, RuntimeError):  # a symlink loop: keep the absolute, unresolved path
         p = p.absolute()
     return os.fsencode(p).decode("utf-8", errors="backslashreplace")
+
+
+_ESCAPED_BYTE = re.compile(r"\\x([89a-f][0-9a-f])")
+
+
+def path_from_key(key: str) -> Path:
+    """The file a ``path_key`` names (undoes its ``\\xNN`` escapes when the literal name does not exist)."""
+    p = Path(key)
+    if "\\x" not in key or os.path.lexists(p):
+        return p
+    return Path(_ESCAPED_BYTE.sub(lambda m: chr(0xDC00 + int(m.group(1), 16)), key))
 
 
 def result_to_json(r: ClipResult) -> str:
@@ -212,19 +234,24 @@ class Store:
             )
 
     # -- features ------------------------------------------------------------------------------------------
-    def get_features(self, chash: str) -> tuple[MediaInfo, FeatureVector] | None:
-        row = self.conn.execute(
-            "SELECT media, features FROM features WHERE content_hash=? AND engine_version=?", (chash, __version__)
-        ).fetchone()
-        if not row:
-            return None
-        return MediaInfo(**json.loads(row[0])), FeatureVector.from_dict(json.loads(row[1]))
+    def get_features(self, chash: str, options: dict | None = None) -> tuple[MediaInfo, FeatureVector] | None:
+        """Cached features of a clip analysed with ``options`` (or with more: a full analysis serves a --no-ocr run,
+        never the other way round)."""
+        for variant in acceptable_variants(options):
+            row = self.conn.execute(
+                "SELECT media, features FROM features WHERE content_hash=? AND engine_version=?",
+                (chash, f"{__version__}{variant}"),
+            ).fetchone()
+            if row:
+                return MediaInfo(**json.loads(row[0])), FeatureVector.from_dict(json.loads(row[1]))
+        return None
 
-    def put_features(self, chash: str, media: MediaInfo, fv: FeatureVector) -> None:
+    def put_features(self, chash: str, media: MediaInfo, fv: FeatureVector, options: dict | None = None) -> None:
         with write_tx(self.conn):
             self.conn.execute(
                 "INSERT OR REPLACE INTO features VALUES (?,?,?,?,?)",
-                (chash, __version__, json.dumps(media.as_dict()), json.dumps(fv.as_dict()), time.time()),
+                (chash, f"{__version__}{feature_variant(options)}", json.dumps(media.as_dict()),
+                 json.dumps(fv.as_dict()), time.time()),
             )
 
     # -- results -------------------------------------------------------------------------------------------

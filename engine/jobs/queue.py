@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import config_hash, load_config
-from ..store import Store, write_tx
+from ..store import Store, path_key, write_tx
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED_STATES = ("done", "failed", "cancelled")
@@ -123,8 +123,8 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
 
 
 def clip_key(path) -> str:
-    """The key a clip is stored under (the same as ``Store.hash_for``: the resolved absolute path)."""
-    return str(Path(path).resolve())
+    """The key a clip is stored under (the same as ``Store.hash_for``)."""
+    return path_key(path)
 
 
 def host_name() -> str:

@@ -30,7 +30,7 @@ from typing import Iterator
 
 from ..config import config_hash
 from ..errors import BytemeError
-from ..store import Store, write_tx
+from ..store import Store, path_from_key, write_tx
 from .executors import Executor, default_workers, make_executor
 from .queue import (LEASE_RENEW_S, LEASE_S, JobQueue, JobRow, claim, ensure_schema, expire_dead_owners, host_name,
                     work_available)
@@ -206,7 +206,7 @@ class Supervisor:
             return
         chash = None
         try:
-            chash = self.store.hash_for(Path(job.path))
+            chash = self.store.hash_for(path_from_key(job.path))
         except OSError:
             pass  # the worker's analysis reports the file in plain words
         try:
@@ -217,7 +217,7 @@ class Supervisor:
             return
         timeout_s = float(cfg.get("engine", {}).get("clip_timeout_s") or DEFAULT_CLIP_TIMEOUT_S)
         self._inflight[job.id] = _InFlight(job, job.config_hash, chash, time.monotonic(), timeout_s)
-        spec = JobSpec(job.id, job.attempt, job.path, cfg, job.model_name, dict(job.options or {}),
+        spec = JobSpec(job.id, job.attempt, str(path_from_key(job.path)), cfg, job.model_name, dict(job.options or {}),
                        current_test_hooks())
         label = self.executor.submit(spec)
         self._write(
@@ -235,7 +235,7 @@ class Supervisor:
         if self.store.get_result(chash, model_str, job.config_hash) is not None:
             self._finish_done(job, None, chash, model_str, cached=True)
             return True
-        cached = self.store.get_features(chash)
+        cached = self.store.get_features(chash, job.options)
         if cached is None:
             return False
         info, fv = cached
@@ -262,13 +262,13 @@ class Supervisor:
                 chash = fl.chash
                 if chash is None:
                     try:
-                        chash = self.store.hash_for(Path(job.path))
+                        chash = self.store.hash_for(path_from_key(job.path))
                     except OSError as exc:
                         self._finish_failed(job, {"kind": "not_found",
                                                   "message": f"{Path(job.path).name} disappeared: {exc.strerror}."})
                         return
                 r.content_hash = chash
-                self.store.put_features(chash, r.media, r.features)  # the decode cache; the result follows
+                self.store.put_features(chash, r.media, r.features, job.options)  # the decode cache; the result follows
                 self._finish_done(job, r, chash, r.scores.model)
             else:
                 self._finish_failed(job, r.error)
