@@ -4,6 +4,7 @@
     .venv/bin/python scripts/bench.py --width 360 --height 640 --duration 10
     .venv/bin/python scripts/bench.py --clip some/phone_clip.mp4 --no-ocr --profile
     .venv/bin/python scripts/bench.py --cli                    # also time `byteme score --no-cache` end to end
+    .venv/bin/python scripts/bench.py --only visual            # one family's share (here: the visual extractors)
 
 The decode-only pass is the physical floor (DESIGN.md): PyAV demuxes and decodes every video frame and every
 audio frame with the same threading as ``engine.media.decode`` and converts nothing beyond what decoding needs.
@@ -149,10 +150,17 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ocr", action="store_true", help="skip on-screen text recognition (as byteme --no-ocr)")
     ap.add_argument("--profile", action="store_true", help="print the time spent in each extractor")
     ap.add_argument("--cli", action="store_true", help="also time `byteme score --no-cache --json` end to end")
+    ap.add_argument("--only", choices=("visual", "audio", "text"),
+                    help="run only this modality's extractors (to measure one family's share)")
     args = ap.parse_args(argv)
 
+    import engine.pipeline as pipeline
     from engine.config import load_config
     from engine.pipeline import extract_features
+
+    if args.only:
+        everything = pipeline.registered
+        pipeline.registered = lambda: [c for c in everything() if c.modality == args.only]
 
     path = args.clip or bench_clip(args.width, args.height, args.duration, args.fps, args.bitrate)
     cfg = load_config()
@@ -174,7 +182,8 @@ def main(argv=None) -> int:
     print(f"decode only      : {dec:7.2f} s  ({1000 * dec / max(1, frames):.2f} ms/frame)   runs: "
           + ", ".join(f"{t:.2f}" for t in dec_times))
     print(f"extract_features : {ana:7.2f} s  ({1000 * ana / max(1, frames):.2f} ms/frame)   runs: "
-          + ", ".join(f"{t:.2f}" for t in ana_times) + ("  (no OCR)" if args.no_ocr else ""))
+          + ", ".join(f"{t:.2f}" for t in ana_times) + ("  (no OCR)" if args.no_ocr else "")
+          + (f"  (only {args.only} extractors)" if args.only else ""))
     print(f"ratio            : {ana / dec:.3f}  (analysis costs {100 * (ana / dec - 1):+.1f}% over decoding)")
     if args.profile:
         print("time per extractor method (last analysis run):")

@@ -76,6 +76,10 @@ BLOCK_GRID_PX = 8
 #: Added to both steps before the ratio: texture masks small steps, and a step below ~2 luma levels is hard to
 #: see on a flat area (about the 1-2% Weber contrast threshold at mid-grey).
 BLOCK_MASKING_LEVELS = 2.0
+BLOCK_LINE_STRIDE = 4
+#: Real detail is measured on a central crop of at most this many px a side (the spectrum does not need the
+#: whole frame; a 1080x1920 pyramid costs ~4x more).
+DETAIL_CROP_PX = 768
 #: Codec efficiency relative to H.264 when bits per pixel are compared: HEVC and VP9 reach the same quality with
 #: about half the bits (Ohm et al. 2012, IEEE TCSVT 22(12); Mukherjee et al. 2013 for VP9), AV1 ~0.4.
 CODEC_EFFICIENCY = {"h264": 1.0, "hevc": 2.0, "vp9": 2.0, "av1": 2.5, "mpeg4": 0.7, "mpeg2video": 0.5}
@@ -140,12 +144,13 @@ def sharpness_score(ratio: float) -> float:
     return ratio / (ratio + SHARPNESS_HALF_RATIO)
 
 
-def effective_short_side(luma: np.ndarray) -> float:
+def effective_short_side(luma: np.ndarray, *, nominal_px: float | None = None) -> float:
     """Short side (px) of the detail a frame really holds: its nominal short side divided by 2 for each of its
     finest octaves that is empty (see ``DETAIL_REAL_SHARE``), interpolated within the first real octave.
-    A 240p clip upscaled to 1080p reads about 240, a native one its full size. NaN for a flat frame."""
+    A 240p clip upscaled to 1080p reads about 240, a native one its full size. NaN for a flat frame.
+    ``luma`` may be a crop of the frame; ``nominal_px`` is then the frame's short side (default: the crop's)."""
     e = band_energies(luma, octaves=DETAIL_OCTAVES + 1)
-    short = float(min(luma.shape))
+    short = float(nominal_px or min(luma.shape))
     if len(e) < 3 or min(e) < BAND_FLOOR:
         return float("nan")
     r = [e[k] / e[k + 1] for k in range(len(e) - 1)]
@@ -184,9 +189,10 @@ def noise_sigma(gray: np.ndarray) -> float:
 def blockiness(luma: np.ndarray, *, grid: int = BLOCK_GRID_PX) -> float:
     """Excess luma step across ``grid``-px block edges, in % (0 = no blocking): 100 * (mean step on grid lines /
     (mean step elsewhere + BLOCK_MASKING_LEVELS) - 1), the mean of the horizontal and vertical directions."""
-    g = luma.astype(np.int16)
     vals = []
     for axis in (0, 1):
+        # Every BLOCK_LINE_STRIDE-th line across is enough for the mean step profile (and 4x cheaper).
+        g = (luma[:, ::BLOCK_LINE_STRIDE] if axis == 0 else luma[::BLOCK_LINE_STRIDE, :]).astype(np.int16)
         d = np.abs(np.diff(g, axis=axis)).mean(axis=1 - axis)  # mean step between line i and i+1
         idx = np.arange(len(d))
         on = (idx % grid) == grid - 1
@@ -394,7 +400,11 @@ class ImageQuality(Extractor):
             inner = luma[y0 : lh - y0, x0 : lw - x0]
             if min(inner.shape) < 32:
                 inner = luma
-            self.full.append((effective_short_side(inner), blockiness(luma), min(inner.shape)))
+            ih, iw = inner.shape
+            cy, cx = (ih - min(ih, DETAIL_CROP_PX)) // 2, (iw - min(iw, DETAIL_CROP_PX)) // 2
+            crop = inner[cy : cy + min(ih, DETAIL_CROP_PX), cx : cx + min(iw, DETAIL_CROP_PX)]
+            nominal = min(inner.shape)
+            self.full.append((effective_short_side(crop, nominal_px=nominal), blockiness(luma), nominal))
 
     def _sample(self, frame, t: float) -> None:
         g = analysis_gray(frame)

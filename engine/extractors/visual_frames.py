@@ -28,6 +28,9 @@ _Y8_FORMATS = frozenset("yuv420p yuvj420p yuv422p yuvj422p yuv444p yuvj444p nv12
 #: Limited ("TV", ITU-R BT.601/709) range luma runs 16-235; this table maps it to 0-255 as swscale does for gray.
 _TV_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255.0 / 219.0), 0, 255).astype(np.uint8)
 
+#: Limited-range chroma runs 16-240 around 128; this maps it to 0-255.
+_TV_CHROMA_TO_FULL = np.clip(np.round((np.arange(256) - 128) * 255.0 / 224.0 + 128), 0, 255).astype(np.uint8)
+
 _local = threading.local()
 
 
@@ -101,9 +104,32 @@ def analysis_gray(frame) -> np.ndarray:
     return g
 
 
+_YUV420 = frozenset(("yuv420p", "yuvj420p"))
+
+
 def small_rgb(frame, short_side_px: int) -> np.ndarray:
-    """Colour at a small size (short side ``short_side_px``), RGB uint8, displayed orientation."""
+    """Colour at a small size (short side about ``short_side_px``), RGB uint8, displayed orientation.
+
+    For 4:2:0 frames the decoder's planes are subsampled directly (luma every 2k-th pixel, chroma every k-th) and
+    converted with OpenCV's BT.601 YCrCb matrix: ~0.2 ms against 2.4 ms for a swscale RGB conversion at 1080p.
+    Colour statistics are means over the frame, so the small matrix difference to BT.709 does not matter.
+    """
     f = _av_frame(frame)
+    if f is not None and f.format.name in _YUV420 and min(f.width, f.height) >= 2 * short_side_px:
+        k = max(1, min(f.width, f.height) // (2 * short_side_px))
+        ch, cw = f.height // 2, f.width // 2
+        planes = []
+        for i, (h, w, step) in enumerate(((f.height, f.width, 2 * k), (ch, cw, k), (ch, cw, k))):
+            pl = f.planes[i]
+            a = np.frombuffer(pl, np.uint8).reshape(-1, pl.line_size)[:h, :w][::step, ::step]
+            planes.append(a)
+        hh = min(p.shape[0] for p in planes)
+        ww = min(p.shape[1] for p in planes)
+        y, u, v = (np.ascontiguousarray(p[:hh, :ww]) for p in planes)
+        if f.format.name == "yuv420p" and int(getattr(f, "color_range", 0) or 0) != 2:
+            y, u, v = _TV_TO_FULL[y], _TV_CHROMA_TO_FULL[u], _TV_CHROMA_TO_FULL[v]
+        ycrcb = np.dstack([y, v, u])
+        return _rotate(cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB), getattr(frame, "_rot", 0))
     size = getattr(frame, "_size", None)
     if f is None or size is None:
         rgb = frame.rgb
