@@ -39,6 +39,9 @@ CHANGING_STD = 18.0
 MIN_OVERLAY_PX = 40
 #: ... and the ring around its bounding box must be changing on at least this share of its pixels.
 MIN_RING_CHANGING = 0.45
+#: Both sides of an overlay's box must be at least this many pixels: the edge of a letterbox or pillarbox bar is
+#: also persistent but is a line 1-3 px wide (seen on a pillarboxed real clip).
+MIN_OVERLAY_SIDE_PX = 6
 #: At least this many samples spanning this many seconds before any verdict is given.
 MIN_SAMPLES = 6
 MIN_SPAN_S = 1.5
@@ -86,7 +89,7 @@ def judge_corner(edge_count: np.ndarray, luma_sum: np.ndarray, luma_sq: np.ndarr
     ring_changing = float(changing[ring].mean()) if ring.any() else 0.0
     out["ring_changing"] = round(ring_changing, 3)
     out["edge_px"] = int(group.sum())
-    if ring_changing >= MIN_RING_CHANGING and bw * bh < 0.6 * hh * ww:
+    if ring_changing >= MIN_RING_CHANGING and bw * bh < 0.6 * hh * ww and min(bw, bh) >= MIN_OVERLAY_SIDE_PX:
         out["status"] = "overlay"
         out["box"] = [x, y, x + bw, y + bh]
     elif changing_share < 0.2:
