@@ -293,7 +293,6 @@ COMMANDS = {"score": cmd_score, "results": cmd_results, "tui": cmd_tui, "demo": 
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(_numba_cache_dir()))
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -312,12 +311,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
-
-
-def _numba_cache_dir() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("byteme")) / "numba"
 
 
 if __name__ == "__main__":

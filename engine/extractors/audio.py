@@ -30,6 +30,7 @@ from scipy.signal import resample_poly
 
 from ..features import FeatureVector, MetricSpec
 from . import audio_levels as lv
+from ..numba_cache import warm
 from .base import ClipContext, Extractor, register
 
 #: Sample rate of the analysis copy used by every feature except loudness, peaks and clipping (Hz).
@@ -194,6 +195,7 @@ class Loudness(Extractor):
             fv.note("audio", "The clip has no audio track, so there is no audio score. Add a voice-over or music "
                              "before posting: most viewers watch with the sound on.")
             return
+        warm()  # librosa's compiled code: loaded once per process, under a lock (see engine/numba_cache.py)
         a = analysis_for(ctx)
         if a is None:
             fv.note("audio", f"The audio track is too short to measure ({ctx.audio.duration_s:.2f} s; loudness "
