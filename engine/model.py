@@ -72,8 +72,10 @@ class FeatureEncoder:
         return 2 * len(self.keys) + len(MODALITIES)
 
     @classmethod
-    def fit(cls, rows: list[dict], keys: list[str]) -> "FeatureEncoder":
-        """Fit the scaler on training rows (dicts of key -> float or None), ignoring missing values."""
+    def fit(cls, rows: list[dict], keys: list[str], *, inactive=()) -> "FeatureEncoder":
+        """Fit the scaler on training rows (dicts of key -> float or None), ignoring missing values. Keys in
+        ``inactive`` are kept in the order (the compatibility check) but switched off, e.g. features the training
+        data cannot vary honestly."""
         from sklearn.preprocessing import StandardScaler
 
         x = raw_matrix(rows, keys)
@@ -85,7 +87,7 @@ class FeatureEncoder:
             sc.fit(x)
         mean = np.nan_to_num(sc.mean_, nan=0.0)
         var = np.nan_to_num(sc.var_, nan=0.0)
-        active = var > 1e-12
+        active = (var > 1e-12) & np.array([k not in set(inactive) for k in keys], dtype=bool)
         scale = np.where(active, np.sqrt(np.maximum(var, 1e-24)), 1.0)
         return cls(list(keys), mean.astype(np.float64), scale.astype(np.float64), active)
 

@@ -79,13 +79,19 @@ def extract_arrays(
     options: dict | None = None,
     gop_frames: int = 60,
     workdir: str | Path | None = None,
+    timings: dict | None = None,
 ) -> FeatureVector:
     """Features of an in-memory clip through every registered extractor.
 
     ``frames`` yields (t_s, rgb uint8 [h, w, 3]) in presentation order; ``audio`` is mono float32 in [-1, 1] at
     ``sample_rate_hz`` or None for a clip without an audio track. ``caption`` is written as the clip's ``.txt``
-    sidecar in a temporary folder (the caption extractor reads sidecars), None for no caption.
+    sidecar in a temporary folder (the caption extractor reads sidecars), None for no caption. ``timings``, when
+    given, accumulates seconds per extractor name (and "frames" for producing the frames).
     """
+    import time
+
+    clock = time.perf_counter
+    tm = timings if timings is not None else {}
     with tempfile.TemporaryDirectory(dir=workdir, prefix="byteme-corpus-") as tmp:
         path = Path(tmp) / "clip.mp4"
         if caption is not None:
@@ -99,11 +105,22 @@ def extract_arrays(
             e.begin(ctx)
         frame_users = [e for e in extractors if e.wants_frames]
         times = []
-        for i, (t_s, rgb) in enumerate(frames):
+        it = iter(frames)
+        i = 0
+        while True:
+            t0 = clock()
+            item = next(it, None)
+            tm["frames"] = tm.get("frames", 0.0) + clock() - t0
+            if item is None:
+                break
+            t_s, rgb = item
             f = ArrayFrame(i, float(t_s), rgb, key_frame=(i % gop_frames == 0), pict_type="I" if i % gop_frames == 0 else "P")
             times.append(float(t_s))
             for e in frame_users:
+                t0 = clock()
                 e.on_frame(f, ctx)
+                tm[e.name] = tm.get(e.name, 0.0) + clock() - t0
+            i += 1
         if audio is not None:
             y = np.ascontiguousarray(audio, dtype=np.float32)
             ctx.audio = DecodedAudio(y, sample_rate_hz, 1, float(np.max(np.abs(y))) if y.size else 0.0)
@@ -114,5 +131,7 @@ def extract_arrays(
         fv.events["frames_decoded"] = len(times)
         for e in extractors:
             ctx.report = lambda stage, frac: None
+            t0 = clock()
             e.finish(ctx, fv)
+            tm[e.name] = tm.get(e.name, 0.0) + clock() - t0
         return fv
