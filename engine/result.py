@@ -46,6 +46,8 @@ class ClipResult:
             if self.features else {},
             "feedback": [_contract_finding(f) for f in self.findings],
             "engine": {"version": __version__, "model": s.model if s else None},
+            # Beyond the contract's keys: the hook score, retention timeline, rewards checklist and originality.
+            "insights": s.extra.get("insights") if s else None,
         }
 
     @classmethod

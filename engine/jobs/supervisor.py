@@ -227,7 +227,6 @@ class Supervisor:
 
     def _finish_from_cache(self, job: JobRow, cfg: dict, chash: str) -> bool:
         """Done without analysis when the store has the result; scored without decoding when it has features."""
-        from ..pipeline import evaluate
         from ..scorer import CONFIG_MODEL_NAME
 
         model = self._models.get(job.model_name, cfg)
@@ -240,10 +239,21 @@ class Supervisor:
             return False
         info, fv = cached
         info.path = job.path
-        result = evaluate(job.path, info, fv, cfg, model=model)
-        result.content_hash, result.cached = chash, True
+        result = self._score(job, info, fv, cfg, chash, model)
+        result.cached = True
         self._finish_done(job, result, chash, result.scores.model, cached=True)
         return True
+
+    def _score(self, job: JobRow, info, fv, cfg: dict, chash: str, model):
+        """Scores, findings and insights from a clip's features, here where the store is: the library-wide parts
+        (originality against every indexed clip) need it, and a worker never opens the store."""
+        from ..insights import enrich
+        from ..pipeline import evaluate
+
+        result = evaluate(job.path, info, fv, cfg, model=model)
+        result.content_hash = chash
+        enrich(result, cfg, store=self.store)
+        return result
 
     # -- events ---------------------------------------------------------------------------------------------
     def _on_event(self, ev: JobEvent) -> None:
@@ -267,8 +277,9 @@ class Supervisor:
                         self._finish_failed(job, {"kind": "not_found",
                                                   "message": f"{Path(job.path).name} disappeared: {exc.strerror}."})
                         return
-                r.content_hash = chash
                 self.store.put_features(chash, r.media, r.features, job.options)  # the decode cache; the result follows
+                cfg = self._config(job.config_hash)
+                r = self._score(job, r.media, r.features, cfg, chash, self._models.get(job.model_name, cfg))
                 self._finish_done(job, r, chash, r.scores.model)
             else:
                 self._finish_failed(job, r.error)
