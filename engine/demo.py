@@ -66,8 +66,14 @@ DEMO_CLIPS: tuple[DemoClip, ...] = (
 
 def _speech(seed: int, lufs: float, *, start_s: float = 0.0) -> np.ndarray:
     voice = synth.speech_like(duration_s=DEMO_S - start_s, sr=DEMO_SR, seed=seed)
-    voice = synth.scale_to_lufs(voice, sr=DEMO_SR, lufs=lufs)
-    return np.concatenate([synth.silence(duration_s=start_s, sr=DEMO_SR), voice])
+    return np.concatenate([synth.silence(duration_s=start_s, sr=DEMO_SR), _master(voice, lufs)])
+
+
+def _master(y: np.ndarray, lufs: float) -> np.ndarray:
+    """Level to ``lufs`` and limit peaks, twice (limiting lowers loudness), as an editor's export does."""
+    for _ in range(2):
+        y = synth.limit(synth.scale_to_lufs(y, sr=DEMO_SR, lufs=lufs), sr=DEMO_SR)
+    return y
 
 
 def _good_audio(seed: int) -> np.ndarray:
@@ -75,7 +81,7 @@ def _good_audio(seed: int) -> np.ndarray:
     bed = synth.music_like(duration_s=DEMO_S, sr=DEMO_SR, bpm=100, seed=seed)
     # Music bed 18 dB under the voice (a common voice-over ducking depth).
     both = synth.mix(synth.scale_to_lufs(voice, sr=DEMO_SR, lufs=-20), synth.scale_to_lufs(bed, sr=DEMO_SR, lufs=-38))
-    return synth.scale_to_lufs(both, sr=DEMO_SR, lufs=GOOD_LOUDNESS_LUFS)
+    return _master(both, GOOD_LOUDNESS_LUFS)
 
 
 def _recipe(clip: DemoClip, seed: int, width: int, height: int) -> dict:
@@ -100,7 +106,9 @@ def _recipe(clip: DemoClip, seed: int, width: int, height: int) -> dict:
         audio = _speech(seed, QUIET_LOUDNESS_LUFS)
     elif clip.name.startswith("05"):
         video = synth.scene_sequence(**scene, text=[(0.0, 9.0, "YOU DON'T NEED\nA NEW CAMERA")])
-        audio = np.clip(_speech(seed, GOOD_LOUDNESS_LUFS) * 10 ** (CLIPPED_BOOST_DB / 20), -1.0, 1.0)
+        voice = synth.scale_to_lufs(synth.speech_like(duration_s=DEMO_S, sr=DEMO_SR, seed=seed), sr=DEMO_SR,
+                                    lufs=GOOD_LOUDNESS_LUFS)
+        audio = np.clip(voice * 10 ** (CLIPPED_BOOST_DB / 20), -1.0, 1.0)
     elif clip.name.startswith("06"):
         still = synth.scene_sequence(**scene, pan_px_per_s=0, object_speed=0)
         moving = synth.scene_sequence(**scene)

@@ -10,7 +10,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from .features import MODALITIES, FeatureVector, MetricSpec
-from .scorer import Scores, metric_score
+from .scorer import Scores, metric_factor, metric_score
+
+
+def modality_product(metric_scores: dict, targets: dict, modality: str) -> float:
+    """The config-target modality score as a 0-1 product (see ``scorer.config_modality_scores``)."""
+    product = 1.0
+    for key, s in metric_scores.items():
+        if key.startswith(modality + ".") and key in targets:
+            product *= metric_factor(s, targets[key])
+    return product
 
 #: Severity by the overall points a finding costs (0-100 scale of the overall score).
 HIGH_POINTS = 6.0
@@ -46,15 +55,25 @@ def clock(t: float) -> str:
     return f"{m}:{s:02d}"
 
 
+#: Units that count things: shown as whole numbers.
+COUNT_UNITS = frozenset(("tags", "characters", "cuts", "frames", "px", "words"))
+
+
 def fmt_value(v: float, unit: str) -> str:
+    """A measured value in the user's words: 21/255 for luma, 0 tags, 12.5 dB, 0.48%."""
     if v is None:
         return "n/a"
     a = abs(v)
-    text = f"{v:.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}"
-    if not unit:
+    if unit in COUNT_UNITS or (a >= 1 and abs(v - round(v)) < 1e-9):
+        text = f"{v:.0f}"
+    else:
+        text = f"{v:.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}"
+    if not unit or unit == "0-1":
         return text
-    if unit in ("%",):
-        return f"{text}%"
+    if unit == "luma 0-255":
+        return f"{v:.0f}/255"
+    if unit.startswith("%"):
+        return f"{text}{unit}"
     return f"{text} {unit}"
 
 
@@ -118,9 +137,10 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
         spec = specs.get(key)
         label = spec.label if spec else key
         unit = spec.unit if spec else ""
-        in_mod = [k for k in scores.metric_scores if k.startswith(modality + ".")]
-        msum = sum(float(targets[k].get("weight", 1.0)) for k in in_mod) or 1.0
-        points = 100.0 * (float(mweights.get(modality, 0)) / wsum) * (float(t.get("weight", 1.0)) / msum) * (1.0 - s)
+        # Overall points this metric costs: the modality score as it is, against the same with this metric fixed.
+        modality_now = modality_product(scores.metric_scores, targets, modality)
+        fixed = modality_now / max(metric_factor(s, t), 1e-9)
+        points = 100.0 * (float(mweights.get(modality, 0)) / wsum) * (fixed - modality_now)
         cited, code, advice, ttext = _cited_target(v, t)
         if t["kind"] == "range":
             ttext = f"{fmt_value(t['good_low'], '')} to {fmt_value(t['good_high'], unit)}"
@@ -134,6 +154,9 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
         except (KeyError, ValueError, IndexError):
             pass
         message = f"{label} is {fmt_value(v, unit)}{where}; target {ttext}. {advice}".strip()
+        custom = fv.events.get("finding_messages", {}).get(code)
+        if custom:  # an extractor's own sentence for this flaw (it knows where it looked, what it found)
+            message = custom
         out.append(Finding(modality, severity_for(points), code or f"{key}.off_target", message, round(v, 4),
                            cited, start, end, t.get("source"), round(points, 2)))
     return out

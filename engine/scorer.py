@@ -1,7 +1,7 @@
 """Scores: per-metric scores from config targets, per-modality scores, the overall score, tier and category.
 
-Until a learned model is loaded (``engine.model``), a modality's score is the weighted mean of its metric scores
-against the targets in config.toml (``metric_score``), times 100. The overall score is the weighted mean of the
+Until a learned model is loaded (``engine.model``), a modality's score comes from its metric scores against the
+targets in config.toml (``metric_score``): each metric below target multiplies it down (``metric_factor``). The overall score is the weighted mean of the
 modalities that have a score; the tier comes from the thresholds in ``[tiers]``.
 """
 from __future__ import annotations
@@ -56,18 +56,39 @@ def metric_scores(fv: FeatureVector, cfg: dict) -> dict:
     return out
 
 
+#: How much of its modality's score one metric can take away, per unit of its config weight: a metric at its
+#: worst multiplies the modality score by (1 - weight * PENALTY_PER_WEIGHT). Calibrated on the demo and test clips
+#: (BYTEME's own choice, not a standard): the heaviest targets (weight 3-3.5: sharpness, loudness, clipping) can
+#: halve their modality on their own, so one severe flaw is never averaged away by twenty metrics that are fine;
+#: light ones (0.5) cost at most 7.5%. Flaws compound: two severe ones leave about a quarter.
+PENALTY_PER_WEIGHT = 0.15
+#: No single metric zeroes a modality: something was still measured and may be fine.
+MAX_PENALTY = 0.9
+
+
+def penalty_share(target: dict) -> float:
+    """The share of its modality score a metric takes away when it scores 0."""
+    return min(MAX_PENALTY, PENALTY_PER_WEIGHT * float(target.get("weight", 1.0)))
+
+
+def metric_factor(score_0_1: float, target: dict) -> float:
+    """The factor (0-1] a metric's score multiplies its modality score by."""
+    return 1.0 - penalty_share(target) * (1.0 - score_0_1)
+
+
 def config_modality_scores(ms: dict, cfg: dict) -> dict:
-    """Weighted mean (x100) of the metric scores of each modality; None when no metric of it was measured."""
+    """Per modality: 100 times the product of its metrics' factors; None when no metric of it was measured."""
     targets = cfg.get("targets", {})
     out = {}
     for modality in MODALITIES:
-        num = den = 0.0
-        for key, s in ms.items():
-            if key.startswith(modality + "."):
-                w = float(targets[key].get("weight", 1.0))
-                num += w * s
-                den += w
-        out[modality] = round(100.0 * num / den, 1) if den > 0 else None
+        keys = [k for k in ms if k.startswith(modality + ".")]
+        if not keys:
+            out[modality] = None
+            continue
+        product = 1.0
+        for key in keys:
+            product *= metric_factor(ms[key], targets[key])
+        out[modality] = round(100.0 * product, 1)
     return out
 
 

@@ -648,6 +648,41 @@ def click_track(*, bpm: float, duration_s: float, sr: int, level_dbfs: float = -
     return y
 
 
+#: Peak limiter timing: the gain follows a peak over this window (look-ahead and hold), then recovers with this
+#: release time constant — typical settings of a mastering limiter.
+LIMITER_WINDOW_S = 0.005
+LIMITER_RELEASE_S = 0.05
+
+
+def limit(y: np.ndarray, *, sr: int, ceiling_dbfs: float = -1.5) -> np.ndarray:
+    """A peak limiter, as a creator's editor applies before export: peaks above ``ceiling_dbfs`` are turned down
+    smoothly (no flat-topped clipping), quieter passages are left alone.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)], float
+    sr : int > 0
+    ceiling_dbfs : float <= 0
+        Highest sample magnitude after limiting, dBFS.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), dtype=float32], with ``max(|y|) <= 10 ** (ceiling_dbfs / 20)``.
+    """
+    from scipy.ndimage import maximum_filter1d
+    from scipy.signal import lfilter
+
+    y = np.asarray(y, dtype=np.float64)
+    ceiling = 10 ** (ceiling_dbfs / 20)
+    env = maximum_filter1d(np.abs(y), size=max(1, int(LIMITER_WINDOW_S * sr)))
+    gain = np.minimum(1.0, ceiling / np.maximum(env, 1e-12))
+    a = np.exp(-1.0 / (LIMITER_RELEASE_S * sr))
+    smooth = 1.0 - lfilter([1 - a], [1, -a], 1.0 - gain)  # release: gain reduction decays towards none
+    gain = np.minimum(gain, smooth)
+    out = y * gain
+    return np.clip(out, -ceiling, ceiling).astype(np.float32)
+
+
 def mix(*signals: np.ndarray, gains_db: Sequence[float] | None = None) -> np.ndarray:
     """Sum mono signals sample by sample, padding the shorter ones with silence at the end.
 

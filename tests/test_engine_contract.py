@@ -86,21 +86,21 @@ def test_score_folder_json_contract(mixed_folder, store_env, capsys):
 
 
 def test_second_run_answers_from_store_without_decoding(mixed_folder, store_env, capsys, monkeypatch):
-    code1, out1, _ = run_cli(["score", str(mixed_folder / "a_good.mp4"), "--json", "--no-ocr"], capsys)
+    code1, out1, _ = run_cli(["score", str(mixed_folder / "a_good.mp4"), "--json", "--no-ocr", "--model", "none"], capsys)
 
     def no_decode(*a, **k):
         raise AssertionError("decoded a clip the store already knows")
 
     monkeypatch.setattr(pipeline, "decode", no_decode)
     monkeypatch.setattr(pipeline, "probe", no_decode)
-    code2, out2, _ = run_cli(["score", str(mixed_folder / "a_good.mp4"), "--json", "--no-ocr"], capsys)
+    code2, out2, _ = run_cli(["score", str(mixed_folder / "a_good.mp4"), "--json", "--no-ocr", "--model", "none"], capsys)
     assert code1 == code2 == 0
     assert json.loads(out1)["scores"] == json.loads(out2)["scores"]
-    # A config change rescores from the stored features, still without decoding.
+    # A config change rescores from the stored features, still without decoding (config targets: --model none).
     strict = store_env.parent / "strict.toml"
     strict.write_text('[targets."audio.loudness_lufs"]\nkind = "range"\ngood_low = -9.0\ngood_high = -8.0\n'
                       'bad_low = -12.0\nbad_high = -6.0\n')
-    code3, out3, _ = run_cli(["score", str(mixed_folder / "a_good.mp4"), "--json", "--no-ocr", "--config", str(strict)], capsys)
+    code3, out3, _ = run_cli(["score", str(mixed_folder / "a_good.mp4"), "--json", "--no-ocr", "--model", "none", "--config", str(strict)], capsys)
     assert code3 == 0
     assert json.loads(out3)["scores"]["audio"] < json.loads(out1)["scores"]["audio"]
     # Features cached without OCR never serve a run that wants on-screen text: it decodes.
