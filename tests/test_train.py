@@ -95,7 +95,7 @@ def test_training_on_a_small_labelled_set_improves_held_out_correlation():
     rows, y = _labelled(240, 1)
     test_rows, test_y = _labelled(120, 2)
     labels = Labels(y, np.full(len(rows), np.nan), np.full(len(rows), -1), list(range(len(rows))))
-    net, enc, hist = train_model(rows, labels, cfg, keys=KEYS, seed=0, max_epochs=800)
+    net, enc, hist = train_model(rows, labels, cfg, keys=KEYS, seed=0, max_epochs=400)
     trained = correlations(model_modalities(as_scorer(net, enc, CATEGORIES), test_rows)[:, 0], test_y[:, 0])
     untrained_enc = FeatureEncoder.fit(rows, KEYS)
     import torch

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import time
@@ -133,8 +132,6 @@ def main(argv=None) -> int:
     p.add_argument("--no-card", action="store_true", help="do not rewrite the numbers in MODEL_CARD.md")
     p.add_argument("--json", action="store_true", help="print the training summary as JSON at the end")
     a = p.parse_args(argv)
-    # librosa's numba kernels get a compiled-code cache of their own under .cache/ (set before librosa loads).
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(".cache") / "numba-train"))
     res = build(a.clips, a.seed, out_dir=Path(a.out), workers=a.workers, cache_dir=None if a.no_cache else ".cache/corpus",
                 card=not a.no_card, log=lambda s: print(s, file=sys.stderr, flush=True))
     if a.json:
