@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from .feedback import SEVERITY_ORDER, Finding, clock, severity_for
+from .feedback import MEDIUM_POINTS, SEVERITY_ORDER, Finding, clock, severity_for
 
 MODALITY_OF_REASON = {"dead_air": "audio", "loudness_dip": "audio", "static_shot": "visual", "long_shot": "visual",
                       "frozen": "visual", "black": "visual", "fast_text": "text"}
@@ -591,9 +591,11 @@ def originality_findings(orig: dict, cfg: dict) -> list[Finding]:
                                "audio landmark fingerprint", 0.0))
     ov = orig.get("overlay", {})
     if ov.get("status") == "overlay":
-        out.append(Finding("visual", severity_for(points), "originality.watermark",
-                           f"There is {ov['reason']}: another app's watermark makes platforms treat the clip as "
-                           "unoriginal. Export without it or crop it out.", None, None, None, None,
+        # A detector's guess, not a certainty (a static object in a corner of a tripod shot can look the same):
+        # at most medium, and worded so.
+        out.append(Finding("visual", "medium" if points >= MEDIUM_POINTS else "low", "originality.watermark",
+                           f"There seems to be {ov['reason']}. If it is another app's watermark, platforms treat "
+                           "the clip as unoriginal: export without it or crop it out.", None, None, None, None,
                            "persistent-overlay detector on the corner regions", points))
     return out
 

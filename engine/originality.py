@@ -300,6 +300,22 @@ CORNER_WORDS = {"top_left": "top-left", "top_right": "top-right", "bottom_left":
                 "bottom_right": "bottom-right"}
 
 
+#: An overlay box counts as on-screen caption text when this share of it is covered by OCR text boxes.
+TEXT_COVER_SHARE = 0.3
+
+
+def _on_text(box, text_boxes) -> bool:
+    if not box:
+        return False
+    area = max(1e-9, (box[2] - box[0]) * (box[3] - box[1]))
+    covered = 0.0
+    for t in text_boxes:
+        ix = max(0.0, min(box[2], t[2]) - max(box[0], t[0]))
+        iy = max(0.0, min(box[3], t[3]) - max(box[1], t[1]))
+        covered += ix * iy
+    return covered / area >= TEXT_COVER_SHARE
+
+
 def overlay_summary(fv) -> dict:
     """{"status": "overlay" | "clear" | "unknown", "corners": [names], "boxes": {...}, "reason": text}."""
     d = (fv.events if fv is not None else {}).get("overlay.corners")
@@ -309,6 +325,10 @@ def overlay_summary(fv) -> dict:
         return {"status": "unknown", "corners": [], "boxes": {},
                 "reason": f"too few frames to judge ({d.get('span_s', 0):.1f} s sampled)"}
     found = {k: v for k, v in d.get("corners", {}).items() if v.get("status") == "overlay"}
+    text_boxes = [line[2] for line in (fv.text.get("ocr") or []) if len(line) > 2 and line[2]]
+    captions = sorted(k for k, v in found.items() if _on_text(v.get("box"), text_boxes))
+    for k in captions:  # burned-in caption text the OCR read: the creator's own words, not another app's logo
+        del found[k]
     if found:
         return {"status": "overlay", "corners": sorted(found), "boxes": {k: v["box"] for k, v in found.items()},
                 "reason": "a persistent logo-like overlay in the " + ", ".join(CORNER_WORDS[k] for k in sorted(found))
