@@ -179,3 +179,16 @@ def test_too_few_labels_is_a_plain_error(tmp_path, capsys):
     (tmp_path / "labels.csv").write_text("path,score\na.mp4,50\n", encoding="utf-8")
     rc = main(["train", str(tmp_path / "labels.csv"), "--store", str(tmp_path / "s.sqlite3")])
     assert rc == 1 and "needs at least" in capsys.readouterr().err
+
+
+def test_corpus_build_is_cached_and_a_bigger_build_reuses_it(tmp_path):
+    cfg = load_config(None)
+    logs = []
+    a = C.build_corpus(2, 11, config=cfg, cache_dir=tmp_path, workers=1, options={"ocr": False}, log=logs.append)
+    b = C.build_corpus(3, 11, config=cfg, cache_dir=tmp_path, workers=1, options={"ocr": False}, log=logs.append)
+    assert "2 of 3 clips from the cache" in " ".join(logs) and "(1 rendered" in logs[-1]
+    np.testing.assert_array_equal(a.values, b.values[:2])
+    c = C.build_corpus(3, 11, config=cfg, cache_dir=tmp_path, workers=1, options={"ocr": False}, log=logs.append)
+    assert "(0 rendered" in logs[-1]
+    np.testing.assert_array_equal(b.values, c.values)
+    assert list(c.targets[:, 0]) == [C.target_quality(r.flaws, "visual") for r in C.make_recipes(3, 11)]

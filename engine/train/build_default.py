@@ -96,7 +96,16 @@ def summarise(report: dict) -> str:
         r = report["modalities"][m]
         lines.append(f"| {m} | {_fmt(r['model'])} | {_fmt(r['config'])} |")
     acc = report.get("category_accuracy")
+    o = report["overall"]
     lines.append("")
+    if o["model"]["srcc"] is not None and o["config"]["srcc"] is not None:
+        verdict = "beats" if o["model"]["srcc"] > o["config"]["srcc"] else "does NOT beat"
+        lines.append(f"Overall, the learned model {verdict} the config-weighted score on held-out sources "
+                     f"(SRCC {o['model']['srcc']:.3f} vs {o['config']['srcc']:.3f}).")
+    worse = [m for m in MODALITIES if (report["modalities"][m]["model"]["srcc"] or 0)
+             < (report["modalities"][m]["config"]["srcc"] or 0)]
+    if worse:
+        lines.append(f"On {', '.join(worse)} alone the config targets rank held-out clips better than the model does.")
     lines.append(f"Category accuracy on held-out clips (6 classes, chance ~0.17): {acc if acc is not None else 'n/a'}")
     return "\n".join(lines)
 

@@ -21,9 +21,10 @@ Target (documented in ``models/MODEL_CARD.md``)
 Category
     Each clip is built from one category template (``CATEGORIES``), so its label is known by construction.
 
-The corpus is seeded: the same seed, size and engine give the same clips and the same features. Features are
-cached in ``.cache/corpus/`` keyed by the seed, the size, the corpus recipe version, the engine version and the
-current feature keys.
+The corpus is seeded: the same seed and engine give the same clips and the same features, and recipe i is the
+same whatever the corpus size. Features are cached in ``.cache/corpus/`` keyed by the seed, the corpus recipe
+version, the engine version, the run options and the current feature keys; a bigger build reuses the clips of
+a smaller one.
 """
 from __future__ import annotations
 
@@ -506,39 +507,63 @@ class Corpus:
         return [{k: (None if np.isnan(v) else float(v)) for k, v in zip(self.keys, self.values[i])} for i in idx]
 
 
-def corpus_key(n: int, seed: int, keys: list[str], options: dict | None) -> str:
-    h = hashlib.sha256(json.dumps([CORPUS_VERSION, __version__, n, seed, keys, options or {}]).encode())
+def corpus_key(seed: int, keys: list[str], options: dict | None) -> str:
+    """Cache key of a corpus: recipe version, engine version, seed, feature keys and run options. The size is
+    not part of it: recipe i is the same for every corpus size, so a bigger build reuses a smaller one's clips."""
+    h = hashlib.sha256(json.dumps([CORPUS_VERSION, __version__, seed, keys, options or {}]).encode())
     return h.hexdigest()[:16]
 
 
-def build_corpus(n: int = 360, seed: int = 0, *, config: dict | None = None, cache_dir: str | Path | None = ".cache/corpus",
+def _cached_rows(cache_dir: Path, key: str, keys: list[str], n: int) -> tuple[dict, set]:
+    """{recipe index: feature row} and the set of indices known to fail, from cached builds of this corpus."""
+    rows: dict = {}
+    tried: set = set()
+    for f in sorted(cache_dir.glob(f"corpus-{key}-n*.npz")):
+        try:
+            z = np.load(f, allow_pickle=False)
+            if list(z["keys"]) != keys:
+                continue
+            size = int(z["n"])
+            for i, v in zip(z["index"], z["values"]):
+                if int(i) < n:
+                    rows[int(i)] = v
+            tried.update(range(min(size, n)))
+        except (OSError, ValueError, KeyError):
+            continue  # a damaged cache file is ignored and rebuilt
+    return rows, tried - set(rows)
+
+
+def build_corpus(n: int = 480, seed: int = 0, *, config: dict | None = None, cache_dir: str | Path | None = ".cache/corpus",
                  workers: int = 2, options: dict | None = None, log=print) -> Corpus:
-    """Build (or load from the cache) ``n`` clips' features. ``workers`` processes share the rendering."""
+    """Build (or load from the cache) ``n`` clips' features. ``workers`` processes share the rendering. Clips a
+    cached build of the same corpus already has (same seed, engine, feature keys) are not rendered again."""
     from ..config import load_config
 
     cfg = config if config is not None else load_config()
     keys = current_feature_keys()
     options = dict(options if options is not None else {"ocr": True})
-    cache = Path(cache_dir) / f"corpus-{corpus_key(n, seed, keys, options)}.npz" if cache_dir else None
+    key = corpus_key(seed, keys, options)
     recipes = make_recipes(n, seed)
-    if cache is not None and cache.is_file():
-        z = np.load(cache, allow_pickle=False)
-        if list(z["keys"]) == keys:
-            log(f"corpus: {n} clips from the cache {cache}")
-            return Corpus(keys, z["values"], z["targets"], z["category"], z["split"], z["source"],
-                          [recipes[int(i)].flaws for i in z["index"]])
-    t0 = time.monotonic()
     values = np.full((n, len(keys)), np.nan)
-    failed = []
-    jobs = [(r, cfg, options) for r in recipes]
-    if workers > 1:
+    failed: list = []
+    cached, known_failed = (_cached_rows(Path(cache_dir), key, keys, n) if cache_dir and Path(cache_dir).is_dir()
+                            else ({}, set()))
+    for i, v in cached.items():
+        values[i] = v
+    failed += [(i, "failed in a cached build") for i in sorted(known_failed)]
+    todo = [r for r in recipes if r.index not in cached and r.index not in known_failed]
+    if cached:
+        log(f"corpus: {len(cached)} of {n} clips from the cache in {cache_dir}")
+    t0 = time.monotonic()
+    jobs = [(r, cfg, options) for r in todo]
+    if jobs and workers > 1:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
         from concurrent.futures.process import BrokenProcessPool
 
         ctx = mp.get_context("fork" if os.name == "posix" else "spawn")
-        # The first clip runs here, before forking: librosa's numba kernels are compiled once, in this process,
-        # and the forked workers inherit them instead of compiling (and writing the cache) at the same time.
+        # The first clip runs here, before forking: librosa's numba kernels are compiled (or loaded) once, in this
+        # process, and the forked workers inherit them instead of filling the cache at the same time.
         first, jobs = jobs[0], jobs[1:]
         i, vals, err = _worker(first)
         _store(values, keys, i, vals, err, failed)
@@ -549,32 +574,34 @@ def build_corpus(n: int = 360, seed: int = 0, *, config: dict | None = None, cac
                 for done, fut in enumerate(as_completed(futures), 2):
                     i, vals, err = fut.result()
                     _store(values, keys, i, vals, err, failed)
-                    if done % 20 == 0 or done == n:
-                        log(f"corpus: {done}/{n} clips, {time.monotonic() - t0:.0f} s")
+                    if done % 20 == 0 or done == len(todo):
+                        log(f"corpus: {done}/{len(todo)} clips, {time.monotonic() - t0:.0f} s")
         except BrokenProcessPool:
             raise RuntimeError("a corpus worker process died (a crash inside a native library); run with workers=1 "
-                               "to see where, or rebuild librosa's numba cache (NUMBA_CACHE_DIR)") from None
+                               "to see where") from None
     else:
         for done, job in enumerate(jobs, 1):
             i, vals, err = _worker(job)
             _store(values, keys, i, vals, err, failed)
-            if done % 20 == 0 or done == n:
-                log(f"corpus: {done}/{n} clips, {time.monotonic() - t0:.0f} s")
+            if done % 20 == 0 or done == len(todo):
+                log(f"corpus: {done}/{len(todo)} clips, {time.monotonic() - t0:.0f} s")
     if failed:
         log(f"corpus: {len(failed)} clip(s) failed and are left out; first: {failed[0]}")
-    ok = np.array([i not in {f[0] for f in failed} for i in range(n)])
-    targets = np.array([r.targets() for r in recipes], dtype=np.float64)
-    category = np.array([CATEGORIES.index(r.category) for r in recipes])
+    bad = {f[0] for f in failed}
+    ok = np.array([i not in bad for i in range(n)], dtype=bool)
+    targets = np.array([r.targets() for r in recipes], dtype=np.float64).reshape(-1, 3)
+    category = np.array([CATEGORIES.index(r.category) for r in recipes], dtype=int)
     split = np.array([r.split for r in recipes])
     source = np.array([r.source for r in recipes])
-    corpus = Corpus(keys, values[ok], targets[ok], category[ok], split[ok], source[ok], [r.flaws for r, k in zip(recipes, ok) if k])
-    if cache is not None:
+    corpus = Corpus(keys, values[ok], targets[ok], category[ok], split[ok], source[ok],
+                    [r.flaws for r, k in zip(recipes, ok) if k])
+    if cache_dir and todo:
+        cache = Path(cache_dir) / f"corpus-{key}-n{n}.npz"
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, keys=np.array(keys), values=corpus.values, targets=corpus.targets,
-                            category=corpus.category, split=corpus.split, source=corpus.source, index=np.flatnonzero(ok))
+        np.savez_compressed(tmp, keys=np.array(keys), values=values[ok], index=np.flatnonzero(ok), n=np.array(n))
         tmp.replace(cache)
-    log(f"corpus: built {ok.sum()} clips in {time.monotonic() - t0:.0f} s")
+    log(f"corpus: {int(ok.sum())} clips ready ({len(todo)} rendered in {time.monotonic() - t0:.0f} s)")
     return corpus
 
 
