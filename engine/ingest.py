@@ -893,23 +893,41 @@ def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--score", action="store_true", help="score the downloaded clips afterwards")
 
 
-def score_downloaded(paths: list[Path]) -> list | None:
-    """Hand the downloaded clips to ``engine.pipeline.score_paths`` when it exists (the one place to wire)
-    and print one plain line per clip. Returns its results, or ``None`` when scoring is not available."""
+def score_downloaded(paths: list[Path], args=None) -> list:
+    """Score the downloaded clips with the run's --config/--preset/--store (through the store, so the TUI and
+    ``byteme results`` see them) and print one plain line per clip."""
+    from .cli import load_model_for
+    from .config import load_config
+    from .pipeline import analyze
+    from .store import Store
+
+    cfg = load_config(getattr(args, "config", None), preset=getattr(args, "preset", None))
+    store = Store(getattr(args, "store", None) or None)
     try:
-        from engine import pipeline
-    except ModuleNotFoundError as exc:
-        if exc.name != "engine.pipeline":
-            raise
-        pipeline = None
-    score_paths = getattr(pipeline, "score_paths", None)
-    if score_paths is None:
-        print("Scoring is not available yet (engine.pipeline.score_paths is missing); clips were downloaded only.")
-        return None
-    results = list(score_paths(paths) or [])
+        model = load_model_for(args, cfg) if args is not None else None
+        results = [analyze(p, cfg, store=store, model=model) for p in paths]
+    finally:
+        store.close()
     for result in results:
         print(_score_line(result))
     return results
+
+
+def keep_engagement(results: list[FetchResult], store_path=None) -> None:
+    """Save each download's engagement counts (from its .info.json) in the store, for ``byteme train``."""
+    from .store import Store
+
+    with_info = [r for r in results if r.status == "ok" and r.path is not None and r.info_path is not None]
+    if not with_info:
+        return
+    store = Store(store_path or None)
+    try:
+        for r in with_info:
+            counts = read_engagement(r.info_path)
+            if counts.get("error") is None:
+                store.set_engagement(r.path, counts)
+    finally:
+        store.close()
 
 
 def _score_line(result) -> str:
@@ -985,7 +1003,8 @@ def run_fetch(args: argparse.Namespace) -> int:
     failed = sum(r.status == "error" for r in results)
     ok_paths = [r.path for r in results if r.status == "ok" and r.path is not None]
     print(f"{len(ok_paths)} downloaded, {sum(r.status == 'skipped' for r in results)} skipped, {failed} failed.")
+    keep_engagement(results, getattr(args, "store", None))
     if getattr(args, "score", False) and ok_paths:
-        scored = score_downloaded(ok_paths) or []
+        scored = score_downloaded(ok_paths, args)
         failed += sum(getattr(r, "status", "ok") != "ok" for r in scored)
     return 1 if failed else 0

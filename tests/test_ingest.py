@@ -602,24 +602,24 @@ def test_result_lines_escape_control_characters():
     assert "[b]x[/b]" in line  # plain print: markup is shown as text
 
 
-def test_score_hook_without_pipeline_function(monkeypatch, capsys):
-    import types
-    import sys as _sys
+def test_fetch_score_end_to_end_keeps_engagement_in_the_store(server, tmp_path, capsys, monkeypatch):
+    """`byteme fetch URL --score`: the clip lands, is scored through the store, and its counts are kept."""
+    from engine import cli
+    from engine.store import Store
 
-    import engine
+    base, _ = server
+    monkeypatch.setattr(ingest, "DEFAULT_SOCKET_TIMEOUT_S", 3.0)
+    store_path = tmp_path / "store.sqlite3"
+    code = cli.main(["fetch", f"{base}/media/clip.mp4", "--to", str(tmp_path / "lib"), "--retries", "0", "--score",
+                     "--store", str(store_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    score_lines = [line for line in out.splitlines() if line.startswith("score ")]
+    assert len(score_lines) == 1 and "overall" in score_lines[0], out
+    store = Store(store_path)
+    [result] = store.latest_results()
+    assert result.status == "ok" and result.scores.overall is not None
+    engagement = store.engagement(Path(result.path))
+    store.close()
+    assert engagement is not None and engagement["error"] is None
 
-    empty = types.ModuleType("engine.pipeline")
-    monkeypatch.setitem(_sys.modules, "engine.pipeline", empty)
-    monkeypatch.setattr(engine, "pipeline", empty, raising=False)
-    assert ingest.score_downloaded([Path("a.mp4")]) is None
-    assert "not available" in capsys.readouterr().out
-
-    fake = types.ModuleType("engine.pipeline")
-    fake.score_paths = lambda paths: [
-        {"path": str(p), "status": "ok", "error": None, "scores": {"overall": 71.25}, "tier": "silver"}
-        for p in paths]
-    monkeypatch.setitem(_sys.modules, "engine.pipeline", fake)
-    monkeypatch.setattr(engine, "pipeline", fake, raising=False)
-    assert len(ingest.score_downloaded([Path("a.mp4"), Path("b\x1b.mp4")])) == 2
-    out = capsys.readouterr().out.splitlines()
-    assert out == ["score    a.mp4: overall 71.2 (silver)", "score    b\\x1b.mp4: overall 71.2 (silver)"]
