@@ -39,6 +39,8 @@ ENGAGEMENT_TARGETS = ("like_rate", "comment_rate", "engagement_rate", "log_views
 #: Fewer labelled clips than this cannot give a train split, an early-stopping split and a test split.
 MIN_CLIPS = 8
 TEST_SHARE = 0.25
+#: Below this many clips a correlation's 95% interval spans most of -1..1 (Fisher z: +-1.96/sqrt(n-3)).
+FEW_CLIPS = 30
 
 
 class LabelError(BytemeError):
@@ -233,15 +235,17 @@ def _comparison(models: dict, rows: list[dict], labels: Labels, cfg: dict) -> di
 def _print_comparison(comp: dict, title: str, out) -> None:
     out.write(title + "\n")
     cols = [c for c in ("overall", *MODALITIES) if any(c in r for r in comp.values())]
-    out.write(f"  {'scorer':<34}" + "".join(f"{c + ' SRCC':>14}{c + ' PLCC':>14}" for c in cols) + "\n")
+    out.write(f"  {'scorer':<44}" + "".join(f"{c + ' SRCC':>14}{c + ' PLCC':>14}" for c in cols) + "\n")
     for name, r in comp.items():
         cells = ""
         for c in cols:
             v = r.get(c) or {}
             cells += f"{_f(v.get('srcc')):>14}{_f(v.get('plcc')):>14}"
-        out.write(f"  {visible(name):<34}{cells}\n")
+        out.write(f"  {visible(name):<44}{cells}\n")
     n = next((v.get("n") for r in comp.values() for v in r.values() if v), 0)
     out.write(f"  (on {n} clips)\n")
+    if n < FEW_CLIPS:
+        out.write(f"  Only {n} clips: correlations this small a sample can swing widely; label more clips to trust them.\n")
 
 
 def _f(v) -> str:
@@ -354,7 +358,7 @@ def add_train_arguments(p) -> None:
     p.add_argument("--no-ocr", action="store_true", help="skip on-screen text recognition when extracting features")
     p.add_argument("--synthetic", action="store_true",
                    help="rebuild the shipped default from the synthetic corpus instead (python -m engine.train.build_default)")
-    p.add_argument("--clips", type=int, default=480, help="with --synthetic: corpus size")
+    p.add_argument("--clips", type=int, default=960, help="with --synthetic: corpus size")
 
 
 def add_eval_arguments(p) -> None:
