@@ -178,7 +178,8 @@ def _open(path: Path):
             raise MediaError(f"{path.name} is a link that points back to itself.", kind="not_found") from None
         raise MediaError(f"{path.name} cannot be read: {exc.strerror}.", kind="unreadable") from None
     if not path.is_file():
-        raise MediaError(f"{path.name} is a folder or a device, not a video file.", kind="not_a_file")
+        what = "a folder" if path.is_dir() else "a pipe" if path.is_fifo() else "a folder or a device"
+        raise MediaError(f"{path.name} is {what}, not a video file.", kind="not_a_file")
     if st.st_size == 0:
         raise MediaError(f"{path.name} is empty (0 bytes).", kind="empty_file")
     if not os.access(path, os.R_OK):

@@ -58,6 +58,8 @@ def _decode(raw: bytes) -> str:
 def _read_head(path: Path, limit: int) -> tuple[bytes | None, bool, Problem | None]:
     """(first ``limit`` bytes, whether the file is longer, problem)."""
     try:
+        if path.exists() and not path.is_file():  # a pipe would block open() forever
+            return None, False, Problem("unreadable", f"{path.name} is not a regular file.", path.name)
         with open(path, "rb") as fh:
             raw = fh.read(limit + 1)
     except IsADirectoryError:

@@ -8,11 +8,13 @@ recomputes scores from the cached features, without decoding).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import re
 import sqlite3
+import stat
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -195,6 +197,8 @@ class Store:
     def hash_for(self, path: Path) -> str:
         """Content hash of a file, reusing the stored one while size and mtime are unchanged."""
         st = path.stat()
+        if not stat.S_ISREG(st.st_mode):  # a FIFO named .mp4 would block open() forever; probe names the problem
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
         key = path_key(path)
         row = self.conn.execute(
             "SELECT content_hash FROM clips WHERE path=? AND size_bytes=? AND mtime_ns=?", (key, st.st_size, st.st_mtime_ns)
