@@ -13,6 +13,7 @@ from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import welch
 
 from ..features import FeatureVector, MetricSpec
+from .. import dsp
 from .audio import HOP, ANALYSIS_RATE_HZ, AudioAnalysis, usable
 from .base import ClipContext, Extractor, register
 
@@ -50,8 +51,9 @@ ACTIVE_RANGE_DB = 30.0
 MUSIC_MIN_STEADY_SHARE = 0.25
 #: ... or when the clip has a clear beat (pulse clarity, see ``pulse_clarity``) at least this strong.
 MUSIC_MIN_PULSE = 0.35
-#: A beat needs onsets: the 99th percentile of the onset envelope (librosa onset strength, dB of mel-band rise per
-#: frame) must reach this. A held chord's envelope is a ripple of ~0.2 dB whose autocorrelation is meaningless.
+#: A beat needs onsets: the 99th percentile of the onset envelope (spectral-flux onset strength as librosa's,
+#: dB of mel-band rise per frame) must reach this. A held chord's envelope is a ripple of ~0.2 dB whose
+#: autocorrelation is meaningless.
 MIN_ONSET_PEAK_DB = 1.0
 
 # --- Noise -------------------------------------------------------------------------------------------------------
@@ -204,7 +206,8 @@ class SpeechMusicFrames:
         env = _db(self.moving + floor)
         bp = uniform_filter1d(env, MOD_FAST_FRAMES, mode="nearest") - uniform_filter1d(env, MOD_SLOW_FRAMES,
                                                                                        mode="nearest")
-        self.modulation_db = np.sqrt(uniform_filter1d(bp * bp, win, mode="nearest"))
+        # max(0, .): the running mean of a square can dip a few ulps under 0 (was a NaN and a RuntimeWarning).
+        self.modulation_db = np.sqrt(np.maximum(uniform_filter1d(bp * bp, win, mode="nearest"), 0.0))
         moving = np.maximum(band - bed, 0.0)
         # Flatness of the moving part only: a voice's harmonics are tonal, hi-hats and noise bursts are not.
         flat = np.exp(np.mean(np.log(moving + 1e-20), axis=0)) / (np.mean(moving, axis=0) + 1e-20)
@@ -256,16 +259,13 @@ def _spans(mask: np.ndarray, *, min_s: float) -> list[list[float]]:
 
 def rhythm(a: AudioAnalysis) -> dict:
     """Tempo (BPM), beat times (s), pulse clarity (0-1) and onset rate (per s) from the shared onset envelope
-    (librosa's beat tracker, Ellis 2007)."""
-    import librosa
-
+    (the dynamic-programming beat tracker of Ellis 2007 and librosa's onset peak picker, in ``engine.dsp``)."""
     oenv = a.onset_envelope
-    tempo, beats = librosa.beat.beat_track(onset_envelope=oenv, sr=ANALYSIS_RATE_HZ, hop_length=HOP, units="time")
-    tempo = float(np.atleast_1d(tempo)[0]) if np.size(tempo) else 0.0
-    onsets = librosa.onset.onset_detect(onset_envelope=oenv, sr=ANALYSIS_RATE_HZ, hop_length=HOP, units="time")
+    tempo, beat_frames = dsp.beat_track(oenv, frame_rate_hz=FRAME_RATE_HZ)
+    onsets = dsp.onset_detect(oenv, frame_rate_hz=FRAME_RATE_HZ)
     return {
         "tempo_bpm": tempo if tempo > 0 else None,
-        "beats_s": [round(float(b), 3) for b in beats],
+        "beats_s": [round(float(f) * HOP / ANALYSIS_RATE_HZ, 3) for f in beat_frames],
         "pulse": pulse_clarity(oenv, tempo_bpm=tempo if tempo > 0 else None),
         "onset_rate": len(onsets) / a.duration_s if a.duration_s > 0 else 0.0,
     }
@@ -373,12 +373,13 @@ class Rhythm(Extractor):
     wants_frames = False
     METRICS = (
         MetricSpec("audio.tempo_bpm", "Tempo", "BPM", 30, 300, None,
-                   "librosa beat tracker; only reported when the beat is clear (beat strength >= "
-                   f"{MUSIC_MIN_PULSE:g})."),
+                   "Dynamic-programming beat tracker (Ellis 2007, as librosa's); only reported when the beat is "
+                   f"clear (beat strength >= {MUSIC_MIN_PULSE:g})."),
         MetricSpec("audio.beat_strength", "Beat strength", "", 0, 1, None,
                    "Pulse clarity: autocorrelation of the onset envelope at the beat period (0 none, 1 metronome)."),
         MetricSpec("audio.onset_rate_per_s", "Onset rate", "per s", 0, 20, None,
-                   "Note, syllable and hit onsets per second (librosa onset detector)."),
+                   "Note, syllable and hit onsets per second (peaks of the spectral-flux onset strength, "
+                   "librosa's rule)."),
     )
 
     def finish(self, ctx: ClipContext, fv: FeatureVector) -> None:
@@ -421,13 +422,11 @@ class Timbre(Extractor):
     ) + tuple(
         MetricSpec(f"audio.mfcc_{i:02d}_{stat}", f"MFCC {i} {stat}", "", -500, 500, None,
                    f"{'Mean' if stat == 'mean' else 'Standard deviation'} of mel-frequency cepstral coefficient {i} "
-                   "over active frames (64 mel bands, librosa).")
+                   "over active frames (64 Slaney mel bands, orthonormal DCT-II as librosa).")
         for i in range(N_MFCC) for stat in ("mean", "std")
     )
 
     def finish(self, ctx: ClipContext, fv: FeatureVector) -> None:
-        import librosa
-
         a = usable(ctx)
         if a is None:
             return
@@ -435,13 +434,15 @@ class Timbre(Extractor):
         if not active.any():
             return
         mag = np.sqrt(a.power[:, active])
-        sr = ANALYSIS_RATE_HZ
-        fv.set("audio.spectral_centroid_hz", float(np.mean(librosa.feature.spectral_centroid(S=mag, sr=sr))))
-        fv.set("audio.spectral_rolloff_hz",
-               float(np.mean(librosa.feature.spectral_rolloff(S=mag, sr=sr, roll_percent=ROLLOFF_SHARE))))
-        fv.set("audio.spectral_bandwidth_hz", float(np.mean(librosa.feature.spectral_bandwidth(S=mag, sr=sr))))
-        fv.set("audio.spectral_flatness", float(np.mean(librosa.feature.spectral_flatness(S=mag))))
-        mfcc = librosa.feature.mfcc(S=a.mel_db[:, active], n_mfcc=N_MFCC)
+        freqs = a.freqs
+        centroid = dsp.spectral_centroid(mag, freqs_hz=freqs)
+        fv.set("audio.spectral_centroid_hz", float(np.mean(centroid)))
+        rolloff = dsp.spectral_rolloff(mag, freqs_hz=freqs, share=ROLLOFF_SHARE)
+        fv.set("audio.spectral_rolloff_hz", float(np.mean(rolloff)))
+        fv.set("audio.spectral_bandwidth_hz",
+               float(np.mean(dsp.spectral_bandwidth(mag, freqs_hz=freqs, centroid_hz=centroid))))
+        fv.set("audio.spectral_flatness", float(np.mean(dsp.spectral_flatness(mag))))
+        mfcc = dsp.mfcc(a.mel_db[:, active], n_mfcc=N_MFCC)
         for i in range(N_MFCC):
             fv.set(f"audio.mfcc_{i:02d}_mean", float(np.mean(mfcc[i])))
             fv.set(f"audio.mfcc_{i:02d}_std", float(np.std(mfcc[i])))
