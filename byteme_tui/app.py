@@ -28,6 +28,7 @@ class BytemeApp(AppActions, App[int]):
         self.cfg: dict | None = None  # the active config (targets for the breakdown), read in the load worker
         self.specs: dict | None = None  # engine.extractors.metric_specs(), imported in the load worker
         self.poll_interval_s = poll_interval_s
+        self._polling = False
 
     def on_mount(self) -> None:
         # pushed, not the default screen: Textual loads a screen's CSS_PATH only when it is pushed
@@ -37,9 +38,11 @@ class BytemeApp(AppActions, App[int]):
     @work(thread=True, exclusive=True, group="load")
     def load(self) -> None:
         self.post_message(StateChanged(self.backend.open()))
-        self.load_metadata()
-        if self.poll_interval_s:
+        self.post_message(StateChanged(self.backend.poll()))  # queue states at once, not after the imports below
+        if self.poll_interval_s and not self._polling:
+            self._polling = True
             self.call_from_thread(self.set_interval, self.poll_interval_s, self.poll)
+        self.load_metadata()
         while self.backend.probe_missing(limit=25):
             self.post_message(StateChanged(self.backend.poll()))
 
@@ -81,6 +84,9 @@ def run_app(folder: Path, args) -> int:
 
         sys.stderr.write(f"byteme: {display_path(folder)} is not a folder.\n")
         return 2
+    from .terminal import worker_log_path, worker_output_to
+
     backend = LibraryBackend(folder, store_path=getattr(args, "store", None), config_path=getattr(args, "config", None),
                              preset=getattr(args, "preset", None))
-    return BytemeApp(backend).run() or 0
+    with worker_output_to(worker_log_path()):  # worker processes must never write over the app
+        return BytemeApp(backend).run() or 0
