@@ -5,11 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual import work
+
+from engine.textsafe import display_path
 from textual.app import SystemCommand
 
 from .backend import FeatureNotAvailable
 from .messages import CommandDone, StateChanged
-from .screens.dialogs import AddUrlDialog, FolderPicker, HelpScreen, QuitDialog
+from .screens.dialogs import AddUrlDialog, ExportDialog, FolderPicker, HelpScreen, QuitDialog
+
+#: The report's default folder, inside the library folder.
+REPORT_FOLDER = "byteme-report"
 
 
 class AppActions:
@@ -86,25 +91,37 @@ class AppActions:
             self.load()
 
     def add_url(self) -> None:
-        self.push_screen(AddUrlDialog(), lambda urls: urls and self.fetch(urls))
+        self.push_screen(AddUrlDialog())
 
     @work(thread=True, group="fetch")
-    def fetch(self, urls: list[str]) -> None:
+    def downloaded(self, paths: list[str]) -> None:
+        """Files the Add URL dialog downloaded: show them in the library, then queue them."""
+        self.post_message(StateChanged(self.backend.open()))
         try:
-            results = self.backend.fetch_urls(urls)
+            n = self.backend.enqueue(paths, force=False)
+        except Exception as exc:  # noqa: BLE001 - FeatureNotAvailable (no queue) or a store error: plain words
+            self.post_message(CommandDone(f"Downloaded, but not queued: {exc}", "warning"))
+            return
+        self.post_message(CommandDone(f"Downloaded and queued {n} clip(s)."))
+        self.post_message(StateChanged(self.backend.poll()))
+
+    def export_report(self) -> None:
+        self.push_screen(ExportDialog(Path(self.backend.folder) / REPORT_FOLDER),
+                         lambda dest: dest is not None and self.write_report(dest))
+
+    @work(thread=True, exclusive=True, group="export")
+    def write_report(self, dest: Path) -> None:
+        self.post_message(CommandDone("Writing the report…"))
+        try:
+            index, n = self.backend.export_report(dest)
         except FeatureNotAvailable as exc:
             self.post_message(CommandDone(str(exc), "warning"))
             return
-        paths = [str(r.path) for r in results if r.status == "ok" and r.path]
-        bad = [r for r in results if r.status == "error"]
-        self.post_message(CommandDone(f"Downloaded {len(paths)} clip(s)" + (f"; {len(bad)} failed: "
-                          f"{(bad[0].error or {}).get('message', '')}" if bad else "."), "warning" if bad else "information"))
-        self.post_message(StateChanged(self.backend.open()))
-        if paths:
-            self.backend.enqueue(paths)
-
-    def export_report(self) -> None:
-        self.command("export_report", Path(self.backend.folder) / "byteme-report.html")
+        except Exception as exc:  # noqa: BLE001 - e.g. a folder that cannot be written: plain words
+            self.post_message(CommandDone(f"The report could not be written: {exc}", "error"))
+            return
+        self.last_report = index
+        self.post_message(CommandDone(f"Report of {n} clip(s) written: {display_path(index)}"))
 
     # -- quitting ------------------------------------------------------------------------------------------
     async def action_quit(self) -> None:

@@ -374,22 +374,24 @@ class LibraryBackend:
         self.model = model or None
 
     # -- optional features ---------------------------------------------------------------------------------
-    def export_report(self, dest: Path) -> Path:
+    def export_report(self, dest: Path) -> tuple[Path, int]:
+        """Write the HTML report of the folder's scored clips into the folder ``dest``; (index.html, clips)."""
         try:
             from engine import report
         except ImportError as exc:
-            raise FeatureNotAvailable("Report export is not available yet (engine.report is missing).") from exc
+            raise FeatureNotAvailable("Report export is not available in this install (engine.report is missing).") from exc
         with self._lock:
             results = [self._results[k] for k in self._rows if k in self._results]
-        return report.write_report(results, dest)
+        if not results:
+            raise FeatureNotAvailable("No clip in this folder has a score yet: score some (a) before exporting.")
+        return report.write_report(results, dest, "html", self.config()), len(results)
 
     def fetch_urls(self, urls: list[str], *, progress=None, cancel: threading.Event | None = None) -> list:
         try:
             from engine import ingest
         except ImportError as exc:
             raise FeatureNotAvailable("Adding URLs is not available yet (engine.ingest is missing).") from exc
-        results = ingest.fetch(urls, to_dir=self.folder, progress=progress, cancel=cancel)
-        return results
+        return ingest.fetch(urls, to_dir=self.folder, progress=progress, cancel=cancel)
 
     def describe(self) -> dict:
         return {"store": str(self.store_path or ""), "executor": self.executor, "workers": self.workers,

@@ -58,8 +58,48 @@ def fake_result(path: str, seed: int, duration_s: float = 12.0) -> ClipResult:
                                    "text.caption_words": 0.7},
                     tier=tier, category=("talking_head", "tutorial", "music", "vlog")[seed % 4],
                     category_confidence=0.8, model="fake@1")
+    scores.extra["insights"] = fake_insights(seed, n)
+    scores.extra["hook"] = scores.extra["insights"]["hook"]["score"]
+    findings.insert(1, Finding("audio", "medium", "retention.risk",
+                               "Retention risk is high from 0:06 to 0:08: dead air. Trim this stretch.", 0.5, 0.5,
+                               6.0, 8.0, "[retention] in config.toml", 5.0))
+    findings.append(Finding("visual", "low", "hook.static_opening", "Nothing changes on screen for the first 1.5 s.",
+                            0.2, 1.0, 0.0, 1.5, "[hook] in config.toml", 0.5))
     return ClipResult(path=path, status="ok", media=media, scores=scores, findings=findings, features=fv,
                       content_hash=f"h{seed}")
+
+
+def fake_insights(seed: int, n: int) -> dict:
+    """Insights shaped like ``engine.insights.compute``'s: a risk per second (dead air at 6-8 s), a hook, one
+    rewards checklist with a pass, a fail and an unknown, and one near-duplicate whose name is hostile text."""
+    seconds = []
+    for t in range(n):
+        reasons = ["dead_air"] if 6 <= t < 8 else ["static_shot"] if (t + seed) % 5 == 0 else []
+        risk = 0.5 if "dead_air" in reasons else 0.3 if reasons else 0.0
+        seconds.append({"t": t, "risk": risk, "level": "high" if risk >= 0.5 else "medium" if risk >= 0.3 else "low",
+                        "reasons": reasons})
+    hook = {"window_s": 3.0, "score": 60.0 + seed % 30, "summary": "nothing changes on screen for 1.5 s: open on the action.",
+            "unused": ["face: the face detector's metric is not there"],
+            "components": [{"key": "black_opening", "label": "Picture from the first frame", "score": 1.0, "weight": 2.0,
+                            "detail": "a picture from the first frame"},
+                           {"key": "first_change", "label": "Something happens on screen", "score": 0.2, "weight": 2.0,
+                            "detail": "first change on screen at 1.5 s"},
+                           {"key": "first_sound", "label": "Sound from the start", "score": 0.6, "weight": 1.5,
+                            "detail": "first sound at 0.8 s"}]}
+    rewards = [{"preset": "tiktok", "label": "TikTok", "program": "TikTok Creator Rewards Program", "active": True,
+                "verdict": "fail", "items": [
+                    {"rule": "over_one_minute", "label": "Longer than one minute", "status": "fail",
+                     "reason": f"{n:.1f} s long; needs over 60 s", "required": True, "source": "TikTok Creator Rewards terms"},
+                    {"rule": "aspect", "label": "Vertical 9:16", "status": "pass", "reason": "1080x1920 displayed",
+                     "required": True, "source": "TikTok upload guidance"},
+                    {"rule": "original", "label": "Original content", "status": "unknown",
+                     "reason": "the library index was not available", "required": False, "source": "TikTok rules"}]}]
+    originality = {"status": "indexed", "matches": [
+        {"kind": "near_duplicate", "other_path": "/clips/[red]copy[/red].mp4", "similarity": 0.93, "time_offset_s": 0.0,
+         "detail": "41 of 44 sampled frames"}],
+        "overlay": {"status": "clear", "reason": "no persistent overlay in the corners"}}
+    return {"hook": hook, "retention": {"seconds": seconds, "peaks": [], "unused": []}, "rewards": rewards,
+            "originality": originality, "cut_on_beat": {"status": "not_measured", "reason": "the clip has no clear beat"}}
 
 
 class FakeBackend:
@@ -70,6 +110,7 @@ class FakeBackend:
         self.preset: str | None = None
         self.model: str | None = None
         self.report_available = report
+        self.fetch_gate: threading.Semaphore | None = None  # a test releases it once per fake download step
         self.queue_available = queue_available
         self._lock = threading.RLock()
         self._results: dict[str, ClipResult] = {}
@@ -250,15 +291,47 @@ class FakeBackend:
         self.calls.append(("set_model", model))
         self.model = model or None
 
-    def export_report(self, dest: Path) -> Path:
+    def export_report(self, dest: Path) -> tuple[Path, int]:
+        """The real report writer over the fake results (tests read the files it writes)."""
         self.calls.append(("export_report", str(dest)))
         if not self.report_available:
-            raise FeatureNotAvailable("Report export is not available yet (engine.report is missing).")
-        return Path(dest)
+            raise FeatureNotAvailable("Report export is not available in this install (engine.report is missing).")
+        from engine.report import write_report
+
+        results = list(self._results.values())
+        return write_report(results, dest, "html", self.config()), len(results)
 
     def fetch_urls(self, urls, *, progress=None, cancel=None) -> list:
+        """A download without network: each http(s) URL "downloads" in four progress steps (waiting on
+        ``fetch_gate`` between them when a test sets one) and becomes a new clip in the folder; other schemes give
+        the same plain error as ``engine.ingest``."""
+        from engine.errors import IngestError
+        from engine.ingest import FetchResult, check_url
+
         self.calls.append(("fetch_urls", tuple(urls)))
-        raise FeatureNotAvailable("Adding URLs is not available in the fake backend.")
+        out = []
+        for i, url in enumerate(urls):
+            try:
+                check_url(url)
+            except IngestError as err:
+                out.append(FetchResult(url=url, status="error", error={"kind": err.kind, "message": err.message}))
+                continue
+            ident, total = f"vid{i}", 4_000_000
+            for step in range(1, 5):
+                if self.fetch_gate is not None:
+                    self.fetch_gate.acquire(timeout=5)
+                if cancel is not None and cancel.is_set():
+                    out.append(FetchResult(url=url, status="error", error={"kind": "cancelled",
+                                                                            "message": "Cancelled by the user"}))
+                    break
+                if progress:
+                    progress(ident, step * total // 4, total, 1_000_000.0)
+            else:
+                path = self.folder / f"downloaded_{i}.mp4"
+                with self._lock:
+                    self._rows[str(path)] = ClipRow(path=str(path), name=path.name, size_bytes=total)
+                out.append(FetchResult(url=url, status="ok", path=path, title=f"Downloaded [b]{i}[/b]"))
+        return out
 
     def describe(self) -> dict:
         return {"store": "(fake)", "executor": "fake", "workers": 2, "queue": "ready"}

@@ -30,6 +30,7 @@ class FetchProgress(Message):
     ident: str
     done_bytes: int
     total_bytes: int | None
+    speed: float | None = None  # bytes per second
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, FetchProgress) and message.ident == self.ident

@@ -157,8 +157,15 @@ async def test_mark_filter_sort():
         assert screen.tier_filter == "platinum"
 
 
+def strip_text(screen) -> str:
+    from byteme_tui.widgets.insights import RetentionStrip, strip_lines
+
+    w = screen.query_one(RetentionStrip)
+    return strip_lines(w.seconds, 80, w.span, w.selected).plain
+
+
 @sync
-async def test_breakdown_findings_and_charts():
+async def test_breakdown_findings_strip_and_insights():
     app = BytemeApp(FakeBackend(), poll_interval_s=None)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -167,18 +174,43 @@ async def test_breakdown_findings_and_charts():
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, BreakdownScreen)
-        from textual.widgets import OptionList, TabbedContent
+        from textual.widgets import OptionList, Static, TabbedContent
 
         findings = screen.query_one(OptionList)
-        assert findings.option_count == 3 and findings.highlighted == 0
-        assert screen.query_one(TabbedContent).active == "loudness"  # first finding is audio
-        await pilot.press("n")
-        assert findings.highlighted == 1
-        assert screen.query_one(TabbedContent).active == "timeline"  # a visual finding, 0:03-0:07
-        await pilot.press("N", "N")
-        assert findings.highlighted == 2
+        charts, detail = screen.query_one("#charts", TabbedContent), screen.query_one("#detail", TabbedContent)
+        assert findings.option_count == 5 and findings.highlighted == 0
+        assert charts.active == "loudness"  # the first finding is audio, whole clip: no span on the strip
+        assert "═" not in strip_text(screen).splitlines()[1]
+        await pilot.press("n")  # retention risk, dead air 0:06-0:08
+        lines = strip_text(screen).splitlines()
+        risk = lines[0][len("risk "):]
+        per = len(risk) // 12  # 12 s clip: characters per second
+        assert risk[6 * per:8 * per] == "█" * 2 * per and risk[:per] in ("▁" * per, "▄" * per)
+        marker = lines[1][len("risk "):]
+        assert marker[6 * per:7 * per] == "▲" * per and marker[7 * per:8 * per] == "═" * per  # span shown
+        assert marker[:6 * per].strip() == "" and marker[8 * per:].strip() == ""
+        assert lines[2].startswith("0:06 █ high risk 0.50: dead air")
+        await pilot.press("right")
+        assert strip_text(screen).splitlines()[2].startswith("0:07 █ high")
+        await pilot.press("n")  # visual, 0:03-0:07
+        assert charts.active == "timeline" and detail.active == "metrics"
+        assert strip_text(screen).splitlines()[2].startswith("0:03 ")
+        await pilot.press("n", "n")  # the hook finding: its tab opens
+        assert detail.active == "hook"
+        hook = screen.query_one("#hook-text", Static).render().plain
+        assert "Hook, first 3 s: 62 fair" in hook and "✗  20 Something happens on screen" in hook
+        await pilot.press("w")
+        rewards = screen.query_one("#rewards-text", Static).render().plain
+        assert "TikTok Creator Rewards Program (active preset): ✗ fail" in rewards
+        assert "✓ pass" in rewards and "? unknown" in rewards and "(recommended)" in rewards
+        assert "source: TikTok Creator Rewards terms" in rewards
+        await pilot.press("o")
+        orig = screen.query_one("#originality-text", Static).render().plain
+        assert "✗ near-duplicate of /clips/[red]copy[/red].mp4  93%" in orig  # outside text shown literally
+        await pilot.press("N")
+        assert findings.highlighted == 3
         await pilot.press("3")
-        assert screen.query_one(TabbedContent).active == "versus"
+        assert charts.active == "versus"
         await pilot.press("r")
         await settle(app, pilot)
         assert ("enqueue", ("/clips/clip_002.mp4",), True) in app.backend.calls
@@ -191,7 +223,28 @@ async def test_breakdown_findings_and_charts():
 
 
 @sync
-async def test_compare_progress_settings_help_folder_url_export():
+async def test_breakdown_short_terminal_shows_charts_on_demand():
+    app = BytemeApp(FakeBackend(), poll_interval_s=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        cursor_to(app, "clip_001.mp4")
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = app.screen
+        main, charts = screen.query_one("#main"), screen.query_one("#charts")
+        assert screen.has_class("-short") and main.display and not charts.display
+        await pilot.press("2")
+        await pilot.pause()
+        assert charts.display and not main.display
+        await pilot.press("escape")  # back to the lists, not out of the breakdown
+        await pilot.pause()
+        assert isinstance(app.screen, BreakdownScreen) and main.display and not charts.display
+        await pilot.press("escape")
+        assert isinstance(app.screen, LibraryScreen)
+
+
+@sync
+async def test_compare_progress_settings_help_folder():
     be = FakeBackend()
     app = BytemeApp(be, poll_interval_s=None)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -224,15 +277,101 @@ async def test_compare_progress_settings_help_folder_url_export():
         await pilot.press("escape", "d")
         await pilot.pause()
         assert isinstance(app.screen, FolderPicker)
-        await pilot.press("escape", "u")
-        await pilot.pause()
-        assert isinstance(app.screen, AddUrlDialog)
-        await pilot.press(*"https://example.invalid/v", "enter")
+        await pilot.press("escape")
+
+
+def notices(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+@sync
+async def test_export_report_writes_html_in_a_worker(tmp_path):
+    be = FakeBackend(report=True)
+    app = BytemeApp(be, poll_interval_s=None)
+    async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        assert ("fetch_urls", ("https://example.invalid/v",)) in be.calls
         await pilot.press("e")
+        await pilot.pause()
+        from textual.widgets import Input
+
+        from byteme_tui.screens.dialogs import ExportDialog
+
+        assert isinstance(app.screen, ExportDialog)
+        field = app.screen.query_one(Input)
+        assert field.value == "/clips/byteme-report"  # the default, inside the library folder
+        field.value = str(tmp_path / "my report")
+        await pilot.press("enter")
         await settle(app, pilot)
-        assert be.calls[-1][0] == "export_report"
+        index = tmp_path / "my report" / "index.html"
+        assert index.is_file() and len(list(index.parent.glob("clip-*.html"))) == 5
+        assert "clip_002.mp4" in index.read_text()
+        assert any(f"Report of 5 clip(s) written: {index}" in n for n in notices(app))
+        # without scored clips (or without engine.report) the user reads why, in words
+        be.report_available = False
+        await pilot.press("e", "enter")
+        await settle(app, pilot)
+        assert any("not available" in n for n in notices(app))
+
+
+@sync
+async def test_add_url_shows_live_progress_then_queues(tmp_path):
+    import threading
+
+    from textual.widgets import Static
+
+    be = FakeBackend(folder=str(tmp_path))
+    be.fetch_gate = threading.Semaphore(0)
+    app = BytemeApp(be, poll_interval_s=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("u")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, AddUrlDialog)
+        await pilot.press(*"ftp://example.invalid/a https://example.invalid/v", "enter")
+        be.fetch_gate.release()  # one step of four: 25 %
+        for _ in range(50):
+            await pilot.pause(0.02)
+            if dialog.items:
+                break
+        status = dialog.query_one("#fetch-status", Static)
+        assert dialog.running and dialog.items["vid1"][0] == 1_000_000
+        assert "25%" in status.render().plain and "1.0/4.0 MB" in status.render().plain
+        be.fetch_gate.release(3)
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if not dialog.running:
+                break
+        await settle(app, pilot)
+        text = status.render().plain
+        assert "100%" in text and "✓ downloaded_1.mp4 queued for scoring" in text
+        assert "✗ ftp://example.invalid/a" in text
+        assert "bad_url: Only http and https addresses can be fetched; this one has 'ftp:'." in text
+        queued = [c for c in be.calls if c[0] == "enqueue"]
+        assert queued and queued[-1][1] == (str(tmp_path / "downloaded_1.mp4"),)
+        assert app.state.rows[str(tmp_path / "downloaded_1.mp4")].status in ("queued", "running")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, AddUrlDialog)
+
+
+@sync
+async def test_add_url_cancel_stops_the_download(tmp_path):
+    import threading
+
+    be = FakeBackend(folder=str(tmp_path))
+    be.fetch_gate = threading.Semaphore(0)
+    app = BytemeApp(be, poll_interval_s=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("u", *"https://example.invalid/v", "enter")
+        await pilot.pause()
+        dialog = app.screen
+        await pilot.press("escape")  # cancel while it runs: the dialog stays to say so
+        assert dialog.cancel.is_set() and app.screen is dialog
+        be.fetch_gate.release(4)
+        await settle(app, pilot)
+        assert "cancelled: Cancelled by the user" in dialog.query_one("#fetch-status").render().plain
+        assert not any(c[0] == "enqueue" for c in be.calls)
 
 
 @sync
@@ -308,3 +447,57 @@ async def test_scores_generated_folder_through_real_queue(clips, tmp_path, monke
         assert "✓ done" in text and f"{rows['a.mp4'].overall:.0f}" in text
         await pilot.press("q")
         await settle(app, pilot)
+
+
+# -- NO_COLOR ------------------------------------------------------------------------------------------------
+def _svg_colours(svg: str) -> set[str]:
+    import re
+
+    # text colours (the CSS classes) and cell backgrounds (rects); not the window chrome's coloured circles
+    text = re.findall(r"-r\d+ \{ fill: (#[0-9a-fA-F]{6})", svg)
+    cells = re.findall(r"<rect fill=\"(#[0-9a-fA-F]{6})\" x=", svg)
+    assert text and cells
+    return {c.lower() for c in text + cells}
+
+
+def _grey(c: str) -> bool:
+    r, g, b = int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)
+    return max(r, g, b) - min(r, g, b) <= 4  # the SVG theme's default text colour is #c5c8c6
+
+
+async def _breakdown_screenshot(app, pilot) -> str:
+    await settle(app, pilot)
+    cursor_to(app, "clip_002.mp4")
+    await pilot.press("enter")
+    await pilot.pause()
+    await pilot.press("n")
+    await pilot.pause()
+    return app.export_screenshot()
+
+
+@sync
+async def test_no_color_is_honoured_and_meaning_stays_in_symbols_and_words(monkeypatch):
+    from byteme_tui.widgets.insights import rewards_text, strip_lines
+
+    app = BytemeApp(FakeBackend(), poll_interval_s=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        coloured = _svg_colours(await _breakdown_screenshot(app, pilot))
+    assert any(not _grey(c) for c in coloured)  # the control: with colour, some colour is drawn
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = BytemeApp(FakeBackend(), poll_interval_s=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.no_color
+        await settle(app, pilot)
+        library = table_text(app)
+        svg = await _breakdown_screenshot(app, pilot)
+        result = app.backend.result("/clips/clip_002.mp4")
+        strip = strip_lines(result.scores.extra["insights"]["retention"]["seconds"], 80, (6.0, 8.0), 6).plain
+    assert all(_grey(c) for c in _svg_colours(svg))  # nothing but greys reaches the terminal
+    # what colour would say is in words and symbols
+    assert "good" in library or "fair" in library or "poor" in library
+    assert "✓ done" in library and "✗ failed" in library and "· new" in library
+    assert "█" in strip and "▁" in strip and "high risk" in strip and "dead air" in strip
+    rewards = rewards_text(result).plain
+    assert "✗ fail" in rewards and "✓ pass" in rewards and "? unknown" in rewards
+    assert "▲▲ high" in svg.replace("&#160;", " ") or "high" in svg

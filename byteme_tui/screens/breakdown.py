@@ -1,6 +1,8 @@
-"""Breakdown of one clip: overall score, tier and category; a panel per modality (metrics against targets,
-findings); charts (visual timeline, loudness, versus the folder). n / N jump between findings and mark each one
-on the chart of its modality."""
+"""Breakdown of one clip: overall score, tier, category and hook; the retention-risk strip (one mark per second);
+the findings list beside tabs of detail (metrics per modality, hook, rewards checklist, originality); charts
+(visual timeline, loudness, versus the folder). n / N jump between findings: the strip marks the finding's span
+and the chart of its modality marks it too. On a short terminal the charts take the place of the lists while
+shown (1 2 3 show them, esc goes back)."""
 from __future__ import annotations
 
 from rich.text import Text
@@ -16,42 +18,72 @@ from engine.features import MODALITIES
 
 from ..format import band, duration, safe, severity_text, size
 from ..widgets.charts import LOUDNESS_TARGET_KEY, LoudnessPlot, TimelinePlot, VersusFolderPlot
-from ..widgets.modality_panel import ModalityPanel, span_words
+from ..widgets.insights import (RetentionStrip, hook_text, insights_of, originality_text, retention_seconds,
+                                rewards_text)
+from ..widgets.modality_panel import METRIC_LEGEND, ModalityPanel, span_words
+
+#: Terminal rows from which the charts get their own area under the lists (below it, 1 2 3 toggle them in).
+TALL_FROM_ROWS = 34
+#: Terminal columns from which the findings list gives the detail tabs more room than itself.
+WIDE_FROM_COLUMNS = 110
 
 
 def finding_prompt(i: int, f) -> Text:
     t = Text(f"{i + 1:>2}. ")
     t.append_text(severity_text(f.severity))
-    t.append(f" {f.modality} · {span_words(f.start_s, f.end_s)}\n    ", style="dim")
+    t.append(f" {f.modality} · {span_words(f.start_s, f.end_s)}\n", style="dim")
     t.append_text(safe(f.message))
     return t
 
 
 class BreakdownScreen(Screen):
     CSS_PATH = "breakdown.tcss"
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (TALL_FROM_ROWS, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM_COLUMNS, "-wide")]
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape", "back", "Back"),
         Binding("n", "finding(1)", "Next finding"),
         Binding("N", "finding(-1)", "Prev finding"),
+        Binding("left", "second(-1)", "◀ second", show=False),
+        Binding("right", "second(1)", "second ▶", show=False),
+        Binding("m", "show_detail('metrics')", "Metrics", show=False),
+        Binding("h", "show_detail('hook')", "Hook", show=False),
+        Binding("w", "show_detail('rewards')", "Rewards", show=False),
+        Binding("o", "show_detail('originality')", "Originality", show=False),
         Binding("1", "chart('timeline')", "Timeline", show=False),
         Binding("2", "chart('loudness')", "Loudness", show=False),
         Binding("3", "chart('versus')", "vs folder", show=False),
         Binding("r", "rescore", "Rescore", show=False),
-        Binding("question_mark", "app.help", "Help", show=False),
+        Binding("question_mark", "app.help", "Help"),
     ]
 
     def __init__(self, path: str):
         super().__init__()
         self.path = path
+        self.selected_second: int | None = None
+        self.span = None
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         yield Static(id="headline")
+        yield RetentionStrip(id="strip")
         with Horizontal(id="main"):
             yield OptionList(id="findings")
-            with VerticalScroll(id="panels"):
-                for m in MODALITIES:
-                    yield ModalityPanel(m, id=f"panel-{m}")
+            with TabbedContent(id="detail"):
+                with TabPane("Metrics", id="metrics"):
+                    with VerticalScroll(id="panels"):
+                        yield Static(METRIC_LEGEND, id="legend")
+                        for m in MODALITIES:
+                            yield ModalityPanel(m, id=f"panel-{m}")
+                with TabPane("Hook", id="hook"):
+                    with VerticalScroll():
+                        yield Static(id="hook-text")
+                with TabPane("Rewards", id="rewards"):
+                    with VerticalScroll():
+                        yield Static(id="rewards-text")
+                with TabPane("Originality", id="originality"):
+                    with VerticalScroll():
+                        yield Static(id="originality-text")
         with TabbedContent(id="charts"):
             with TabPane("1 Timeline", id="timeline"):
                 yield TimelinePlot()
@@ -66,26 +98,17 @@ class BreakdownScreen(Screen):
         self.cfg = self.app.cfg or {}
         self.specs = self.app.specs or {}
         r = self.result
-        s = r.scores
-        head = Text()
-        head.append_text(safe(r.path.rsplit("/", 1)[-1], "bold"))
-        head.append("\n")
-        if s:
-            word, style = band(s.overall)
-            head.append(f"Overall {s.overall:.0f} {word}" if s.overall is not None else "Overall n/a", style=style)
-            head.append(f" · tier {s.tier} · {s.category} ({100 * s.category_confidence:.0f}% sure)")
-        else:
-            head.append_text(safe(f"Could not score: {(r.error or {}).get('message', '')}", "red"))
-        if r.media:
-            head.append(f" · {duration(r.media.duration_s)} · {r.media.width}x{r.media.height} · "
-                        f"{size(r.media.size_bytes)}", style="dim")
-        self.query_one("#headline", Static).update(head)
+        self.query_one("#headline", Static).update(self._headline(r))
         for m in MODALITIES:
             self.query_one(f"#panel-{m}", ModalityPanel).show(r, self.cfg, self.specs)
+        self.query_one("#hook-text", Static).update(hook_text(r))
+        self.query_one("#rewards-text", Static).update(rewards_text(r))
+        self.query_one("#originality-text", Static).update(originality_text(r))
         findings = self.query_one("#findings", OptionList)
         findings.add_options([Option(finding_prompt(i, f), id=str(i)) for i, f in enumerate(r.findings)])
         if not r.findings:
             findings.add_option(Option(Text("No findings: nothing lost points.", style="green"), disabled=True))
+        self.query_one(RetentionStrip).show(retention_seconds(r))
         self.query_one(TimelinePlot).show(r, self.specs)
         self.query_one(LoudnessPlot).show(r, self.cfg.get("targets", {}).get(LOUDNESS_TARGET_KEY))
         self.query_one(VersusFolderPlot).show(r, self.app.backend.folder_medians())
@@ -93,26 +116,88 @@ class BreakdownScreen(Screen):
         if r.findings:
             findings.highlighted = 0
 
+    @staticmethod
+    def _headline(r) -> Text:
+        s = r.scores
+        head = Text()
+        head.append_text(safe(r.path.rsplit("/", 1)[-1], "bold"))
+        head.append("\n")
+        if s:
+            word, style = band(s.overall)
+            head.append(f"Overall {s.overall:.0f} {word}" if s.overall is not None else "Overall n/a", style=style)
+            hook = (insights_of(r).get("hook") or {}).get("score")
+            if hook is not None:
+                head.append(" · hook ")
+                hw, hs = band(hook)
+                head.append(f"{hook:.0f} {hw}", style=hs)
+            head.append(f" · {s.tier} · ")
+            head.append_text(safe(s.category))
+        else:
+            head.append_text(safe(f"Could not score: {(r.error or {}).get('message', '')}", "red"))
+        if r.media:
+            head.append(f" · {duration(r.media.duration_s)} · {r.media.width}x{r.media.height} · "
+                        f"{size(r.media.size_bytes)}", style="dim")
+        return head
+
+    # -- findings and the timeline -------------------------------------------------------------------------
     @on(OptionList.OptionHighlighted, "#findings")
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option.id is None:
             return
         f = self.result.findings[int(event.option.id)]
-        span = (f.start_s, f.end_s) if f.start_s is not None else None
+        self.span = (f.start_s, f.end_s) if f.start_s is not None else None
+        self.selected_second = int(f.start_s) if f.start_s is not None else None
+        n = len(retention_seconds(self.result))
+        if self.selected_second is not None and n:
+            self.selected_second = min(self.selected_second, n - 1)
+        self._show_strip()
+        span = self.span
         self.query_one(TimelinePlot).show(self.result, self.specs, span if f.modality != "audio" else None)
         self.query_one(LoudnessPlot).show(self.result, self.cfg.get("targets", {}).get(LOUDNESS_TARGET_KEY),
                                           span if f.modality == "audio" else None)
-        self.query_one(TabbedContent).active = "loudness" if f.modality == "audio" else "timeline"
-        panel = self.query_one(f"#panel-{f.modality}", ModalityPanel)
-        self.query_one("#panels", VerticalScroll).scroll_to_widget(panel, animate=False)
+        self.query_one("#charts", TabbedContent).active = "loudness" if f.modality == "audio" else "timeline"
+        code = f.code or ""
+        tab = "hook" if code.startswith("hook.") else "rewards" if code.startswith("rewards.") else \
+            "originality" if code.startswith("originality.") else "metrics"
+        self.query_one("#detail", TabbedContent).active = tab
+        if tab == "metrics":
+            panel = self.query_one(f"#panel-{f.modality}", ModalityPanel)
+            self.query_one("#panels", VerticalScroll).scroll_to_widget(panel, animate=False, top=True)
+
+    def _show_strip(self) -> None:
+        self.query_one(RetentionStrip).show(retention_seconds(self.result), self.span, self.selected_second)
 
     def action_finding(self, step: int) -> None:
         findings = self.query_one("#findings", OptionList)
         if findings.option_count:
             findings.highlighted = ((findings.highlighted or 0) + step) % findings.option_count
 
+    def action_second(self, step: int) -> None:
+        n = len(retention_seconds(self.result))
+        if not n:
+            return
+        cur = self.selected_second if self.selected_second is not None else (-1 if step > 0 else n)
+        self.selected_second = max(0, min(n - 1, cur + step))
+        self._show_strip()
+
+    # -- tabs and charts -----------------------------------------------------------------------------------
+    def action_show_detail(self, tab: str) -> None:
+        self.remove_class("-charts")
+        self.query_one("#detail", TabbedContent).active = tab
+
     def action_chart(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        charts = self.query_one("#charts", TabbedContent)
+        if self.has_class("-short") and self.has_class("-charts") and charts.active == tab:
+            self.remove_class("-charts")  # the same key again hides the charts on a short terminal
+            return
+        charts.active = tab
+        self.add_class("-charts")
+
+    def action_back(self) -> None:
+        if self.has_class("-short") and self.has_class("-charts"):
+            self.remove_class("-charts")
+        else:
+            self.app.pop_screen()
 
     def action_rescore(self) -> None:
         self.app.enqueue([self.path], force=True)

@@ -56,19 +56,22 @@ class CompareScreen(Screen):
         ra, rb = self.app.backend.result(self.a), self.app.backend.result(self.b)
         specs, cfg = self.app.specs or {}, self.app.cfg or {}
         table = self.query_one(DataTable)
-        table.add_column("", key="what", width=24)
-        table.add_column(safe("A " + clip_text(self.a.rsplit("/", 1)[-1], 14)), key="a", width=16)
-        table.add_column(safe("B " + clip_text(self.b.rsplit("/", 1)[-1], 14)), key="b", width=16)
+        # 22+12+12+6+14 plus cell padding fits 80 columns
+        table.add_column("", key="what", width=22)
+        table.add_column(safe("A " + clip_text(self.a.rsplit("/", 1)[-1], 10)), key="a", width=12)
+        table.add_column(safe("B " + clip_text(self.b.rsplit("/", 1)[-1], 10)), key="b", width=12)
         table.add_column("better", key="better", width=6)
-        table.add_column("target", key="target", width=16)
+        table.add_column("target", key="target", width=14)
         sa, sb = ra.scores, rb.scores
         for name in ("overall", "visual", "audio", "text"):
             va = (sa.overall if name == "overall" else sa.modalities.get(name)) if sa else None
             vb = (sb.overall if name == "overall" else sb.modalities.get(name)) if sb else None
             table.add_row(Text(name.capitalize(), style="bold"), score_text(va, word=True), score_text(vb, word=True),
                           Text(better(va, vb, True)), Text(""))
-        table.add_row(Text("Tier / category", style="bold"), safe(f"{sa.tier} {sa.category}" if sa else "-"),
-                      safe(f"{sb.tier} {sb.category}" if sb else "-"), Text(""), Text(""))
+        table.add_row(Text("Tier", style="bold"), safe(sa.tier if sa else "-"), safe(sb.tier if sb else "-"),
+                      Text(""), Text(""))
+        table.add_row(Text("Category", style="bold"), safe(sa.category if sa else "-"), safe(sb.category if sb else "-"),
+                      Text(""), Text(""))
         va_all = ra.features.values if ra.features else {}
         vb_all = rb.features.values if rb.features else {}
         for key in sorted(set(va_all) | set(vb_all)):
@@ -80,7 +83,7 @@ class CompareScreen(Screen):
             # nearer the target wins when the metric has one; otherwise its documented direction
             mark = better(ms_a, ms_b, True) if ms_a is not None and ms_b is not None else \
                 better(a, b, spec.higher_better if spec else None)
-            table.add_row(Text(spec.label if spec else key), Text(fmt_value(a, unit)), Text(fmt_value(b, unit)),
+            table.add_row(Text(clip_text(spec.label if spec else key, 22)), Text(fmt_value(a, unit)), Text(fmt_value(b, unit)),
                           Text(mark), Text(target_words(cfg.get("targets", {}).get(key), unit), style="dim"))
         self.query_one("#fa", Static).update(findings_text("A", ra))
         self.query_one("#fb", Static).update(findings_text("B", rb))

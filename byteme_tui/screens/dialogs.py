@@ -1,10 +1,11 @@
 """Small modal screens: quit with jobs running, the folder picker, add URL, and help."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -12,6 +13,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Static
 
 from engine.textsafe import visible
+
+from ..format import bar, clip_text, safe
+from ..messages import FetchProgress
 
 
 class QuitDialog(ModalScreen[str | None]):
@@ -90,19 +94,133 @@ class FolderPicker(ModalScreen[Path | None]):
 
 
 class AddUrlDialog(ModalScreen[list | None]):
+    """Paste URLs; each item's download shows live (bytes, percent, speed), then the downloaded files are queued.
+    Errors (a refused scheme, a private video) show in plain words on the item's line. esc cancels a download in
+    progress, or closes."""
+
     CSS_PATH = "dialogs.tcss"
-    BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
+    BINDINGS = [Binding("escape", "close", "Cancel / close")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[str, tuple] = {}  # ident -> (done, total, speed), in arrival order
+        self.results: list = []
+        self.cancel = threading.Event()
+        self.running = False
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static("Paste one or more URLs (space separated); they download into this folder and are "
-                         "scored.", markup=False)
+            yield Static("Paste one or more URLs (space separated) and press enter; they download into this folder "
+                         "and are queued for scoring. esc cancels.", markup=False)
             yield Input(placeholder="https://…", id="urls")
+            yield Static(id="fetch-status")
 
     @on(Input.Submitted, "#urls")
     def _submit(self, event: Input.Submitted) -> None:
         urls = event.value.split()
-        self.dismiss(urls or None)
+        if not urls or self.running:
+            return
+        self.running = True
+        self.query_one("#urls", Input).disabled = True
+        self._draw(Text("Starting…", style="dim"))
+        self.download(urls)
+
+    @work(thread=True, exclusive=True, group="fetch")
+    def download(self, urls: list[str]) -> None:
+        def progress(ident: str, done: int, total: int | None, speed: float | None = None) -> None:
+            self.post_message(FetchProgress(ident, done, total, speed))
+
+        try:
+            results = self.app.backend.fetch_urls(urls, progress=progress, cancel=self.cancel)
+        except Exception as exc:  # noqa: BLE001 - FeatureNotAvailable, an unusable folder: plain words
+            self.app.call_from_thread(self._finished, [], str(getattr(exc, "message", exc)))
+            return
+        self.app.call_from_thread(self._finished, results, None)
+
+    def on_fetch_progress(self, message: FetchProgress) -> None:
+        self.items[message.ident] = (message.done_bytes, message.total_bytes, message.speed)
+        self._draw()
+
+    def _finished(self, results: list, problem: str | None) -> None:
+        self.running = False
+        self.results = results
+        paths = [str(r.path) for r in results if r.status == "ok" and r.path]
+        self._draw(Text(problem, style="red") if problem else None)
+        if paths:
+            self.app.downloaded(paths)
+
+    def _draw(self, extra: Text | None = None) -> None:
+        out = Text()
+        for ident, (done, total, speed) in self.items.items():
+            out.append("⇣ ")
+            out.append_text(safe(clip_text(ident, 24)))
+            out.append(" ")
+            if total:
+                out.append_text(bar(done / total, 12))
+                out.append(f"  {done / 1e6:.1f}/{total / 1e6:.1f} MB", style="dim")
+            else:
+                out.append(f"{done / 1e6:.1f} MB", style="dim")
+            if speed:
+                out.append(f"  {speed / 1e6:.1f} MB/s", style="dim")
+            out.append("\n")
+        for r in self.results:
+            if r.status == "ok":
+                out.append("✓ ", style="green")
+                out.append_text(safe(r.path.name if r.path else r.title))
+                out.append(" queued for scoring\n", style="dim")
+            elif r.status == "skipped":
+                out.append("· ", style="dim")
+                out.append_text(safe(r.url))
+                out.append(" already downloaded (in the download archive)\n", style="dim")
+            else:
+                err = r.error or {}
+                out.append("✗ ", style="bold red")
+                out.append_text(safe(r.url, "bold"))
+                out.append("\n  ")
+                out.append_text(safe(f"{err.get('kind', 'error')}: {err.get('message', '')}", "red"))
+                out.append("\n")
+        if self.results and not self.running:
+            out.append("esc closes.", style="dim")
+        if extra is not None:
+            out.append_text(extra)
+        self.query_one("#fetch-status", Static).update(out)
+
+    def action_close(self) -> None:
+        if self.running:
+            self.cancel.set()
+            self._draw(Text("Cancelling… (the partial file is removed)", style="yellow"))
+            return
+        self.dismiss(None)
+
+
+class ExportDialog(ModalScreen[Path | None]):
+    """Where to write the HTML report (a folder; default ``byteme-report/`` in the library folder)."""
+
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
+
+    def __init__(self, default: Path):
+        super().__init__()
+        self.default = Path(default)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static("Export an HTML report of the scored clips (index.html ranks them; one page per clip). "
+                         "Folder to write it to, enter exports, esc closes:", markup=False)
+            yield Input(value=str(self.default), id="dest")
+
+    @on(Input.Submitted, "#dest")
+    def _submit(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            self.notify("Type a folder to write the report to.", severity="warning", markup=False)
+            return
+        dest = Path(text).expanduser()
+        if dest.exists() and not dest.is_dir():
+            self.notify("That is a file, not a folder: the report is a folder with index.html in it.",
+                        severity="warning", markup=False)
+            return
+        self.dismiss(dest)
 
 
 HELP = """\
@@ -118,16 +236,25 @@ Library (home)
   v / t          cycle status / tier filter
   o / O          cycle sort column / reverse (or click a header)
   d              change folder   u       add URL    e   export report
-  p  progress    ,  settings     ?  help   ctrl+p  every command   q  quit
+  p  progress    ,  settings     ?  help   ctrl+p  every command
+  q  quit (asks first while clips are being scored)
 
 Progress
   x cancel job   X cancel all   f retry failed   space pause/resume
   t move job to the front        C clear failed    esc back
 
 Breakdown
-  n / N          next / previous finding (shown on the timeline)
-  1 2 3          timeline / loudness / versus the folder
+  n / N          next / previous finding (its span is marked ═ on the
+                 risk strip and on the chart)
+  ← / →          move the selected second on the risk strip (its reasons)
+  m h w o        metrics / hook / rewards checklist / originality
+  1 2 3          timeline / loudness / versus the folder (on a short
+                 terminal they replace the lists; esc goes back)
   r rescore      esc back
+
+Risk strip: ▁ low  ▄ medium  █ high, one mark per second.
+Metrics: ✓ target met  ~ partly  ✗ missed  · no target.
+Rewards: ✓ pass  ✗ fail  ? unknown (each rule names its source).
 
 Scores read as words too: good ≥ 70, fair ≥ 40, poor below.
 Status: · new  … queued  ▶ running  ✓ done  ✗ error/failed  ■ cancelled.

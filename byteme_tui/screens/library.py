@@ -145,6 +145,8 @@ class LibraryScreen(Screen):
         if state.problem:
             text.append("  ✗ ", style="red")
             text.append_text(safe(state.problem, "red"))
+        if counts.get("new") and not state.active_count and not self.marked:
+            text.append("  · a scores all, enter opens a scored clip", style="dim")
         if not state.rows:
             text = Text("No video files in this folder. Press d to pick another folder.")
         return text

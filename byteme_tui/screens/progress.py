@@ -33,6 +33,7 @@ class ProgressScreen(Screen):
         yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
         yield Static(Text("Failures", style="bold"), classes="heading")
         yield DataTable(id="failures", cursor_type="row")
+        yield Static(id="no-failures")
         yield Static(id="detail")
         yield Footer()
 
@@ -54,20 +55,28 @@ class ProgressScreen(Screen):
             total.append_text(bar(state.batch_fraction, 24))
             total.append(f"  {state.batch_finished}/{state.batch_total} clips")
         else:
-            total.append("Nothing queued. Press s or a on the library to score clips.")
+            total.append("Nothing queued. On the library, a scores all clips, s the marked ones.")
         rate = f"{state.throughput_per_min:.1f} clips/min" if state.throughput_per_min else "- clips/min"
-        total.append(f"  ·  {rate}  ·  {len(state.running)} running, "
-                     f"{sum(1 for j in state.jobs if j.state == 'queued')} queued")
+        queued = sum(1 for j in state.jobs if j.state == "queued")
+        if state.batch_total and not state.active_count:
+            total.append("  ·  all done", style="green")
+        else:
+            total.append(f"  ·  {rate}  ·  {len(state.running)} running, {queued} queued")
         if state.paused:
             total.append("  ‖ PAUSED (space resumes)", style="bold yellow")
         self.query_one("#total", Static).update(total)
         self._fill(self.query_one("#jobs", DataTable), [j for j in state.jobs if j.state in ("running", "queued")],
-                   lambda j: (safe(clip_text(j.name, 24)), Text(j.stage or j.state),
+                   lambda j: (safe(clip_text(j.name, 24)), Text(j.stage or "waiting" if j.state == "running" else "-"),
                               bar(j.fraction, 10) if j.state == "running" else Text("… queued", style="dim"),
                               Text(f"{j.fps:.0f}" if j.fps else "-", justify="right"),
-                              Text(eta(j.eta_s), justify="right"), Text(f"{j.attempt}/{j.max_attempts}")))
+                              Text(eta(j.eta_s), justify="right"),
+                              Text(f"{max(1, j.attempt)}/{j.max_attempts}")))
         self._fill(self.query_one("#failures", DataTable), [j for j in state.jobs if j.state == "failed"],
                    lambda j: (safe(clip_text(j.name, 24)), safe(j.error or "failed", "red")))
+        failed = any(j.state == "failed" for j in state.jobs)
+        self.query_one("#failures", DataTable).display = failed
+        self.query_one("#no-failures", Static).update(Text("" if failed else "None: every clip so far could be read.",
+                                                           style="dim"))
 
     @staticmethod
     def _fill(table: DataTable, jobs, make) -> None:

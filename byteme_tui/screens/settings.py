@@ -39,9 +39,13 @@ def value_sources(cfg: dict) -> list[tuple[str, object, str]]:
     over = {k: v for k, v in cfg.get("presets", {}).get(preset, {}).items() if isinstance(v, dict)}
     for key in flatten(over):
         origin[key] = f"preset {preset}"
+    shipped = str(__import__("pathlib").Path(__import__("engine").__file__).parent / "config.toml")
+    names = {src: ("shipped defaults" if src == shipped else f"file {src}") for src in set(origin.values())
+             if not str(src).startswith("preset ")}
     rows = []
     for key, value in flatten({k: v for k, v in cfg.items() if not k.startswith("_") and k != "presets"}).items():
-        rows.append((key, value, origin.get(key, "default")))
+        src = origin.get(key, "shipped defaults")
+        rows.append((key, value, names.get(src, src)))
     return rows
 
 
@@ -61,8 +65,8 @@ class SettingsScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_column("Setting", key="key", width=44)
-        table.add_column("Value", key="value", width=24)
+        table.add_column("Setting", key="key", width=40)
+        table.add_column("Value", key="value", width=18)
         table.add_column("From", key="source", width=60)
         self.query_one("#model", Input).value = self.app.backend.model or ""
         self.load()

@@ -28,7 +28,23 @@ def span_words(start_s, end_s) -> str:
     return clock(start_s) if end_s is None or end_s == start_s else f"{clock(start_s)}–{clock(end_s)}"
 
 
-def panel_text(modality: str, result, cfg: dict, specs: dict) -> Text:
+METRIC_LEGEND = Text("✓ met  ~ partly  ✗ missed  · no target", style="dim")
+
+
+#: Metric score (0-1) -> mark and colour: met, part of the points, most points lost; no target -> "·".
+def metric_mark(ms: float | None) -> tuple[str, str]:
+    if ms is None:
+        return "·", "dim"
+    return ("✓", "green") if ms >= 0.99 else ("~", "yellow") if ms >= 0.5 else ("✗", "bold red")
+
+
+#: Below this many columns a metric takes two lines (value and target under the label); the bar needs this many.
+ONE_LINE_FROM, BAR_FROM = 53, 70
+
+
+def panel_text(modality: str, result, cfg: dict, specs: dict, width: int = 80) -> Text:
+    """The modality's score, one line per metric (mark, label, value, target, and a bar when there is room),
+    then its findings. Readable at 80 columns: marks carry the meaning without colour."""
     s = result.scores
     score = s.modalities.get(modality) if s else None
     word, style = band(score)
@@ -39,18 +55,29 @@ def panel_text(modality: str, result, cfg: dict, specs: dict) -> Text:
     values = result.features.values if result.features else {}
     targets = cfg.get("targets", {})
     keys = sorted(k for k in values if k.startswith(modality + "."))
+    label_w = 24 if width >= BAR_FROM else 20
     for key in keys:
         spec = specs.get(key)
         label = spec.label if spec else key.split(".", 1)[1]
         unit = spec.unit if spec else ""
         ms = s.metric_scores.get(key) if s else None
-        out.append(f"  {label[:24]:<24} ", style="")
-        out.append(f"{fmt_value(values[key], unit):>11}")
-        out.append(f"  target {target_words(targets.get(key), unit):<14} ", style="dim")
-        if ms is not None:
-            out.append_text(bar(ms, 6))
+        mark, mstyle = metric_mark(ms)
+        out.append(f"{mark} ", style=mstyle)
+        label = label if len(label) <= label_w else label[: label_w - 1] + "…"
+        out.append(f"{label:<{label_w}} ")
+        value = fmt_value(values[key], unit)
+        target = target_words(targets.get(key), unit)
+        if width >= ONE_LINE_FROM:
+            out.append(f"{value:>12}")
+            out.append(f"  {target:<16}", style="dim")
+            if ms is not None and width >= BAR_FROM:
+                out.append_text(bar(ms, 6))
+        else:
+            out.append(f"\n    {value}", style="")
+            out.append(f"  target {target}", style="dim")
         out.append("\n")
-    findings = [f for f in result.findings if f.modality == modality]
+    # the findings list beside the panels has them all; a wide panel repeats its modality's under its metrics
+    findings = [f for f in result.findings if f.modality == modality] if width >= BAR_FROM else []
     if not keys:
         out.append("  nothing measured\n", style="dim")
     for f in findings:
@@ -73,4 +100,12 @@ class ModalityPanel(Static):
         self.modality = modality
 
     def show(self, result, cfg: dict, specs: dict) -> None:
-        self.update(panel_text(self.modality, result, cfg, specs))
+        self._args = (result, cfg, specs)
+        self._draw()
+
+    def _draw(self) -> None:
+        if getattr(self, "_args", None):
+            self.update(panel_text(self.modality, *self._args, width=self.content_size.width or 80))
+
+    def on_resize(self) -> None:
+        self._draw()
