@@ -14,8 +14,6 @@ $(VENV)/.installed: pyproject.toml Makefile
 	# rapidocr-onnxruntime declares opencv-python (GUI build) which clashes with opencv-python-headless over cv2;
 	# its other requirements are in pyproject.toml, so it is installed without its declared dependencies.
 	$(PY) -m pip install -q --no-deps 'rapidocr-onnxruntime==1.4.4'
-	# Compile librosa's numba code once now, so the first clip does not pay tens of seconds for it.
-	$(PY) -c "from engine import numba_cache; numba_cache.warm()"
 	touch $@
 
 install: $(VENV)/.installed

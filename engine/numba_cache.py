@@ -1,8 +1,8 @@
 """Where numba keeps compiled code, for the code paths that still import librosa.
 
 The scoring path imports neither librosa nor numba any more: the audio features are computed by ``engine.dsp``
-(numpy/scipy). librosa is still imported by the optional transcript (``extractors/text_speech.py``, off by default)
-and by the tests, which use it as the reference for ``engine.dsp``. librosa compiles numba code when it is imported
+(numpy/scipy), and the optional transcript resamples with scipy. librosa is imported only by the tests, which use
+it as the reference for ``engine.dsp``, and by whoever calls it from a script. librosa compiles numba code when it is imported
 and caches it on disk; ``configure()`` points that cache at one folder per Python, numba and librosa version in the
 user cache folder (``NUMBA_CACHE_DIR`` overrides it), so the cache of one library version is never read by another.
 It must run before numba is imported: ``engine/__init__.py`` calls it.

@@ -70,9 +70,12 @@ class Transcript(Extractor):
         if audio is None or not len(audio.samples):
             fv.text["transcript_status"] = "Transcript is off: the clip has no audio."
             return
-        import librosa
+        from math import gcd
 
-        y = librosa.resample(audio.samples, orig_sr=audio.sample_rate_hz, target_sr=WHISPER_RATE_HZ)
+        from scipy.signal import resample_poly
+
+        g = gcd(int(audio.sample_rate_hz), WHISPER_RATE_HZ)
+        y = resample_poly(audio.samples, WHISPER_RATE_HZ // g, int(audio.sample_rate_hz) // g)
         try:
             segments, _ = _model(path).transcribe(np.asarray(y, np.float32), beam_size=1)
             cues = [[round(float(s.start), 3), round(float(s.end), 3), str(s.text).strip()] for s in segments]
