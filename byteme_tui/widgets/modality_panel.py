@@ -39,7 +39,7 @@ def metric_mark(ms: float | None) -> tuple[str, str]:
 
 
 #: Below this many columns a metric takes two lines (value and target under the label); the bar needs this many.
-ONE_LINE_FROM, BAR_FROM = 53, 70
+ONE_LINE_FROM, BAR_FROM = 53, 72
 
 
 def panel_text(modality: str, result, cfg: dict, specs: dict, width: int = 80) -> Text:
@@ -71,6 +71,7 @@ def panel_text(modality: str, result, cfg: dict, specs: dict, width: int = 80) -
             out.append(f"{value:>12}")
             out.append(f"  {target:<16}", style="dim")
             if ms is not None and width >= BAR_FROM:
+                out.append(" ")
                 out.append_text(bar(ms, 6))
         else:
             out.append(f"\n    {value}", style="")
