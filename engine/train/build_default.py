@@ -24,7 +24,7 @@ from . import corpus as C
 from .fit import (Labels, as_scorer, category_accuracy, config_modalities, correlations, model_modalities,
                   train_model, weighted_overall)
 
-DEFAULT_CLIPS = 480
+DEFAULT_CLIPS = 960
 DEFAULT_SEED = 20261127
 CARD_BEGIN, CARD_END = "<!-- measured:begin -->", "<!-- measured:end -->"
 
