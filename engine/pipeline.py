@@ -21,6 +21,7 @@ from .feedback import build_findings
 from .media import decode, probe
 from .result import ClipResult
 from .scorer import score
+from .sidecars import fingerprint as sidecar_fingerprint
 
 #: Seconds between two progress events (about four a second, like toolong's batched updates).
 PROGRESS_INTERVAL_S = 0.25
@@ -175,15 +176,16 @@ def analyze(
                 chash = store.hash_for(path)
             except OSError:
                 chash = None  # probe below reports the file in plain words
+            sidecars = sidecar_fingerprint(path)
             if chash and use_cache:
-                cached = store.get_features(chash, options)
+                cached = store.get_features(chash, options, sidecars)
         if cached is not None:
             info, fv = cached
             info.path = display
         else:
             info, fv = extract_features(path, cfg, progress=progress, cancel=cancel, options=options)
             if store is not None and chash:
-                store.put_features(chash, info, fv, options)
+                store.put_features(chash, info, fv, options, sidecars)
         if progress is not None:
             progress(Progress(display, "scoring", 0.99))
         result = evaluate(display, info, fv, cfg, model=model)

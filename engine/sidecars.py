@@ -197,6 +197,25 @@ def parse_subtitles(text: str) -> tuple[list[list], int]:
     return cues, bad
 
 
+def fingerprint(clip: Path) -> str:
+    """A short text that changes when any sidecar of ``clip`` (caption, .info.json, subtitles) appears, disappears
+    or is edited: the store keys cached features by it, so an edited caption is analysed again."""
+    import hashlib
+
+    clip = Path(clip)
+    h = hashlib.blake2b(digest_size=8)
+    candidates = [*caption_candidates(clip), clip.with_suffix(".info.json"), *subtitle_sidecars(clip)]
+    for p in candidates:
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        if not p.is_file():
+            continue
+        h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
 def subtitle_sidecars(clip: Path) -> list[Path]:
     """Subtitle files next to ``clip``: ``clip.vtt``/``clip.srt`` and yt-dlp's ``clip.<lang>.vtt``, sorted."""
     found = []

@@ -123,6 +123,10 @@ def feature_variant(options: dict | None) -> str:
     return "+no-ocr" if options and options.get("ocr") is False else ""
 
 
+def _features_key(variant: str, sidecars: str) -> str:
+    return f"{__version__}{variant}" + (f"/{sidecars}" if sidecars else "")
+
+
 def acceptable_variants(options: dict | None) -> tuple[str, ...]:
     return ("", "+no-ocr") if feature_variant(options) else ("",)
 
@@ -238,23 +242,25 @@ class Store:
             )
 
     # -- features ------------------------------------------------------------------------------------------
-    def get_features(self, chash: str, options: dict | None = None) -> tuple[MediaInfo, FeatureVector] | None:
+    def get_features(self, chash: str, options: dict | None = None, sidecars: str = "") -> tuple[MediaInfo, FeatureVector] | None:
         """Cached features of a clip analysed with ``options`` (or with more: a full analysis serves a --no-ocr run,
-        never the other way round)."""
+        never the other way round) and with the same sidecars (``engine.sidecars.fingerprint``: an edited caption
+        is analysed again)."""
         for variant in acceptable_variants(options):
             row = self.conn.execute(
                 "SELECT media, features FROM features WHERE content_hash=? AND engine_version=?",
-                (chash, f"{__version__}{variant}"),
+                (chash, _features_key(variant, sidecars)),
             ).fetchone()
             if row:
                 return MediaInfo(**json.loads(row[0])), FeatureVector.from_dict(json.loads(row[1]))
         return None
 
-    def put_features(self, chash: str, media: MediaInfo, fv: FeatureVector, options: dict | None = None) -> None:
+    def put_features(self, chash: str, media: MediaInfo, fv: FeatureVector, options: dict | None = None,
+                     sidecars: str = "") -> None:
         with write_tx(self.conn):
             self.conn.execute(
                 "INSERT OR REPLACE INTO features VALUES (?,?,?,?,?)",
-                (chash, f"{__version__}{feature_variant(options)}", json.dumps(media.as_dict()),
+                (chash, _features_key(feature_variant(options), sidecars), json.dumps(media.as_dict()),
                  json.dumps(fv.as_dict()), time.time()),
             )
 

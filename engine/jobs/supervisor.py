@@ -30,6 +30,7 @@ from typing import Iterator
 
 from ..config import config_hash
 from ..errors import BytemeError
+from ..sidecars import fingerprint as sidecar_fingerprint
 from ..store import Store, path_from_key, write_tx
 from .executors import Executor, default_workers, make_executor
 from .queue import (LEASE_RENEW_S, LEASE_S, JobQueue, JobRow, claim, ensure_schema, expire_dead_owners, host_name,
@@ -230,11 +231,9 @@ class Supervisor:
         from ..scorer import CONFIG_MODEL_NAME
 
         model = self._models.get(job.model_name, cfg)
-        model_str = model.name if model is not None else f"{CONFIG_MODEL_NAME}@{config_hash(cfg)}"
-        if self.store.get_result(chash, model_str, job.config_hash) is not None:
-            self._finish_done(job, None, chash, model_str, cached=True)
-            return True
-        cached = self.store.get_features(chash, job.options)
+        # No shortcut through a stored result: its caption may have been edited since. Scoring from the cached
+        # features (keyed by the sidecars too) costs milliseconds and is always current.
+        cached = self.store.get_features(chash, job.options, sidecar_fingerprint(path_from_key(job.path)))
         if cached is None:
             return False
         info, fv = cached
@@ -277,7 +276,8 @@ class Supervisor:
                         self._finish_failed(job, {"kind": "not_found",
                                                   "message": f"{Path(job.path).name} disappeared: {exc.strerror}."})
                         return
-                self.store.put_features(chash, r.media, r.features, job.options)  # the decode cache; the result follows
+                self.store.put_features(chash, r.media, r.features, job.options,
+                                        sidecar_fingerprint(path_from_key(job.path)))  # the decode cache
                 cfg = self._config(job.config_hash)
                 r = self._score(job, r.media, r.features, cfg, chash, self._models.get(job.model_name, cfg))
                 self._finish_done(job, r, chash, r.scores.model)
