@@ -272,12 +272,17 @@ def cmd_demo(args) -> int:
     from .demo import make_demo_folder
 
     folder = Path(args.folder)
-    made = make_demo_folder(folder)
+    print(f"Writing the demo clips into {display_path(folder)} (seconds each, once)...", flush=True)
+    made = make_demo_folder(folder, progress=_demo_progress)
     print(f"Demo folder {display_path(folder)}: {len(made)} clips.")
     if args.open:
         args.folder = str(folder)
         return cmd_tui(args)
     return EXIT_OK
+
+
+def _demo_progress(done: int, total: int, path: Path) -> None:
+    print(f"  {done}/{total} {display_path(path.name)}", flush=True)
 
 
 def cmd_tui(args) -> int:

@@ -325,10 +325,10 @@ class ImageQuality(Extractor):
     METRICS = (
         MetricSpec("visual.resolution_pct", "Resolution", "%", 0, 100, True,
                    "Short side of the displayed frame as a share of the platform's target (1080 px for 1080x1920)."),
-        MetricSpec("visual.effective_resolution_px", "Real detail", "px", 0, 4320, True,
+        MetricSpec("visual.effective_resolution_px", "Real resolution (short side)", "px", 0, 4320, True,
                    "Short side (px) of the detail the picture really holds, from the energy in each octave of its "
                    "spatial spectrum at full size; an upscaled clip reads its source size."),
-        MetricSpec("visual.detail", "Real detail", "", 0, 1, True,
+        MetricSpec("visual.detail", "Real detail for the size", "", 0, 1, True,
                    "Real detail (effective resolution) as a share of the clip's own short side: 1 = native, "
                    "0.25 = upscaled 4x (a 270p source in a 1080p file)."),
         MetricSpec("visual.sharpness", "Sharpness", "", 0, 1, True,
