@@ -237,12 +237,24 @@ def save_model(path: str | Path, net, encoder: FeatureEncoder, *, name: str, cat
     }
     tmp = path.with_suffix(".safetensors.tmp")
     save_file(tensors, str(tmp), metadata={"byteme": json.dumps(meta, sort_keys=True)})
+    _readable_by_all(tmp)
     tmp.replace(path)
     sidecar = dict(meta, sha256=file_sha256(path))
     side = path.with_suffix(".json")
     side.with_suffix(".json.tmp").write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _readable_by_all(side.with_suffix(".json.tmp"))
     side.with_suffix(".json.tmp").replace(side)
     return path
+
+
+def _readable_by_all(path: Path) -> None:
+    """safetensors writes 0600 files; a model is not a secret, and other users (workers, a shared checkout)
+    must be able to read it: 0666 minus the umask, as for any file the user creates."""
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def user_models_dir() -> Path:
@@ -304,6 +316,11 @@ def _load_checked(path: Path, keys_now: list[str]) -> LearnedScorer:
             "unpickles a model file, because a pickle can run arbitrary code.",
             kind="model_invalid",
         )
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise ModelError(f"The model file {path} cannot be read: {exc.strerror or exc}.", kind="model_invalid") from None
     try:
         tensors = load_file(str(path))
         with safe_open(str(path), framework="pt") as f:
