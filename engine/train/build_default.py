@@ -50,6 +50,13 @@ def heldout_report(model, corpus: C.Corpus, cfg: dict) -> dict:
 
 def build(n: int = DEFAULT_CLIPS, seed: int = DEFAULT_SEED, *, out_dir: Path = SHIPPED_DIR, workers: int = 2,
           cache_dir: str | None = ".cache/corpus", card: bool = True, log=print) -> dict:
+    try:
+        import skimage.data  # noqa: F401  (the corpus's photographs ship inside scikit-image)
+    except ImportError:
+        from ..errors import BytemeError
+
+        raise BytemeError("Building the synthetic corpus needs scikit-image (its bundled photographs): "
+                          "install the dev extra, `pip install -e .[dev]`.", kind="missing_dependency") from None
     cfg = load_config(None)
     t0 = time.monotonic()
     corpus = C.build_corpus(n, seed, config=cfg, cache_dir=cache_dir, workers=workers, log=log)
