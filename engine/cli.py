@@ -178,6 +178,8 @@ def cmd_score(args) -> int:
     from .pipeline import analyze
 
     cfg = _load_config(args)
+    if args.model not in (None, "", "none"):
+        cfg.setdefault("scoring", {})["quality"] = "model"  # a model named on purpose decides quality too
     store = _open_store(args)
     model = load_model_for(args, cfg)
     paths = list(iter_clips(args.paths))

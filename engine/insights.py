@@ -570,6 +570,11 @@ def originality_report(store, content_hash: str | None, path: str, fv) -> dict:
     return {"status": "indexed", "matches": [m.as_dict() for m in matches], "overlay": overlay}
 
 
+#: The watermark finding is a detector's guess (a static object in a corner of a tripod shot looks the same), so it
+#: ranks at half the points of a measured originality problem.
+WATERMARK_GUESS_SHARE = 0.5
+
+
 def originality_findings(orig: dict, cfg: dict) -> list[Finding]:
     from .textsafe import visible
 
@@ -593,10 +598,11 @@ def originality_findings(orig: dict, cfg: dict) -> list[Finding]:
     if ov.get("status") == "overlay":
         # A detector's guess, not a certainty (a static object in a corner of a tripod shot can look the same):
         # at most medium, and worded so.
-        out.append(Finding("visual", "medium" if points >= MEDIUM_POINTS else "low", "originality.watermark",
+        guess_points = points * WATERMARK_GUESS_SHARE
+        out.append(Finding("visual", "medium" if guess_points >= MEDIUM_POINTS else "low", "originality.watermark",
                            f"There seems to be {ov['reason']}. If it is another app's watermark, platforms treat "
                            "the clip as unoriginal: export without it or crop it out.", None, None, None, None,
-                           "persistent-overlay detector on the corner regions", points))
+                           "persistent-overlay detector on the corner regions", guess_points))
     return out
 
 

@@ -112,17 +112,31 @@ def tier_for(overall: float | None, cfg: dict) -> str:
     return "unranked"
 
 
+def quality_source(cfg: dict) -> str:
+    """Where modality quality comes from: "targets" (config.toml, the default) or "model" (the learned scorer).
+
+    The shipped learned model is trained on synthetic flaws only; on the demo folder's deliberately flawed clips it
+    ranked 3 of 6 flaws above the clean clip (blurry and dark visuals, clipped audio), where the targets ranked all
+    6 right, so by default it decides the content category and the targets decide quality. A model you train on
+    your own labels (`byteme score --model NAME`) decides quality too."""
+    return "model" if cfg.get("scoring", {}).get("quality") == "model" else "targets"
+
+
 def score(fv: FeatureVector, cfg: dict, model=None) -> Scores:
     """Score one clip's features. ``model`` is a loaded learned scorer (``engine.model.LearnedScorer``) or None
     for the config-target scores."""
     ms = metric_scores(fv, cfg)
+    targets_name = f"{CONFIG_MODEL_NAME}@{config_hash(cfg)}"
     if model is not None:
-        modalities, category, confidence = model.predict(fv)
-        name = model.name
+        predicted, category, confidence = model.predict(fv)
+        if quality_source(cfg) == "model":
+            modalities, name = predicted, model.name
+        else:  # quality from the targets, the category from the model
+            modalities, name = config_modality_scores(ms, cfg), f"{targets_name}+category:{model.name}"
     else:
         modalities = config_modality_scores(ms, cfg)
         category, confidence = heuristic_category(fv)
-        name = f"{CONFIG_MODEL_NAME}@{config_hash(cfg)}"
+        name = targets_name
     # A modality with nothing to judge stays null whatever the model says.
     modalities = {m: (modalities.get(m) if fv.has_modality(m) else None) for m in MODALITIES}
     overall = overall_score(modalities, cfg)

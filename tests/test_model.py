@@ -86,6 +86,11 @@ def test_tier_and_category_come_from_the_model_and_the_config(tmp_path):
     m = M.load_model(str(_fixed_model(tmp_path, quality_pct=(80, 60, 40), category=1, categories=cats, name="c")), feature_keys=KEYS)
     fv = FeatureVector(values={"visual.detail": 2.0, "audio.level": -14.0, "text.words": 4.0})
     cfg = load_config(None)
+    # By default the model decides only the category; quality comes from the config targets.
+    s = score(fv, cfg, m)
+    assert s.category == "beta" and s.model.endswith("+category:" + m.name)
+    assert s.modalities["visual"] != pytest.approx(80.0, abs=0.1)
+    cfg["scoring"]["quality"] = "model"
     cfg["scoring"]["weights"] = {"visual": 0.5, "audio": 0.3, "text": 0.2}
     cfg["tiers"] = {"gold": 70, "silver": 60, "bronze": 50}
     s = score(fv, cfg, m)
