@@ -5,7 +5,7 @@
   (in this process) and one that hangs (``--workers 1``: the per-clip limit kills the worker): each gets a plain
   error and the other clips of the run still score;
 - a 1 MB caption full of markup and escape codes, and malformed ``.info.json`` sidecars, in the same run as good
-  clips;
+  clips; copies of one video with different captions (the feature cache keys the sidecars too);
 - the crash loop: ``byteme score --workers 2`` killed (SIGKILL to its process group) at random points, 20 times;
   the store stays intact and every result finished before a kill survives.
 
@@ -298,9 +298,8 @@ def test_big_hostile_caption_and_malformed_info_json_in_one_run(tiny_clips, tmp_
 
 
 def test_identical_videos_with_different_captions_get_their_own_text_score(tiny_clips, tmp_path, store_env, capsys):
-    """Features and results are cached by the video's content hash only, so a copy of the same video with another
-    caption (or a caption edited after scoring) is served the first caption's text analysis. Reported, not fixed
-    here (the fix changes what the store keys by: see docs/BENCHMARKS.md)."""
+    """Features are cached by content hash; the sidecars are part of the key, so a copy of the same video with
+    another caption, or a caption edited after scoring, is analysed again (commit 515850f)."""
     [clip] = tiny_clips(1)
     folder = tmp_path / "same"
     folder.mkdir()
@@ -308,12 +307,17 @@ def test_identical_videos_with_different_captions_get_their_own_text_score(tiny_
                        ("b", "buy now buy now #follow4follow #like4like #fyp #fyp #fyp #viral")):
         (folder / f"{name}.mp4").write_bytes(clip.read_bytes())
         (folder / f"{name}.txt").write_text(text)
-    cli.main(["score", str(folder), "--json", "--no-ocr", "--model", "none"])
-    rows = _rows(capsys.readouterr().out)
-    text = {n: {k: v for k, v in r["metrics"].items() if k.startswith("text.")} for n, r in rows.items()}
-    if text["a.mp4"] == text["b.mp4"]:
-        pytest.xfail("known: the features cache ignores caption sidecars (same video, other caption)")
-    assert text["a.mp4"]["text.spammy_hashtags"] == 0 < text["b.mp4"]["text.spammy_hashtags"]
+
+    def text_metrics() -> dict:
+        assert cli.main(["score", str(folder), "--json", "--no-ocr", "--model", "none"]) == 0
+        rows = _rows(capsys.readouterr().out)
+        return {n: {k: v for k, v in r["metrics"].items() if k.startswith("text.")} for n, r in rows.items()}
+
+    first = text_metrics()
+    assert first["a.mp4"]["text.spammy_hashtags"] == 0 < first["b.mp4"]["text.spammy_hashtags"]
+    (folder / "a.txt").write_text("follow4follow #follow4follow #follow4follow")
+    second = text_metrics()
+    assert second["a.mp4"]["text.spammy_hashtags"] > 0 and second["b.mp4"] == first["b.mp4"]
 
 
 # -- the crash loop ------------------------------------------------------------------------------------------
