@@ -25,6 +25,18 @@ from .worker import JobEvent, JobSpec, ModelCache, SimulatedCrash, run_job, work
 STOP_GRACE_S = 2.0
 
 
+
+def drain(events: "queue.Queue", timeout: float) -> list:
+    """Every event waiting in ``events``, after waiting up to ``timeout`` s for the first."""
+    out = []
+    try:
+        out.append(events.get(timeout=timeout))
+        while True:
+            out.append(events.get_nowait())
+    except queue.Empty:
+        pass
+    return out
+
 class Executor:
     """The interface. ``events`` blocks up to ``timeout`` seconds and returns what arrived, in order per job."""
 
@@ -105,14 +117,7 @@ class ThreadExecutor(Executor):
         return label
 
     def events(self, timeout: float) -> list[JobEvent]:
-        out = []
-        try:
-            out.append(self._events.get(timeout=timeout))
-            while True:
-                out.append(self._events.get_nowait())
-        except queue.Empty:
-            pass
-        return out
+        return drain(self._events, timeout)
 
     def cancel(self, job_id: int, *, hard: bool = False) -> None:
         with self._lock:

@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 
-from .executors import STOP_GRACE_S, Executor
+from .executors import STOP_GRACE_S, Executor, drain
 from .worker import JobEvent, JobSpec, ModelCache, run_job
 
 #: Seconds to wait for a new actor to answer its first call (its process start and imports).
@@ -153,14 +153,7 @@ class RayExecutor(Executor):
             self._labels[index] = label
 
     def events(self, timeout: float) -> list[JobEvent]:
-        out = []
-        try:
-            out.append(self._events.get(timeout=timeout))
-            while True:
-                out.append(self._events.get_nowait())
-        except queue.Empty:
-            pass
-        return out
+        return drain(self._events, timeout)
 
     def cancel(self, job_id: int, *, hard: bool = False) -> None:
         with self._lock:
