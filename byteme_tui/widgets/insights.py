@@ -88,7 +88,9 @@ def strip_lines(seconds: list[dict], width: int, span=None, selected: int | None
         out.append_text(safe(reason_words(s["reasons"])))
         out.append("  ←/→ second", style="dim")
     else:
-        out.append("▁ low  ▄ medium  █ high, one mark per " + (f"{per:g} s" if per >= 1 else "second"), style="dim")
+        scale = f"one mark per {per:g} s" if per > 1 else "one mark per second" if per == 1 else \
+            f"{round(1 / per)} marks per second"
+        out.append(f"▁ low  ▄ medium  █ high, {scale}", style="dim")
     return out
 
 
