@@ -187,8 +187,13 @@ def run_measured(cmd: list[str], env: dict, *, first_line: bool = False, timeout
             "stderr": err[-2000:], "main_rss_mb": main, "worker_rss_mb": workers}
 
 
+_TEMP_DIRS: list[Path] = []
+
+
 def fresh_env(tag: str, **extra) -> dict:
+    """The environment of a run with its own new data folder (store, models), removed when the script ends."""
     data = Path(tempfile.mkdtemp(prefix=f"byteme-bench-{tag}-"))
+    _TEMP_DIRS.append(data)
     env = dict(os.environ, BYTEME_DATA_DIR=str(data), **extra)
     env.pop("BYTEME_STORE", None)
     return env
@@ -466,6 +471,8 @@ def main(argv=None) -> int:
         globals()[f"section_{name}"](args, report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
+    for folder in _TEMP_DIRS:
+        shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 
