@@ -423,6 +423,8 @@ def section_listing(args, report: dict) -> None:
         log(f"  listing {n} files: iter_clips {row['iter_clips_s']:.4f} s, TUI backend open {row['backend_open_s']} s "
             f"(again {row['backend_open_again_s']} s) (load {row['load']})")
         shutil.rmtree(folder, ignore_errors=True)
+        for f in folder.parent.glob(f"{folder.name}.sqlite3*"):
+            f.unlink()
     report["listing"] = rows
 
 
