@@ -383,7 +383,8 @@ def claim(conn: sqlite3.Connection, owner: str, lease_s: float = LEASE_S) -> Job
 
 def expire_dead_owners(conn: sqlite3.Connection) -> int:
     """Expire the leases of supervisors on this host whose process is gone (a killed ``byteme score``), so their
-    jobs are taken back at once instead of after LEASE_S. A reused pid only delays this to the lease expiry."""
+    jobs are taken back at once instead of after LEASE_S, without using up an attempt. A reused pid only delays
+    this to the lease expiry."""
     prefix = host_name() + ":"
     owners = [r[0] for r in conn.execute(
         "SELECT DISTINCT owner FROM jobs WHERE state='running' AND owner LIKE ? || '%'", (prefix,)
@@ -398,9 +399,12 @@ def expire_dead_owners(conn: sqlite3.Connection) -> int:
             dead.append(owner)
     if not dead:
         return 0
+    # The attempt is given back: the clip did not kill anything, its whole run was killed (Ctrl-C twice, a lost SSH
+    # session, kill -9). Counting it would fail a healthy clip after three such interruptions.
     with write_tx(conn):
         cur = conn.execute(
-            f"UPDATE jobs SET lease_expires_at=0 WHERE state='running' AND owner IN ({','.join('?' * len(dead))})",
+            "UPDATE jobs SET lease_expires_at=0, attempt=MAX(attempt - 1, 0) WHERE state='running' AND owner IN "
+            f"({','.join('?' * len(dead))})",
             dead,
         )
     return cur.rowcount
