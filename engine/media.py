@@ -354,12 +354,15 @@ def decode(
         limit_s = max_duration_s if max_duration_s else math.inf
         t0_video = None
         last_report = -1.0
+        consumer = _FrameConsumer(on_frame, progress, total_s) if on_frame is not None and vstream else None
         video_done = vstream is None
         audio_done = astream is None
         try:
             for packet in container.demux(*streams):
                 if cancel is not None and cancel.is_set():
                     raise Cancelled()
+                if consumer is not None:
+                    consumer.check()
                 if packet.stream is vstream and video_done:
                     continue
                 if packet.stream is astream and audio_done:
@@ -384,10 +387,9 @@ def decode(
                         stats.frames += 1
                         stats.video_time_s = t
                         stats.frame_times_s.append(t)
-                        if on_frame is not None:
-                            on_frame(vf)
-                        vf.release()
-                        if progress is not None and total_s > 0 and t - last_report >= 0.25:
+                        if consumer is not None:
+                            consumer.put(vf)
+                        elif progress is not None and total_s > 0 and t - last_report >= 0.25:
                             last_report = t
                             progress(min(1.0, t / total_s))
                     else:
@@ -411,7 +413,11 @@ def decode(
                     f"{path.name} could not be decoded: {_ffmpeg_reason(exc)}.", kind="decode_failed"
                 ) from None
             stats.decode_errors += 1  # keep what was decoded: a truncated tail is reported, not fatal
+        if consumer is not None:
+            consumer.finish()  # every frame handed to the extractors, their errors raised here
     finally:
+        if consumer is not None:
+            consumer.stop()
         container.close()
     if vstream is not None and stats.frames == 0:
         raise MediaError(
@@ -425,6 +431,67 @@ def decode(
     if progress is not None:
         progress(1.0)
     return stats, audio
+
+
+#: Decoded frames waiting for the extractors. FFmpeg decodes the next frames (releasing the GIL) while the
+#: extractors work on this one; a few frames of slack absorb their uneven cost (a face look, a full-size
+#: statistic) without holding much memory (4 frames of 4K YUV 4:2:0 are 50 MB).
+FRAMES_AHEAD = 4
+
+
+class _FrameConsumer:
+    """Runs ``on_frame`` (and progress) for decoded frames in a second thread, in order, so decoding and the
+    extractors overlap on two cores (measured: a 60 s 1080p analysis 10.0 -> 8.9 s wall, metrics identical,
+    scripts/bench_decode_overlap.py). An extractor's exception is re-raised in the decoding thread."""
+
+    _DONE = object()
+
+    def __init__(self, on_frame, progress, total_s: float):
+        import queue
+
+        self.on_frame, self.progress, self.total_s = on_frame, progress, total_s
+        self.queue: "queue.Queue" = queue.Queue(maxsize=FRAMES_AHEAD)
+        self.error: BaseException | None = None
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="byteme-extractors", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        last_report = -1.0
+        while True:
+            vf = self.queue.get()
+            if vf is self._DONE:
+                return
+            if self.error is not None or self.stopped.is_set():
+                continue  # drain without work after an error or a stop
+            try:
+                self.on_frame(vf)
+                vf.release()
+                if self.progress is not None and self.total_s > 0 and vf.t_s - last_report >= 0.25:
+                    last_report = vf.t_s
+                    self.progress(min(1.0, vf.t_s / self.total_s))
+            except BaseException as exc:  # re-raised in the decoding thread by check()/finish()
+                self.error = exc
+
+    def put(self, vf) -> None:
+        self.check()
+        self.queue.put(vf)
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def finish(self) -> None:
+        self.queue.put(self._DONE)
+        self.thread.join()
+        self.check()
+
+    def stop(self) -> None:
+        """After an error or a cancel in the decoding thread: let the thread drain and end."""
+        if self.thread.is_alive():
+            self.stopped.set()
+            self.queue.put(self._DONE)
+            self.thread.join()
 
 
 def _int_peak(arr: np.ndarray) -> float:
