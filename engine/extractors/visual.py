@@ -214,20 +214,23 @@ def banding_pct(gray: np.ndarray) -> float:
     smooth = cv2.GaussianBlur(small, (0, 0), BANDING_SMOOTH_PX / 4)
     gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / 32.0  # Sobel gain 8, and 4 px per small pixel
     gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) / 32.0
-    slope = cv2.resize(np.sqrt(gx * gx + gy * gy), (w, h), interpolation=cv2.INTER_NEAREST)
+    slope = np.sqrt(gx * gx + gy * gy)
+    # Thresholding at the small size and enlarging the mask (nearest neighbour) equals enlarging the slope first.
+    in_range = ((slope >= BANDING_SLOPE_MIN) & (slope <= BANDING_SLOPE_MAX)).view(np.uint8)
+    gentle = cv2.resize(in_range, (w, h), interpolation=cv2.INTER_NEAREST).view(bool)
     # Texture is not a gradient: the local spread must stay within what 8-bit steps alone give.
     mean = cv2.blur(g, (9, 9))
-    local_sd = np.sqrt(np.maximum(0.0, cv2.blur(g * g, (9, 9)) - mean * mean))
-    gentle = (slope >= BANDING_SLOPE_MIN) & (slope <= BANDING_SLOPE_MAX) & (local_sd < BANDING_MAX_LOCAL_SD)
-    area = float(gentle.mean())
+    local_var = cv2.blur(g * g, (9, 9)) - mean * mean
+    gentle &= local_var < BANDING_MAX_LOCAL_SD ** 2
+    area = float(np.count_nonzero(gentle)) / gentle.size
     if area < BANDING_MIN_AREA:
         return 0.0
-    gi = gray.astype(np.int16)
-    flat_step = (np.abs(np.diff(gi, axis=1)) == 0).astype(np.float32)
+    gi = np.ascontiguousarray(gray)
+    flat_step = (gi[:, 1:] == gi[:, :-1]).view(np.uint8).astype(np.float32)
     run = cv2.blur(flat_step, (BANDING_PLATEAU_PX - 1, 1)) >= 0.999
     plateau = np.zeros_like(gentle)
     plateau[:, :-1] = run
-    return 100.0 * float((plateau & gentle).sum()) / float(gentle.sum())
+    return 100.0 * float(np.count_nonzero(plateau & gentle)) / float(np.count_nonzero(gentle))
 
 
 def colour_stats(rgb: np.ndarray) -> tuple[float, float, float]:
@@ -238,21 +241,23 @@ def colour_stats(rgb: np.ndarray) -> tuple[float, float, float]:
     Saturation: mean HSV saturation, %. Colour cast: distance of the mean CIELAB (a*, b*) from neutral grey,
     over pixels that are neither near-black nor near-white (grey-world assumption).
     """
-    f = rgb.astype(np.float32)
-    r, g, b = f[..., 0], f[..., 1], f[..., 2]
+    rgb = np.ascontiguousarray(rgb)
+    # Separate planes, then element-wise max/min: a reduction over the 3-long colour axis (f.max(axis=2)) costs
+    # ~30x more in numpy (4 ms against 0.15 ms on a 180x320 frame).
+    r, g, b = (p.astype(np.float32) for p in cv2.split(rgb))
     rg = r - g
     yb = 0.5 * (r + g) - b
     colourful = math.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * math.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
-    mx = f.max(axis=2)
-    mn = f.min(axis=2)
+    mx = np.maximum(np.maximum(r, g), b)
+    mn = np.minimum(np.minimum(r, g), b)
     sat = float(np.mean(np.where(mx > 0, (mx - mn) / np.maximum(mx, 1), 0.0))) * 100.0
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
     mid = (lab[..., 0] > 25) & (lab[..., 0] < 240)
     if mid.sum() < 16:
         cast = 0.0
     else:
-        a = float(lab[..., 1][mid].mean()) - 128.0
-        bb = float(lab[..., 2][mid].mean()) - 128.0
+        a = float(lab[..., 1][mid].mean(dtype=np.float64)) - 128.0
+        bb = float(lab[..., 2][mid].mean(dtype=np.float64)) - 128.0
         cast = math.hypot(a, bb)  # OpenCV's 8-bit Lab scales L to 0-255; a*, b* are stored +128, 1:1
     return float(colourful), sat, cast
 

@@ -83,7 +83,7 @@ def thumbnail(frame, rotation_deg: int) -> np.ndarray:
         th = max(2, int(round(src.shape[0] * scale)))
         src = cv2.resize(src, (tw, th), interpolation=cv2.INTER_AREA)
     if not full:
-        src = _TV_TO_FULL[src]
+        src = cv2.LUT(src, _TV_TO_FULL)  # the same table as _TV_TO_FULL[src], 3x cheaper
     return _rotate(src, rotation_deg)
 
 

@@ -156,7 +156,10 @@ class Temporal(Extractor):
             cols = rows = 1
             bh, bw = h, w
         win = cv2.createHanningWindow((bw, bh), cv2.CV_32F)
-        self.blocks = [(slice(y0 + r * bh, y0 + (r + 1) * bh), slice(x0 + c * bw, x0 + (c + 1) * bw), win)
+        # cv2.phaseCorrelate multiplies both inputs by the window in place (OpenCV 4.x), but only when it does not
+        # pad them to an optimal DFT size first (then it works on padded copies): copy the blocks only then.
+        copy = cv2.getOptimalDFTSize(bh) == bh and cv2.getOptimalDFTSize(bw) == bw
+        self.blocks = [(slice(y0 + r * bh, y0 + (r + 1) * bh), slice(x0 + c * bw, x0 + (c + 1) * bw), win, copy)
                        for r in range(rows) for c in range(cols)]
         self.crop = (y0, y1, x0, x1)
 
@@ -171,9 +174,9 @@ class Temporal(Extractor):
 
     def _global_motion(self, a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
         res = []
-        for ys, xs, win in self.blocks:
-            # cv2.phaseCorrelate multiplies both inputs by the window in place (OpenCV 4.x): pass copies.
-            (sx, sy), r = cv2.phaseCorrelate(a[ys, xs].copy(), b[ys, xs].copy(), win)
+        for ys, xs, win, copy in self.blocks:
+            pa, pb = (a[ys, xs].copy(), b[ys, xs].copy()) if copy else (a[ys, xs], b[ys, xs])
+            (sx, sy), r = cv2.phaseCorrelate(pa, pb, win)
             if r >= SHAKE_MIN_RESPONSE:
                 res.append((sx, sy, r))
         if not res:
@@ -185,6 +188,7 @@ class Temporal(Extractor):
         th = thumbnail(frame, self.rot).astype(np.float32)
         coarse = cv2.resize(th, (max(2, th.shape[1] // CUT_COARSE), max(2, th.shape[0] // CUT_COARSE)),
                             interpolation=cv2.INTER_AREA)
+        coarse_std = float(coarse.std())
         self.t.append(frame.t_s)
         self.luma.append(float(th.mean()))
         if self.prev is None or th.shape != self.prev.shape:
@@ -204,7 +208,7 @@ class Temporal(Extractor):
             self.changed.append(float(np.count_nonzero(ad > FREEZE_PIXEL_LEVELS)) / ad.size)
             self.diff2.append(float(cv2.absdiff(th, self.prev2).mean()) if self.prev2 is not None
                               and self.prev2.shape == th.shape else 255.0)
-            contrast = max(float(coarse.std()), float(self.prev_coarse.std()))
+            contrast = max(coarse_std, self.prev_coarse_std)
             self.cut.append(float(cv2.absdiff(coarse, self.prev_coarse).mean()) / (contrast + CUT_CONTRAST_FLOOR))
             if frame.t_s >= self.next_crop_t:
                 self.next_crop_t = frame.t_s + SHAKE_CROP_EVERY_S
@@ -213,7 +217,7 @@ class Temporal(Extractor):
             self.dx.append(sx), self.dy.append(sy), self.resp.append(r)
             if self.first is not None and frame.t_s <= HOOK_S:
                 self.hook_changed |= cv2.absdiff(th, self.first) > HOOK_CHANGE_LEVELS
-        self.prev2, self.prev, self.prev_coarse = self.prev, th, coarse
+        self.prev2, self.prev, self.prev_coarse, self.prev_coarse_std = self.prev, th, coarse, coarse_std
 
     def finish(self, ctx: ClipContext, fv: FeatureVector) -> None:
         n = len(self.t)
