@@ -148,6 +148,32 @@ def evaluate(path: str, info, fv: FeatureVector, cfg: dict, *, model=None) -> Cl
     return ClipResult(path=str(path), status="ok", media=info, scores=scores, findings=findings, features=fv)
 
 
+def failed_result(exc: BaseException, path: Path, cfg: dict, cancel: threading.Event | None,
+                  t0: float) -> ClipResult:
+    """The ``ClipResult`` of an analysis of ``path`` (started at monotonic ``t0``) that raised ``exc``: the one
+    mapping of exceptions to plain-words error kinds, shared by ``analyze`` and the job workers (which run only
+    ``extract_features``). A ``Cancelled`` that is the user's (not the clip's time limit) is raised again."""
+    path = Path(path)
+    display = str(path)
+    elapsed = time.monotonic() - t0
+    if isinstance(exc, Cancelled):
+        limit = float(cfg.get("engine", {}).get("clip_timeout_s", 0))
+        if cancel is not None and cancel.is_set() or not limit or elapsed < limit:
+            raise exc
+        return ClipResult.failed(
+            display, "timeout", f"{path.name} took longer than the {limit:.0f} s limit per clip and was stopped "
+            "(raise [engine] clip_timeout_s in config.toml for very long clips).", elapsed)
+    if isinstance(exc, MemoryError):
+        return ClipResult.failed(display, "out_of_memory", f"{path.name} needs more memory than this machine has.")
+    if isinstance(exc, BytemeError):
+        return ClipResult.failed(display, exc.kind, exc.message, elapsed)
+    # a bug or a decoder failure we did not foresee: report it, keep the run going
+    result = ClipResult.failed(
+        display, "internal", f"{path.name} could not be analysed: {type(exc).__name__}: {exc}", elapsed)
+    result.traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))  # CLI: --debug only
+    return result
+
+
 def analyze(
     path: str | Path,
     config: dict | None = None,
@@ -201,22 +227,10 @@ def analyze(
         if progress is not None:
             progress(Progress(display, "done", 1.0))
         return result
-    except Cancelled:
-        limit = float(cfg.get("engine", {}).get("clip_timeout_s", 0))
-        if cancel is not None and cancel.is_set() or not limit or time.monotonic() - t0 < limit:
-            raise
-        result = ClipResult.failed(
-            display, "timeout", f"{path.name} took longer than the {limit:.0f} s limit per clip and was stopped "
-            "(raise [engine] clip_timeout_s in config.toml for very long clips).", time.monotonic() - t0)
-    except MemoryError:
-        return ClipResult.failed(display, "out_of_memory", f"{path.name} needs more memory than this machine has.")
-    except BytemeError as exc:
-        result = ClipResult.failed(display, exc.kind, exc.message, time.monotonic() - t0)
-    except Exception as exc:  # a bug or a decoder failure we did not foresee: report it, keep the run going
-        result = ClipResult.failed(
-            display, "internal", f"{path.name} could not be analysed: {type(exc).__name__}: {exc}", time.monotonic() - t0
-        )
-        result.traceback = traceback.format_exc()  # the CLI prints it only with --debug
+    except MemoryError as exc:
+        return failed_result(exc, path, cfg, cancel, t0)
+    except Exception as exc:  # Cancelled is one: a user's cancel propagates, the clip's time limit is a result
+        result = failed_result(exc, path, cfg, cancel, t0)
     if store is not None:
         try:
             store.set_error(path, result.error)
@@ -233,4 +247,4 @@ def score_paths(paths, *, config: dict | None = None, store=None, **kwargs) -> l
     return [analyze(p, cfg, store=store, **kwargs) for p in iter_clips(paths)]
 
 
-__all__ = ["Progress", "analyze", "evaluate", "extract_features", "score_paths", "MediaError"]
+__all__ = ["Progress", "analyze", "evaluate", "extract_features", "failed_result", "score_paths", "MediaError"]

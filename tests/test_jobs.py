@@ -166,7 +166,11 @@ def test_executor_contract(executor_kind, folder, cfg, hold):
         assert [e.seq for e in evs] == sorted(e.seq for e in evs) and len({e.seq for e in evs}) == len(evs)
         fractions = [e.fraction for e in evs]
         assert fractions == sorted(fractions) and fractions[-1] == 1.0
-        assert {"starting", "probe", "scoring", "done"} <= {e.stage for e in evs}
+        assert {"starting", "probe", "done"} <= {e.stage for e in evs}  # (decode events are time-batched)
+        # a worker extracts features and does not score: the supervisor does (so workers never load torch)
+        r = evs[-1].result
+        assert r.scores is None and r.features is not None and "visual.sharpness" in r.features.values
+        assert r.media.width == 360 and r.media.height == 640
         assert any(e.kind == "progress" for e in seen[1]) and not any(e.final for e in seen[1])  # still held
         t0 = time.monotonic()
         ex.cancel(1)
@@ -314,3 +318,32 @@ def test_stop_puts_running_jobs_back_in_the_queue(tmp_path, folder, cfg, hold):
     row = q.job(job_id)
     assert row.state == "queued" and row.attempt == 0 and not sup.alive()
     q.close()
+
+
+# -- what a worker process imports: features only, never the learned model's torch --------------------------------
+
+def test_worker_process_never_imports_torch_and_the_supervisor_scores_as_analyze_does(tmp_path, folder):
+    """``byteme score --workers 1`` (the real entry point, so the spawned worker also re-imports ``engine.cli`` as
+    its main module): the worker reports its imported modules through the test hook; the result is scored by the
+    supervisor with the shipped learned model and matches an in-process ``analyze`` of the same clip."""
+    from engine.cli import load_model_for
+    from engine.pipeline import analyze
+    from engine.scorer import CONFIG_MODEL_NAME
+
+    modules_file = tmp_path / "modules.json"
+    env = dict(os.environ, BYTEME_DATA_DIR=str(tmp_path / "data"), BYTEME_TEST_MODULES_TO=str(modules_file))
+    clip = folder / "a.mp4"
+    run = subprocess.run([sys.executable, "-m", "engine.cli", "score", str(clip), "--workers", "1", "--json",
+                          "--no-ocr", "--no-cache"], env=env, capture_output=True, text=True, timeout=2 * DEADLINE_S)
+    assert run.returncode == 0, run.stderr
+    [line] = [json.loads(x) for x in run.stdout.splitlines()]
+    modules = set(json.loads(modules_file.read_text()))
+    assert "av" in modules and "engine" in modules  # the hook ran in the worker, after its decode
+    assert "torch" not in modules, "a worker process imported torch"
+    cfg = load_config(use_user_file=False)
+    model = load_model_for(None, cfg)
+    direct = analyze(clip, cfg, options={"ocr": False}, model=model, use_cache=False).contract()
+    assert line["status"] == "ok" and line["engine"]["model"] == direct["engine"]["model"]
+    assert line["engine"]["model"] not in (None, CONFIG_MODEL_NAME)  # the learned model scored it, in the supervisor
+    assert line["scores"] == pytest.approx(direct["scores"], abs=1e-6)
+    assert line["metrics"] == pytest.approx(direct["metrics"], abs=1e-6)

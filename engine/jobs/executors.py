@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import wait as mp_wait
 
-from .worker import JobEvent, JobSpec, ModelCache, SimulatedCrash, run_job, worker_main
+from .worker import JobEvent, JobSpec, SimulatedCrash, run_job, worker_main
 
 #: Seconds a worker process gets to exit after "stop" before it is killed.
 STOP_GRACE_S = 2.0
@@ -88,7 +88,6 @@ class ThreadExecutor(Executor):
         self.workers = max(1, int(workers or 1))
         self._events: queue.Queue[JobEvent] = queue.Queue()
         self._running: dict[int, threading.Event] = {}
-        self._models = ModelCache()
         self._lock = threading.Lock()
 
     def capacity(self) -> int:
@@ -101,17 +100,26 @@ class ThreadExecutor(Executor):
         with self._lock:
             self._running[spec.job_id] = cancel
 
+        def free() -> None:  # only this run's entry: a retry of the same job may already hold the id
+            with self._lock:
+                if self._running.get(spec.job_id) is cancel:
+                    del self._running[spec.job_id]
+
+        def emit(ev: JobEvent) -> None:
+            if ev.final:
+                free()  # before the supervisor sees the event, so it can claim the next job at once
+            self._events.put(ev)
+
         def body():
             try:
-                run_job(spec, self._events.put, cancel, self._models, worker=label, in_thread=True)
+                run_job(spec, emit, cancel, worker=label, in_thread=True)
             except SimulatedCrash as exc:
-                self._events.put(JobEvent(spec.job_id, spec.attempt, "lost", seq=10**9, message=str(exc)))
+                emit(JobEvent(spec.job_id, spec.attempt, "lost", seq=10**9, message=str(exc)))
             except BaseException as exc:
-                self._events.put(JobEvent(spec.job_id, spec.attempt, "error", seq=10**9, stage="internal",
-                                          message=f"The worker failed: {type(exc).__name__}: {exc}"))
+                emit(JobEvent(spec.job_id, spec.attempt, "error", seq=10**9, stage="internal",
+                              message=f"The worker failed: {type(exc).__name__}: {exc}"))
             finally:
-                with self._lock:
-                    self._running.pop(spec.job_id, None)
+                free()
 
         threading.Thread(target=body, name=f"byteme-job-{spec.job_id}", daemon=True).start()
         return label

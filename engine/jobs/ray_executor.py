@@ -1,4 +1,4 @@
-"""Ray executor (the optional ``byteme[ray]`` extra): a pool of actors, each loading the model once.
+"""Ray executor (the optional ``byteme[ray]`` extra): a pool of actors that extract features (the driver scores).
 
 - One job in flight per actor, so the number of jobs in flight is bounded by the pool size.
 - Progress streams back through a Ray generator method (``Analyzer.run`` yields ``JobEvent``s in order); one
@@ -17,7 +17,7 @@ import threading
 import time
 
 from .executors import STOP_GRACE_S, Executor, drain
-from .worker import JobEvent, JobSpec, ModelCache, run_job
+from .worker import JobEvent, JobSpec, run_job
 
 #: Seconds to wait for a new actor to answer its first call (its process start and imports).
 ACTOR_READY_TIMEOUT_S = 120.0
@@ -29,7 +29,6 @@ class Analyzer:
     def __init__(self):
         import ray
 
-        self.models = ModelCache()
         self.cancels: dict[int, threading.Event] = {}
         self.label = f"ray:{ray.util.get_node_ip_address()}:{os.getpid()}"
 
@@ -43,7 +42,7 @@ class Analyzer:
 
         def body():
             try:
-                run_job(spec, events.put, cancel, self.models, worker=self.label)
+                run_job(spec, events.put, cancel, worker=self.label)
             except BaseException as exc:
                 events.put(JobEvent(spec.job_id, spec.attempt, "error", seq=10**9, stage="internal",
                                     message=f"The worker failed: {type(exc).__name__}: {exc}"))
@@ -115,12 +114,18 @@ class RayExecutor(Executor):
 
     def _pump(self, index: int, actor, spec: JobSpec) -> None:
         ray = self._ray
+        freed = False  # once freed, the slot (and the job id, on a retry) may already belong to another run
         try:
             for ref in actor.run.remote(spec):
                 ev = ray.get(ref)
-                self._events.put(ev)
-                if ev.final:
+                if ev.final:  # free the slot before the supervisor sees the event, so it can claim again at once
+                    with self._lock:
+                        if self._busy.get(spec.job_id) == index:
+                            del self._busy[spec.job_id]
+                    freed = True
+                    self._events.put(ev)
                     break
+                self._events.put(ev)
         except ray.exceptions.RayActorError as exc:
             if self._closing:
                 return
@@ -133,7 +138,7 @@ class RayExecutor(Executor):
                                           message=f"Ray failed: {type(exc).__name__}: {exc}"))
         finally:
             with self._lock:
-                if self._busy.get(spec.job_id) == index:
+                if not freed and self._busy.get(spec.job_id) == index:
                     del self._busy[spec.job_id]
 
     def _replace(self, index: int, dead) -> None:

@@ -45,7 +45,8 @@ CANCEL_POLL_S = 0.2
 CANCEL_GRACE_S = 1.0
 #: Seconds between two looks for dead owners (another supervisor on this host that was killed).
 REAP_S = 5.0
-#: Seconds between two claim attempts while the queue holds nothing claimable.
+#: Seconds between two claim attempts while the queue holds nothing claimable. A job's final event (a worker is
+#: free) makes the next pass claim at once, so this only paces the look for newly queued work.
 IDLE_CLAIM_S = 0.2
 #: Seconds an executor's events() call may block.
 EVENT_WAIT_S = 0.05
@@ -170,6 +171,8 @@ class Supervisor:
                 next_claim = now if claimed else now + IDLE_CLAIM_S
             for ev in self.executor.events(EVENT_WAIT_S):
                 self._on_event(ev)
+                if ev.final:
+                    next_claim = 0.0  # a worker is free: claim the next job now, not after IDLE_CLAIM_S
             now = time.monotonic()
             self._flush_progress(now)
             if now >= next_cancel_poll:
@@ -225,6 +228,10 @@ class Supervisor:
             "UPDATE jobs SET worker=?, updated_at=? WHERE id=? AND owner=? AND state='running'",
             (label, time.time(), job.id, self.owner),
         )
+        try:  # load the scorer here while the worker decodes (once per model): the result then waits for nothing
+            self._models.get(job.model_name, cfg)
+        except BytemeError:
+            pass  # said in plain words when the result comes back and the model is needed
 
     def _finish_from_cache(self, job: JobRow, cfg: dict, chash: str) -> bool:
         """Done without analysis when the store has the result; scored without decoding when it has features."""
@@ -245,7 +252,8 @@ class Supervisor:
 
     def _score(self, job: JobRow, info, fv, cfg: dict, chash: str, model):
         """Scores, findings and insights from a clip's features, here where the store is: the library-wide parts
-        (originality against every indexed clip) need it, and a worker never opens the store."""
+        (originality against every indexed clip) need it, a worker never opens the store, and only this process
+        loads the learned model (workers extract features and never import torch)."""
         from ..insights import enrich
         from ..pipeline import evaluate
 
@@ -279,7 +287,13 @@ class Supervisor:
                 self.store.put_features(chash, r.media, r.features, job.options,
                                         sidecar_fingerprint(path_from_key(job.path)))  # the decode cache
                 cfg = self._config(job.config_hash)
-                r = self._score(job, r.media, r.features, cfg, chash, self._models.get(job.model_name, cfg))
+                elapsed_s = r.elapsed_s
+                try:
+                    r = self._score(job, r.media, r.features, cfg, chash, self._models.get(job.model_name, cfg))
+                except BytemeError as exc:  # e.g. the named model is not installed: the same on every attempt
+                    self._finish_failed(job, exc.as_dict())
+                    return
+                r.elapsed_s = elapsed_s
                 self._finish_done(job, r, chash, r.scores.model)
             else:
                 self._finish_failed(job, r.error)
