@@ -288,22 +288,25 @@ def _demo_progress(done: int, total: int, path: Path) -> None:
 
 
 def cmd_tui(args) -> int:
-    try:
-        from byteme_tui.app import run_app
-    except ImportError as exc:
-        sys.stderr.write(f"The terminal app is not available: {exc}\n")
-        return EXIT_FAILED
-    return run_app(Path(getattr(args, "folder", ".")), args) or EXIT_OK
+    tui = getattr(args, "tui", None)
+    if tui is None:
+        sys.stderr.write("The terminal app opens from the `byteme` command (byteme_tui.launch); this entry point "
+                         "runs the headless commands only.\n")
+        return EXIT_USAGE
+    return tui(Path(getattr(args, "folder", ".")), args) or EXIT_OK
 
 
 COMMANDS = {"score": cmd_score, "results": cmd_results, "tui": cmd_tui, "demo": cmd_demo, "config": cmd_config}
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, tui=None) -> int:
+    """``tui``: the function that opens the terminal app, ``(folder, args) -> exit code``; the UI package passes
+    it in (``byteme_tui.launch``), so the engine never imports the UI."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["tui", *(argv or sys.argv[1:])])
+    args.tui = tui
     run = getattr(args, "run", None) or COMMANDS[args.command]
     try:
         return run(args)
