@@ -70,47 +70,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _optional_commands(sub) -> None:
-    """Commands whose modules are built by their own issues; each adds itself when present."""
-    try:
-        from . import ingest
+    """The commands that live in their own modules: each module declares its arguments and runs itself."""
+    from . import ingest, report
+    from .jobs import watch
+    from .train import labels as train_labels
 
-        p = sub.add_parser("fetch", help="download clips with yt-dlp into the library folder")
-        ingest.add_fetch_arguments(p)
+    for name, help_text, add_arguments, run in (
+        ("fetch", "download clips with yt-dlp into the library folder", ingest.add_fetch_arguments, ingest.run_fetch),
+        ("train", "train a scorer on your own labels (CSV or clips with .info.json)",
+         train_labels.add_train_arguments, train_labels.run_train),
+        ("eval", "correlation of the scorers with your own labels, without training",
+         train_labels.add_eval_arguments, train_labels.run_eval),
+        ("watch", "queue new or changed clips in a folder as they appear, and score them",
+         watch.add_watch_arguments, watch.run_watch),
+        ("report", "write an HTML, Markdown, CSV or JSON report of clips and the library",
+         report.add_report_arguments, report.run_report),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        add_arguments(p)
         _common(p)
-        p.set_defaults(run=ingest.run_fetch)
-    except (ImportError, AttributeError):
-        pass
-    try:
-        from .train import labels as train_labels
-
-        p = sub.add_parser("train", help="train a scorer on your own labels (CSV or clips with .info.json)")
-        train_labels.add_train_arguments(p)
-        _common(p)
-        p.set_defaults(run=train_labels.run_train)
-        p = sub.add_parser("eval", help="correlation of the scorers with your own labels, without training")
-        train_labels.add_eval_arguments(p)
-        _common(p)
-        p.set_defaults(run=train_labels.run_eval)
-    except (ImportError, AttributeError):
-        pass
-    try:  # the job queue (issue 7): `byteme watch DIR`
-        from .jobs import watch
-
-        p = sub.add_parser("watch", help="queue new or changed clips in a folder as they appear, and score them")
-        watch.add_watch_arguments(p)
-        _common(p)
-        p.set_defaults(run=watch.run_watch)
-    except (ImportError, AttributeError):
-        pass
-    try:  # reports (issue 10): `byteme report PATH... --format md|html|csv|json`
-        from . import report
-
-        p = sub.add_parser("report", help="write an HTML, Markdown, CSV or JSON report of clips and the library")
-        report.add_report_arguments(p)
-        _common(p)
-        p.set_defaults(run=report.run_report)
-    except (ImportError, AttributeError):
-        pass
+        p.set_defaults(run=run)
 
 
 def _load_config(args):

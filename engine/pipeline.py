@@ -239,12 +239,4 @@ def analyze(
     return result
 
 
-def score_paths(paths, *, config: dict | None = None, store=None, **kwargs) -> list[ClipResult]:
-    """Analyse every clip under ``paths`` in order (in this process)."""
-    from .media import iter_clips
-
-    cfg = config if config is not None else load_config()
-    return [analyze(p, cfg, store=store, **kwargs) for p in iter_clips(paths)]
-
-
-__all__ = ["Progress", "analyze", "evaluate", "extract_features", "failed_result", "score_paths", "MediaError"]
+__all__ = ["Progress", "analyze", "evaluate", "extract_features", "failed_result", "MediaError"]

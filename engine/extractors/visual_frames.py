@@ -88,20 +88,9 @@ def thumbnail(frame, rotation_deg: int) -> np.ndarray:
 
 
 def analysis_gray(frame) -> np.ndarray:
-    """``frame.gray`` (analysis size, displayed orientation), made with a kept reformatter and cached on the frame."""
-    if getattr(frame, "_gray", None) is not None:
-        return frame._gray
-    f = _av_frame(frame)
-    size = getattr(frame, "_size", None)
-    if f is None or size is None:
-        return frame.gray
-    w, h = size
-    g = _rotate(_reformatter().reformat(f, width=w, height=h, format="gray").to_ndarray(), frame._rot)
-    try:
-        frame._gray = g
-    except AttributeError:
-        pass
-    return g
+    """``frame.gray``: analysis size, displayed orientation, made once per frame with the decoder's kept swscale
+    context (``engine.media``) and shared by every extractor."""
+    return frame.gray
 
 
 _YUV420 = frozenset(("yuv420p", "yuvj420p"))
