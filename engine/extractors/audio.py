@@ -170,6 +170,7 @@ class Loudness(Extractor):
     stage = "audio"
     order = 40
     wants_frames = False
+    audio_only = True
     METRICS = (
         MetricSpec("audio.loudness_lufs", "Integrated loudness", "LUFS", -70, 0, None,
                    "Programme loudness per ITU-R BS.1770-4 (K-weighted, gated at -70 LUFS and -10 LU), on the "

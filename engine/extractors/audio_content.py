@@ -288,6 +288,7 @@ class SpeechMusic(Extractor):
     stage = "audio"
     order = 42
     wants_frames = False
+    audio_only = True
     METRICS = (
         MetricSpec("audio.speech_presence_pct", "Speech presence", "%", 0, 100, None,
                    "Share of the clip with voice-like sound: harmonic, in the 300-3400 Hz band, modulated at "
@@ -331,6 +332,7 @@ class Noise(Extractor):
     stage = "audio"
     order = 44
     wants_frames = False
+    audio_only = True
     METRICS = (
         MetricSpec("audio.noise_floor_dbfs", "Noise floor", "dBFS", -120, 0, False,
                    "Level of the quietest tenth of the clip (mean power of its quietest 0.2 s stretches)."),
@@ -371,6 +373,7 @@ class Rhythm(Extractor):
     stage = "audio"
     order = 46
     wants_frames = False
+    audio_only = True
     METRICS = (
         MetricSpec("audio.tempo_bpm", "Tempo", "BPM", 30, 300, None,
                    "Dynamic-programming beat tracker (Ellis 2007, as librosa's); only reported when the beat is "
@@ -410,6 +413,7 @@ class Timbre(Extractor):
     stage = "audio"
     order = 48
     wants_frames = False
+    audio_only = True
     METRICS = (
         MetricSpec("audio.spectral_centroid_hz", "Spectral centroid", "Hz", 0, 12000, None,
                    "Brightness: centre of mass of the spectrum, mean over active frames."),

@@ -52,6 +52,10 @@ class Extractor:
     wants_frames: ClassVar[bool] = True
     #: finish() runs in ascending order: visual 10-39, audio 40-59, text 60-79, OCR 80, cross-modal 90+.
     order: ClassVar[int] = 50
+    #: True when finish() reads only ``ctx.audio``, ``ctx.info``, ``ctx.config`` and what other audio-only
+    #: extractors wrote (no frames, no other modality's features): the pipeline runs these in a thread of their
+    #: own while the video decodes, in registry order among themselves.
+    audio_only: ClassVar[bool] = False
 
     def begin(self, ctx: ClipContext) -> None:
         pass

@@ -115,6 +115,7 @@ class AudioFingerprint(Extractor):
     stage = "audio"
     order = 87
     wants_frames = False
+    audio_only = True
 
     def finish(self, ctx: ClipContext, fv: FeatureVector) -> None:
         audio = ctx.audio
