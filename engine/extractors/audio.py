@@ -45,6 +45,10 @@ N_MELS = 64
 MEL_RANGE_DB = 100.0
 #: pyloudnorm and BS.1770 need at least one 400 ms gating block.
 MIN_AUDIO_S = lv.MOMENTARY_WINDOW_S
+#: Spectrogram work is done this many STFT frames at a time (41 s of audio; ~8 MB of float32 spectrum per step),
+#: so a 10-minute clip never holds a second full-size copy of its spectrogram. Each frame is computed on its own,
+#: so the numbers do not depend on this size.
+FRAMES_PER_BLOCK = 2048
 
 
 class AudioAnalysis:
@@ -54,25 +58,39 @@ class AudioAnalysis:
         self.y = np.asarray(samples, dtype=np.float32)
         self.sr = int(sr)
         self.duration_s = len(self.y) / self.sr if self.sr else 0.0
-        mono_peak = float(np.max(np.abs(self.y))) if len(self.y) else 0.0
-        #: Mono signal at the scale of the original channels (see the module docstring), for peaks and clipping.
-        scale = source_peak / mono_peak if source_peak and mono_peak > 0 else 1.0
-        self.y_channel_scale = self.y if abs(scale - 1.0) < 1e-3 else self.y * np.float32(scale)
+        mono_peak = _peak(self.y)
+        #: Gain that brings the mono signal to the scale of the original channels (see the module docstring), for
+        #: peaks and clipping (``y_channel_scale``).
+        self.channel_gain = source_peak / mono_peak if source_peak and mono_peak > 0 else 1.0
         self.sr_a = ANALYSIS_RATE_HZ
         self.hop = HOP
         self.n_fft = N_FFT
+
+    @property
+    def y_channel_scale(self) -> np.ndarray:
+        """Mono signal at the scale of the original channels, float32: ``y`` itself when the scales agree within
+        0.1 %, else a scaled copy made on each call (only the Loudness extractor reads it, once)."""
+        scale = self.channel_gain
+        return self.y if abs(scale - 1.0) < 1e-3 else self.y * np.float32(scale)
 
     @cached_property
     def digital_silence(self) -> bool:
         return lv.is_digital_silence(self.y)
 
     @cached_property
+    def energy(self) -> lv.KWeightedEnergy:
+        """Running energy of the K-weighted signal at the loudness and first-sound window edges (the K-weighted
+        signal itself is never held whole)."""
+        return lv.KWeightedEnergy(self.y, sr=self.sr)
+
+    @property
     def kw(self) -> np.ndarray:
+        """K-weighted copy of ``y``, float64 (8 bytes a sample: made on each call and not kept)."""
         return lv.k_weight(self.y, sr=self.sr)
 
     @cached_property
     def loudness(self) -> lv.LoudnessReport:
-        return lv.measure_loudness(self.y, sr=self.sr, kw=self.kw)
+        return lv.measure_loudness(self.y, sr=self.sr, energy=self.energy)
 
     @cached_property
     def y_a(self) -> np.ndarray:
@@ -80,19 +98,29 @@ class AudioAnalysis:
         if self.sr == ANALYSIS_RATE_HZ:
             return self.y
         g = math.gcd(self.sr, ANALYSIS_RATE_HZ)
-        return resample_poly(self.y, ANALYSIS_RATE_HZ // g, self.sr // g).astype(np.float32)
+        return resample_poly(self.y, ANALYSIS_RATE_HZ // g, self.sr // g).astype(np.float32, copy=False)
 
     @cached_property
     def power(self) -> np.ndarray:
-        """Power spectrogram |STFT|^2 of the analysis copy, float32 [shape=(N_FFT // 2 + 1, frames)]."""
-        from numpy.lib.stride_tricks import sliding_window_view
+        """Power spectrogram |STFT|^2 of the analysis copy, float32 [shape=(N_FFT // 2 + 1, frames)].
 
-        y = np.pad(self.y_a, (N_FFT // 2, N_FFT // 2))
-        if len(y) < N_FFT:
-            y = np.pad(y, (0, N_FFT - len(y)))
-        frames = sliding_window_view(y, N_FFT)[::HOP]
-        spec = np.fft.rfft(frames * np.hanning(N_FFT).astype(np.float32), axis=1)
-        return (spec.real ** 2 + spec.imag ** 2).astype(np.float32).T
+        Frame k is the Hann-windowed N_FFT samples centred on sample k * HOP (zeros beyond the ends), as
+        ``sliding_window_view(np.pad(y_a, N_FFT // 2), N_FFT)[::HOP]``; computed ``FRAMES_PER_BLOCK`` frames at a
+        time into one float32 array (the complex spectrum and the framed signal are never whole)."""
+        y = self.y_a
+        half = N_FFT // 2
+        n_frames = len(y) // HOP + 1
+        window = np.hanning(N_FFT).astype(np.float32)
+        out = np.empty((n_frames, N_FFT // 2 + 1), np.float32)
+        for a in range(0, n_frames, FRAMES_PER_BLOCK):
+            b = min(n_frames, a + FRAMES_PER_BLOCK)
+            lo, hi = a * HOP - half, (b - 1) * HOP + half  # samples of y under frames a..b-1 (half-open)
+            seg = np.zeros(hi - lo, np.float32)
+            seg[max(0, -lo):min(hi, len(y)) - lo] = y[max(0, lo):min(hi, len(y))]
+            frames = np.lib.stride_tricks.sliding_window_view(seg, N_FFT)[::HOP]
+            spec = np.fft.rfft(frames * window, axis=1)
+            out[a:b] = spec.real ** 2 + spec.imag ** 2
+        return out.T
 
     @cached_property
     def freqs(self) -> np.ndarray:
@@ -103,19 +131,34 @@ class AudioAnalysis:
         """Centre time of each STFT frame, s."""
         return np.arange(self.power.shape[1]) * HOP / ANALYSIS_RATE_HZ
 
+    def _bin_power_sum(self, rows: np.ndarray | slice) -> np.ndarray:
+        """Sum over the bins ``rows`` of each frame's power, float64 [shape=(frames,)], a block of frames at a
+        time (the float64 copy of the spectrogram is never whole; each frame's sum is the same)."""
+        n = self.power.shape[1]
+        out = np.empty(n)
+        for a in range(0, n, FRAMES_PER_BLOCK):
+            out[a:a + FRAMES_PER_BLOCK] = self.power[rows, a:a + FRAMES_PER_BLOCK].astype(np.float64).sum(axis=0)
+        return out
+
     @cached_property
     def frame_power(self) -> np.ndarray:
         """Mean square of each Hann-windowed frame (Parseval), float64 [shape=(frames,)]; full scale sine = 0.5."""
         w = np.hanning(N_FFT)
-        p = self.power.astype(np.float64)
-        total = 2.0 * p.sum(axis=0) - p[0] - p[-1]
+        total = 2.0 * self._bin_power_sum(slice(None)) - self.power[0].astype(np.float64) \
+            - self.power[-1].astype(np.float64)
         return total / (N_FFT * float(np.sum(w * w)))
 
     def band_power(self, lo_hz: float, hi_hz: float) -> np.ndarray:
         """Per-frame mean square in [lo_hz, hi_hz), same normalisation as ``frame_power``."""
         w = np.hanning(N_FFT)
-        sel = (self.freqs >= lo_hz) & (self.freqs < hi_hz)
-        return 2.0 * self.power[sel].astype(np.float64).sum(axis=0) / (N_FFT * float(np.sum(w * w)))
+        sel = np.flatnonzero((self.freqs >= lo_hz) & (self.freqs < hi_hz))
+        return 2.0 * self._bin_power_sum(sel) / (N_FFT * float(np.sum(w * w)))
+
+    def release_spectra(self) -> None:
+        """Drop the cached analysis copy and spectrograms (about 0.2 GB for 10 minutes of audio) once the audio
+        extractors that read them are done. Anything read again afterwards is recomputed, with the same values."""
+        for name in ("y_a", "power", "mel_db", "onset_envelope", "frame_times_s"):
+            self.__dict__.pop(name, None)
 
     @cached_property
     def mel_db(self) -> np.ndarray:
@@ -132,6 +175,11 @@ class AudioAnalysis:
         so unlike librosa's default (``center=True``) no extra delay is added (it would put every onset and beat
         40 ms late; measured on a click track)."""
         return dsp.onset_strength(self.mel_db)
+
+
+def _peak(y: np.ndarray) -> float:
+    """Largest magnitude of ``y`` (0 for no samples), without a full-size ``np.abs`` copy."""
+    return float(max(np.max(y), -np.min(y))) if len(y) else 0.0
 
 
 def analysis_for(ctx: ClipContext) -> AudioAnalysis | None:
@@ -224,8 +272,10 @@ class Loudness(Extractor):
             fv.add_series("audio.loudness_short_term_lufs", np.maximum(loud.short_term_lufs, lv.ABSOLUTE_GATE_LUFS),
                           step_s=loud.step_s, unit="LUFS", start_s=loud.short_term_start_s)
 
-        fv.set("audio.true_peak_dbtp", max(-120.0, lv.true_peak_dbtp(a.y_channel_scale, sr=a.sr)))
-        clip = lv.find_clipping(a.y_channel_scale, sr=a.sr)
+        y_channels = a.y_channel_scale
+        fv.set("audio.true_peak_dbtp", max(-120.0, lv.true_peak_dbtp(y_channels, sr=a.sr)))
+        clip = lv.find_clipping(y_channels, sr=a.sr)
+        del y_channels
         fv.set("audio.clipped_pct", clip.clipped_pct)
         fv.add_series("audio.clipped_pct", clip.per_second_pct, step_s=1.0, unit="%")
         fv.events["audio.clipping_runs_s"] = clip.bursts_s[:200]
@@ -235,7 +285,7 @@ class Loudness(Extractor):
         fv.events["audio.silences_s"] = silences
         fv.set("audio.dead_air_pct", 100.0 * sum(e - s for s, e in silences) / duration if duration else 0.0)
         fv.add_series("audio.dead_air_pct", _per_second_cover(silences, duration), step_s=1.0, unit="%")
-        first = lv.first_sound_s(a.kw, sr=a.sr, threshold_lufs=threshold)
+        first = lv.first_sound_s(sr=a.sr, threshold_lufs=threshold, energy=a.energy)
         fv.set("audio.first_sound_s", first if first is not None else duration)
         fv.events["audio.first_sound_s"] = first
 

@@ -14,7 +14,7 @@ from scipy.signal import welch
 
 from ..features import FeatureVector, MetricSpec
 from .. import dsp
-from .audio import HOP, ANALYSIS_RATE_HZ, AudioAnalysis, usable
+from .audio import FRAMES_PER_BLOCK, HOP, ANALYSIS_RATE_HZ, AudioAnalysis, usable
 from .base import ClipContext, Extractor, register
 
 FRAME_RATE_HZ = ANALYSIS_RATE_HZ / HOP  # 50 STFT frames a second
@@ -55,6 +55,9 @@ MUSIC_MIN_PULSE = 0.35
 #: dB of mel-band rise per frame) must reach this. A held chord's envelope is a ripple of ~0.2 dB whose
 #: autocorrelation is meaningless.
 MIN_ONSET_PEAK_DB = 1.0
+
+#: Speech-band bins filtered at a time (16 of the 133 bins: ~4 MB of float64 per array for a 10-minute clip).
+BAND_BINS_PER_BLOCK = 16
 
 # --- Noise -------------------------------------------------------------------------------------------------------
 #: ITU-T P.56 active speech level: frames count as active when within 15.9 dB of the active level (the margin M
@@ -134,7 +137,7 @@ def mains_hum(y: np.ndarray, *, sr: int, programme_power: float) -> tuple[float,
     if len(y) < sr // 2 or programme_power <= 0:
         return HUM_FLOOR_DB, None
     nper = min(len(y), 4 * sr)
-    f, psd = welch(y, fs=sr, nperseg=nper, noverlap=nper // 2)
+    f, psd = _welch_mean(y, fs=sr, nperseg=nper)
     df = f[1] - f[0]
     best = (HUM_FLOOR_DB, None)
     for mains in MAINS_HZ:
@@ -152,6 +155,31 @@ def mains_hum(y: np.ndarray, *, sr: int, programme_power: float) -> tuple[float,
             if level > best[0]:
                 best = (level, mains)
     return best
+
+
+#: Welch segments (4 s each, half overlapping) averaged per call of ``scipy.signal.welch``: scipy holds every
+#: segment's spectrum in complex128 at once (0.46 GB for 10 minutes at 24 kHz); 16 at a time is ~25 MB.
+WELCH_SEGMENTS_PER_BLOCK = 16
+
+
+def _welch_mean(y: np.ndarray, *, fs: float, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
+    """``scipy.signal.welch(y, fs, nperseg=nperseg, noverlap=nperseg // 2)`` (Hann, mean of the segments'
+    periodograms), ``WELCH_SEGMENTS_PER_BLOCK`` segments at a time. A signal of up to that many segments (66 s at
+    4 s segments) gives scipy's numbers exactly; a longer one the mean of the blocks' means weighted by their
+    segment counts, which differs from scipy's in the last bits only (relative ~1e-7: each block's mean is
+    rounded to float32 as scipy rounds its result)."""
+    noverlap = nperseg // 2
+    hop = nperseg - noverlap
+    n_seg = (len(y) - noverlap) // hop
+    if n_seg <= WELCH_SEGMENTS_PER_BLOCK:
+        return welch(y, fs=fs, nperseg=nperseg, noverlap=noverlap)
+    total = None
+    for s0 in range(0, n_seg, WELCH_SEGMENTS_PER_BLOCK):
+        m = min(WELCH_SEGMENTS_PER_BLOCK, n_seg - s0)
+        f, psd = welch(y[s0 * hop:s0 * hop + (m - 1) * hop + nperseg], fs=fs, nperseg=nperseg, noverlap=noverlap)
+        part = m * psd.astype(np.float64)
+        total = part if total is None else total + part
+    return f, (total / n_seg).astype(np.result_type(y.dtype, np.float32), copy=False)
 
 
 def pulse_clarity(onset_env: np.ndarray, *, tempo_bpm: float | None) -> float:
@@ -192,15 +220,29 @@ class SpeechMusicFrames:
 
     def __init__(self, a: AudioAnalysis, *, pulse: float):
         f = a.freqs
-        band = a.power[(f >= SPEECH_BAND_HZ[0]) & (f < SPEECH_BAND_HZ[1])].astype(np.float64)
-        n = band.shape[1]
+        bins = np.flatnonzero((f >= SPEECH_BAND_HZ[0]) & (f < SPEECH_BAND_HZ[1]))
+        n = a.power.shape[1]
         win = max(1, int(round(WINDOW_S * FRAME_RATE_HZ)))
-        bed = uniform_filter1d(minimum_filter1d(band, max(1, int(BED_MIN_WINDOW_S * FRAME_RATE_HZ)) + 1, axis=1,
-                                                mode="nearest"),
-                               max(1, int(BED_SMOOTH_S * FRAME_RATE_HZ)), axis=1, mode="nearest")
-        self.moving = np.maximum(band - bed, 0.0).sum(axis=0)  # non-steady speech-band energy per frame
-        self.bed = bed.sum(axis=0)
-        total_band = band.sum(axis=0)
+        # Per frame, over the speech-band bins: the non-steady energy (band minus its bed, floored at 0), the bed,
+        # the whole band, and the sum of log(non-steady + 1e-20) for the flatness. Bins are filtered along time
+        # one block of BAND_BINS_PER_BLOCK at a time and added in bin order, the same additions as one
+        # .sum(axis=0) over all the bins, so a 10-minute clip never holds its band, bed and their differences whole.
+        self.moving = np.zeros(n)
+        self.bed = np.zeros(n)
+        total_band = np.zeros(n)
+        log_moving = np.zeros(n)
+        for b0 in range(0, len(bins), BAND_BINS_PER_BLOCK):
+            band = a.power[bins[b0:b0 + BAND_BINS_PER_BLOCK]].astype(np.float64)
+            bed = uniform_filter1d(minimum_filter1d(band, max(1, int(BED_MIN_WINDOW_S * FRAME_RATE_HZ)) + 1,
+                                                    axis=1, mode="nearest"),
+                                   max(1, int(BED_SMOOTH_S * FRAME_RATE_HZ)), axis=1, mode="nearest")
+            moving = np.maximum(band - bed, 0.0)
+            for i in range(len(band)):
+                self.moving += moving[i]
+                self.bed += bed[i]
+                total_band += band[i]
+                log_moving += np.log(moving[i] + 1e-20)
+            del band, bed, moving
         level, _ = active_level(a.frame_power)
         floor = level * 10 ** (-MOD_FLOOR_DB / 10)
         env = _db(self.moving + floor)
@@ -208,9 +250,9 @@ class SpeechMusicFrames:
                                                                                        mode="nearest")
         # max(0, .): the running mean of a square can dip a few ulps under 0 (was a NaN and a RuntimeWarning).
         self.modulation_db = np.sqrt(np.maximum(uniform_filter1d(bp * bp, win, mode="nearest"), 0.0))
-        moving = np.maximum(band - bed, 0.0)
         # Flatness of the moving part only: a voice's harmonics are tonal, hi-hats and noise bursts are not.
-        flat = np.exp(np.mean(np.log(moving + 1e-20), axis=0)) / (np.mean(moving, axis=0) + 1e-20)
+        # (Geometric over arithmetic mean over the bins: np.mean(..., axis=0) is the sum divided by the count.)
+        flat = np.exp(log_moving / len(bins)) / (self.moving / len(bins) + 1e-20)
         active = a.frame_power >= level * 10 ** (-ACTIVE_RANGE_DB / 10) if level > 0 else np.zeros(n, bool)
         active_share = uniform_filter1d(active.astype(np.float64), win, mode="nearest")
         moving_energy = self.moving * active
@@ -434,18 +476,35 @@ class Timbre(Extractor):
         a = usable(ctx)
         if a is None:
             return
+        try:
+            self._measure(a, fv)
+        finally:
+            # The last audio extractor that reads the spectrograms (registry order: loudness, speech/music, noise,
+            # rhythm, timbre): the clip's remaining extractors should not run on top of them.
+            a.release_spectra()
+
+    def _measure(self, a: AudioAnalysis, fv: FeatureVector) -> None:
         _, active = active_level(a.frame_power)
         if not active.any():
             return
-        mag = np.sqrt(a.power[:, active])
         freqs = a.freqs
-        centroid = dsp.spectral_centroid(mag, freqs_hz=freqs)
-        fv.set("audio.spectral_centroid_hz", float(np.mean(centroid)))
-        rolloff = dsp.spectral_rolloff(mag, freqs_hz=freqs, share=ROLLOFF_SHARE)
-        fv.set("audio.spectral_rolloff_hz", float(np.mean(rolloff)))
-        fv.set("audio.spectral_bandwidth_hz",
-               float(np.mean(dsp.spectral_bandwidth(mag, freqs_hz=freqs, centroid_hz=centroid))))
-        fv.set("audio.spectral_flatness", float(np.mean(dsp.spectral_flatness(mag))))
+        # Per-frame shape statistics, FRAMES_PER_BLOCK active frames at a time (each frame's numbers are its own, so
+        # the means are the same as over one whole magnitude spectrogram, which a 10-minute clip never holds).
+        shape = {"centroid": [], "rolloff": [], "bandwidth": [], "flatness": []}
+        frames = np.flatnonzero(active)
+        for f0 in range(0, len(frames), FRAMES_PER_BLOCK):
+            mag = np.sqrt(a.power[:, frames[f0:f0 + FRAMES_PER_BLOCK]])
+            centroid = dsp.spectral_centroid(mag, freqs_hz=freqs)
+            shape["centroid"].append(centroid)
+            shape["rolloff"].append(dsp.spectral_rolloff(mag, freqs_hz=freqs, share=ROLLOFF_SHARE))
+            shape["bandwidth"].append(dsp.spectral_bandwidth(mag, freqs_hz=freqs, centroid_hz=centroid))
+            shape["flatness"].append(dsp.spectral_flatness(mag))
+            del mag
+        mean = {k: float(np.mean(np.concatenate(v))) for k, v in shape.items()}
+        fv.set("audio.spectral_centroid_hz", mean["centroid"])
+        fv.set("audio.spectral_rolloff_hz", mean["rolloff"])
+        fv.set("audio.spectral_bandwidth_hz", mean["bandwidth"])
+        fv.set("audio.spectral_flatness", mean["flatness"])
         mfcc = dsp.mfcc(a.mel_db[:, active], n_mfcc=N_MFCC)
         for i in range(N_MFCC):
             fv.set(f"audio.mfcc_{i:02d}_mean", float(np.mean(mfcc[i])))

@@ -72,29 +72,99 @@ FIRST_SOUND_WINDOW_S = 0.02
 FIRST_SOUND_STEP_S = 0.01
 
 
+def _k_stages(sr: int) -> tuple:
+    """The two K-weighting biquads (b, a) at ``sr``: BS.1770-4 Tables 1 and 2 at 48 kHz, pyloudnorm's otherwise."""
+    if sr == 48_000:
+        return (K_SHELF_48K, K_HIGHPASS_48K)
+    import pyloudnorm
+
+    return tuple((f.b, f.a) for f in pyloudnorm.Meter(sr)._filters.values())
+
+
 def k_weight(y: np.ndarray, *, sr: int) -> np.ndarray:
     """K-weighted copy of mono ``y`` (BS.1770-4), float64 [shape=(n,)]."""
     x = np.asarray(y, dtype=np.float64)
-    if sr == 48_000:
-        stages = (K_SHELF_48K, K_HIGHPASS_48K)
-    else:
-        import pyloudnorm
-
-        stages = tuple((f.b, f.a) for f in pyloudnorm.Meter(sr)._filters.values())
-    for b, a in stages:
+    for b, a in _k_stages(sr):
         x = lfilter(b, a, x)
     return x
 
 
-def _window_mean_square(power_cumsum: np.ndarray, *, sr: int, window_s: float, step_s: float) -> np.ndarray:
-    """Mean of the signal power over windows of ``window_s`` starting every ``step_s`` (windows that fit)."""
+#: The K-weighted signal and its running energy are computed in blocks of this many samples (5.5 s at 48 kHz,
+#: 2 MB per float64 block) and never held whole: a 10-minute clip's K-weighted copy and its cumulative sum would
+#: be 230 MB each (float64). The filter state is carried from block to block, so the numbers are bit-identical.
+ENERGY_BLOCK_SAMPLES = 1 << 18
+
+
+def kweighted_energy_at(y: np.ndarray, *, sr: int, indices: np.ndarray,
+                        block: int = ENERGY_BLOCK_SAMPLES) -> np.ndarray:
+    """Energy of the K-weighted signal before each of ``indices``: E[k] = sum(kw[:k] ** 2), float64
+    [shape=(len(indices),)].
+
+    ``indices`` : int [shape=(m,)], sorted, each in 0..len(y). The same numbers, bit for bit, as
+    ``np.concatenate(([0.0], np.cumsum(k_weight(y, sr=sr) ** 2)))[indices]``: the biquads run block by block with
+    their state carried over (``lfilter(zi=...)``), and each block's cumulative sum starts from the previous block's
+    total added to its first sample, the same sequence of additions as one ``np.cumsum``.
+    """
+    idx = np.asarray(indices, dtype=np.int64)
+    out = np.zeros(len(idx))
+    stages = _k_stages(sr)
+    state = [np.zeros(max(len(a), len(b)) - 1) for b, a in stages]
+    carry = 0.0
+    n = len(y)
+    # indices k in (start, stop] read the cumulative sum at position k - 1 of this block; index 0 reads 0.
+    lo = int(np.searchsorted(idx, 1))
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        x = np.asarray(y[start:stop], dtype=np.float64)
+        for i, (b, a) in enumerate(stages):
+            x, state[i] = lfilter(b, a, x, zi=state[i])
+        x *= x
+        x[0] += carry
+        np.cumsum(x, out=x)
+        carry = float(x[-1])
+        hi = int(np.searchsorted(idx, stop, side="right"))
+        out[lo:hi] = x[idx[lo:hi] - 1 - start]
+        lo = hi
+    return out
+
+
+def _window_starts(n: int, *, sr: int, window_s: float, step_s: float) -> tuple[np.ndarray, int]:
+    """(first sample of each window that fits in ``n`` samples, window length in samples): windows of
+    ``window_s`` starting every ``step_s``."""
     w = int(round(window_s * sr))
-    n = len(power_cumsum) - 1
     if n < w or w <= 0:
-        return np.zeros(0)
+        return np.zeros(0, np.int64), max(w, 0)
     starts = (np.arange(int((n - w) // (step_s * sr)) + 1) * step_s * sr).astype(np.int64)
-    starts = starts[starts + w <= n]
-    return (power_cumsum[starts + w] - power_cumsum[starts]) / w
+    return starts[starts + w <= n], w
+
+
+class KWeightedEnergy:
+    """The running energy of the K-weighted signal, kept only at the window edges the level measurements need:
+    400 ms and 3 s windows every 100 ms (loudness) and 20 ms windows every 10 ms (first sound). For a 10-minute
+    clip that is ~0.5 MB instead of the 460 MB of the K-weighted copy and its cumulative sum."""
+
+    #: (window_s, step_s) of the windows ``mean_square`` can give.
+    WINDOWS = ((MOMENTARY_WINDOW_S, LOUDNESS_STEP_S), (SHORT_TERM_WINDOW_S, LOUDNESS_STEP_S),
+               (FIRST_SOUND_WINDOW_S, FIRST_SOUND_STEP_S))
+
+    def __init__(self, y: np.ndarray, *, sr: int, kw: np.ndarray | None = None):
+        n = len(kw) if kw is not None else len(y)
+        self._windows = {ws: _window_starts(n, sr=sr, window_s=ws[0], step_s=ws[1]) for ws in self.WINDOWS}
+        edges = [np.zeros(1, np.int64)] + [e for starts, w in self._windows.values() for e in (starts, starts + w)]
+        self._idx = np.unique(np.concatenate(edges))
+        if kw is not None:
+            energy = np.concatenate(([0.0], np.cumsum(kw * kw)))
+            self._energy = energy[self._idx]
+        else:
+            self._energy = kweighted_energy_at(y, sr=sr, indices=self._idx)
+
+    def mean_square(self, window_s: float, step_s: float) -> np.ndarray:
+        """Mean square of the K-weighted signal over each window (the windows that fit), float64."""
+        starts, w = self._windows[(window_s, step_s)]
+        if len(starts) == 0:
+            return np.zeros(0)
+        at = self._energy
+        return (at[np.searchsorted(self._idx, starts + w)] - at[np.searchsorted(self._idx, starts)]) / w
 
 
 def _lufs(mean_square: np.ndarray | float) -> np.ndarray | float:
@@ -145,17 +215,19 @@ def loudness_range(short_term_lufs: np.ndarray) -> float | None:
     return float(hi - lo)
 
 
-def measure_loudness(y: np.ndarray, *, sr: int, kw: np.ndarray | None = None) -> LoudnessReport:
+def measure_loudness(y: np.ndarray, *, sr: int, kw: np.ndarray | None = None,
+                     energy: KWeightedEnergy | None = None) -> LoudnessReport:
     """Integrated loudness, loudness range and the momentary / short-term series of mono ``y`` at ``sr`` Hz.
 
-    ``kw`` is the K-weighted signal when the caller already has it. Signals shorter than 400 ms give -inf and
-    empty series; shorter than 3 s give an empty short-term series and no loudness range.
+    ``kw`` is the K-weighted signal when the caller already has it, ``energy`` its running energy
+    (``KWeightedEnergy``); without either, the K-weighting runs block by block and is never held whole.
+    Signals shorter than 400 ms give -inf and empty series; shorter than 3 s give an empty short-term series and no
+    loudness range.
     """
-    if kw is None:
-        kw = k_weight(y, sr=sr)
-    c = np.concatenate(([0.0], np.cumsum(kw * kw)))
-    momentary = _window_mean_square(c, sr=sr, window_s=MOMENTARY_WINDOW_S, step_s=LOUDNESS_STEP_S)
-    short = _window_mean_square(c, sr=sr, window_s=SHORT_TERM_WINDOW_S, step_s=LOUDNESS_STEP_S)
+    if energy is None:
+        energy = KWeightedEnergy(y, sr=sr, kw=kw)
+    momentary = energy.mean_square(MOMENTARY_WINDOW_S, LOUDNESS_STEP_S)
+    short = energy.mean_square(SHORT_TERM_WINDOW_S, LOUDNESS_STEP_S)
     integrated = gated_integrated(momentary) if len(momentary) else -math.inf
     st_lufs = _lufs(short) if len(short) else np.zeros(0)
     return LoudnessReport(integrated, loudness_range(st_lufs) if len(short) else None,
@@ -172,14 +244,11 @@ def true_peak_dbtp(y: np.ndarray, *, sr: int) -> float:
     y = np.asarray(y, dtype=np.float32)
     if len(y) == 0:
         return -math.inf
-    sample_peak = float(np.max(np.abs(y)))
+    factor = max(TRUE_PEAK_OVERSAMPLE * 48_000 // sr, 1) if sr < 192_000 else 1
+    block_peaks = _block_peaks(y, TRUE_PEAK_BLOCK)
+    sample_peak = float(block_peaks.max())
     if sample_peak <= 0:
         return -math.inf
-    factor = max(TRUE_PEAK_OVERSAMPLE * 48_000 // sr, 1) if sr < 192_000 else 1
-    nblocks = int(math.ceil(len(y) / TRUE_PEAK_BLOCK))
-    padded = np.zeros(nblocks * TRUE_PEAK_BLOCK, np.float32)
-    padded[: len(y)] = np.abs(y)
-    block_peaks = padded.reshape(nblocks, TRUE_PEAK_BLOCK).max(axis=1)
     candidates = np.flatnonzero(block_peaks >= sample_peak * 10 ** (-TRUE_PEAK_SEARCH_DB / 20))
     peak = sample_peak
     ctx = 64
@@ -188,6 +257,30 @@ def true_peak_dbtp(y: np.ndarray, *, sr: int) -> float:
         if factor > 1:
             peak = max(peak, float(np.max(np.abs(resample_poly(y[i0:i1], factor, 1)))))
     return 20.0 * math.log10(peak)
+
+
+#: Whole-signal scans (block peaks, the clipping mask) go through this many samples at a time, so no full-size
+#: float copy (``np.abs(y)``) is made: 4 MB of float32 per step.
+SCAN_SAMPLES = 1 << 20
+
+
+def _block_peaks(y: np.ndarray, block: int) -> np.ndarray:
+    """Largest magnitude in each ``block`` consecutive samples of ``y`` (the last block may be shorter), float32
+    [shape=(ceil(len(y) / block),)]; the same numbers as ``np.abs`` of the zero-padded signal, block maxima."""
+    nblocks = int(math.ceil(len(y) / block))
+    out = np.empty(nblocks, np.float32)
+    step = max(1, SCAN_SAMPLES // block)
+    for b0 in range(0, nblocks, step):
+        b1 = min(nblocks, b0 + step)
+        seg = y[b0 * block:b1 * block]
+        full = len(seg) // block
+        if full:
+            rows = seg[:full * block].reshape(full, block)
+            out[b0:b0 + full] = np.maximum(rows.max(axis=1), -rows.min(axis=1))
+        if full < b1 - b0:  # the last, partial block
+            tail = seg[full * block:]
+            out[b0 + full] = max(float(tail.max()), -float(tail.min()), 0.0)
+    return out
 
 
 def runs(mask: np.ndarray) -> np.ndarray:
@@ -214,7 +307,12 @@ def find_clipping(y: np.ndarray, *, sr: int) -> ClippingReport:
     y = np.asarray(y)
     n = len(y)
     seconds = max(1, int(math.ceil(n / sr))) if n else 1
-    r = runs(np.abs(y) >= 10 ** (CLIP_LEVEL_DBFS / 20))
+    level = 10 ** (CLIP_LEVEL_DBFS / 20)
+    hot = np.empty(n, bool)
+    for a in range(0, n, SCAN_SAMPLES):  # |y| >= level, without a full-size np.abs copy
+        np.greater_equal(np.abs(y[a:a + SCAN_SAMPLES]), level, out=hot[a:a + SCAN_SAMPLES])
+    r = runs(hot)
+    del hot
     r = r[(r[:, 1] - r[:, 0]) >= CLIP_MIN_RUN] if len(r) else r
     clipped = np.zeros(n, bool)
     for s, e in r:
@@ -264,10 +362,15 @@ def find_silences(momentary_lufs: np.ndarray, *, threshold_lufs: float, duration
     return out
 
 
-def first_sound_s(kw: np.ndarray, *, sr: int, threshold_lufs: float) -> float | None:
-    """Time (s) of the first 20 ms window whose K-weighted loudness reaches ``threshold_lufs``; None if none does."""
-    c = np.concatenate(([0.0], np.cumsum(kw * kw)))
-    ms = _window_mean_square(c, sr=sr, window_s=FIRST_SOUND_WINDOW_S, step_s=FIRST_SOUND_STEP_S)
+def first_sound_s(kw: np.ndarray | None = None, *, sr: int, threshold_lufs: float,
+                  energy: KWeightedEnergy | None = None) -> float | None:
+    """Time (s) of the first 20 ms window whose K-weighted loudness reaches ``threshold_lufs``; None if none does.
+    From the K-weighted signal ``kw`` or its running energy ``energy`` (``KWeightedEnergy``)."""
+    if energy is None:
+        if kw is None:
+            raise ValueError("first_sound_s needs the K-weighted signal or its KWeightedEnergy")
+        energy = KWeightedEnergy(kw, sr=sr, kw=kw)
+    ms = energy.mean_square(FIRST_SOUND_WINDOW_S, FIRST_SOUND_STEP_S)
     if len(ms) == 0:
         return None
     loud = np.flatnonzero(_lufs(ms) >= threshold_lufs)
@@ -275,4 +378,4 @@ def first_sound_s(kw: np.ndarray, *, sr: int, threshold_lufs: float) -> float | 
 
 
 def is_digital_silence(y: np.ndarray) -> bool:
-    return len(y) == 0 or float(np.max(np.abs(y))) < DIGITAL_SILENCE_AMPLITUDE
+    return len(y) == 0 or max(float(np.max(y)), -float(np.min(y))) < DIGITAL_SILENCE_AMPLITUDE
