@@ -30,6 +30,9 @@ from .base import ClipContext, Extractor, register
 FP_RATE_HZ = 8000
 FP_FRAME = 512  # 64 ms at 8 kHz
 FP_HOP = 256  # 32 ms
+#: The spectrogram is computed this many frames (2 min of audio) at a time: numpy's FFT of a whole 10-minute clip
+#: at once allocated ~0.2 GB of intermediates.
+FP_FRAMES_PER_BLOCK = 4096
 #: Peak neighbourhood (frequency bins x frames) for a local maximum.
 PEAK_NEIGHBOURHOOD = (15, 5)
 #: Strongest peaks kept per second (audfprint's default density is about 20). With ``FAN_OUT`` this gives about
@@ -45,6 +48,9 @@ PEAK_OVER_MEDIAN_DB = 6.0
 #: Level below which the envelope reads as silence (dBFS).
 FLOOR_DBFS = -90.0
 ENV_STEP_S = 0.05
+#: The envelope reads the signal this many samples at a time (8 MB of float64 per step; each window's mean square
+#: is computed on its own, so the numbers do not depend on it).
+ENV_BLOCK_SAMPLES = 1 << 20
 
 
 def level_envelope(y: np.ndarray, sr: int, step_s: float = ENV_STEP_S) -> np.ndarray:
@@ -53,19 +59,28 @@ def level_envelope(y: np.ndarray, sr: int, step_s: float = ENV_STEP_S) -> np.nda
     m = len(y) // n
     if m == 0:
         return np.array([FLOOR_DBFS])
-    blocks = y[: m * n].astype(np.float64).reshape(m, n)
-    rms = np.sqrt((blocks * blocks).mean(axis=1))
+    rms = np.empty(m)
+    rows = max(1, ENV_BLOCK_SAMPLES // n)
+    for r0 in range(0, m, rows):  # a block of windows at a time: no float64 copy of the whole signal
+        r1 = min(m, r0 + rows)
+        blocks = y[r0 * n:r1 * n].astype(np.float64).reshape(r1 - r0, n)
+        rms[r0:r1] = np.sqrt((blocks * blocks).mean(axis=1))
     return np.maximum(FLOOR_DBFS, 20 * np.log10(np.maximum(rms, 1e-12)))
 
 
 def landmarks(y: np.ndarray, sr: int) -> np.ndarray:
     """Landmark hashes of a mono signal: uint32 array [shape=(k, 2)] of (hash, anchor frame)."""
     g = math.gcd(int(sr), FP_RATE_HZ)
-    x = resample_poly(y.astype(np.float32), FP_RATE_HZ // g, int(sr) // g) if sr != FP_RATE_HZ else y
+    y = np.asarray(y, dtype=np.float32)  # no copy of a float32 signal
+    x = resample_poly(y, FP_RATE_HZ // g, int(sr) // g) if sr != FP_RATE_HZ else y
     if len(x) < FP_FRAME * 4:
         return np.zeros((0, 2), np.uint32)
     frames = np.lib.stride_tricks.sliding_window_view(x, FP_FRAME)[::FP_HOP]
-    spec = np.abs(np.fft.rfft(frames * np.hanning(FP_FRAME).astype(np.float32), axis=1)).T  # (bins, frames)
+    window = np.hanning(FP_FRAME).astype(np.float32)
+    spec = np.empty((len(frames), FP_FRAME // 2 + 1), np.float32)
+    for a in range(0, len(frames), FP_FRAMES_PER_BLOCK):  # a block of frames at a time (each frame is its own FFT)
+        spec[a:a + FP_FRAMES_PER_BLOCK] = np.abs(np.fft.rfft(frames[a:a + FP_FRAMES_PER_BLOCK] * window, axis=1))
+    spec = spec.T  # (bins, frames)
     spec = spec[:512]
     db = 20 * np.log10(spec + 1e-6)
     local_max = maximum_filter(db, size=PEAK_NEIGHBOURHOOD, mode="constant", cval=-1e9) == db
