@@ -18,6 +18,10 @@ Sections:
   OCR, in-process and with ``--workers 1``.
 - ``memstages``: where the memory of the 3-minute clip goes: the resident size sampled every 20 ms during one
   in-process analysis, with the stage the pipeline reported and the extractor whose finish() was running.
+- ``memlong``: the same two measurements on a 10-minute clip (the ``max_analysis_s`` default, so analysed in full):
+  peak RSS of ``byteme score`` in-process and of the worker with ``--workers 1``, then the memory by stage of one
+  in-process analysis. 360x640 30 fps by default (generated in a few minutes); ``--memlong-size 720x1280`` adds
+  that size (about 10 minutes to generate once).
 - ``throughput``: 50 clips (360x640, 3 s, 30 fps) scored with ``--no-cache`` in-process, with 1 and with 2 workers
   (wall time from the command to its exit, start-up included).
 - ``listing``: ``engine.media.iter_clips`` and the TUI backend's folder read (``LibraryBackend.open`` on a new
@@ -48,7 +52,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 CACHE = ROOT / ".cache" / "bench"
 BYTEME = [sys.executable, "-m", "engine.cli"]
-SECTIONS = ("ratio", "cold", "memory", "memstages", "throughput", "listing", "profile")
+SECTIONS = ("ratio", "cold", "memory", "memstages", "memlong", "throughput", "listing", "profile")
 #: Clips in the throughput folder (the issue's number).
 THROUGHPUT_CLIPS = 50
 #: Files in the listing folders.
@@ -300,18 +304,21 @@ def section_memory(args, report: dict) -> None:
     report["memory"] = rows
 
 
-def section_memstages(args, report: dict) -> None:
+def _memory_by_stage(clip: Path) -> dict:
+    """Resident size sampled every 20 ms during one in-process analysis of ``clip`` (OCR on): the peak (MB) under
+    each stage the pipeline reported and under each extractor's finish(). A finish() that runs in another thread
+    (the audio extractors beside the video decode) is named as such; the sample is the whole process's RSS."""
     import threading
 
     from engine.config import load_config
     from engine.extractors import registered
     from engine.pipeline import extract_features
 
-    clip = noise_clip(CACHE / "hardening_long_720x1280_180s.mp4", width=720, height=1280, fps=30, duration_s=180.0,
-                      seed=3)
     current = {"where": "probe"}
+    running: dict[int, str] = {}  # thread id -> extractor whose finish() runs in it
     peak: dict[str, int] = {}
     stop = threading.Event()
+    main_thread = threading.get_ident()
 
     def rss_kb() -> int:
         for line in Path("/proc/self/status").read_text().splitlines():
@@ -322,8 +329,10 @@ def section_memstages(args, report: dict) -> None:
     def sample():
         while not stop.wait(0.02):
             kb = rss_kb()
-            where = current["where"]
-            peak[where] = max(peak.get(where, 0), kb)
+            names = [current["where"]] + [f"{name} (thread)" for tid, name in list(running.items())
+                                          if tid != main_thread]
+            for where in names:
+                peak[where] = max(peak.get(where, 0), kb)
 
     saved = []
     for cls in registered():  # name the extractor whose finish() runs
@@ -333,6 +342,13 @@ def section_memstages(args, report: dict) -> None:
         saved.append((cls, orig))
 
         def finish(self_, ctx, fv, _orig=orig, _name=cls.name):
+            tid = threading.get_ident()
+            if tid != main_thread:
+                running[tid] = f"finish:{_name}"
+                try:
+                    return _orig(self_, ctx, fv)
+                finally:
+                    running.pop(tid, None)
             before = current["where"]
             current["where"] = f"finish:{_name}"
             try:
@@ -356,10 +372,56 @@ def section_memstages(args, report: dict) -> None:
         for cls, orig in saved:
             cls.finish = orig
     rows = sorted(((w, round(kb / 1024)) for w, kb in peak.items()), key=lambda r: -r[1])
-    log(f"memory by stage, 3-minute 720x1280 clip, in-process (RSS before: {base // 1024} MB, load {loadavg()}):")
-    for where, mb in rows[:15]:
+    return {"base_mb": base // 1024, "peak_mb_by_stage": dict(rows), "load": loadavg()}
+
+
+def _log_stages(title: str, res: dict) -> None:
+    log(f"{title} (RSS before: {res['base_mb']} MB, load {res['load']}):")
+    for where, mb in list(res["peak_mb_by_stage"].items())[:15]:
         log(f"  {where:40s} {mb:6d} MB")
-    report["memstages"] = {"base_mb": base // 1024, "peak_mb_by_stage": dict(rows)}
+
+
+def section_memstages(args, report: dict) -> None:
+    clip = noise_clip(CACHE / "hardening_long_720x1280_180s.mp4", width=720, height=1280, fps=30, duration_s=180.0,
+                      seed=3)
+    res = _memory_by_stage(clip)
+    _log_stages("memory by stage, 3-minute 720x1280 clip, in-process", res)
+    report["memstages"] = {"base_mb": res["base_mb"], "peak_mb_by_stage": res["peak_mb_by_stage"]}
+
+
+#: memlong: the clip length (s), the engine's default ``max_analysis_s``: the longest clip analysed in full.
+MEMLONG_DURATION_S = 600.0
+
+
+def memlong_clip(width: int, height: int) -> Path:
+    return noise_clip(CACHE / f"hardening_10min_{width}x{height}_600s.mp4", width=width, height=height, fps=30,
+                      duration_s=MEMLONG_DURATION_S, seed=4)
+
+
+def section_memlong(args, report: dict) -> None:
+    sizes = [(360, 640)] + [tuple(int(v) for v in s.lower().split("x")) for s in args.memlong_size or []]
+    rows = []
+    for width, height in sizes:
+        clip = memlong_clip(width, height)
+        for workers in (0, 1):
+            cmd = BYTEME + ["score", str(clip), "--json", "--no-cache"]
+            if workers:
+                cmd += ["--workers", "1"]
+            la = loadavg()
+            r = run_measured(cmd, fresh_env("memlong"))
+            row = {"clip": clip.name, "workers": workers, "wall_s": round(r["wall_s"], 1), "rc": r["rc"],
+                   "main_rss_mb": round(r["main_rss_mb"]), "worker_rss_mb": [round(x) for x in r["worker_rss_mb"]],
+                   "status": _statuses(r["stdout"]), "load": la}
+            rows.append(row)
+            log(f"  memory {clip.name} workers={workers}: main {row['main_rss_mb']} MB, workers "
+                f"{row['worker_rss_mb']} MB, {row['wall_s']} s, {row['status']} (load {la})")
+    if not args.memlong_no_stages:
+        clip = memlong_clip(*sizes[0])
+        stages = _memory_by_stage(clip)
+        _log_stages(f"memory by stage, {clip.name}, in-process", stages)
+    else:
+        stages = None
+    report["memlong"] = {"runs": rows, "stages": stages}
 
 
 def section_throughput(args, report: dict) -> None:
@@ -459,6 +521,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=2, help="ratio: runs of each pass; the fastest counts")
     ap.add_argument("--no-ocr", action="store_true", help="throughput: without OCR")
     ap.add_argument("--top", type=int, default=25, help="profile: functions to print")
+    ap.add_argument("--memlong-size", nargs="*", metavar="WxH",
+                    help="memlong: also measure 10-minute clips of these sizes (e.g. 720x1280); 360x640 always")
+    ap.add_argument("--memlong-no-stages", action="store_true", help="memlong: skip the memory-by-stage run")
     ap.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     args = ap.parse_args(argv)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
