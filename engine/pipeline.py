@@ -18,7 +18,7 @@ from .errors import BytemeError, Cancelled, MediaError
 from .extractors import ClipContext, metric_specs, registered
 from .features import FeatureVector
 from .feedback import build_findings
-from .media import decode, probe
+from .media import decode, decode_audio, lower_thread_priority, probe
 from .result import ClipResult
 from .scorer import score
 from .sidecars import fingerprint as sidecar_fingerprint
@@ -40,13 +40,18 @@ class Deadline:
         self.cancel = cancel
         self.timeout_s = timeout_s
         self.until = time.monotonic() + timeout_s if timeout_s else None
+        self.stopped = False
 
     @property
     def expired(self) -> bool:
         return self.until is not None and time.monotonic() > self.until
 
+    def stop(self) -> None:
+        """Stop the analysis from outside (Ctrl-C in the waiting thread)."""
+        self.stopped = True
+
     def is_set(self) -> bool:
-        return (self.cancel is not None and self.cancel.is_set()) or self.expired
+        return self.stopped or (self.cancel is not None and self.cancel.is_set()) or self.expired
 
 
 @dataclass
@@ -111,16 +116,32 @@ def extract_features(
         report("decode", DECODE_SHARE * fraction)
 
     max_s = float(eng.get("max_analysis_s", 0)) or None
-    stats, audio = decode(
-        path,
-        info,
-        on_frame=on_frame if frame_users else None,
-        short_side_px=int(eng.get("analysis_short_side_px", 360)),
-        audio_rate_hz=int(eng.get("audio_rate_hz", 48_000)),
-        max_duration_s=max_s,
-        progress=on_decode_progress,
-        cancel=cancel,
-    )
+    rate_hz = int(eng.get("audio_rate_hz", 48_000))
+    audio_pass = None
+    if AUDIO_BESIDE_VIDEO and frame_users and info.has_audio:
+        audio_pass = _AudioPass(path, info, ctx, [e for e in extractors if e.audio_only], rate_hz=rate_hz,
+                                max_s=max_s, cancel=cancel)
+    try:
+        stats, audio = decode(
+            path,
+            info,
+            on_frame=on_frame if frame_users else None,
+            short_side_px=int(eng.get("analysis_short_side_px", 360)),
+            audio_rate_hz=rate_hz,
+            max_duration_s=max_s,
+            progress=on_decode_progress,
+            cancel=cancel,
+            include_audio=audio_pass is None,
+        )
+    except BaseException:
+        if audio_pass is not None:
+            audio_pass.stop()
+        raise
+    audio_fv = None
+    if audio_pass is not None:
+        report("audio", DECODE_SHARE, force=True)
+        audio, audio_errors, audio_fv = audio_pass.result()
+        stats.decode_errors += audio_errors
     ctx.audio = audio
     ctx.frame_times_s = stats.frame_times_s
     fv = FeatureVector()
@@ -135,10 +156,79 @@ def extract_features(
     for i, e in enumerate(extractors):
         if cancel is not None and cancel.is_set():
             raise Cancelled()
+        if audio_fv is not None and e.audio_only:
+            _merge(fv, audio_fv)  # at the first audio-only extractor: the same order as when run here
+            audio_fv = FeatureVector()
+            continue
         report(e.stage or e.modality, DECODE_SHARE + (1 - DECODE_SHARE) * i / max(1, n), force=True)
         ctx.report = lambda stage, frac, i=i: report(stage, DECODE_SHARE + (1 - DECODE_SHARE) * (i + frac) / n)
         e.finish(ctx, fv)
     return info, fv
+
+
+#: Decode the audio of a clip with video in a pass of its own and run the audio-only extractors
+#: (``Extractor.audio_only``) on it in a background thread while the main thread decodes the video. Their ~0.5 s
+#: (60 s 1080p clip) no longer waits for the last video frame, and the video pass's Python loop no longer
+#: resamples audio. False: one pass for both, then every finish() in turn (tests compare the two).
+AUDIO_BESIDE_VIDEO = True
+
+
+class _AudioPass:
+    """The audio of one clip, decoded and measured beside the video decode (see ``AUDIO_BESIDE_VIDEO``).
+
+    The audio-only extractors write into a FeatureVector of their own, merged by ``extract_features`` where they
+    stand in registry order. The clip's cancel (the user's, or its time limit) stops this pass too; an exception
+    here is raised again by ``result()`` in the calling thread."""
+
+    def __init__(self, path: Path, info, ctx: ClipContext, extractors, *, rate_hz: int, max_s: float | None,
+                 cancel):
+        self.path, self.info, self.ctx, self.extractors = path, info, ctx, extractors
+        self.rate_hz, self.max_s, self.cancel = rate_hz, max_s, cancel
+        self.stopped = threading.Event()
+        self.fv = FeatureVector()
+        self.audio = None
+        self.errors = 0
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="byteme-audio", daemon=True)
+        self.thread.start()
+
+    def is_set(self) -> bool:
+        """The cancel flag this pass obeys: the clip's, or ``stop()``."""
+        return self.stopped.is_set() or (self.cancel is not None and self.cancel.is_set())
+
+    def _run(self) -> None:
+        lower_thread_priority()
+        try:
+            self.audio, self.errors = decode_audio(self.path, self.info, audio_rate_hz=self.rate_hz,
+                                                   max_duration_s=self.max_s, cancel=self)
+            self.ctx.audio = self.audio
+            for e in self.extractors:
+                if self.is_set():
+                    raise Cancelled()
+                e.finish(self.ctx, self.fv)
+        except BaseException as exc:  # raised again in the caller's thread by result()
+            self.error = exc
+
+    def stop(self) -> None:
+        """The video pass failed or was cancelled: end this pass (after the extractor now running) and wait."""
+        self.stopped.set()
+        self.thread.join()
+
+    def result(self):
+        """(audio, decode errors, features) once the pass is done; its exception, if it raised one."""
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.audio, self.errors, self.fv
+
+
+def _merge(fv: FeatureVector, part: FeatureVector) -> None:
+    fv.values.update(part.values)
+    fv.series.update(part.series)
+    fv.events.update(part.events)
+    fv.text.update(part.text)
+    for modality, notes in part.notes.items():
+        fv.notes.setdefault(modality, []).extend(notes)
 
 
 def evaluate(path: str, info, fv: FeatureVector, cfg: dict, *, model=None) -> ClipResult:
@@ -172,6 +262,49 @@ def failed_result(exc: BaseException, path: Path, cfg: dict, cancel: threading.E
         display, "internal", f"{path.name} could not be analysed: {type(exc).__name__}: {exc}", elapsed)
     result.traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))  # CLI: --debug only
     return result
+
+
+#: Once a clip passes its time limit (``[engine] clip_timeout_s``) its analysis is asked to stop, and decoding
+#: stops at the next packet. If it has not ended this many seconds later it is stuck inside one library call (a
+#: decoder that hangs, a read from a network mount that never returns): ``analyze`` then leaves it behind in its
+#: thread, reports the clip, and the run goes on. Only spawned workers (``--workers``) can be killed outright.
+STUCK_GRACE_S = 10.0
+
+
+def _extract_watched(path: Path, cfg: dict, *, progress, cancel, options):
+    """``extract_features`` in a thread of its own, waited for at most the clip's time limit plus
+    ``STUCK_GRACE_S``; without a time limit, in this thread."""
+    limit = float(cfg.get("engine", {}).get("clip_timeout_s", 0) or 0)
+    if limit <= 0:
+        return extract_features(path, cfg, progress=progress, cancel=cancel, options=options)
+    deadline = Deadline(cancel, limit)
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = extract_features(path, cfg, progress=progress, cancel=deadline, options=options)
+        except BaseException as exc:  # raised again below, in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="byteme-clip", daemon=True)
+    thread.start()
+    give_up = time.monotonic() + limit + STUCK_GRACE_S
+    try:
+        while thread.is_alive() and time.monotonic() < give_up:
+            thread.join(0.25)
+    except BaseException:  # Ctrl-C: stop the analysis (at its next packet) before going
+        deadline.stop()
+        thread.join(STUCK_GRACE_S)
+        raise
+    if thread.is_alive():
+        deadline.stop()
+        raise MediaError(
+            f"{path.name} stopped responding inside the decoder and was given up after {limit + STUCK_GRACE_S:.0f} s "
+            "(the file or the disk it is on may be damaged or unreachable). Scoring with --workers 1 stops such a "
+            "clip by ending its worker process.", kind="timeout")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def analyze(
@@ -209,7 +342,7 @@ def analyze(
             info, fv = cached
             info.path = display
         else:
-            info, fv = extract_features(path, cfg, progress=progress, cancel=cancel, options=options)
+            info, fv = _extract_watched(path, cfg, progress=progress, cancel=cancel, options=options)
             if store is not None and chash:
                 store.put_features(chash, info, fv, options, sidecars)
         if progress is not None:
