@@ -141,7 +141,7 @@ def _window_starts(n: int, *, sr: int, window_s: float, step_s: float) -> tuple[
 class KWeightedEnergy:
     """The running energy of the K-weighted signal, kept only at the window edges the level measurements need:
     400 ms and 3 s windows every 100 ms (loudness) and 20 ms windows every 10 ms (first sound). For a 10-minute
-    clip that is ~0.5 MB instead of the 460 MB of the K-weighted copy and its cumulative sum."""
+    clip that is ~1 MB (60,000 edges) instead of the 460 MB of the K-weighted copy and its cumulative sum."""
 
     #: (window_s, step_s) of the windows ``mean_square`` can give.
     WINDOWS = ((MOMENTARY_WINDOW_S, LOUDNESS_STEP_S), (SHORT_TERM_WINDOW_S, LOUDNESS_STEP_S),
