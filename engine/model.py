@@ -150,6 +150,50 @@ def build_net(n_inputs: int, n_categories: int):
     return ScorerNet()
 
 
+#: The tensors of ``build_net``'s network, in its ``state_dict`` names, with their shapes as functions of
+#: (inputs, categories).
+_NET_SHAPES = {
+    "body.0.weight": lambda n, c: (HIDDEN[0], n), "body.0.bias": lambda n, c: (HIDDEN[0],),
+    "body.2.weight": lambda n, c: (HIDDEN[1], HIDDEN[0]), "body.2.bias": lambda n, c: (HIDDEN[1],),
+    "quality.weight": lambda n, c: (len(MODALITIES), HIDDEN[1]), "quality.bias": lambda n, c: (len(MODALITIES),),
+    "category.weight": lambda n, c: (c, HIDDEN[1]), "category.bias": lambda n, c: (c,),
+}
+
+
+class NumpyNet:
+    """``build_net``'s network for inference, in numpy: a loaded model scores without importing torch (about
+    1-3 s of every process's start). Same layers, same float32 weights; ``state_dict()`` gives torch tensors back
+    for fine-tuning."""
+
+    def __init__(self, state: dict, n_inputs: int, n_categories: int):
+        names = set(state)
+        if names != set(_NET_SHAPES):
+            missing, extra = sorted(set(_NET_SHAPES) - names), sorted(names - set(_NET_SHAPES))
+            raise ValueError(f"missing tensors {missing}, unexpected tensors {extra}")
+        for k, shape in _NET_SHAPES.items():
+            want = shape(n_inputs, n_categories)
+            if tuple(state[k].shape) != want:
+                raise ValueError(f"{k} has shape {tuple(state[k].shape)}, the network needs {want}")
+        self.state = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in state.items()}
+        st = self.state
+        self._w = [(st["body.0.weight"].T.copy(), st["body.0.bias"]), (st["body.2.weight"].T.copy(), st["body.2.bias"])]
+        self._q = (st["quality.weight"].T.copy(), st["quality.bias"])
+        self._c = (st["category.weight"].T.copy(), st["category.bias"])
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(quality [n, 3] on 0-100, category logits [n, categories]) for encoded rows [n, inputs] (float32)."""
+        h = np.asarray(x, np.float32)
+        for w, b in self._w:
+            h = np.maximum(h @ w + b, 0.0)
+        zq = np.clip(h @ self._q[0] + self._q[1], -80.0, 80.0)  # exp stays finite in float32
+        return 100.0 / (1.0 + np.exp(-zq)), h @ self._c[0] + self._c[1]
+
+    def state_dict(self) -> dict:
+        import torch
+
+        return {k: torch.from_numpy(v.copy()) for k, v in self.state.items()}
+
+
 # ------------------------------------------------------------------------------------------------------------
 # The loaded scorer
 # ------------------------------------------------------------------------------------------------------------
@@ -176,11 +220,17 @@ class LearnedScorer:
 
     def predict_rows(self, rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         """(quality [n, 3] on 0-100, category probabilities [n, n_categories]) for feature dicts."""
-        import torch
-
-        x = torch.from_numpy(self.encoder.encode_rows(rows))
-        with self._lock, torch.inference_mode():
+        x = self.encoder.encode_rows(rows)
+        if isinstance(self.net, NumpyNet):  # a loaded model: no torch needed
             q, logits = self.net(x)
+            z = logits - logits.max(axis=1, keepdims=True)
+            p = np.exp(z)
+            p /= p.sum(axis=1, keepdims=True)
+            return q.astype(np.float64), p.astype(np.float64)
+        import torch  # a network being trained (engine.train.fit.as_scorer)
+
+        with self._lock, torch.inference_mode():
+            q, logits = self.net(torch.from_numpy(x))
             p = torch.softmax(logits, dim=1)
         return q.numpy().astype(np.float64), p.numpy().astype(np.float64)
 
@@ -305,11 +355,9 @@ def load_model(name: str, cfg: dict | None = None, *, feature_keys: list[str] | 
 
 
 def _load_checked(path: Path, keys_now: list[str]) -> LearnedScorer:
-    import torch
     from safetensors import safe_open
-    from safetensors.torch import load_file
+    from safetensors.numpy import load_file
 
-    torch.set_num_threads(1)  # inference on one small vector: threads only add overhead
     if path.suffix != ".safetensors":
         raise ModelError(
             f"{path.name} is not a .safetensors file. BYTEME loads weights only from safetensors files and never "
@@ -323,7 +371,7 @@ def _load_checked(path: Path, keys_now: list[str]) -> LearnedScorer:
         raise ModelError(f"The model file {path} cannot be read: {exc.strerror or exc}.", kind="model_invalid") from None
     try:
         tensors = load_file(str(path))
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="np") as f:
             header_meta = f.metadata() or {}
     except Exception as exc:  # safetensors raises SafetensorError, OSError or ValueError; none executes code
         with open(path, "rb") as fh:
@@ -373,22 +421,20 @@ def _load_checked(path: Path, keys_now: list[str]) -> LearnedScorer:
         )
     n = len(keys)
     try:
-        mean = tensors["scaler.mean"].numpy().astype(np.float64)
-        scale = tensors["scaler.scale"].numpy().astype(np.float64)
-        active = tensors["scaler.active"].numpy().astype(bool)
+        mean = np.asarray(tensors["scaler.mean"], np.float64)
+        scale = np.asarray(tensors["scaler.scale"], np.float64)
+        active = np.asarray(tensors["scaler.active"]).astype(bool)
     except KeyError as exc:
         raise ModelError(f"{path.name} lacks the scaler tensor {exc}.", kind="model_invalid") from None
     if not (mean.shape == scale.shape == active.shape == (n,)) or not np.all(np.isfinite(mean)) or np.any(scale <= 0):
         raise ModelError(f"{path.name}: the scaler does not match its {n} feature keys.", kind="model_invalid")
     categories = list(meta.get("categories", []))
     encoder = FeatureEncoder(keys, mean, scale, active)
-    net = build_net(encoder.n_inputs, len(categories))
     state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
     try:
-        net.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ModelError(f"{path.name}: the weights do not fit the network ({str(exc).splitlines()[0]}).", kind="model_invalid") from None
-    net.eval()
+        net = NumpyNet(state, encoder.n_inputs, len(categories))
+    except ValueError as exc:
+        raise ModelError(f"{path.name}: the weights do not fit the network ({exc}).", kind="model_invalid") from None
     return LearnedScorer(net, encoder, categories, meta, path)
 
 
@@ -408,5 +454,5 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
-__all__ = ["CATEGORIES", "FeatureEncoder", "LearnedScorer", "MODEL_FORMAT", "build_net", "load_model",
+__all__ = ["CATEGORIES", "FeatureEncoder", "LearnedScorer", "MODEL_FORMAT", "NumpyNet", "build_net", "load_model",
            "load_model_or_fallback", "save_model", "current_feature_keys"]

@@ -75,6 +75,70 @@ def test_round_trip_gives_the_same_predictions(tmp_path):
     assert M.load_model(str(path), feature_keys=KEYS) is m  # loaded once per process
 
 
+def test_a_loaded_model_computes_what_the_torch_network_computes(tmp_path):
+    """Loading gives a numpy network (no torch import when scoring); with random weights and inputs its outputs
+    equal the torch network's that was saved, and fine-tuning gets the same tensors back."""
+    enc = _encoder()
+    torch.manual_seed(3)
+    net = M.build_net(enc.n_inputs, len(M.CATEGORIES))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0.0, 0.5)
+    net.eval()
+    m = M.load_model(str(M.save_model(tmp_path / "random.safetensors", net, enc, name="random",
+                                      categories=M.CATEGORIES)), feature_keys=KEYS)
+    assert isinstance(m.net, M.NumpyNet)
+    x = np.random.default_rng(4).normal(size=(40, enc.n_inputs)).astype(np.float32)
+    q, logits = m.net(x)
+    with torch.inference_mode():
+        tq, tlogits = net(torch.from_numpy(x))
+    assert q.shape == (40, 3) and logits.shape == (40, len(M.CATEGORIES))
+    assert np.abs(q - tq.numpy()).max() < 1e-3  # 0-100 scale, float32
+    assert np.abs(logits - tlogits.numpy()).max() < 1e-4
+    assert float(np.ptp(q)) > 10  # the inputs matter (random weights, spread outputs)
+    back = m.net.state_dict()
+    assert all(torch.equal(back[k], v) for k, v in net.state_dict().items())
+
+
+def test_weights_of_the_wrong_shape_are_refused(tmp_path):
+    from safetensors.numpy import load_file, save_file
+    from safetensors import safe_open
+
+    path = _fixed_model(tmp_path, name="shapes")
+    tensors = load_file(str(path))
+    with safe_open(str(path), framework="np") as f:
+        meta = f.metadata()
+    tensors["net.body.2.weight"] = tensors["net.body.2.weight"][:, :-1].copy()
+    save_file(tensors, str(path), metadata=meta)
+    side = path.with_suffix(".json")
+    side.write_text(side.read_text().replace(json_sha(side), M.file_sha256(path)))
+    with pytest.raises(ModelError) as err:
+        M.load_model(str(path), feature_keys=KEYS)
+    assert err.value.kind == "model_invalid" and "body.2.weight" in err.value.message
+
+
+def json_sha(side) -> str:
+    import json
+
+    return json.loads(side.read_text())["sha256"]
+
+
+def test_scoring_a_clip_does_not_import_torch(good_clip, tmp_path):
+    """torch costs 1-3 s of every process's start; a loaded model scores in numpy."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from engine import cli; rc = cli.main(['score', sys.argv[1], '--json', '--no-ocr', "
+            "'--no-cache', '--model', 'default']); print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', rc)")
+    env = dict(os.environ, BYTEME_DATA_DIR=str(tmp_path / "data"))
+    r = subprocess.run([sys.executable, "-c", code, str(good_clip)], capture_output=True, text=True, env=env,
+                       cwd=str(M.SHIPPED_DIR.parent), timeout=300)
+    lines = r.stdout.strip().splitlines()
+    assert lines and lines[-1] == "NO-TORCH 0", (r.stdout[-2000:], r.stderr[-2000:])
+    assert '"category"' in r.stdout  # the model ran: it decides the category
+
+
 def test_absent_modality_gets_no_score(tmp_path):
     m = M.load_model(str(_fixed_model(tmp_path)), feature_keys=KEYS)
     mods, _, _ = m.predict(FeatureVector(values={"visual.detail": 2.0, "audio.level": None}))
