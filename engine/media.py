@@ -112,6 +112,22 @@ class VideoFrame:
         self.key_frame = bool(frame.key_frame)
         self.pict_type = str(frame.pict_type) if frame.pict_type is not None else ""
 
+    @property
+    def source(self):
+        """The decoder's own ``av.VideoFrame`` (planes as stored, not rotated), for zero-copy views of its planes;
+        None once the frame is released. Read it, never keep it past ``on_frame``."""
+        return self._frame
+
+    @property
+    def rotation_deg(self) -> int:
+        """Clockwise rotation from stored to displayed orientation (0, 90, 180, 270)."""
+        return self._rot
+
+    @property
+    def analysis_size(self) -> tuple[int, int]:
+        """(width, height) of the analysis views before rotation, i.e. as stored."""
+        return self._size
+
     def _rotate(self, img: np.ndarray) -> np.ndarray:
         k = (self._rot // 90) % 4
         return np.ascontiguousarray(np.rot90(img, k)) if k else img

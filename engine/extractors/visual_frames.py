@@ -10,8 +10,8 @@ decoding). Measured on a 1080x1920 H.264 frame here (scripts/bench.py clip, 2 sh
 
 So every frame gets only a thumbnail made from the luma plane (cuts, freezes, motion, shake); the analysis-size
 gray/colour views are made on sampled frames with a kept reformatter, and stored into the frame so that other
-extractors asking ``frame.gray`` later get them for free. When a frame is not 8-bit planar YUV (or the private
-fields of ``engine.media.VideoFrame`` change), everything falls back to the public properties.
+extractors asking ``frame.gray`` later get them for free. When a frame is not 8-bit planar YUV (or has no
+``source``: a stand-in frame in a test), everything falls back to the ``gray``/``rgb`` properties.
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _reformatter():
 
 
 def _av_frame(frame):
-    return getattr(frame, "_frame", None)
+    return getattr(frame, "source", None)
 
 
 def _rotate(img: np.ndarray, rotation_deg: int) -> np.ndarray:
@@ -118,8 +118,8 @@ def small_rgb(frame, short_side_px: int) -> np.ndarray:
         if f.format.name == "yuv420p" and int(getattr(f, "color_range", 0) or 0) != 2:
             y, u, v = _TV_TO_FULL[y], _TV_CHROMA_TO_FULL[u], _TV_CHROMA_TO_FULL[v]
         ycrcb = np.dstack([y, v, u])
-        return _rotate(cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB), getattr(frame, "_rot", 0))
-    size = getattr(frame, "_size", None)
+        return _rotate(cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB), getattr(frame, "rotation_deg", 0))
+    size = getattr(frame, "analysis_size", None)
     if f is None or size is None:
         rgb = frame.rgb
         s = short_side_px / min(rgb.shape[:2])
@@ -130,7 +130,7 @@ def small_rgb(frame, short_side_px: int) -> np.ndarray:
     w, h = size
     s = min(1.0, short_side_px / min(w, h))
     w2, h2 = max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)
-    return _rotate(_reformatter().reformat(f, width=w2, height=h2, format="rgb24").to_ndarray(), frame._rot)
+    return _rotate(_reformatter().reformat(f, width=w2, height=h2, format="rgb24").to_ndarray(), frame.rotation_deg)
 
 
 def full_luma(frame) -> np.ndarray:
