@@ -169,7 +169,10 @@ def extract_features(
 #: Decode the audio of a clip with video in a pass of its own and run the audio-only extractors
 #: (``Extractor.audio_only``) on it in a background thread while the main thread decodes the video. Their ~0.5 s
 #: (60 s 1080p clip) no longer waits for the last video frame, and the video pass's Python loop no longer
-#: resamples audio. False: one pass for both, then every finish() in turn (tests compare the two).
+#: resamples audio. Each stream is still decoded once; what is done twice is reading the container (the audio pass
+#: skips the video packets): 0.11 s CPU per minute of 1080p clip, on the background thread (measured with
+#: ``media.decode_audio`` against a demux of the audio packets alone). False: one pass for both, then every
+#: finish() in turn (tests compare the two).
 AUDIO_BESIDE_VIDEO = True
 
 
