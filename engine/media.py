@@ -366,12 +366,13 @@ def decode(
         for s in streams:
             s.thread_type = "AUTO"
         size = analysis_size(info.stored_width, info.stored_height, short_side_px) if vstream else (0, 0)
-        collector = _AudioCollector(audio_rate_hz, info.audio_channels) if astream else None
+        limit_s = max_duration_s if max_duration_s else math.inf
+        collector = (_AudioCollector(audio_rate_hz, info.audio_channels, min(info.duration_s or 0.0, limit_s))
+                     if astream else None)
         from av.video.reformatter import VideoReformatter
 
         scaler = VideoReformatter()
         total_s = info.duration_s or 0.0
-        limit_s = max_duration_s if max_duration_s else math.inf
         t0_video = None
         last_report = -1.0
         consumer = None
@@ -423,7 +424,7 @@ def decode(
                 if video_done and audio_done:
                     break
         except av.error.FFmpegError as exc:
-            if stats.frames == 0 and (collector is None or not collector.parts):
+            if stats.frames == 0 and (collector is None or not collector.n):
                 raise MediaError(
                     f"{path.name} could not be decoded: {_ffmpeg_reason(exc)}.", kind="decode_failed"
                 ) from None
@@ -462,8 +463,8 @@ def decode_audio(
     path = Path(path)
     container = _open(path)
     errors = 0
-    collector = _AudioCollector(audio_rate_hz, info.audio_channels)
     limit_s = max_duration_s if max_duration_s else math.inf
+    collector = _AudioCollector(audio_rate_hz, info.audio_channels, min(info.duration_s or 0.0, limit_s))
     try:
         if not container.streams.audio:
             return collector.result(), 1
@@ -494,15 +495,33 @@ def decode_audio(
 
 
 class _AudioCollector:
-    """Resamples decoded audio frames to mono float32 at one rate and keeps the peak of the original channels."""
+    """Resamples decoded audio frames to mono float32 at one rate into one buffer sized from the probe's duration
+    (a 10-minute clip arrives as ~28,000 chunks: joining them at the end needed twice the audio's 115 MB), and
+    keeps the peak of the original channels."""
 
-    def __init__(self, rate_hz: int, source_channels: int):
+    #: Seconds of slack on top of the expected duration before the buffer has to grow.
+    SLACK_S = 2.0
+    #: A header may claim any duration: the first allocation never plans for more than this (it grows after).
+    MAX_EXPECTED_S = 1200.0
+
+    def __init__(self, rate_hz: int, source_channels: int, expected_s: float = 0.0):
         import av
 
         self.rate_hz, self.source_channels = rate_hz, source_channels
         self.resampler = av.AudioResampler(format="flt", layout="mono", rate=rate_hz)
-        self.parts: list[np.ndarray] = []
+        expected_s = min(max(0.0, float(expected_s)), self.MAX_EXPECTED_S)
+        self.buf = np.empty(int((expected_s + self.SLACK_S) * rate_hz), np.float32)
+        self.n = 0
         self.source_peak = 0.0
+
+    def _append(self, out) -> None:
+        a = out.to_ndarray().reshape(-1)
+        if self.n + a.size > self.buf.size:  # longer than the header said: grow by half
+            bigger = np.empty(max(self.n + a.size, self.buf.size * 3 // 2), np.float32)
+            bigger[: self.n] = self.buf[: self.n]
+            self.buf = bigger
+        self.buf[self.n : self.n + a.size] = a
+        self.n += a.size
 
     def add(self, frame) -> None:
         arr = frame.to_ndarray()
@@ -510,13 +529,15 @@ class _AudioCollector:
             peak = float(np.max(np.abs(arr))) if arr.dtype.kind == "f" else _int_peak(arr)
             self.source_peak = max(self.source_peak, peak)
         for out in self.resampler.resample(frame):
-            self.parts.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+            self._append(out)
 
     def result(self) -> DecodedAudio:
         for out in self.resampler.resample(None):
-            self.parts.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
-        samples = np.concatenate(self.parts) if self.parts else np.zeros(0, np.float32)
-        self.parts = []
+            self._append(out)
+        samples = self.buf[: self.n]
+        if self.buf.size - self.n > self.SLACK_S * self.rate_hz:  # the header over-promised: do not keep the rest
+            samples = samples.copy()
+        self.buf = np.empty(0, np.float32)
         return DecodedAudio(samples, self.rate_hz, self.source_channels, self.source_peak)
 
 

@@ -170,3 +170,22 @@ def test_threads_beside_the_decoder_yield_to_it():
     t.join()
     assert out["after"] == min(19, out["before"] + media.BACKGROUND_NICE)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == out["before"]  # this thread unchanged
+
+
+def test_the_audio_buffer_does_not_trust_the_header(good_clip):
+    """Audio goes into one buffer sized from the probe's duration: a header that under-promises makes it grow, one
+    that claims a year allocates no more than MAX_EXPECTED_S; the samples are the same every time."""
+    import av
+    import numpy as np
+
+    def collect(expected_s):
+        c = media._AudioCollector(48_000, 1, expected_s)
+        with av.open(str(good_clip)) as container:
+            for frame in container.decode(audio=0):
+                c.add(frame)
+        return c.result().samples
+
+    exact, grown, huge = collect(2.0), collect(0.0), collect(365 * 86_400.0)
+    assert 1.9 * 48_000 < exact.size < 2.2 * 48_000 and np.any(exact)
+    np.testing.assert_array_equal(grown, exact)
+    np.testing.assert_array_equal(huge, exact)
