@@ -151,22 +151,27 @@ class LibraryBackend:
             return self._snapshot()
 
     def _read_results(self, hash_of: dict[str, str]) -> dict:
-        """The newest result of each (path -> content hash), parsed."""
+        """The newest result of each path key (``hash_of``: path key -> its current content hash), parsed.
+
+        A result belongs to one file: copies of one video (same content hash) with different caption sidecars
+        each have their own row, so a row counts only for the path it was written for, and only while that
+        file still has the hash it was scored with. Looked up by content hash, the start of the table's key."""
         from engine import __version__
 
-        by_hash: dict[str, str] = {}
+        newest: dict[str, str] = {}
         hashes = sorted(set(hash_of.values()))
         for i in range(0, len(hashes), SQL_CHUNK):
             chunk = hashes[i:i + SQL_CHUNK]
             q = ",".join("?" * len(chunk))
-            for h, text in self.store.conn.execute(
-                    f"SELECT content_hash, result FROM results WHERE engine_version=? AND content_hash IN ({q}) "
-                    "ORDER BY created_at", (__version__, *chunk)):
-                by_hash[h] = text
+            for h, key, text in self.store.conn.execute(
+                    f"SELECT content_hash, path, result FROM results WHERE engine_version=? AND content_hash IN ({q})"
+                    " ORDER BY created_at", (__version__, *chunk)):
+                if hash_of.get(key) == h:
+                    newest[key] = text
         out = {}
-        for key, h in hash_of.items():
-            if h in by_hash:
-                r = result_from_json(by_hash[h])
+        for key in hash_of:
+            if key in newest:
+                r = result_from_json(newest[key])
                 r.path = key
                 out[key] = r
         return out

@@ -358,7 +358,7 @@ def analyze(
         enrich(result, cfg, store=store)
         result.elapsed_s = round(time.monotonic() - t0, 3)
         if store is not None and chash:
-            store.put_result(result, result.scores.model, config_hash(cfg))
+            store.put_result(result, result.scores.model, config_hash(cfg), path=path)
             store.set_error(path, None)
         if progress is not None:
             progress(Progress(display, "done", 1.0))

@@ -2,8 +2,10 @@
 
 WAL mode with a busy timeout, so the TUI, ``byteme score`` and worker processes can share one file; every write
 starts with ``BEGIN IMMEDIATE``. Features are keyed by content hash + engine version (an unchanged clip is never
-decoded twice); results by content hash + engine version + model + config hash (a new model or a config change
-recomputes scores from the cached features, without decoding).
+decoded twice); results by content hash + the clip's path key + engine version + model + config hash (a new model
+or a config change recomputes scores from the cached features, without decoding; two copies of one video with
+different caption sidecars each keep their own result). A store written before results carried the path is
+migrated when it is opened (``migrate_results``).
 """
 from __future__ import annotations
 
@@ -52,14 +54,17 @@ CREATE TABLE IF NOT EXISTS features (
 );
 CREATE TABLE IF NOT EXISTS results (
     content_hash TEXT NOT NULL,
+    path TEXT NOT NULL,
     engine_version TEXT NOT NULL,
     model TEXT NOT NULL,
     config_hash TEXT NOT NULL,
     result TEXT NOT NULL,
     created_at REAL,
-    PRIMARY KEY (content_hash, engine_version, model, config_hash)
+    PRIMARY KEY (content_hash, path, engine_version, model, config_hash)
 );
 """
+#: The columns of ``results`` in the order of ``SCHEMA`` (``put_result`` inserts them by name).
+RESULT_COLUMNS = ("content_hash", "path", "engine_version", "model", "config_hash", "result", "created_at")
 
 
 def default_store_path() -> Path:
@@ -103,6 +108,34 @@ def write_tx(conn: sqlite3.Connection):
         raise
     else:
         conn.execute("COMMIT")
+
+
+def migrate_results(conn: sqlite3.Connection) -> int:
+    """Bring a ``results`` table of the earlier layout (keyed by content hash without the clip's path, so copies
+    of one video shared one row) to the current one. Each old row is copied once for every path of ``clips`` that
+    has its content hash (and every path of a job row that finished with it, whose file may have changed since),
+    so every copy still shows the result it showed before; a row that no clip or job has the hash of could never
+    be shown (every reader goes through ``clips`` or a job's path) and is dropped.
+
+    Call inside a write transaction (``write_tx``): the layout is checked there, so of two processes opening an
+    old store at once, the first migrates and the second finds the new layout and does nothing. Returns the
+    number of rows written (0 when the table already had the current layout)."""
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(results)").fetchall()]
+    if not columns or "path" in columns:
+        return 0
+    conn.execute("ALTER TABLE results RENAME TO results_before_path")
+    for stmt in SCHEMA.strip().split(";"):
+        if "CREATE TABLE IF NOT EXISTS results" in stmt:
+            conn.execute(stmt)
+    owners = "SELECT path, content_hash FROM clips"
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='jobs'").fetchone():
+        owners += " UNION SELECT path, content_hash FROM jobs WHERE content_hash IS NOT NULL"
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO results(content_hash, path, engine_version, model, config_hash, result, created_at)"
+        " SELECT r.content_hash, o.path, r.engine_version, r.model, r.config_hash, r.result, r.created_at"
+        f" FROM results_before_path r JOIN ({owners}) o ON o.content_hash = r.content_hash")
+    conn.execute("DROP TABLE results_before_path")
+    return cur.rowcount
 
 
 def content_hash(path: Path, size: int | None = None) -> str:
@@ -193,6 +226,8 @@ class Store:
             for stmt in SCHEMA.strip().split(";"):
                 if stmt.strip():
                     self.conn.execute(stmt)
+            # checked under the write lock: of several processes opening an old store at once, one migrates
+            self.migrated_results = migrate_results(self.conn)  # result rows written by the migration (0: none)
 
     def close(self) -> None:
         self.conn.close()
@@ -265,17 +300,23 @@ class Store:
             )
 
     # -- results -------------------------------------------------------------------------------------------
-    def get_result(self, chash: str, model: str, cfg_hash: str) -> ClipResult | None:
+    def get_result(self, chash: str, model: str, cfg_hash: str, *, path: str | os.PathLike) -> ClipResult | None:
+        """The stored result of the file at ``path`` (a path or its ``path_key``) with content hash ``chash``."""
         row = self.conn.execute(
-            "SELECT result FROM results WHERE content_hash=? AND engine_version=? AND model=? AND config_hash=?",
-            (chash, __version__, model, cfg_hash),
+            "SELECT result FROM results WHERE content_hash=? AND path=? AND engine_version=? AND model=?"
+            " AND config_hash=?",
+            (chash, path_key(path), __version__, model, cfg_hash),
         ).fetchone()
         return result_from_json(row[0]) if row else None
 
-    def put_result(self, r: ClipResult, model: str, cfg_hash: str, conn: sqlite3.Connection | None = None) -> None:
-        """Write a result idempotently. Pass ``conn`` inside an open transaction to make it part of it."""
-        sql = "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?)"
-        args = (r.content_hash, __version__, model, cfg_hash, result_to_json(r), time.time())
+    def put_result(self, r: ClipResult, model: str, cfg_hash: str, conn: sqlite3.Connection | None = None, *,
+                   path: str | os.PathLike | None = None) -> None:
+        """Write a result idempotently, under the file it belongs to: ``path`` (a path or its ``path_key``;
+        default the result's own ``path``). Pass ``conn`` inside an open transaction to make it part of it."""
+        sql = (f"INSERT OR REPLACE INTO results({', '.join(RESULT_COLUMNS)})"
+               f" VALUES ({', '.join('?' * len(RESULT_COLUMNS))})")
+        args = (r.content_hash, path_key(r.path if path is None else path), __version__, model, cfg_hash,
+                result_to_json(r), time.time())
         if conn is not None:
             conn.execute(sql, args)
             return
@@ -283,10 +324,10 @@ class Store:
             self.conn.execute(sql, args)
 
     def latest_results(self, paths: list[str] | None = None) -> list[ClipResult]:
-        """The newest stored result of each known clip (by its current content hash), in path order."""
+        """The newest stored result of each known clip (for its current content hash), in path order."""
         rows = self.conn.execute(
-            "SELECT c.path, r.result FROM clips c JOIN results r ON r.content_hash = c.content_hash "
-            "WHERE r.engine_version = ? ORDER BY c.path, r.created_at",
+            "SELECT c.path, r.result FROM clips c JOIN results r ON r.content_hash = c.content_hash AND r.path = c.path"
+            " WHERE r.engine_version = ? ORDER BY c.path, r.created_at",
             (__version__,),
         ).fetchall()
         latest: dict[str, str] = {}

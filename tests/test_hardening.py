@@ -331,12 +331,13 @@ def _snapshot(db: Path) -> tuple[set, list]:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         keys = set()
         if "results" in tables:
-            keys = set(conn.execute("SELECT content_hash, engine_version, model, config_hash FROM results"))
+            keys = set(conn.execute("SELECT content_hash, path, engine_version, model, config_hash FROM results"))
         orphans = []
         if "jobs" in tables and "results" in tables:
             orphans = conn.execute(
                 "SELECT j.id, j.path FROM jobs j WHERE j.state='done' AND NOT EXISTS (SELECT 1 FROM results r"
-                " WHERE r.content_hash=j.content_hash AND r.model=j.result_model AND r.config_hash=j.config_hash)"
+                " WHERE r.content_hash=j.content_hash AND r.path=j.path AND r.model=j.result_model"
+                " AND r.config_hash=j.config_hash)"
             ).fetchall()
         return keys, orphans
     finally:
@@ -431,14 +432,14 @@ def test_store_survives_kills_at_random_points(tiny_clips, tmp_path):
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         keys, orphans = _snapshot(db)
         assert seen <= keys and not orphans
-        from engine.store import Store
+        from engine.store import Store, path_key
 
         store = Store(db)
         try:
             for name in names:
                 chash = store.hash_for(folder / name)
-                n = conn.execute("SELECT COUNT(*) FROM results WHERE content_hash=? AND model=?",
-                                 (chash, rows[name]["engine"]["model"])).fetchone()[0]
+                n = conn.execute("SELECT COUNT(*) FROM results WHERE content_hash=? AND path=? AND model=?",
+                                 (chash, path_key(folder / name), rows[name]["engine"]["model"])).fetchone()[0]
                 assert n == 1, (name, n)
         finally:
             store.close()

@@ -89,7 +89,8 @@ def executor_kind(request):
 def result_rows(store_path) -> list[tuple]:
     store = Store(store_path)
     try:
-        return store.conn.execute("SELECT content_hash, model, created_at FROM results ORDER BY content_hash").fetchall()
+        return store.conn.execute(
+            "SELECT content_hash, path, model, created_at FROM results ORDER BY content_hash, path").fetchall()
     finally:
         store.close()
 

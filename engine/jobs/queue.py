@@ -256,7 +256,7 @@ class JobQueue:
         job = self.job(job_id)
         if job is None or job.state != "done" or not job.content_hash:
             return None
-        return self.store.get_result(job.content_hash, job.result_model, job.config_hash)
+        return self.store.get_result(job.content_hash, job.result_model, job.config_hash, path=job.path)
 
     def config(self, chash_cfg: str) -> dict | None:
         row = self.conn.execute("SELECT config FROM job_configs WHERE config_hash=?", (chash_cfg,)).fetchone()

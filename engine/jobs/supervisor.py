@@ -11,7 +11,7 @@ owns one store connection. Per claimed job it:
   or taken over after a stall), stops it: a cancelled job stops within about a second through the ``cancel``
   Event passed to ``analyze``, and is killed if it has not stopped after ``CANCEL_GRACE_S``;
 - writes the result and the job's ``done`` in one transaction, only while it still owns the job (idempotent: the
-  result row's key is content hash + engine version + model + config hash);
+  result row's key is content hash + the clip's path + engine version + model + config hash);
 - on a lost worker, queues the job again until its attempts are used up, then fails it in plain words; a clip that
   simply cannot be read fails at once (no retry);
 - stops a clip that runs longer than ``[engine] clip_timeout_s``.
@@ -336,7 +336,7 @@ class Supervisor:
                 (now, now, chash, model_str, job.id, self.owner, job.attempt),
             ).fetchone()
             if owned is not None and result is not None:
-                self.store.put_result(result, model_str, job.config_hash, conn=self.conn)
+                self.store.put_result(result, model_str, job.config_hash, conn=self.conn, path=job.path)
         if owned is not None:
             self.store.set_error(Path(job.path), None)
 
