@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"byteme {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.command_names = sub.choices  # name -> sub-parser, filled as commands are added below
 
     p = sub.add_parser("score", help="score clips and folders; --json prints one JSON object per clip per line")
     p.add_argument("paths", nargs="+", metavar="PATH", help="video files or folders (searched recursively)")
@@ -282,6 +283,9 @@ def main(argv: list[str] | None = None, *, tui=None) -> int:
     """``tui``: the function that opens the terminal app, ``(folder, args) -> exit code``; the UI package passes
     it in (``byteme_tui.launch``), so the engine never imports the UI."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in parser.command_names and not argv[0].startswith("-") and os.path.exists(argv[0]):
+        argv = ["tui", *argv]  # `byteme ~/clips` opens the app on that folder (a command's name wins)
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["tui", *(argv or sys.argv[1:])])

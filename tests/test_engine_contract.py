@@ -207,3 +207,24 @@ def test_scores_follow_the_input(clips, store_env):
     assert quiet.scores.modalities["audio"] < normal.scores.modalities["audio"]
     top_audio = next(f for f in quiet.findings if f.modality == "audio")
     assert top_audio.code == "audio.too_quiet" and top_audio.target is not None
+
+
+def test_byteme_with_a_folder_opens_the_app_on_it(tmp_path, monkeypatch):
+    """`byteme DIR` is `byteme tui DIR`; a command's name wins over a folder of that name in the current folder."""
+    opened = []
+
+    def fake_tui(folder, args):
+        opened.append(Path(folder))
+        return 0
+
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "results").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BYTEME_DATA_DIR", str(tmp_path / "data"))
+    assert cli.main([str(tmp_path / "clips")], tui=fake_tui) == 0
+    assert cli.main(["clips"], tui=fake_tui) == 0
+    assert opened == [tmp_path / "clips", Path("clips")]
+    assert cli.main(["results", "--json"], tui=fake_tui) in (0, 1)  # the command ran, not the app
+    assert len(opened) == 2
+    with pytest.raises(SystemExit):
+        cli.main(["no-such-folder"], tui=fake_tui)  # neither a command nor a path: argparse's usage error
