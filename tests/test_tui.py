@@ -75,6 +75,26 @@ async def test_library_shows_clips_and_hostile_names_literally():
 
 
 @sync
+async def test_the_clip_under_the_cursor_shows_its_whole_finding_or_error_literally():
+    """The table's last column is cut below ~180 columns; the line under it shows the highlighted clip's top finding
+    (or why it failed) in full, markup as characters."""
+    app = BytemeApp(FakeBackend(), poll_interval_s=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        line = app.screen.query_one("#current")
+        cursor_to(app, "clip_000.mp4")
+        await pilot.pause()
+        row = app.state.rows["/clips/clip_000.mp4"]
+        assert row.top_finding and line.render().plain == f"clip_000.mp4: {row.top_finding}"
+        cursor_to(app, "clip_005.mp4")  # the failed one
+        await pilot.pause()
+        assert line.render().plain == "clip_005.mp4: media.unreadable: FFmpeg could not read [red]this[/red] file"
+        cursor_to(app, "clip_006.mp4")  # not scored yet: nothing to say
+        await pilot.pause()
+        assert line.render().plain == ""
+
+
+@sync
 async def test_score_selected_updates_row_to_done_with_scores():
     be = FakeBackend()
     app = BytemeApp(be, poll_interval_s=None)

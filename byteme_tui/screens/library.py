@@ -97,6 +97,7 @@ class LibraryScreen(Screen):
             yield Input(placeholder="/ filter by name, tier, finding", id="filter", compact=True)
         yield Static(id="filters")
         yield ClipTable(id="clips")
+        yield Static(id="current")
         yield Static(Text("Loading the folder…"), id="summary")
         yield Footer()
 
@@ -128,6 +129,20 @@ class LibraryScreen(Screen):
             f"status: {self.status_filter or 'all'} (v) · tier: {self.tier_filter or 'all'} (t) · "
             f"sort: {self.sort} {arrow} (o/O) · {len(rows)} of {len(state.rows)} shown"))
         self.query_one("#summary", Static).update(self._summary(state))
+        self._show_current()
+
+    @on(DataTable.RowHighlighted, "#clips")
+    def _show_current(self) -> None:
+        """The clip under the cursor and its top finding (or why it failed) in full: the table's last column is
+        off-screen or cut below ~180 columns."""
+        p = self.query_one(ClipTable).current_path
+        row = self.state.rows.get(p) if self.state is not None and p else None
+        line = Text()
+        if row is not None and (row.error or row.top_finding):
+            line.append_text(safe(row.name, "bold"))
+            line.append(": ")
+            line.append_text(safe(row.error or row.top_finding, "red" if row.error else ""))
+        self.query_one("#current", Static).update(line)
 
     def _summary(self, state: LibraryState) -> Text:
         counts: dict[str, int] = {}

@@ -21,7 +21,7 @@ COLUMNS = (
     ("duration", "Dur", 5),
     ("size", "Size", 8),
     ("orientation", "Shape", 9),
-    ("category", "Category", 12),
+    ("category", "Category", 15),
     ("finding", "Top finding", 70),
 )
 MARK = "●"
