@@ -156,9 +156,10 @@ def extract_features(
     for i, e in enumerate(extractors):
         if cancel is not None and cancel.is_set():
             raise Cancelled()
-        if audio_fv is not None and e.audio_only:
-            _merge(fv, audio_fv)  # at the first audio-only extractor: the same order as when run here
-            audio_fv = FeatureVector()
+        if audio_pass is not None and e.audio_only:  # its finish() ran in the audio thread
+            if audio_fv is not None:
+                _merge(fv, audio_fv)  # at the first audio-only extractor: the same order as when run here
+                audio_fv = None
             continue
         report(e.stage or e.modality, DECODE_SHARE + (1 - DECODE_SHARE) * i / max(1, n), force=True)
         ctx.report = lambda stage, frac, i=i: report(stage, DECODE_SHARE + (1 - DECODE_SHARE) * (i + frac) / n)
@@ -302,9 +303,9 @@ def _extract_watched(path: Path, cfg: dict, *, progress, cancel, options):
     if thread.is_alive():
         deadline.stop()
         raise MediaError(
-            f"{path.name} stopped responding inside the decoder and was given up after {limit + STUCK_GRACE_S:.0f} s "
-            "(the file or the disk it is on may be damaged or unreachable). Scoring with --workers 1 stops such a "
-            "clip by ending its worker process.", kind="timeout")
+            f"{path.name} stopped responding (stuck inside the decoder or another library call) and was given up "
+            f"after {limit + STUCK_GRACE_S:.0f} s; the file or the disk it is on may be damaged or unreachable. "
+            "Scoring with --workers 1 stops such a clip by ending its worker process.", kind="timeout")
     if "error" in box:
         raise box["error"]
     return box["value"]
