@@ -287,21 +287,25 @@ def section_memory(args, report: dict) -> None:
                      seed=2)
     long = noise_clip(CACHE / "hardening_long_720x1280_180s.mp4", width=720, height=1280, fps=30, duration_s=180.0,
                       seed=3)
+    report["memory"] = [row for clip in (uhd, long) for row in _peak_rss_runs(clip, "mem")]
+
+
+def _peak_rss_runs(clip: Path, env_name: str) -> list[dict]:
+    """``byteme score CLIP --json --no-cache`` in-process and with ``--workers 1``: peak RSS of each process."""
     rows = []
-    for clip in (uhd, long):
-        for workers in (0, 1):
-            cmd = BYTEME + ["score", str(clip), "--json", "--no-cache"]
-            if workers:
-                cmd += ["--workers", "1"]
-            la = loadavg()
-            r = run_measured(cmd, fresh_env("mem"))
-            row = {"clip": clip.name, "workers": workers, "wall_s": round(r["wall_s"], 1), "rc": r["rc"],
-                   "main_rss_mb": round(r["main_rss_mb"]), "worker_rss_mb": [round(x) for x in r["worker_rss_mb"]],
-                   "status": _statuses(r["stdout"]), "load": la}
-            rows.append(row)
-            log(f"  memory {clip.name} workers={workers}: main {row['main_rss_mb']} MB, workers "
-                f"{row['worker_rss_mb']} MB, {row['wall_s']} s, {row['status']} (load {la})")
-    report["memory"] = rows
+    for workers in (0, 1):
+        cmd = BYTEME + ["score", str(clip), "--json", "--no-cache"]
+        if workers:
+            cmd += ["--workers", "1"]
+        la = loadavg()
+        r = run_measured(cmd, fresh_env(env_name))
+        row = {"clip": clip.name, "workers": workers, "wall_s": round(r["wall_s"], 1), "rc": r["rc"],
+               "main_rss_mb": round(r["main_rss_mb"]), "worker_rss_mb": [round(x) for x in r["worker_rss_mb"]],
+               "status": _statuses(r["stdout"]), "load": la}
+        rows.append(row)
+        log(f"  memory {clip.name} workers={workers}: main {row['main_rss_mb']} MB, workers "
+            f"{row['worker_rss_mb']} MB, {row['wall_s']} s, {row['status']} (load {la})")
+    return rows
 
 
 def _memory_by_stage(clip: Path) -> dict:
@@ -400,21 +404,7 @@ def memlong_clip(width: int, height: int) -> Path:
 
 def section_memlong(args, report: dict) -> None:
     sizes = [(360, 640)] + [tuple(int(v) for v in s.lower().split("x")) for s in args.memlong_size or []]
-    rows = []
-    for width, height in sizes:
-        clip = memlong_clip(width, height)
-        for workers in (0, 1):
-            cmd = BYTEME + ["score", str(clip), "--json", "--no-cache"]
-            if workers:
-                cmd += ["--workers", "1"]
-            la = loadavg()
-            r = run_measured(cmd, fresh_env("memlong"))
-            row = {"clip": clip.name, "workers": workers, "wall_s": round(r["wall_s"], 1), "rc": r["rc"],
-                   "main_rss_mb": round(r["main_rss_mb"]), "worker_rss_mb": [round(x) for x in r["worker_rss_mb"]],
-                   "status": _statuses(r["stdout"]), "load": la}
-            rows.append(row)
-            log(f"  memory {clip.name} workers={workers}: main {row['main_rss_mb']} MB, workers "
-                f"{row['worker_rss_mb']} MB, {row['wall_s']} s, {row['status']} (load {la})")
+    rows = [row for width, height in sizes for row in _peak_rss_runs(memlong_clip(width, height), "memlong")]
     if not args.memlong_no_stages:
         clip = memlong_clip(*sizes[0])
         stages = _memory_by_stage(clip)
