@@ -25,6 +25,7 @@ from . import __version__
 from .features import FeatureVector
 from .feedback import Finding
 from .media import MediaInfo
+from .paths import data_dir
 from .result import ClipResult
 from .scorer import Scores
 
@@ -67,23 +68,15 @@ CREATE TABLE IF NOT EXISTS results (
 RESULT_COLUMNS = ("content_hash", "path", "engine_version", "model", "config_hash", "result", "created_at")
 
 
+#: SQLite allows 999 host parameters per statement in old builds; stay under it.
+SQL_CHUNK = 500
+
+
 def default_store_path() -> Path:
     env = os.environ.get("BYTEME_STORE")
     if env:
         return Path(env)
     return data_dir() / "byteme.sqlite3"
-
-
-def data_dir() -> Path:
-    env = os.environ.get("BYTEME_DATA_DIR")
-    if env:
-        d = Path(env)
-    else:
-        import platformdirs
-
-        d = Path(platformdirs.user_data_dir("byteme"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 def connect(path: str | os.PathLike) -> sqlite3.Connection:
@@ -332,6 +325,41 @@ class Store:
             return
         with write_tx(self.conn):
             self.conn.execute(sql, args)
+
+    def known_files(self) -> dict[str, tuple[str | None, int, int]]:
+        """Every clip the store has seen: path key -> (content hash, size in bytes, mtime in ns) when it was hashed."""
+        return {p: (h, sz, mt) for p, h, sz, mt in self.conn.execute(
+            "SELECT path, content_hash, size_bytes, mtime_ns FROM clips")}
+
+    def content_hash_of(self, key: str) -> str | None:
+        """The content hash stored for a path key (None when the clip was never hashed)."""
+        row = self.conn.execute("SELECT content_hash FROM clips WHERE path=?", (key,)).fetchone()
+        return row[0] if row and row[0] else None
+
+    def results_for(self, hash_of: dict[str, str]) -> dict[str, ClipResult]:
+        """The newest result of each path key of this engine version (``hash_of``: path key -> its current content
+        hash), parsed.
+
+        A result belongs to one file: copies of one video (same content hash) with different caption sidecars each
+        have their own row, so a row counts only for the path it was written for, and only while that file still
+        has the hash it was scored with. Looked up by content hash, the start of the table's key, in chunks."""
+        newest: dict[str, str] = {}
+        hashes = sorted(set(hash_of.values()))
+        for i in range(0, len(hashes), SQL_CHUNK):
+            chunk = hashes[i:i + SQL_CHUNK]
+            q = ",".join("?" * len(chunk))
+            for h, key, text in self.conn.execute(
+                    f"SELECT content_hash, path, result FROM results WHERE engine_version=? AND content_hash IN ({q})"
+                    " ORDER BY created_at", (__version__, *chunk)):
+                if hash_of.get(key) == h:
+                    newest[key] = text
+        out = {}
+        for key in hash_of:
+            if key in newest:
+                r = result_from_json(newest[key])
+                r.path = key
+                out[key] = r
+        return out
 
     def latest_results(self, paths: list[str] | None = None) -> list[ClipResult]:
         """The newest stored result of each known clip (for its current content hash), in path order."""

@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from ..format import safe
-from ..state import STATUSES, ClipRow, LibraryState
+from engine.service_state import STATUSES, ClipRow, LibraryState
 from ..widgets.clip_table import ClipTable
 
 TIERS = ("platinum", "gold", "silver", "bronze", "unranked")

@@ -35,7 +35,7 @@ from ..store import Store, path_from_key, write_tx
 from .executors import Executor, default_workers, make_executor
 from .queue import (LEASE_RENEW_S, LEASE_S, JobQueue, JobRow, claim, ensure_schema, expire_dead_owners, host_name,
                     work_available)
-from .worker import JobEvent, JobSpec, ModelCache, current_test_hooks
+from .worker import JobEvent, JobSpec, ModelCache
 
 #: Seconds between two progress writes of one job (about four a second, like the pipeline's own batching).
 PROGRESS_WRITE_S = 0.25
@@ -221,8 +221,7 @@ class Supervisor:
             return
         timeout_s = float(cfg.get("engine", {}).get("clip_timeout_s") or DEFAULT_CLIP_TIMEOUT_S)
         self._inflight[job.id] = _InFlight(job, job.config_hash, chash, time.monotonic(), timeout_s)
-        spec = JobSpec(job.id, job.attempt, str(path_from_key(job.path)), cfg, job.model_name, dict(job.options or {}),
-                       current_test_hooks())
+        spec = JobSpec(job.id, job.attempt, str(path_from_key(job.path)), cfg, job.model_name, dict(job.options or {}))
         label = self.executor.submit(spec)
         self._write(
             "UPDATE jobs SET worker=?, updated_at=? WHERE id=? AND owner=? AND state='running'",

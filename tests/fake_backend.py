@@ -1,4 +1,4 @@
-"""A deterministic in-memory backend with the same calls as ``LibraryBackend``: fixed clips, fixed results,
+"""A deterministic in-memory backend with the same calls as ``LibraryService``: fixed clips, fixed results,
 jobs that advance only when ``step()`` is called. Tests and snapshot tests drive the app with it; ``calls``
 records every command the UI sent."""
 from __future__ import annotations
@@ -13,8 +13,8 @@ from engine.media import MediaInfo
 from engine.result import ClipResult
 from engine.scorer import Scores
 
-from .backend import FeatureNotAvailable, row_from_result
-from .state import ACTIVE, ClipRow, JobView, LibraryState
+from engine.service import FeatureNotAvailable, row_from_result
+from engine.service_state import ACTIVE, ClipRow, JobView, LibraryState
 
 #: Names that must show literally: markup, a click action and terminal escape codes.
 HOSTILE_NAMES = ("[bold red]x[@click=app.quit].mp4", "esc\x1b[31mred\x1b[0m.mp4")

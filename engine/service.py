@@ -1,6 +1,6 @@
-"""The UI's one data source: the folder's clips, the store's results and the job queue, behind a few blocking
-calls. Like memray's TUI, the App receives a backend object, so tests pass a fake (``byteme_tui.fake``) or this
-one with the in-thread executor. Every method may block (SQLite, starting worker processes): the UI calls them
+"""The library service: a folder's clips, the store's results and the job queue, behind a few blocking calls. The
+terminal app's one data source (the UI only reads it and sends commands); like memray's TUI, the App receives a
+service object, so tests pass a fake (``tests/fake_backend.py``) or this one with the in-thread executor. Every method may block (SQLite, starting worker processes): the UI calls them
 from thread workers only, and one lock serialises them (they share one SQLite connection)."""
 from __future__ import annotations
 
@@ -11,29 +11,22 @@ from collections import deque
 from dataclasses import replace
 from pathlib import Path
 
-from engine.media import iter_clips
-from engine.store import Store, path_key, result_from_json
-
-from .state import ACTIVE, ClipRow, JobView, LibraryState
+from .media import iter_clips
+from .service_state import ACTIVE, ClipRow, JobView, LibraryState
+from .store import Store, path_key
 
 #: Seconds of finished jobs that the throughput (clips per minute) is averaged over.
 THROUGHPUT_WINDOW_S = 120.0
-#: SQLite allows 999 host parameters per statement in old builds; stay under it.
-SQL_CHUNK = 500
 
 
 class FeatureNotAvailable(Exception):
     """A module this action needs (report export, URL ingest) is not part of this install yet."""
 
 
-def top_finding(result) -> str | None:
-    f = next((f for f in result.findings if f.severity != "info"), None) or (result.findings[0] if result.findings else None)
-    return f.message if f else None
-
-
 def row_from_result(path: str, name: str, size_bytes: int, result) -> ClipRow:
     m, s = result.media, result.scores
     err = result.error or {}
+    top = result.top_finding()
     return ClipRow(
         path=path, name=name, size_bytes=size_bytes or (m.size_bytes if m else 0),
         duration_s=m.duration_s if m else None, width=m.width if m else 0, height=m.height if m else 0,
@@ -43,7 +36,7 @@ def row_from_result(path: str, name: str, size_bytes: int, result) -> ClipRow:
         audio=s.modalities.get("audio") if s else None,
         text=s.modalities.get("text") if s else None,
         tier=s.tier if s else None, category=s.category if s else None,
-        top_finding=top_finding(result),
+        top_finding=top.message if top else None,
         error=f"{err.get('kind')}: {err.get('message')}" if result.status != "ok" else None,
     )
 
@@ -56,7 +49,7 @@ def error_text(error) -> str | None:
     return str(error)
 
 
-class LibraryBackend:
+class LibraryService:
     def __init__(self, folder: str | os.PathLike, *, store_path=None, config_path=None, preset: str | None = None,
                  model: str | None = None, workers: int = 2, executor: str = "local"):
         self.folder = Path(folder).expanduser().resolve()
@@ -97,7 +90,7 @@ class LibraryBackend:
     def queue(self):
         if self._queue is None and self._queue_error is None:
             try:
-                from engine.jobs import JobQueue
+                from .jobs import JobQueue
             except ImportError as exc:
                 self._queue_error = f"the job queue is not available in this install ({exc})"
                 return None
@@ -113,7 +106,7 @@ class LibraryBackend:
             return
         if self._supervisor is not None and self._supervisor.alive():
             return
-        from engine.jobs import Supervisor
+        from .jobs import Supervisor
 
         self._supervisor = Supervisor(self.store.path, workers=self.workers, executor=self.executor)
         self._supervisor.start(wait_ready=False)  # worker processes start in the background
@@ -124,8 +117,7 @@ class LibraryBackend:
         hashed or probed here; a clip the store does not know shows as new)."""
         with self._lock:
             paths = list(iter_clips([self.folder]))
-            known = {p: (h, sz, mt) for p, h, sz, mt in self.store.conn.execute(
-                "SELECT path, content_hash, size_bytes, mtime_ns FROM clips")}
+            known = self.store.known_files()
             rows: dict[str, ClipRow] = {}
             hash_of: dict[str, str] = {}
             for p in paths:
@@ -140,7 +132,7 @@ class LibraryBackend:
                 if k and k[0] and k[1] == st.st_size and k[2] == st.st_mtime_ns:
                     hash_of[key] = k[0]
             self._results = {}
-            for key, result in self._read_results(hash_of).items():
+            for key, result in self.store.results_for(hash_of).items():
                 self._results[key] = result
                 rows[key] = row_from_result(key, rows[key].name, rows[key].size_bytes, result)
             self._rows = rows
@@ -149,32 +141,6 @@ class LibraryBackend:
                 if self.queue.jobs(states=["queued"]):
                     self._ensure_supervisor()
             return self._snapshot()
-
-    def _read_results(self, hash_of: dict[str, str]) -> dict:
-        """The newest result of each path key (``hash_of``: path key -> its current content hash), parsed.
-
-        A result belongs to one file: copies of one video (same content hash) with different caption sidecars
-        each have their own row, so a row counts only for the path it was written for, and only while that
-        file still has the hash it was scored with. Looked up by content hash, the start of the table's key."""
-        from engine import __version__
-
-        newest: dict[str, str] = {}
-        hashes = sorted(set(hash_of.values()))
-        for i in range(0, len(hashes), SQL_CHUNK):
-            chunk = hashes[i:i + SQL_CHUNK]
-            q = ",".join("?" * len(chunk))
-            for h, key, text in self.store.conn.execute(
-                    f"SELECT content_hash, path, result FROM results WHERE engine_version=? AND content_hash IN ({q})"
-                    " ORDER BY created_at", (__version__, *chunk)):
-                if hash_of.get(key) == h:
-                    newest[key] = text
-        out = {}
-        for key in hash_of:
-            if key in newest:
-                r = result_from_json(newest[key])
-                r.path = key
-                out[key] = r
-        return out
 
     def poll(self) -> LibraryState:
         """Merge the job queue's rows into the clip rows; re-read the results of jobs that just finished."""
@@ -232,12 +198,8 @@ class LibraryBackend:
         return row_from_result(key, old.name, old.size_bytes, r)
 
     def _reload(self, keys) -> None:
-        hash_of = {}
-        for key in keys:
-            row = self.store.conn.execute("SELECT content_hash FROM clips WHERE path=?", (key,)).fetchone()
-            if row and row[0]:
-                hash_of[key] = row[0]
-        self._results.update(self._read_results(hash_of))
+        hash_of = {key: h for key in keys if (h := self.store.content_hash_of(key))}
+        self._results.update(self.store.results_for(hash_of))
 
     def _snapshot(self) -> LibraryState:
         self._version += 1
@@ -275,7 +237,7 @@ class LibraryBackend:
 
     def probe_missing(self, limit: int = 50) -> int:
         """Read duration and size of up to ``limit`` unscored clips from their headers (no decoding)."""
-        from engine.media import probe
+        from .media import probe
 
         with self._lock:
             todo = [r for r in self._rows.values() if r.duration_s is None and r.status != "error"][:limit]
@@ -368,7 +330,7 @@ class LibraryBackend:
 
     # -- config --------------------------------------------------------------------------------------------
     def config(self) -> dict:
-        from engine.config import load_config
+        from .config import load_config
 
         return load_config(self.config_path, preset=self.preset)
 
@@ -382,7 +344,7 @@ class LibraryBackend:
     def export_report(self, dest: Path) -> tuple[Path, int]:
         """Write the HTML report of the folder's scored clips into the folder ``dest``; (index.html, clips)."""
         try:
-            from engine import report
+            from . import report
         except ImportError as exc:
             raise FeatureNotAvailable("Report export is not available in this install (engine.report is missing).") from exc
         with self._lock:
@@ -393,7 +355,7 @@ class LibraryBackend:
 
     def fetch_urls(self, urls: list[str], *, progress=None, cancel: threading.Event | None = None) -> list:
         try:
-            from engine import ingest
+            from . import ingest
         except ImportError as exc:
             raise FeatureNotAvailable("Adding URLs is not available yet (engine.ingest is missing).") from exc
         return ingest.fetch(urls, to_dir=self.folder, progress=progress, cancel=cancel)
