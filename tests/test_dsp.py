@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from engine import dsp, synth
-from engine.extractors.audio import ANALYSIS_RATE_HZ, HOP, MEL_RANGE_DB, N_MELS, AudioAnalysis
+from engine.extractors.audio.analysis import ANALYSIS_RATE_HZ, HOP, MEL_RANGE_DB, N_MELS, AudioAnalysis
 
 librosa = pytest.importorskip("librosa")
 

@@ -15,8 +15,8 @@ import pytest
 from engine import cli, media, pipeline
 from engine.config import load_config
 from engine.errors import Cancelled
-from engine.extractors.audio import Loudness
-from engine.extractors.visual import ImageQuality
+from engine.extractors.audio.analysis import Loudness
+from engine.extractors.visual.image import ImageQuality
 
 THREAD_NAMES = ("byteme-audio", "byteme-extractors", "byteme-clip")
 
