@@ -74,6 +74,7 @@ def _optional_commands(sub) -> None:
     """The commands that live in their own modules: each module declares its arguments and runs itself."""
     from . import ingest, report
     from .jobs import watch
+    from .tiktok import command as tiktok_command
     from .train import labels as train_labels
 
     for name, help_text, add_arguments, run in (
@@ -86,6 +87,8 @@ def _optional_commands(sub) -> None:
          watch.add_watch_arguments, watch.run_watch),
         ("report", "write an HTML, Markdown, CSV or JSON report of clips and the library",
          report.add_report_arguments, report.run_report),
+        ("tiktok", "your own TikTok account: login, logout, sync your videos' numbers", tiktok_command.add_arguments,
+         tiktok_command.run),
     ):
         p = sub.add_parser(name, help=help_text)
         add_arguments(p)
@@ -239,14 +242,14 @@ def cmd_results(args) -> int:
 
 
 def cmd_config(args) -> int:
-    from .config import user_config_path
+    from .config import redacted, user_config_path
 
     if args.path:
         print(user_config_path())
         return EXIT_OK
     cfg = _load_config(args)
     print("# sources, later ones override earlier: " + ", ".join(cfg.pop("_sources")))
-    print(json.dumps(cfg, indent=2))
+    print(json.dumps(redacted(cfg), indent=2))
     return EXIT_OK
 
 
