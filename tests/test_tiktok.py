@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import stat
 import threading
@@ -355,9 +356,33 @@ def test_download_writes_a_sidecar_and_matches_next_time(env, fake, tmp_path):
     assert doc
 
 
-def test_expired_token_is_refreshed_once(env, fake, capsys):
+def test_sync_download_through_yt_dlp_from_the_share_address(env, fake, capsys, tmp_path):
+    """--download: yt-dlp fetches share_url (here the fake's direct file, which yt-dlp's generic extractor names
+    by the URL, not the TikTok id): sync writes <clip>.tiktok.json, and the next sync matches without fetching."""
+    from tests.conftest import build_clip
+
+    clip = build_clip(tmp_path / "src.mp4", duration_s=1.0, width=180, height=320)
+    fake.media["v0.mp4"] = clip.read_bytes()
+    fake.videos = fake.videos[:1]
+    fake.videos[0]["share_url"] = f"{fake.base}/media/v0.mp4"
+    signed_in(env, fake)
+    code, out, err = run_cli([*env.args("sync"), "--json", "--download", "--to", str(env.library)], capsys)
+    assert code == 0, err
+    [line] = [json.loads(x) for x in out.splitlines()]
+    got = Path(line["path"])
+    assert got.parent == env.library.resolve() and got.read_bytes() == fake.media["v0.mp4"]
+    assert json.loads(got.with_name(got.stem + ".tiktok.json").read_text())["tiktok_id"] == fake.videos[0]["id"]
+    fetched = fake.counts.get("/media/v0.mp4", 0)
+    code, out, err = run_cli([*env.args("sync"), "--json", "--download", "--to", str(env.library)], capsys)
+    assert code == 0, err
+    assert json.loads(out)["path"] == line["path"] and fake.counts.get("/media/v0.mp4", 0) == fetched
+
+
+def test_expired_token_is_refreshed_once(env, fake, capsys, caplog):
+    caplog.set_level(logging.DEBUG)
     old = signed_in(env, fake, expires_in_s=-10)
     code, out, err = run_cli([*env.args("sync"), "--to", str(env.library)], capsys)
+    assert_no_secret(fake, caplog.text)
     assert code == 0, err
     assert fake.counts["/v2/oauth/token/"] == 1
     saved = json.loads(env.token.read_text())
@@ -543,3 +568,55 @@ def test_similar_score_performance_known_answer():
     assert got["median_like_rate"] == pytest.approx(0.05) and (got["low"], got["high"]) == (54.0, 74.0)
     assert tsync.similar_score_performance(pairs, 30.0) is None
     assert tsync.short_count(12345) == "12.3k" and tsync.short_count(999) == "999"
+
+
+# --- the terminal app -----------------------------------------------------------------------------------------
+
+def test_library_and_breakdown_show_the_synced_numbers():
+    import asyncio
+
+    from byteme_tui.app import BytemeApp
+    from byteme_tui.fake import FakeBackend, fake_result
+    from byteme_tui.screens.breakdown import BreakdownScreen
+    from byteme_tui.widgets.clip_table import ClipTable
+
+    # the fake's overall scores are 41.9, 61.9, 81.9, 62.5, 82.5 for clip_000..004: within 10 points of clip_001's
+    # 61.9 is only clip_003 (4000 views, 160 likes)
+    assert [fake_result("x", i).scores.overall for i in range(5)] == [41.9, 61.9, 81.9, 62.5, 82.5]
+    synced = {f"clip_{i:03d}.mp4": (1000 * (i + 1), 10 * (i + 1) ** 2) for i in range(5)}
+
+    async def main():
+        app = BytemeApp(FakeBackend(synced=synced), poll_interval_s=None)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            table = app.screen.query_one(ClipTable)
+            table.move_cursor(row=[p.rsplit("/", 1)[-1] for p in table._keys].index("clip_002.mp4"))
+            await pilot.pause()
+            line = app.screen.query_one("#current").render().plain
+            assert line.startswith("clip_002.mp4 · TikTok 3.0k views, 3.0% likes: ")  # 90 likes / 3000 views
+            table.move_cursor(row=[p.rsplit("/", 1)[-1] for p in table._keys].index("clip_001.mp4"))
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, BreakdownScreen)
+            head = app.screen.query_one("#headline").render().plain
+            assert head.splitlines()[-1] == ("On TikTok: 2.0k views, 2.0% likes · your clips scoring 52-72: median "
+                                             "4.0k views, 4.0% likes (1 clip)")
+
+    asyncio.run(main())
+
+
+def test_backend_reads_synced_numbers_from_the_store(tmp_path):
+    from byteme_tui.backend import LibraryBackend
+
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    store = Store(tmp_path / "s.sqlite3")
+    store.add_readings([{"source": "tiktok", "video_id": "9", "read_at": 1.0, "view_count": 200, "like_count": 8,
+                         "path": tmp_path / "a.mp4"}])
+    store.close()
+    be = LibraryBackend(tmp_path, store_path=tmp_path / "s.sqlite3", executor="thread")
+    try:
+        row = be.open().rows[path_key(tmp_path / "a.mp4")]
+        assert (row.views, row.likes, row.like_rate) == (200, 8, 0.04)
+    finally:
+        be.shutdown(cancel_jobs=True)

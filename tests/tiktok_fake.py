@@ -47,6 +47,7 @@ class FakeTikTok:
         self.counts: dict[str, int] = {}
         self.pkce_checked = 0
         self.revoked: list[str] = []
+        self.media: dict[str, bytes] = {}  # GET /media/NAME -> these bytes (a share_url to download from)
         self.malformed_at_cursor: int | None = None  # /v2/video/list/ at this cursor answers a cut-off JSON body
         self.lock = threading.Lock()
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -140,6 +141,16 @@ class FakeTikTok:
                          ("GET", "/v2/user/info/"): self.user_info,
                          ("POST", "/v2/video/list/"): self.video_list,
                          ("POST", "/v2/video/query/"): self.video_query}.get((method, parts.path))
+                if route is None and method in ("GET", "HEAD") and parts.path.startswith("/media/"):
+                    data = fake.media.get(parts.path[len("/media/"):])
+                    if data is not None:
+                        self.send_response(200)
+                        self.send_header("Content-Type", "video/mp4")
+                        self.send_header("Content-Length", str(len(data)))
+                        self.end_headers()
+                        if method == "GET":
+                            self.wfile.write(data)
+                        return
                 if route is None:
                     self._send(404, b"not found", "text/plain")
                     return
@@ -150,6 +161,9 @@ class FakeTikTok:
 
             def do_POST(self):  # noqa: N802
                 self._handle("POST")
+
+            def do_HEAD(self):  # noqa: N802
+                self._handle("HEAD")
 
             # -- Login Kit -------------------------------------------------------------------------------------
             def authorize(self, q, body):
