@@ -189,6 +189,16 @@ def test_login_without_a_browser_prints_the_address_and_waits(env, fake, capsys,
     assert_no_secret(fake, printed, out, err)
 
 
+def test_login_with_a_permission_left_unticked_says_so(env, fake, capsys, monkeypatch):
+    fake.grant_scopes = ("user.info.basic",)
+    monkeypatch.setattr(command, "open_browser", lambda url: (threading.Thread(target=play_browser, args=(url,))
+                                                               .start(), True)[1])
+    code, out, err = run_cli(env.args("login"), capsys)
+    assert code == 1 and "did not grant video.list" in err and env.token.is_file()
+    code, out, err = run_cli(env.args("sync"), capsys)
+    assert code == 2 and "permission (scope)" in err
+
+
 def test_login_times_out_with_a_plain_message(env, fake, capsys, monkeypatch):
     monkeypatch.setattr(command, "open_browser", lambda url: False)
     code, out, err = run_cli([*env.args("login", "--no-browser"), "--timeout", "0.3"], capsys)
@@ -275,6 +285,17 @@ def test_sync_pages_to_the_end_and_prints_json_lines(env, fake, capsys):
     bodies = [json.loads(r["body"]) for r in fake.log if r["path"].startswith("/v2/video/list/")]
     assert [b.get("cursor") for b in bodies] == [None, 20, 40] and all(b["max_count"] == 20 for b in bodies)
     assert_no_secret(fake, out, err)
+
+
+def test_titles_from_tiktok_are_shown_escaped(env, fake, capsys):
+    signed_in(env, fake)
+    fake.videos = fake.videos[:1]
+    fake.videos[0]["title"] = "Boom\x1b[2J\x1b]0;owned\x07 [bold]x[/bold]"
+    code, out, err = run_cli([*env.args("sync"), "--to", str(env.library)], capsys)
+    assert code == 0 and "\x1b" not in out and "\x07" not in out
+    assert "Boom\\x1b[2J\\x1b]0;owned\\x07 [bold]x[/bold]" in out
+    code, out, err = run_cli([*env.args("sync"), "--json", "--to", str(env.library)], capsys)
+    assert "\x1b" not in out and json.loads(out)["title"] == fake.videos[0]["title"]
 
 
 def test_a_second_sync_keeps_the_growth(env, fake, capsys):

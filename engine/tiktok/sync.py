@@ -174,7 +174,9 @@ def sync(client, store, *, to_dir: Path, download: bool = False, fetch: Callable
                 "display_name": user.get("display_name") if isinstance(user.get("display_name"), str) else ""}
     to_dir = Path(to_dir)
     index = local_index(to_dir)
-    known = {r["video_id"]: Path(r["path"]) for r in store.latest_readings(SOURCE) if r.get("path")}
+    from ..store import path_from_key
+
+    known = {r["video_id"]: path_from_key(r["path"]) for r in store.latest_readings(SOURCE) if r.get("path")}
     cursor = None
     seen_cursors: set = set()
     skipped = 0
