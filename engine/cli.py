@@ -87,8 +87,7 @@ def _optional_commands(sub) -> None:
          watch.add_watch_arguments, watch.run_watch),
         ("report", "write an HTML, Markdown, CSV or JSON report of clips and the library",
          report.add_report_arguments, report.run_report),
-        ("tiktok", "your own TikTok account: login, logout, sync your videos' numbers", tiktok_command.add_arguments,
-         tiktok_command.run),
+        (tiktok_command.NAME, tiktok_command.HELP, tiktok_command.add_arguments, tiktok_command.run),
     ):
         p = sub.add_parser(name, help=help_text)
         add_arguments(p)

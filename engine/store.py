@@ -172,6 +172,14 @@ def migrate_results(conn: sqlite3.Connection) -> int:
     return cur.rowcount
 
 
+def reading_as_engagement(r: dict) -> dict:
+    """An engagement reading in the shape of ``ingest.read_engagement`` (what ``byteme train`` reads): TikTok's
+    shares are yt-dlp's ``repost_count`` (yt-dlp's TikTok extractor maps shareCount there)."""
+    return {"view_count": r.get("view_count"), "like_count": r.get("like_count"),
+            "comment_count": r.get("comment_count"), "repost_count": r.get("share_count"),
+            "uploader": r.get("account"), "title": r.get("title"), "error": None}
+
+
 def migrate_engagement_readings(conn: sqlite3.Connection) -> bool:
     """Give a store written before engagement readings existed its ``engagement_readings`` table (nothing else
     changes). Call inside a write transaction; True when the table was created."""

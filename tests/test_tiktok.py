@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 
 from engine import cli
-from engine.store import SCHEMA, Store, connect, path_key
-from engine.tiktok import TikTokAuthError, TikTokError, auth, client as tclient, command, sync as tsync
-from tests.tiktok_fake import CLIENT_KEY, CLIENT_SECRET, DISPLAY_NAME, OPEN_ID, FakeTikTok, Fault
+from engine.store import SCHEMA, Store, connect, path_key, reading_as_engagement
+from engine.tiktok import TikTokAuthError, TikTokError, auth, command
+from engine.tiktok import client as tclient
+from engine.tiktok import sync as tsync
+from tests.tiktok_fake import CLIENT_KEY, CLIENT_SECRET, OPEN_ID, FakeTikTok, Fault
 
 #: Bound on how long a test waits for a background thread (not an assertion about speed: a hang guard).
 HANG_GUARD_S = 60
@@ -552,7 +554,7 @@ def test_train_labels_read_the_synced_numbers(tmp_path):
         p.write_bytes(b"x")
         clips.append((p, views, likes))
     (tmp_path / "c3.info.json").write_text(json.dumps({"view_count": 100, "like_count": 99, "uploader": "u"}))
-    synced = {path_key(p): tsync.as_engagement({"view_count": v, "like_count": lk, "comment_count": 0,
+    synced = {path_key(p): reading_as_engagement({"view_count": v, "like_count": lk, "comment_count": 0,
                                                 "share_count": 0, "account": OPEN_ID})
               for p, v, lk in clips[:3]}
     ls = read_folder_labels(tmp_path, "like_rate", synced)
@@ -582,7 +584,7 @@ def test_eval_on_a_folder_uses_synced_numbers(env, fake, capsys, clips):
 
 
 def test_similar_score_performance_known_answer():
-    r = lambda v, lk: {"view_count": v, "like_count": lk}  # noqa: E731
+    r = lambda v, lk: {"view_count": v, "like_count": lk}
     pairs = [(60.0, r(1000, 10)), (65.0, r(3000, 300)), (72.0, r(2000, 100)), (90.0, r(10**6, 1)), (None, r(5, 5))]
     got = tsync.similar_score_performance(pairs, 64.0)
     assert got["n"] == 3 and got["median_views"] == 2000

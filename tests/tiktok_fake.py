@@ -156,13 +156,13 @@ class FakeTikTok:
                     return
                 route(urllib.parse.parse_qs(parts.query), body)
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 self._handle("GET")
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 self._handle("POST")
 
-            def do_HEAD(self):  # noqa: N802
+            def do_HEAD(self):
                 self._handle("HEAD")
 
             # -- Login Kit -------------------------------------------------------------------------------------

@@ -193,7 +193,7 @@ class RedirectListener:
         listener = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
+            def do_GET(self):
                 parts = urllib.parse.urlsplit(self.path)
                 if parts.path != listener.path:
                     self._answer(404, b"<!doctype html><p>Not found.</p>")

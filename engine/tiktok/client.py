@@ -12,13 +12,12 @@ from __future__ import annotations
 import email.utils
 import http.client
 import json
-import socket
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..textsafe import visible
 from . import TikTokAuthError, TikTokError, scrub
@@ -80,7 +79,7 @@ class Transport:
     injectable (tests pass a recorder). ``secrets()`` returns the values to scrub from every message."""
 
     def __init__(self, *, timeout_s: float = DEFAULT_TIMEOUT_S, max_attempts: int = MAX_ATTEMPTS,
-                 sleep: Callable[[float], None] = time.sleep, secrets: Callable[[], list] = lambda: []):
+                 sleep: Callable[[float], None] = time.sleep, secrets: Callable[[], list] = list):
         if not timeout_s or timeout_s <= 0:
             raise TikTokError("--timeout must be a positive number of seconds.", kind="usage")
         self.timeout_s = float(timeout_s)
@@ -101,18 +100,18 @@ class Transport:
             except urllib.error.HTTPError as exc:
                 try:
                     data = _read(exc)
-                except (TimeoutError, socket.timeout):
+                except TimeoutError:
                     raise self._timeout(what, host) from None
                 resp = Response(exc.code, data, dict(exc.headers.items()) if exc.headers else {})
                 if exc.code not in RETRY_STATUSES:
                     return resp
                 last = resp
                 wait = _retry_after_s(resp.headers.get("Retry-After"))
-            except (TimeoutError, socket.timeout):  # a slow server is not retried: --timeout is the wait chosen
+            except TimeoutError:  # a slow server is not retried: --timeout is the wait chosen
                 raise self._timeout(what, host) from None
             except urllib.error.URLError as exc:
                 reason = exc.reason
-                if isinstance(reason, (TimeoutError, socket.timeout)):
+                if isinstance(reason, TimeoutError):  # socket.timeout is TimeoutError since 3.10
                     raise self._timeout(what, host) from None
                 last = TikTokError(f"Could not reach {what} at {visible(host)}: "
                                    f"{visible(scrub(getattr(reason, 'strerror', None) or reason, self.secrets()))}.",
@@ -147,7 +146,7 @@ def _read(resp) -> bytes:
     """At most MAX_BODY_BYTES + 1 bytes of the body (a timeout propagates; a body cut off reads as malformed)."""
     try:
         return resp.read(MAX_BODY_BYTES + 1) or b""
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise
     except (OSError, ValueError, http.client.HTTPException):
         return b""

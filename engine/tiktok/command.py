@@ -23,6 +23,9 @@ from .auth import (LOGIN_TIMEOUT_S, SCOPES, STATE_BYTES, RedirectListener, Token
 from .client import DEFAULT_TIMEOUT_S, TikTokClient, Transport
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+#: The command's name and help, as every command module declares them.
+NAME = "tiktok"
+HELP = "your own TikTok account: login, logout, sync your videos' numbers"
 
 
 def _positive_float(text: str) -> float:
@@ -237,8 +240,11 @@ def _sync(args, settings, hidden) -> int:
         if args.known:
             outcome = refresh_known(client, store, on_video=on_video)
         else:
-            outcome = sync(client, store, to_dir=args.to_dir, download=args.download, on_video=on_video,
-                           log=lambda s: sys.stderr.write(s + "\n"))
+            fetch = None
+            if args.download:
+                from ..ingest import fetch  # yt-dlp only when a download is asked for
+            outcome = sync(client, store, to_dir=args.to_dir, download=args.download, fetch=fetch,
+                           on_video=on_video, log=lambda s: sys.stderr.write(s + "\n"))
         count = len(store.latest_readings(SOURCE))
     finally:
         store.close()

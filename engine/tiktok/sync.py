@@ -17,10 +17,10 @@ import math
 import os
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 from ..media import VIDEO_EXTENSIONS
 from ..textsafe import display_path, visible
@@ -166,7 +166,10 @@ def sync(client, store, *, to_dir: Path, download: bool = False, fetch: Callable
     """Read every video of the signed-in account, store each page's readings, match them to clips under
     ``to_dir`` (downloading the unmatched ones with ``fetch`` when ``download``). ``on_video(reading)`` is called
     for each video as it is stored. TikTokAuthError propagates (what was stored stays); other API errors end the
-    paging with a problem noted and ``complete`` False."""
+    paging with a problem noted and ``complete`` False. ``fetch`` is ``engine.ingest.fetch`` (passed in by the
+    command, so this module sits beside ingest in the engine's layers, not above it)."""
+    if download and fetch is None:
+        raise TikTokError("A download needs a fetch function (engine.ingest.fetch).", kind="usage")
     log = log or (lambda s: None)
     out = SyncOutcome()
     user = client.user_info()
@@ -241,8 +244,6 @@ def _match(r: dict, index: dict, known: dict, to_dir: Path, download: bool, fetc
         out.problems.append(f"Video {visible(vid)} has no share_url; it was not downloaded.")
         out.complete = False
         return None
-    if fetch is None:
-        from ..ingest import fetch as fetch  # noqa: PLW0127 - yt-dlp only when a download is asked for
     log(f"downloading {visible(vid)} from {visible(r['share_url'])}")
     results = fetch([r["share_url"]], to_dir=to_dir)
     ok = next((x for x in results if x.status == "ok" and x.path is not None), None)
@@ -303,14 +304,6 @@ def refresh_known(client, store, *, clock: Callable[[], float] = time.time,
 
 
 # --- what the numbers say ------------------------------------------------------------------------
-
-def as_engagement(r: dict) -> dict:
-    """A reading in the shape of ``ingest.read_engagement`` (what ``byteme train`` reads): TikTok's shares are
-    yt-dlp's ``repost_count`` (yt-dlp's TikTok extractor maps shareCount there)."""
-    return {"view_count": r.get("view_count"), "like_count": r.get("like_count"),
-            "comment_count": r.get("comment_count"), "repost_count": r.get("share_count"),
-            "uploader": r.get("account"), "title": r.get("title"), "error": None}
-
 
 def like_rate(r: dict) -> float | None:
     views, likes = r.get("view_count"), r.get("like_count")

@@ -171,12 +171,11 @@ def engagement_value(e: dict, target: str) -> float:
 def synced_engagement(args) -> dict:
     """path_key -> engagement (``read_engagement``'s shape) of the clips matched by ``byteme tiktok sync``: the
     newest reading of each. Empty when the store has none."""
-    from ..store import Store
-    from ..tiktok.sync import as_engagement
+    from ..store import Store, reading_as_engagement
 
     store = Store(args.store) if getattr(args, "store", None) else Store()
     try:
-        return {key: as_engagement(r) for key, r in store.readings_by_path().items()}
+        return {key: reading_as_engagement(r) for key, r in store.readings_by_path().items()}
     finally:
         store.close()
 
