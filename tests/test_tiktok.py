@@ -252,6 +252,16 @@ def test_token_file_is_private_whatever_the_umask(tmp_path):
     assert "a" * 20 not in repr(auth.load_token(path))
 
 
+def test_an_unwritable_token_folder_is_a_plain_error(env, fake, capsys, monkeypatch):
+    signed_in(env, fake, expires_in_s=-10)
+    monkeypatch.setattr(auth.os, "replace", lambda *a: (_ for _ in ()).throw(PermissionError(13, "Permission denied",
+                                                                                               str(env.token))))
+    code, out, err = run_cli(env.args("sync"), capsys)
+    assert code == 1 and "Permission denied" in err and "Traceback" not in err
+    assert not list(env.token.parent.glob(".*.tmp"))  # no half-written token file left behind
+    assert_no_secret(fake, out, err)
+
+
 def test_damaged_token_file_is_a_plain_error(env, fake, capsys):
     env.token.parent.mkdir(parents=True, exist_ok=True)
     env.token.write_text("{not json")

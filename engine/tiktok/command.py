@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import secrets
+import sqlite3
 import sys
 import threading
 import webbrowser
@@ -97,6 +98,13 @@ def run(args) -> int:
         return EXIT_USAGE
     except TikTokError as exc:
         _err(exc.message, hidden)
+        return EXIT_PARTIAL
+    except OSError as exc:  # the token file or the library folder cannot be written
+        where = f" ({display_path(exc.filename)})" if exc.filename else ""
+        _err(f"{exc.strerror or exc}{where}.", hidden)
+        return EXIT_PARTIAL
+    except sqlite3.Error as exc:
+        _err(f"The store could not be used: {exc}.", hidden)
         return EXIT_PARTIAL
 
 
@@ -202,7 +210,7 @@ def _logout(args, settings, hidden) -> int:
     if problem:
         sys.stderr.write(f"byteme tiktok: TikTok was not asked to revoke the access ({problem}). To cut it off, "
                          "remove the app in the TikTok app: Settings and privacy > Security and permissions > "
-                         "Apps and services.\n")
+                         "Apps and services (menu names vary a little between app versions).\n")
         return EXIT_PARTIAL
     return EXIT_OK
 
