@@ -261,8 +261,14 @@ def _sync(args, settings, hidden) -> int:
         sys.stderr.write(f"byteme tiktok: {visible(scrub(p, hidden))}\n")
     matched = sum(1 for v in outcome.videos if v["path"])
     who = outcome.user.get("display_name")
+    where = "" if args.known else f" under {display_path(args.to_dir)}"
     summary = (f"Read {len(outcome.videos)} video(s){' of ' + visible(who) if who else ''}; {matched} matched to a "
-               f"local clip{'' if args.known else ' under ' + display_path(args.to_dir)}; the store now knows "
-               f"{count}. `byteme train {display_path(args.to_dir)} --target like_rate` learns from them.\n")
+               f"local clip{where}; the store now knows {count}.")
+    if matched and not args.known:
+        summary += f" `byteme train {display_path(args.to_dir)} --target like_rate` learns from them."
+    elif not matched and outcome.videos and not args.known:
+        summary += (" Clips match by TikTok id (yt-dlp's .info.json or sync's .tiktok.json): give --to the folder "
+                    "of your clips, or --download to fetch them.")
+    summary += "\n"
     (sys.stderr if args.json else sys.stdout).write(summary)
     return EXIT_OK if outcome.complete else EXIT_PARTIAL
