@@ -30,6 +30,12 @@ class ClipRow:
     top_finding: str | None = None
     error: str | None = None  # "kind: message", outside text
     job_id: int | None = None
+    views: int | None = None  # the clip's own TikTok numbers, newest reading (``byteme tiktok sync``)
+    likes: int | None = None
+
+    @property
+    def like_rate(self) -> float | None:
+        return self.likes / self.views if self.views and self.likes is not None else None
 
     @property
     def orientation(self) -> str:
