@@ -57,24 +57,56 @@ def clock(t: float) -> str:
 
 #: Units that count things: shown as whole numbers.
 COUNT_UNITS = frozenset(("tags", "characters", "cuts", "frames", "px", "words"))
+#: Counted units said of one thing (px is the same for one and many).
+SINGULAR = {"tags": "tag", "characters": "character", "cuts": "cut", "frames": "frame", "words": "word"}
 
 
-def fmt_value(v: float, unit: str) -> str:
-    """A measured value in the user's words: 21/255 for luma, 0 tags, 12.5 dB, 0.48%."""
+def plural(n: float, word: str) -> str:
+    """``1 cut``, ``2 cuts``, ``0 cuts``: ``n`` (a count) and ``word`` (its plural), the word singular for one."""
+    return f"{n:.0f} {SINGULAR.get(word, word[:-1] if word.endswith('s') else word) if round(n) == 1 else word}"
+
+
+def _number(v: float, unit: str, decimals: int | None = None) -> str:
+    a = abs(v)
+    if decimals is not None:
+        return f"{v:.{decimals}f}"
+    if unit in COUNT_UNITS or (a >= 1 and abs(v - round(v)) < 1e-9):
+        return f"{v:.0f}"
+    return f"{v:.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}"
+
+
+def fmt_value(v: float, unit: str, decimals: int | None = None) -> str:
+    """A measured value in the user's words: 21/255 for luma, 0 tags, 1 cut, 12.5 dB, 0.48%. ``decimals`` forces
+    that many decimals (see ``fmt_pair``)."""
     if v is None:
         return "n/a"
-    a = abs(v)
-    if unit in COUNT_UNITS or (a >= 1 and abs(v - round(v)) < 1e-9):
-        text = f"{v:.0f}"
-    else:
-        text = f"{v:.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}"
+    text = _number(v, unit, decimals)
     if not unit or unit == "0-1":
         return text
     if unit == "luma 0-255":
-        return f"{v:.0f}/255"
+        return f"{text}/255"
     if unit.startswith("%"):
         return f"{text}{unit}"
+    if unit in COUNT_UNITS and decimals is None:
+        return plural(v, unit)
     return f"{text} {unit}"
+
+
+#: A value and its target are printed with up to this many decimals to tell them apart.
+MAX_DECIMALS = 4
+
+
+def fmt_pair(v: float, target: float, unit: str) -> tuple[str, str]:
+    """A value and its target as text, with as many decimals as it takes (up to MAX_DECIMALS) to show that they
+    differ: a miss never reads "0.60; target at least 0.60"."""
+    a, b = fmt_value(v, unit), fmt_value(target, unit)
+    if a != b or v == target:
+        return a, b
+    for decimals in range(1, MAX_DECIMALS + 1):
+        a, b = fmt_value(v, unit, decimals), fmt_value(target, unit, decimals)
+        if a != b:
+            break
+    return a, b
 
 
 def severity_for(points: float) -> str:
@@ -142,10 +174,12 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
         fixed = modality_now / max(metric_factor(s, t), 1e-9)
         points = 100.0 * (float(mweights.get(modality, 0)) / wsum) * (fixed - modality_now)
         cited, code, advice, ttext = _cited_target(v, t)
+        shown, cited_text = fmt_pair(v, cited, unit)
         if t["kind"] == "range":
+            shown = fmt_pair(v, t["good_low"] if v < t["good_low"] else t["good_high"], unit)[0]
             ttext = f"{fmt_value(t['good_low'], '')} to {fmt_value(t['good_high'], unit)}"
         else:
-            ttext = ttext.format(fmt_value(cited, unit))
+            ttext = ttext.format(cited_text)
         start, end = _span(fv, key, t, duration_s)
         where = f" between {clock(start)} and {clock(end)}" if start is not None else ""
         gap = abs(v - cited)
@@ -153,7 +187,7 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
             advice = advice.format(gap=gap, gap_db=gap, value=v, target=cited)
         except (KeyError, ValueError, IndexError):
             pass
-        message = f"{label} is {fmt_value(v, unit)}{where}; target {ttext}. {advice}".strip()
+        message = f"{label} is {shown}{where}; target {ttext}. {advice}".strip()
         custom = fv.events.get("finding_messages", {}).get(code)
         if custom:  # an extractor's own sentence for this flaw (it knows where it looked, what it found)
             message = custom

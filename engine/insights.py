@@ -413,10 +413,11 @@ def retention_timeline(fv, info, cfg: dict) -> dict:
                     reasons[i].add("long_shot")
     # Unreadably fast text.
     fast = _per_second(fv, "text.onscreen_reading_wps", n)
-    if fast is None:
-        unused.append("fast text: on-screen text reading did not run")
+    if fast is None and "ocr_frames_s" not in fv.text:  # read, but no screen of text came and went: nothing fast
+        status = str(fv.text.get("ocr_status") or "On-screen text was not read.").rstrip(".")
+        unused.append("fast text: " + status[:1].lower() + status[1:])
     else:
-        for i, v in enumerate(fast):
+        for i, v in enumerate(fast or []):
             if v is not None and v > float(r.get("fast_text_wps", 4.0)):
                 reasons[i].add("fast_text")
 
@@ -538,7 +539,8 @@ def rewards_findings(checklists: list[dict], cfg: dict) -> list[Finding]:
             if i["status"] == "fail":
                 out.append(Finding("visual" if i["rule"] not in ("audio_present",) else "audio",
                                    severity_for(points if i["required"] else points / 3), f"rewards.{i['rule']}",
-                                   f"{c['program'] or c['label']}: {i['label']} fails ({i['reason']}).",
+                                   f"{c['program'] or c['label']}: {i['label']}{'' if i['required'] else ' (recommended)'} fails "
+                                   f"({i['reason']}).",
                                    None, None, None, None, i["source"], round(points if i["required"] else points / 3, 2)))
     return out
 

@@ -147,6 +147,9 @@ def extract_features(
     fv = FeatureVector()
     if info.duration_s <= 0:
         info.duration_s = max(stats.video_time_s, audio.duration_s if audio else 0.0)
+    info.settle(stats, audio.duration_s if audio else 0.0, max_analysis_s=max_s)
+    if info.truncated:
+        fv.events.setdefault("findings", []).append(truncated_finding(info))
     if max_s and info.duration_s > max_s:
         fv.note("visual", f"Only the first {max_s:.0f} s of this {info.duration_s:.0f} s clip were analysed.")
     fv.events["vfr"] = stats.is_vfr()
@@ -224,6 +227,20 @@ class _AudioPass:
         if self.error is not None:
             raise self.error
         return self.audio, self.errors, self.fv
+
+
+def truncated_finding(info) -> dict:
+    """The finding of a clip cut short: how much decoded against what its header claims."""
+    share = 100.0 * info.decoded_s / info.header_duration_s if info.header_duration_s > 0 else 0.0
+    return {"modality": "visual" if info.has_video else "audio", "severity": "high", "code": "media.truncated",
+            "message": (f"Only {info.decoded_s:.1f} s of this clip could be decoded, of the "
+                        f"{info.header_duration_s:.1f} s its header claims ({share:.0f}%): the file is cut short "
+                        "(an interrupted download or copy). Its scores describe the part that decoded; get the whole "
+                        "file again."),
+            "value": round(info.decoded_s, 3), "target": round(info.header_duration_s, 3),
+            "start_s": round(info.decoded_s, 3), "end_s": round(info.header_duration_s, 3),
+            "source": "the container header's duration against the frames and samples that decoded",
+            "points": 0.0}
 
 
 def _merge(fv: FeatureVector, part: FeatureVector) -> None:

@@ -20,7 +20,7 @@ import os
 import statistics
 from pathlib import Path
 
-from .feedback import clock
+from .feedback import clock, plural
 from .textsafe import visible
 
 FORMATS = ("html", "md", "csv", "json")
@@ -308,7 +308,7 @@ def html_clip(r, medians: dict, cfg: dict, back: str = "index.html") -> str:
         out.append("<h2>Cuts on the beat</h2>")
         if cob.get("status") == "measured":
             missed = ", ".join(f"{clock(x['cut_s'])} ({1000 * x['offset_s']:+.0f} ms)" for x in cob.get("missed", [])[:12])
-            out.append(f"<p>{cob['on_beat_pct']:.0f}% of {cob['cuts']} cuts land on a beat."
+            out.append(f"<p>{cob['on_beat_pct']:.0f}% of {plural(cob['cuts'], 'cuts')} land on a beat."
                        + (f" Off the beat: {esc(missed)}." if missed else "") + "</p>")
         else:
             out.append(f'<p class="muted">Not measured: {esc(cob.get("reason"))}.</p>')

@@ -211,6 +211,76 @@ def test_pink_noise_is_neither_speech_nor_music():
     assert fv.values["audio.speech_presence_pct"] <= 10 and fv.values["audio.music_presence_pct"] <= 10
 
 
+def music_bed(duration_s: float, *, note_s: float = 0.25, bpm: float = 120.0) -> np.ndarray:
+    """A music bed as real clips have one: a lead that changes note every ``note_s`` (six harmonics, 5.5 Hz
+    vibrato) over a held pad of the bar's chord (I-V-vi-IV) and a soft kick on the beat, at -10 LUFS with almost no
+    loudness range (as the real football clip 66068e9a: -9.9 LUFS, 0.6 LU). Its notes change too fast for the
+    running-minimum bed: the old rule heard no music in it without the kick's beat."""
+    n = int(duration_s * SR)
+    t = np.arange(n) / SR
+    progression = ((0, 4, 7), (7, 11, 14), (9, 12, 16), (5, 9, 12))
+    bar_s = 4 * 60.0 / bpm
+    y = np.zeros(n)
+    step = int(note_s * SR)
+    for k, i0 in enumerate(range(0, n, step)):
+        tt = t[i0:min(n, i0 + step)]
+        chord = progression[int(t[i0] // bar_s) % 4]
+        lead = 440.0 * 2 ** ((chord[k % 3] + 12 * (k // 3 % 2)) / 12)
+        vibrato = 1 + 0.004 * np.sin(2 * np.pi * 5.5 * tt)
+        attack = np.minimum(1.0, (tt - tt[0]) / 0.01)
+        for h in range(1, 7):
+            y[i0:i0 + len(tt)] += 0.5 * np.sin(2 * np.pi * lead * h * vibrato * tt) / h ** 1.5 * attack
+        for semis in chord:
+            for h in range(1, 5):
+                y[i0:i0 + len(tt)] += 0.3 * np.sin(2 * np.pi * 220.0 * 2 ** (semis / 12) * h * tt) / h ** 2
+    kick = synth._kick(SR)
+    for i0 in range(0, n, int(60.0 / bpm * SR)):
+        m = min(len(kick), n - i0)
+        y[i0:i0 + m] += 0.6 * kick[:m]
+    return synth.scale_to_lufs(y.astype(np.float32), sr=SR, lufs=-10)
+
+
+def _audio_findings(y: np.ndarray):
+    from engine.config import load_config
+    from engine.media import MediaInfo
+    from engine.pipeline import evaluate
+
+    fv = features(y, (Loudness, SpeechMusic, Noise))
+    info = MediaInfo(path="x.m4a", container="mp4", size_bytes=1, duration_s=len(y) / SR, bitrate_bps=None,
+                     has_video=False, has_audio=True)
+    return fv, evaluate("x.m4a", info, fv, load_config(use_user_file=False)).findings
+
+
+def test_a_steady_music_bed_is_music_and_gets_no_microphone_advice():
+    y = music_bed(8.0)
+    a = AudioAnalysis(y, SR)
+    no_beat = SpeechMusicFrames(a, pulse=0.0)  # the bed alone, whatever the beat tracker makes of the kick
+    assert no_beat.music.mean() >= 0.9
+    assert np.median(no_beat.low_energy_share) <= 0.05 and np.median(no_beat.tonal_share) >= 0.3
+    fv, findings = _audio_findings(y)
+    assert fv.values["audio.music_presence_pct"] >= 90 and fv.values["audio.speech_presence_pct"] <= 10
+    assert "audio.snr_db" not in fv.values
+    assert not any("microphone" in f.message for f in findings)
+
+
+@pytest.mark.parametrize("noise", ["white", "pink"])
+def test_speech_under_noise_still_gets_the_snr_finding(noise):
+    """Speech 12 dB over a steady noise: not music (the noise is neither tonal nor does it leave the pauses quiet
+    enough to pass for a bed), so the SNR is measured (about 12 dB) and the microphone advice is given."""
+    speech = synth.speech_like(duration_s=8, sr=SR, seed=7)
+    active = np.abs(speech) > 1e-6
+    level_db = 10 * np.log10(np.mean(speech[active] ** 2))
+    if noise == "pink":
+        bed = synth.pink_noise(duration_s=8, sr=SR, level_dbfs=level_db - 12, seed=3)
+    else:
+        bed = (np.random.default_rng(3).standard_normal(len(speech)) * 10 ** ((level_db - 12) / 20)).astype(np.float32)
+    fv, findings = _audio_findings(synth.mix(speech, bed))
+    assert fv.values["audio.music_presence_pct"] <= 10 and fv.values["audio.speech_presence_pct"] >= 50
+    assert fv.values["audio.snr_db"] == pytest.approx(12.0, abs=4.0)
+    f = next(f for f in findings if f.code == "audio.noisy")
+    assert "closer to the microphone" in f.message
+
+
 def test_voice_over_music_falls_when_the_music_is_raised():
     speech = synth.scale_to_lufs(synth.speech_like(duration_s=8, sr=SR, seed=3), sr=SR, lufs=-16)
     music = synth.scale_to_lufs(synth.music_like(duration_s=8, sr=SR, seed=3), sr=SR, lufs=-16)

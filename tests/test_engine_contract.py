@@ -14,6 +14,8 @@ from engine.config import load_config
 
 CONTRACT_KEYS = {"path", "status", "error", "media", "scores", "tier", "category", "metrics", "feedback", "engine"}
 MEDIA_KEYS = {"duration_s", "width", "height", "fps", "has_audio", "codec"}
+#: Added to ``media`` since (issue 16): what the header claims against what decoded.
+MEDIA_EXTRA_KEYS = {"header_duration_s", "decoded_s", "truncated"}
 FINDING_KEYS = {"modality", "severity", "code", "message", "value", "target", "start_s", "end_s"}
 
 
@@ -61,7 +63,8 @@ def test_score_folder_json_contract(mixed_folder, store_env, capsys):
         r = by_name[name]
         assert r["status"] == "ok", (name, r["error"])
         assert r["error"] is None
-        assert set(r["media"]) == MEDIA_KEYS
+        assert set(r["media"]) == MEDIA_KEYS | MEDIA_EXTRA_KEYS
+        assert r["media"]["truncated"] is False
         assert isinstance(r["media"]["duration_s"], float) and r["media"]["duration_s"] > 0.7
         for key, value in r["scores"].items():
             assert value is None or (isinstance(value, float) and 0 <= value <= 100), (name, key, value)

@@ -33,11 +33,16 @@ def _video(i, t):
 
 
 @pytest.fixture(scope="module")
-def ocr_run(clips):
+def ocr_clip(clips):
     pytest.importorskip("rapidocr_onnxruntime")
     path = clips("ocr_text", width=W, height=H, fps=FPS, duration_s=DUR, video=_video, audio=None)
     (path.parent / (path.stem + ".txt")).write_text("Pasta night in 3 steps? Follow for more #pasta #cooking #dinner")
-    cfg = load_config(use_user_file=False)
+    return path
+
+
+def _read_text(path, cfg=None):
+    """(features, result) of the text extractors alone on ``path``."""
+    cfg = cfg or load_config(use_user_file=False)
     info = probe(path)
     ctx = ClipContext(path=path, info=info, config=cfg, options={})
     extractors = [TextSources(), OnScreenText(), TextSummary()]
@@ -48,6 +53,11 @@ def ocr_run(clips):
     for e in extractors:
         e.finish(ctx, fv)
     return fv, evaluate(str(path), info, fv, cfg)
+
+
+@pytest.fixture(scope="module")
+def ocr_run(ocr_clip):
+    return _read_text(ocr_clip)
 
 
 def _line(fv, needle):
@@ -84,6 +94,65 @@ def test_text_in_the_bottom_unsafe_zone_is_flagged(ocr_run):
     f = next(f for f in result.findings if f.code == "text.text_in_unsafe_zone")
     assert f.start_s is not None and f.start_s >= 1.0
     assert fv.values["text.onscreen_reading_wps"] < 3.0  # 2-3 words for 1.5 s or more: readable
+
+
+class _SlowClock:
+    """OCR as on a loaded machine: every frame read takes SECONDS_PER_FRAME of (the OCR module's) wall clock.
+    A real short sleep too, so the work really is slower."""
+
+    SECONDS_PER_FRAME = 5.0
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.now = 1000.0
+        self.calls = 0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def __call__(self, img, **kwargs):
+        import time
+
+        time.sleep(0.02)
+        self.now += self.SECONDS_PER_FRAME
+        self.calls += 1
+        return self.engine(img, **kwargs)
+
+
+def test_a_slow_machine_reads_the_same_frames_and_scores_the_same(ocr_clip, monkeypatch):
+    """The score is a function of the file and the config: OCR that takes 5 s a frame (a busy machine; the former
+    8 s wall-clock budget read 1-2 frames) reads the same frames, finds the same lines, gives the same scores."""
+    fv_fast, res_fast = _read_text(ocr_clip)
+    real = ocr.get_engine(1, ocr.DEFAULTS["ocr_long_side_px"])
+    slow = _SlowClock(real)
+    monkeypatch.setattr(ocr, "get_engine", lambda *a, **k: slow)
+    monkeypatch.setattr(ocr, "time", slow)  # the OCR module's clock only
+    fv_slow, res_slow = _read_text(ocr_clip)
+    n = len(fv_fast.text["ocr_frames_s"])
+    assert n >= 3 and slow.calls == n  # every chosen frame was read, however long each took
+    assert fv_slow.text["ocr_frames_s"] == fv_fast.text["ocr_frames_s"]
+    assert fv_slow.text["ocr"] == fv_fast.text["ocr"]
+    assert res_slow.scores == res_fast.scores
+    assert {k: v for k, v in fv_slow.values.items() if k.startswith("text.")} == \
+        {k: v for k, v in fv_fast.values.items() if k.startswith("text.")}
+    assert not any(f.code == "text.ocr_frame_limit" for f in res_slow.findings)
+
+
+def test_the_frame_limit_is_work_not_time_and_is_said(ocr_clip):
+    """``ocr_read_frames`` caps the frames read: an even sample (first, last, middle), the same every run, and an
+    info finding says how many of how many were read."""
+    cfg = load_config(use_user_file=False)
+    cfg["text"]["ocr_read_frames"] = 2
+    full, _ = _read_text(ocr_clip)
+    runs = [_read_text(ocr_clip, cfg) for _ in range(2)]
+    chosen = full.text["ocr_frames_s"]
+    assert len(chosen) >= 3
+    for fv, res in runs:
+        assert fv.text["ocr_frames_s"] == [chosen[0], chosen[-1]]
+        f = next(f for f in res.findings if f.code == "text.ocr_frame_limit")
+        assert f.value == 2 and f.target == len(chosen)
+        assert f"2 of {len(chosen)}" in f.message
+    assert runs[0][1].scores == runs[1][1].scores
 
 
 def test_no_ocr_option_is_noted(good_clip):

@@ -1,4 +1,4 @@
-"""Breakdown of one clip: overall score, tier, category and hook; the retention-risk strip (one mark per second);
+"""Breakdown of one clip: overall score, tier, category and hook; the retention-risk strip (one mark a second, wider on a short clip, grouped on a long one);
 the findings list beside tabs of detail (metrics per modality, hook, rewards checklist, originality); charts
 (visual timeline, loudness, versus the folder). n / N jump between findings: the strip marks the finding's span
 and the chart of its modality marks it too. On a short terminal the charts take the place of the lists while

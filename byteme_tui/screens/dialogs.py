@@ -16,6 +16,7 @@ from engine.textsafe import visible
 
 from ..format import bar, clip_text, safe
 from ..messages import FetchProgress
+from ..widgets.insights import MAX_CHARS_PER_SECOND
 
 
 class QuitDialog(ModalScreen[str | None]):
@@ -252,13 +253,15 @@ Breakdown
                  terminal they replace the lists; esc goes back)
   r rescore      esc back
 
-Risk strip: ▁ low  ▄ medium  █ high, one mark per second.
+Risk strip: ▁ low  ▄ medium  █ high; each mark is one second (drawn up to
+{chars} characters wide on a short clip), or on a long clip the worst second of
+each group of seconds; the line under the strip says which.
 Metrics: ✓ target met  ~ partly  ✗ missed  · no target.
 Rewards: ✓ pass  ✗ fail  ? unknown (each rule names its source).
 
 Scores read as words too: good ≥ 70, fair ≥ 40, poor below.
 Status: · new  … queued  ▶ running  ✓ done  ✗ error/failed  ■ cancelled.
-"""
+""".replace("{chars}", str(MAX_CHARS_PER_SECOND))
 
 
 class HelpScreen(ModalScreen[None]):

@@ -1,6 +1,6 @@
 """The clip's insights on the breakdown (``result.scores.extra["insights"]``, see ``engine/insights.py``): the
-retention-risk strip (one mark per second, level as a symbol of its height AND a colour), the hook score with its
-parts, the rewards checklists and the originality matches. Every string from the result is outside text (file
+retention-risk strip (one mark a second, wider on a short clip, the worst of a group on a long one; level as a
+symbol of its height AND a colour), the hook score with its parts, the rewards checklists and the originality matches. Every string from the result is outside text (file
 names in matches, reasons that quote them): it only ever becomes ``Text`` through ``format.safe``."""
 from __future__ import annotations
 
@@ -38,6 +38,16 @@ def retention_seconds(result) -> list[dict]:
 
 def reason_words(reasons) -> str:
     return ", ".join(REASON_WORDS.get(r, r.replace("_", " ")) for r in reasons) or "nothing flagged"
+
+
+def strip_scale(per: float) -> str:
+    """The strip's legend for ``per`` seconds a character (see ``strip_layout``): a mark is always one second, drawn
+    wider on a short clip, or the worst second of a group on a long one."""
+    if per > 1:
+        return f"one mark per {per:g} s (the worst second of each)"
+    if per == 1:
+        return "one mark per second"
+    return f"one mark per second, {round(1 / per)} characters wide"
 
 
 def strip_layout(n_seconds: int, width: int) -> tuple[float, int]:
@@ -88,8 +98,7 @@ def strip_lines(seconds: list[dict], width: int, span=None, selected: int | None
         out.append_text(safe(reason_words(s["reasons"])))
         out.append("  ←/→ second", style="dim")
     else:
-        scale = f"one mark per {per:g} s" if per > 1 else "one mark per second" if per == 1 else \
-            f"{round(1 / per)} marks per second"
+        scale = strip_scale(per)
         out.append(f"▁ low  ▄ medium  █ high, {scale}", style="dim")
     return out
 

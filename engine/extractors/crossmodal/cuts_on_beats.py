@@ -72,7 +72,8 @@ class CutsOnBeats(Extractor):
             more = f" and {len(res['missed']) - MAX_LISTED} more" if len(res["missed"]) > MAX_LISTED else ""
             fv.events.setdefault("findings", []).append({
                 "modality": "audio", "severity": "low", "code": "audio.cuts_off_beat",
-                "message": (f"{len(res['on_beat'])} of {len(cuts)} cuts land within {CUT_BEAT_TOLERANCE_S * 1000:.0f} "
+                "message": (f"{len(res['on_beat'])} of {len(cuts)} cut{'s' if len(cuts) != 1 else ''} "
+                            f"land{'s' if len(cuts) == 1 else ''} within {CUT_BEAT_TOLERANCE_S * 1000:.0f} "
                             f"ms of a beat. Off the beat: {listed}{more}. Slide these cuts onto the nearest beat "
                             "so the edit moves with the music."),
                 "value": round(res["on_beat_pct"], 1), "target": ON_BEAT_GOOD_PCT,

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ...features import FeatureVector, MetricSpec, per_second
+from ...media import frame_rate_fps
 from ..base import ClipContext, EventSpec, Extractor, register
 from .image import frame_bars
 from .frames import thumbnail
@@ -64,6 +65,15 @@ HOOK_CHANGE_LEVELS = 20
 DROP_FACTOR = 1.5
 #: Motion is expressed per 1/30 s so clips at different frame rates compare.
 MOTION_REF_FPS = 30.0
+#: Frame timing is called irregular when the spread (5th-95th percentile) of frame intervals is at least this share
+#: of the median interval: at 30 fps, 8 ms, half a 60 Hz display refresh; smaller variations land on the same or the
+#: next refresh and do not show (BYTEME convention). Every intact clip of ../shared/realclips reads 0 %; the
+#: alternating 1/30-1/15 s phone clip (421c8b59) reads 50 %.
+IRREGULAR_TIMING_PCT = 25.0
+#: Intervals are grouped to this precision (s) to name the ones that alternate (container timestamps jitter by ~1 ms).
+INTERVAL_ROUND_S = 0.002
+#: Two interval lengths "alternate" when they make up at least this share of all intervals.
+ALTERNATING_SHARE = 0.9
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -96,6 +106,28 @@ def detect_cuts(diff: np.ndarray, times: np.ndarray, *, flash: np.ndarray | None
     return cuts
 
 
+def irregular_timing_finding(intervals: np.ndarray, fps: float, frames: int, jitter_pct: float) -> dict:
+    """An info finding that the frame intervals vary, with numbers: the two lengths when they alternate (a phone
+    dropping every third frame: 1/30 and 1/15 s), else their 5th-95th percentile range."""
+    group = np.round(intervals / INTERVAL_ROUND_S).astype(np.int64)
+    values, counts = np.unique(group, return_counts=True)
+    top = np.argsort(-counts, kind="stable")[:2]
+    if len(top) == 2 and counts[top].sum() >= ALTERNATING_SHARE * len(group):
+        a, b = sorted(1000.0 * float(np.mean(intervals[group == values[k]])) for k in top)
+        how = f"alternate between {a:.0f} ms and {b:.0f} ms"
+    else:
+        how = (f"vary from {np.percentile(intervals, 5) * 1000:.0f} to {np.percentile(intervals, 95) * 1000:.0f} ms "
+               f"(median {np.median(intervals) * 1000:.0f} ms)")
+    span_s = float(np.sum(intervals))
+    return {"modality": "visual", "severity": "low", "code": "visual.irregular_frame_timing",
+            "message": (f"Frame timing is irregular: the intervals between frames {how} ({frames} frames in "
+                        f"{span_s:.1f} s, {fps:.1f} fps on average), so motion moves unevenly. Export with a "
+                        "constant frame rate."),
+            "value": round(jitter_pct, 1), "target": IRREGULAR_TIMING_PCT, "start_s": None, "end_s": None,
+            "source": "BYTEME convention: a spread over a quarter of the frame interval (8 ms at 30 fps) shows",
+            "points": 0.0}
+
+
 @register
 class Temporal(Extractor):
     name = "visual_temporal"
@@ -112,8 +144,10 @@ class Temporal(Extractor):
     )
     METRICS = (
         MetricSpec("visual.fps", "Frame rate", "fps", 0, 240, True,
-                   "Distinct pictures per second: the container's rate less duplicated frames."),
-        MetricSpec("visual.nominal_fps", "Nominal frame rate", "fps", 0, 240, None, "Median frame interval, inverted."),
+                   "Distinct pictures per second: the decoded frame rate (media.fps: frames over their time span) "
+                   "less frames that repeat the one before."),
+        MetricSpec("visual.nominal_fps", "Frame rate in the file", "fps", 0, 240, None,
+                   "Frames decoded over their time span, repeated frames included (media.fps)."),
         MetricSpec("visual.dropped_frames_pct", "Dropped frames", "%", 0, 100, False,
                    "Frame slots missing from the timeline (intervals longer than 1.5x the usual), % of frames."),
         MetricSpec("visual.duplicated_frames_pct", "Duplicated frames", "%", 0, 100, False,
@@ -240,7 +274,8 @@ class Temporal(Extractor):
         intervals = np.diff(t) if n > 1 else np.array([1.0 / (ctx.info.fps or 30.0)])
         intervals = intervals[intervals > 0]
         med_dt = float(np.median(intervals)) if intervals.size else 1.0 / (ctx.info.fps or 30.0)
-        nominal_fps = 1.0 / med_dt if med_dt > 0 else (ctx.info.fps or 0.0)
+        # One frame-rate definition everywhere (media.fps, these metrics, findings): frames over their time span.
+        nominal_fps = frame_rate_fps(t) or (1.0 / med_dt if med_dt > 0 else (ctx.info.fps or 0.0))
         frame_s = 1.0 / nominal_fps if nominal_fps else 1 / 30
         short = min(self.crop[1] - self.crop[0], self.crop[3] - self.crop[2]) if self.crop else 90
 
@@ -313,8 +348,18 @@ class Temporal(Extractor):
         missing = float(np.sum(np.maximum(0, slots[intervals > DROP_FACTOR * med_dt] - 1))) if slots.size else 0.0
         fv.set("visual.dropped_frames_pct", 100.0 * missing / max(1.0, n + missing))
         if intervals.size >= 4:
-            fv.set("visual.frame_interval_jitter_pct",
-                   100.0 * float(np.percentile(intervals, 95) - np.percentile(intervals, 5)) / med_dt)
+            jitter_pct = 100.0 * float(np.percentile(intervals, 95) - np.percentile(intervals, 5)) / med_dt
+            fv.set("visual.frame_interval_jitter_pct", jitter_pct)
+            if jitter_pct >= IRREGULAR_TIMING_PCT:
+                fv.events.setdefault("findings", []).append(irregular_timing_finding(intervals, nominal_fps, n,
+                                                                                     jitter_pct))
+        if dup_share > 0 and nominal_fps > 0:  # the low-frame-rate finding names both rates
+            good_fps = (ctx.config.get("targets", {}).get("visual.fps") or {}).get("good")
+            fv.events.setdefault("finding_messages", {})["visual.low_frame_rate"] = (
+                f"Frame rate is {nominal_fps * (1.0 - dup_share):.1f} distinct pictures a second: the file has "
+                f"{nominal_fps:.1f} fps, but {100.0 * dup_share:.0f}% of its frames repeat the one before"
+                + (f"; target at least {float(good_fps):g} fps" if good_fps else "")
+                + ". Record and export at 30 fps (or 24/25/60) without repeating frames.")
         # Frozen share per second, so feedback can place the frozen stretch.
         frozen_sec = per_second(t, (100.0 * frozen).tolist(), duration)
         fv.add_series("visual.frozen_pct", frozen_sec, step_s=1.0, unit="%")
