@@ -1,5 +1,5 @@
 """Measure what the music-bed rule reads on a folder of clips (the numbers behind the constants of
-``engine/extractors/audio_content.py``: MUSIC_BED_MAX_LOW_SHARE, MUSIC_BED_MIN_TONAL_SHARE).
+``engine/extractors/audio/content.py``: MUSIC_BED_MAX_LOW_SHARE, MUSIC_BED_MIN_TONAL_SHARE).
 
 For each clip: the median over active frames of the low-energy share and the tonal share (1 s windows), the pulse
 clarity, and the speech and music presence the extractor reports.

@@ -9,6 +9,7 @@ import pyloudnorm
 import pytest
 
 from engine import synth
+from engine.synth import audio as synth_audio
 from engine.extractors.audio import levels as lv
 from engine.extractors.audio.analysis import AudioAnalysis, Loudness
 from engine.extractors.audio.content import (SpeechMusic, SpeechMusicFrames, Noise, Rhythm, Timbre, mains_hum,
@@ -233,7 +234,7 @@ def music_bed(duration_s: float, *, note_s: float = 0.25, bpm: float = 120.0) ->
         for semis in chord:
             for h in range(1, 5):
                 y[i0:i0 + len(tt)] += 0.3 * np.sin(2 * np.pi * 220.0 * 2 ** (semis / 12) * h * tt) / h ** 2
-    kick = synth._kick(SR)
+    kick = synth_audio._kick(SR)  # the kick drum of synth.music_like
     for i0 in range(0, n, int(60.0 / bpm * SR)):
         m = min(len(kick), n - i0)
         y[i0:i0 + m] += 0.6 * kick[:m]

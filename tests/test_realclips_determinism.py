@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import load_config
-from engine.pipeline import analyze
+from engine.library import analyze
 
 REALCLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "realclips"
 #: Three short clips: one with on-screen text read at 10 frames and irregular frame timing (421c8b59), one with

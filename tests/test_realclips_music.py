@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from engine.config import load_config
-from engine.extractors.audio import Loudness
-from engine.extractors.audio_content import SNR_MAX_MUSIC_PCT, Noise, SpeechMusic
+from engine.extractors.audio.analysis import Loudness
+from engine.extractors.audio.content import SNR_MAX_MUSIC_PCT, Noise, SpeechMusic
 from engine.extractors.base import ClipContext
 from engine.features import FeatureVector
 from engine.media import decode_audio, probe

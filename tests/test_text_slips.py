@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import pipeline, synth
+from engine import pipeline, synth, library
 from engine.config import load_config
 from engine.features import FeatureVector
 from engine.feedback import fmt_pair, fmt_value, plural
@@ -79,12 +79,12 @@ def _text_over_scene(i, t):
 def test_the_html_report_does_not_say_ocr_did_not_run_when_it_read_text(clips, cfg):
     pytest.importorskip("rapidocr_onnxruntime")
     path = clips("slips_text_to_end", width=W, height=H, fps=15, duration_s=2.0, video=_text_over_scene, audio=None)
-    r = pipeline.analyze(path, cfg, use_cache=False)
+    r = library.analyze(path, cfg, use_cache=False)
     assert r.ok and any("THREE" in ln[1].upper() for ln in r.features.text["ocr"])
     page = html_clip(r, {}, cfg)
     assert "did not run" not in page and "text was not read" not in page
     assert "(recommended) (recommended)" not in page and "(recommended)" in page  # 360x640 misses 1080x1920
-    off = pipeline.analyze(path, cfg, use_cache=False, options={"ocr": False})
+    off = library.analyze(path, cfg, use_cache=False, options={"ocr": False})
     assert "on-screen text was not read: OCR was turned off" in html_clip(off, {}, cfg)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import av
 import pytest
 
-from engine import pipeline
+from engine import library
 from engine.config import load_config
 
 W, H = 180, 320
@@ -22,7 +22,7 @@ def cfg():
 @pytest.fixture(scope="module")
 def alternating(clips, cfg):
     path = clips("alternating_30_15", width=W, height=H, frame_times_s=ALTERNATING_TIMES_S, audio=None)
-    return pipeline.analyze(path, cfg, use_cache=False, options={"ocr": False})
+    return library.analyze(path, cfg, use_cache=False, options={"ocr": False})
 
 
 def test_one_frame_rate_in_media_metrics_and_findings(alternating):
@@ -46,7 +46,7 @@ def test_irregular_timing_is_a_finding_with_the_intervals(alternating):
 
 
 def test_a_steady_clip_has_its_rate_and_no_timing_finding(good_clip, cfg):
-    r = pipeline.analyze(good_clip, cfg, use_cache=False, options={"ocr": False})
+    r = library.analyze(good_clip, cfg, use_cache=False, options={"ocr": False})
     assert r.media.fps == pytest.approx(30.0, abs=0.01)
     assert r.media.header_fps == pytest.approx(30.0, abs=0.01)
     assert not any(f.code in ("visual.irregular_frame_timing", "media.truncated") for f in r.findings)
@@ -76,7 +76,7 @@ def test_a_file_cut_to_half_its_bytes_says_how_much_decoded(clips, cfg, tmp_path
     data = fast.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[:len(data) // 2])
-    r = pipeline.analyze(cut, cfg, use_cache=False, options={"ocr": False})
+    r = library.analyze(cut, cfg, use_cache=False, options={"ocr": False})
     assert r.ok, r.error
     m = r.media.contract()
     assert m["header_duration_s"] == pytest.approx(4.0, abs=0.1)
@@ -86,6 +86,6 @@ def test_a_file_cut_to_half_its_bytes_says_how_much_decoded(clips, cfg, tmp_path
     f = next(f for f in r.findings if f.code == "media.truncated")
     assert f.severity == "high"
     assert f"Only {m['decoded_s']:.1f} s of this clip could be decoded, of the 4.0 s its header claims" in f.message
-    intact = pipeline.analyze(fast, cfg, use_cache=False, options={"ocr": False})
+    intact = library.analyze(fast, cfg, use_cache=False, options={"ocr": False})
     assert not intact.media.truncated and intact.media.duration_s == pytest.approx(4.0, abs=0.1)
     assert not any(f.code == "media.truncated" for f in intact.findings)
