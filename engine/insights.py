@@ -507,13 +507,42 @@ def _check(rule: dict, info, fv, originality: dict | None) -> tuple[str, str]:
     return "unknown", f"unknown check {kind!r}"
 
 
+#: Checks that decide whether a clip can take part in a programme at all (its length), as opposed to how well it
+#: meets the programme's rules; a programme that is off is still asked these, for its one informational line.
+ELIGIBILITY_CHECKS = ("min_duration_s", "max_duration_s")
+
+
+def rewards_eligibility(rw: dict, info) -> tuple[bool, str]:
+    """(eligible, why) of a clip for one rewards table, from its duration rules only."""
+    for key, rule in (rw.get("rules") or {}).items():
+        if rule.get("check") in ELIGIBILITY_CHECKS and rule.get("required", True):
+            status, reason = _check(rule, info, None, None)
+            if status == "fail":
+                return False, reason
+    return True, "its length meets the programme's duration rules"
+
+
 def rewards_checklists(info, fv, cfg: dict, originality: dict | None = None) -> list[dict]:
-    """One checklist per preset that has a ``rewards`` table; the active preset first."""
+    """One checklist per preset that has a ``rewards`` table; the active preset first.
+
+    A table with ``enabled = false`` (the creator does not aim at that programme) is not checked: its entry has
+    ``enabled`` False, verdict ``"off"``, no items, and ``eligible`` / ``note`` (one line: whether the clip could
+    take part at all, and why)."""
     active = cfg.get("platform", {}).get("preset")
     out = []
     for name, p in sorted(cfg.get("presets", {}).items(), key=lambda kv: (kv[0] != active, kv[0])):
         rw = p.get("rewards") if isinstance(p, dict) else None
         if not isinstance(rw, dict):
+            continue
+        if not rw.get("enabled", True):
+            eligible, why = rewards_eligibility(rw, info)
+            program = rw.get("program", "") or p.get("label", name)
+            note = (f"{program}: not checked ([presets.{name}.rewards] enabled = false); "
+                    + (f"the clip is not eligible anyway ({why})." if not eligible else
+                       f"the clip could be eligible ({why}): set enabled = true to check the rest."))
+            out.append({"preset": name, "label": p.get("label", name), "program": rw.get("program", ""),
+                        "active": name == active, "enabled": False, "verdict": "off", "eligible": eligible,
+                        "note": note, "items": []})
             continue
         items = []
         for key, rule in (rw.get("rules") or {}).items():
@@ -524,14 +553,19 @@ def rewards_checklists(info, fv, cfg: dict, originality: dict | None = None) -> 
         verdict = ("fail" if any(i["status"] == "fail" for i in req) else
                    "unknown" if any(i["status"] == "unknown" for i in req) else "pass")
         out.append({"preset": name, "label": p.get("label", name), "program": rw.get("program", ""),
-                    "active": name == active, "verdict": verdict, "items": items})
+                    "active": name == active, "enabled": True, "verdict": verdict, "items": items})
     return out
 
 
 def rewards_findings(checklists: list[dict], cfg: dict) -> list[Finding]:
+    """A finding per failed rule of the active preset's checklist; when that programme is off, one info line."""
     out = []
     for c in checklists:
         if not c["active"]:
+            continue
+        if not c.get("enabled", True):
+            out.append(Finding("visual", "info", "rewards.not_checked", c["note"], None, None, None, None,
+                               f"[presets.{c['preset']}.rewards] in config.toml", 0.0))
             continue
         points = float(cfg.get("presets", {}).get(c["preset"], {}).get("rewards", {}).get("rank_points", 3.0))
         for i in c["items"]:

@@ -314,6 +314,10 @@ def html_clip(r, medians: dict, cfg: dict, back: str = "index.html") -> str:
             out.append(f'<p class="muted">Not measured: {esc(cob.get("reason"))}.</p>')
     for c in ins.get("rewards", []):
         active = " (active preset)" if c.get("active") else ""
+        if not c.get("enabled", True):
+            out.append(f"<h2>{esc(c['program'] or c['label'])}{active}: <span class=\"muted\">not checked</span></h2>"
+                       f"<p class=\"muted\">{esc(c.get('note'))}</p>")
+            continue
         out.append(f"<h2>{esc(c['program'] or c['label'])}{active}: <span class=\"{esc(c['verdict'])}\">"
                    f"{esc(c['verdict'])}</span></h2><table><tr><th>rule</th><th>result</th><th>why</th><th>source</th></tr>")
         for i in c["items"]:
@@ -391,6 +395,9 @@ def markdown(results: list, cfg: dict) -> str:
             where = f" ({clock(f.start_s)}-{clock(f.end_s)})" if f.start_s is not None and f.end_s is not None else ""
             lines.append(f"- **{f.severity}**{where}: {md(f.message)}")
         for c in ins.get("rewards", []):
+            if not c.get("enabled", True):
+                lines += ["", f"{md(c['program'] or c['label'])}: not checked. {md(c.get('note'))}"]
+                continue
             lines += ["", f"{md(c['program'] or c['label'])}: **{c['verdict']}**", ""]
             lines += [f"- [{'x' if i['status'] == 'pass' else ' '}] {md(i['label'])}: {i['status']} ({md(i['reason'])}) "
                       f"- source: {md(i['source'])}" for i in c["items"]]

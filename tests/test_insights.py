@@ -1,13 +1,15 @@
 """Insights: the hook score and its findings, the retention timeline, the rewards pre-check, cut-on-beat."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
 from engine import pipeline, synth
 from engine.config import load_config
 from engine.features import FeatureVector
-from engine.insights import cut_on_beat, hook_report, retention_timeline, rewards_checklists
+from engine.insights import cut_on_beat, hook_report, retention_timeline, rewards_checklists, rewards_findings
 from engine.media import MediaInfo
 
 SR = 48000
@@ -16,6 +18,14 @@ SR = 48000
 @pytest.fixture(scope="module")
 def cfg():
     return load_config(use_user_file=False)
+
+
+@pytest.fixture(scope="module")
+def cfg_tiktok_rewards(cfg):
+    """The default config with the TikTok Creator Rewards check switched on (it is off by default)."""
+    on = copy.deepcopy(cfg)
+    on["presets"]["tiktok"]["rewards"]["enabled"] = True
+    return on
 
 
 def _black_then_scene(i, t_s, _scene=synth.scene_sequence(width=360, height=640, seed=0)):
@@ -95,15 +105,16 @@ def test_retention_marks_a_long_static_shot_against_the_rhythm(cfg):
 
 
 @pytest.mark.parametrize("duration_s,expected", [(12.0, "fail"), (60.0, "fail"), (65.0, "pass")])
-def test_over_one_minute_rule(cfg, duration_s, expected):
-    lists = rewards_checklists(_info(duration_s), FeatureVector(), cfg)
+def test_over_one_minute_rule(cfg_tiktok_rewards, duration_s, expected):
+    lists = rewards_checklists(_info(duration_s), FeatureVector(), cfg_tiktok_rewards)
     tiktok = next(c for c in lists if c["preset"] == "tiktok")
     rule = next(i for i in tiktok["items"] if i["rule"] == "over_one_minute")
     assert rule["status"] == expected
     assert "over 1 minute" in rule["source"]
 
 
-def test_rewards_checklist_checks_shape_resolution_and_sound(cfg):
+def test_rewards_checklist_checks_shape_resolution_and_sound(cfg_tiktok_rewards):
+    cfg = cfg_tiktok_rewards
     lists = rewards_checklists(_info(70.0, width=1080, height=1350, has_audio=False), FeatureVector(), cfg)
     assert lists[0]["active"] and lists[0]["preset"] == cfg["platform"]["preset"]
     items = {i["rule"]: i for i in next(c for c in lists if c["preset"] == "tiktok")["items"]}
@@ -114,13 +125,43 @@ def test_rewards_checklist_checks_shape_resolution_and_sound(cfg):
     assert all(i["source"] for i in items.values())
 
 
-def test_a_65_s_clip_passes_the_one_minute_rule_end_to_end(clips, cfg):
+def test_a_65_s_clip_passes_the_one_minute_rule_end_to_end(clips, cfg_tiktok_rewards):
     path = clips("long65", width=64, height=114, fps=5, duration_s=65.0, audio=None)
-    r = pipeline.analyze(path, cfg, options={"ocr": False})
+    r = pipeline.analyze(path, cfg_tiktok_rewards, options={"ocr": False})
     assert r.ok, r.error
     tiktok = next(c for c in r.scores.extra["insights"]["rewards"] if c["preset"] == "tiktok")
     assert next(i for i in tiktok["items"] if i["rule"] == "over_one_minute")["status"] == "pass"
     assert len(r.scores.extra["insights"]["retention"]["seconds"]) == 65
+
+
+def test_tiktok_rewards_are_off_by_default_and_say_once_why_a_short_clip_is_not_eligible(cfg):
+    assert cfg["presets"]["tiktok"]["rewards"]["enabled"] is False
+    assert cfg["presets"]["reels"]["rewards"]["enabled"] is True
+    lists = rewards_checklists(_info(8.4, width=480, height=852, has_audio=False), FeatureVector(), cfg)
+    tiktok = next(c for c in lists if c["preset"] == "tiktok")
+    assert tiktok["active"] and not tiktok["enabled"] and tiktok["verdict"] == "off" and tiktok["items"] == []
+    assert tiktok["eligible"] is False
+    found = rewards_findings(lists, cfg)
+    assert [(f.code, f.severity) for f in found] == [("rewards.not_checked", "info")]
+    assert "not eligible" in found[0].message and "8.4 s long; needs over 60 s" in found[0].message
+    # A long clip could take part: the line says so and how to switch the check on; still nothing ranked.
+    long = rewards_findings(rewards_checklists(_info(75.0), FeatureVector(), cfg), cfg)
+    assert [(f.code, f.severity) for f in long] == [("rewards.not_checked", "info")]
+    assert "could be eligible" in long[0].message and "enabled = true" in long[0].message
+    # The other presets' programmes (on by default) are still checked, rule by rule.
+    reels = next(c for c in lists if c["preset"] == "reels")
+    assert reels["enabled"] and reels["verdict"] == "unknown"  # originality needs the library index
+    assert {i["rule"]: i["status"] for i in reels["items"]}["vertical"] == "pass"
+
+
+def test_a_short_clip_gets_no_rewards_noise_end_to_end(clips, cfg, cfg_tiktok_rewards):
+    path = clips("short_rewards", width=64, height=114, fps=5, duration_s=2.0, audio=None)
+    off = pipeline.analyze(path, cfg, options={"ocr": False})
+    on = pipeline.analyze(path, cfg_tiktok_rewards, options={"ocr": False})
+    assert off.ok and on.ok
+    rewards_off = [f for f in off.findings if f.code.startswith("rewards.")]
+    assert [(f.code, f.severity) for f in rewards_off] == [("rewards.not_checked", "info")]
+    assert sum(f.code == "rewards.over_one_minute" for f in on.findings) == 1
 
 
 def test_cuts_on_generated_beats_score_higher_than_cuts_off_them(clips, cfg):

@@ -521,3 +521,17 @@ async def test_no_color_is_honoured_and_meaning_stays_in_symbols_and_words(monke
     rewards = rewards_text(result).plain
     assert "✗ fail" in rewards and "✓ pass" in rewards and "? unknown" in rewards
     assert "▲▲ high" in svg.replace("&#160;", " ") or "high" in svg
+
+
+def test_rewards_tab_says_in_one_line_that_an_off_programme_is_not_checked():
+    from byteme_tui.widgets.insights import rewards_text
+
+    result = FakeBackend().result("/clips/clip_002.mp4")
+    note = ("TikTok Creator Rewards Program: not checked ([presets.tiktok.rewards] enabled = false); the clip is not "
+            "eligible anyway (12.0 s long; needs over 60 s).")
+    result.scores.extra["insights"]["rewards"] = [
+        {"preset": "tiktok", "label": "TikTok", "program": "TikTok Creator Rewards Program", "active": True,
+         "enabled": False, "verdict": "off", "eligible": False, "note": note, "items": []}]
+    text = rewards_text(result).plain
+    assert "– not checked" in text and "not eligible anyway (12.0 s long; needs over 60 s)" in text
+    assert "✗ fail" not in text and len(text.splitlines()) == 2
