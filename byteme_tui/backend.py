@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import replace
 from pathlib import Path
 
+from engine.folder import shared_findings, top_fix_text
 from engine.media import iter_clips
 from engine.store import Store, path_key, result_from_json
 
@@ -26,12 +27,16 @@ class FeatureNotAvailable(Exception):
     """A module this action needs (report export, URL ingest) is not part of this install yet."""
 
 
-def top_finding(result) -> str | None:
-    f = next((f for f in result.findings if f.severity != "info"), None) or (result.findings[0] if result.findings else None)
-    return f.message if f else None
+def top_finding(result, shared=()) -> str | None:
+    """The clip's own top fix: its highest-ranked finding that is not folder-wide (``shared``, see
+    ``engine.folder``); an info line when it has nothing else."""
+    text = top_fix_text(result, shared)
+    if text is None and result.findings:
+        return result.findings[0].message
+    return text
 
 
-def row_from_result(path: str, name: str, size_bytes: int, result) -> ClipRow:
+def row_from_result(path: str, name: str, size_bytes: int, result, shared=()) -> ClipRow:
     m, s = result.media, result.scores
     err = result.error or {}
     return ClipRow(
@@ -43,7 +48,7 @@ def row_from_result(path: str, name: str, size_bytes: int, result) -> ClipRow:
         audio=s.modalities.get("audio") if s else None,
         text=s.modalities.get("text") if s else None,
         tier=s.tier if s else None, category=s.category if s else None,
-        top_finding=top_finding(result),
+        top_finding=top_finding(result, shared),
         error=f"{err.get('kind')}: {err.get('message')}" if result.status != "ok" else None,
     )
 
@@ -73,6 +78,7 @@ class LibraryBackend:
         self._queue_error: str | None = None
         self._rows: dict[str, ClipRow] = {}
         self._results: dict[str, object] = {}
+        self._shared: list = []  # engine.folder.SharedFinding: findings most scored clips share
         self._active: set[str] = set()
         self._finished_at: deque = deque()
         self._batch_finished = 0
@@ -139,10 +145,10 @@ class LibraryBackend:
                 k = known.get(key)
                 if k and k[0] and k[1] == st.st_size and k[2] == st.st_mtime_ns:
                     hash_of[key] = k[0]
-            self._results = {}
-            for key, result in self._read_results(hash_of).items():
-                self._results[key] = result
-                rows[key] = row_from_result(key, rows[key].name, rows[key].size_bytes, result)
+            self._results = self._read_results(hash_of)
+            self._shared = shared_findings(self._results.values())
+            for key, result in self._results.items():
+                rows[key] = row_from_result(key, rows[key].name, rows[key].size_bytes, result, self._shared)
             self._rows = rows
             self._active = set()
             if self.queue is not None:
@@ -229,7 +235,7 @@ class LibraryBackend:
         if r is None:
             return ClipRow(path=key, name=old.name, size_bytes=old.size_bytes, duration_s=old.duration_s,
                            width=old.width, height=old.height)
-        return row_from_result(key, old.name, old.size_bytes, r)
+        return row_from_result(key, old.name, old.size_bytes, r, self._shared)
 
     def _reload(self, keys) -> None:
         hash_of = {}
@@ -238,6 +244,7 @@ class LibraryBackend:
             if row and row[0]:
                 hash_of[key] = row[0]
         self._results.update(self._read_results(hash_of))
+        self._shared = shared_findings(self._results.values())
 
     def _snapshot(self) -> LibraryState:
         self._version += 1
@@ -255,7 +262,7 @@ class LibraryBackend:
             batch_total=self._batch_finished + active, batch_finished=self._batch_finished,
             throughput_per_min=rate, paused=bool(self._queue and self._queue.is_paused()),
             queue_available=self._queue_error is None, problem=getattr(self, "_problem", None) or self._queue_error,
-            version=self._version)
+            shared_findings=tuple(self._shared), version=self._version)
 
     def result(self, path: str):
         with self._lock:
