@@ -138,6 +138,40 @@ def _first_words(fv):
 
 # -- hook ----------------------------------------------------------------------------------------------------
 
+#: What to change when the opening picture is the weak part, by the metric that scored lowest.
+PICTURE_ADVICE = {
+    "visual.sharpness": "open on a sharp shot (clean the lens, lock focus on the subject).",
+    "visual.brightness": "open on a well-lit shot (add light or raise exposure for the first seconds).",
+    "visual.detail": "export from the original footage at its native resolution; an upscaled or zoomed picture "
+                     "looks soft from the first frame.",
+}
+
+
+def _opening_picture(fv, cfg: dict, win: float):
+    """(score 0-1, detail, weakest metric key) of the opening picture, or None without the series. Sharpness and
+    brightness are the means of their per-second series over the first ``win`` seconds; detail is the clip's (it has
+    no per-second series); each is scored against its ``[targets]`` table."""
+    from .scorer import metric_score
+
+    targets = cfg.get("targets", {})
+    parts = {}
+    for key in ("visual.sharpness", "visual.brightness"):
+        vals = _series_window(fv, key, 0.0, win)
+        if vals and key in targets:
+            parts[key] = sum(vals) / len(vals)
+    if not parts:
+        return None
+    detail = fv.values.get("visual.detail")
+    if detail is not None and "visual.detail" in targets:
+        parts["visual.detail"] = detail
+    scores = {k: metric_score(v, targets[k]) for k, v in parts.items()}
+    worst = min(scores, key=scores.get)
+    words = {"visual.sharpness": "sharpness {:.2f}", "visual.brightness": "brightness {:.0f}/255",
+             "visual.detail": "real detail {:.2f}"}
+    text = ", ".join(words[k].format(v) for k, v in parts.items())
+    return scores[worst], text, worst
+
+
 def hook_report(fv, info, cfg: dict) -> dict:
     """The hook (first ``[hook] window_s`` seconds): a 0-100 score from what happens in it, and findings.
 
@@ -168,6 +202,19 @@ def hook_report(fv, info, cfg: dict) -> dict:
             message=f"The clip opens on {black_s:.1f} s of black: viewers decide in the first second. Cut the "
                     "black lead-in so the first frame already shows the subject.", start=0.0, end=round(black_s, 2))
 
+    # Picture quality of the opening: sharpness and exposure in the first seconds (per-second series), and the
+    # clip's real detail for its size, each against its [targets] table; the part is the weakest of them.
+    if info.has_video:
+        pic = _opening_picture(fv, cfg, win)
+        if pic is None:
+            unused.append("opening picture: no sharpness or brightness series")
+        else:
+            s, detail, worst = pic
+            add("picture", "Opening picture (scales the rest)", s, detail, modality="visual",
+                code="hook.poor_opening_picture",
+                message=f"The opening picture is poor ({detail}): viewers judge the first frames; "
+                        + PICTURE_ADVICE.get(worst, "open on your sharpest, best-lit shot."), start=0.0, end=win)
+
     # First visible change (after any black).
     if info.has_video and (_signal(fv) is not None or "visual.cuts_s" in fv.events):
         after = black_s or 0.0
@@ -189,19 +236,21 @@ def hook_report(fv, info, cfg: dict) -> dict:
     cuts_in = fv.values.get("visual.hook_cut_count")
     if cuts_in is None and "visual.cuts_s" in fv.events:
         cuts_in = sum(1 for c in fv.events["visual.cuts_s"] if 0 < c <= win)
-    if motion is not None or cuts_in is not None:
-        ms = _ramp(motion, float(h.get("motion_bad", 0.3)), float(h.get("motion_good", 2.0))) if motion is not None else 0.0
-        s = max(ms, 1.0 if (cuts_in or 0) >= 1 else 0.0)
-        parts = []
-        if motion is not None:
-            parts.append(f"motion {motion:.1f} luma levels/frame")
-        if cuts_in is not None:
-            parts.append(f"{int(cuts_in)} cut{'s' if cuts_in != 1 else ''}")
-        add("motion", "Motion and cuts", s, ", ".join(parts), modality="visual", code="hook.no_motion",
-            message=f"The first {win:.0f} s have little movement and no cut ({', '.join(parts)}): start on a moving "
-                    "subject or cut within the first second.", start=0.0, end=win)
+    if motion is not None:
+        s = _ramp(motion, float(h.get("motion_bad", 0.5)), float(h.get("motion_good", 6.0)))
+        add("motion", "Movement", s, f"motion {motion:.1f} luma levels/frame", modality="visual",
+            code="hook.no_motion",
+            message=None if (cuts_in or 0) >= 1 else  # a cut is movement enough: no finding
+            f"The first {win:.0f} s have little movement (motion {motion:.1f} luma levels/frame) and no cut: "
+            "start on a moving subject or cut within the first second.", start=0.0, end=win)
     else:
-        unused.append("motion and cuts: the visual motion metrics are not there")
+        unused.append("movement: the visual motion metric is not there")
+    if cuts_in is not None:
+        n_cuts = int(cuts_in)
+        add("cut", "A cut in the opening", 1.0 if n_cuts >= 1 else 0.0,
+            f"{n_cuts} cut{'' if n_cuts == 1 else 's'} in the first {win:.0f} s", modality="visual")
+    else:
+        unused.append("cut: no cut data")
 
     # Face (a bonus: counted only when a face is there).
     face = fv.values.get("visual.hook_face")
@@ -228,7 +277,10 @@ def hook_report(fv, info, cfg: dict) -> dict:
 
     # First words (spoken or written), when the clip has words at all.
     t_words, kind = _first_words(fv)
-    if t_words is None:
+    if t_words is None and kind.startswith("no words"):
+        add("first_words", "First words early", 0.0, f"no spoken or written words in the first {win:.0f} s",
+            modality="text")
+    elif t_words is None:
         unused.append(f"first words: {kind}")
     else:
         s = _ramp(-t_words, -win, -float(h.get("words_good_s", 1.0)))
@@ -236,15 +288,6 @@ def hook_report(fv, info, cfg: dict) -> dict:
             code="hook.late_first_words",
             message=f"The first {kind} words come at {t_words:.1f} s: say or show the promise of the clip in the "
                     "first second.", start=0.0, end=round(min(t_words, win), 2))
-
-    # On-screen text appearing (a bonus).
-    ocr = fv.text.get("ocr")
-    if ocr:
-        try:
-            if min(float(line[0]) for line in ocr) < win:
-                add("text_appears", "On-screen text in the opening", 1.0, "text appears on screen", modality="text")
-        except (TypeError, ValueError, IndexError):
-            pass
 
     # Loudness of the opening against the whole clip.
     if info.has_audio:
@@ -271,8 +314,16 @@ def hook_report(fv, info, cfg: dict) -> dict:
         else:
             unused.append("opening loudness: no loudness series")
 
-    den = sum(c["weight"] for c in comps)
-    score = round(100.0 * sum(c["weight"] * c["score"] for c in comps) / den, 1) if den > 0 else None
+    # The opening picture scales the rest: what happens in the opening counts only as far as it can be seen.
+    pic = next((c for c in comps if c["key"] == "picture"), None)
+    others = [c for c in comps if c is not pic]
+    den = sum(c["weight"] for c in others)
+    score = None
+    if den > 0:
+        floor = float(h.get("picture_floor", 0.5))
+        scale = floor + (1.0 - floor) * pic["score"] if pic is not None else 1.0
+        score = round(100.0 * scale * sum(c["weight"] * c["score"] for c in others) / den, 1)
+    den = den + (pic["weight"] if pic is not None else 0.0)  # for ranking the picture's finding like the others
     findings = []
     below = float(h.get("finding_below", 0.5))
     rank = float(h.get("rank_weight", 0.15))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -180,3 +181,74 @@ def test_cuts_on_generated_beats_score_higher_than_cuts_off_them(clips, cfg):
 def test_cut_on_beat_says_why_when_not_measured():
     assert cut_on_beat(FeatureVector())["status"] == "not_measured"
     assert "no cuts" in cut_on_beat(_fv_with(**{"visual.cuts_s": [], "audio.beats_s": [0.5, 1.0]}))["reason"]
+
+
+def _still_blurry(i, t_s, _scene=synth.scene_sequence(width=360, height=640, seed=3, pan_px_per_s=0, object_speed=0)):
+    return synth.gaussian_blur(_scene(0, 0.0), sigma_px=4.0)
+
+
+@pytest.fixture(scope="module")
+def opening_pair(clips, cfg):
+    """A strong opening (a cut at 1 s, a panning scene with a moving object, speech from t=0) and a dull one (one
+    still, blurred frame; the first 2 s silent), 3 s each."""
+    speech = synth.scale_to_lufs(synth.speech_like(duration_s=3.0, sr=SR, seed=1), sr=SR, lufs=-16.0)
+    late = speech.copy()
+    late[:2 * SR] = 0.0
+    strong = clips("hook_strong", duration_s=3.0, shots=[(1.0, 0), (5.0, 1)], audio=speech, audio_lufs=None)
+    dull = clips("hook_dull", duration_s=3.0, video=_still_blurry, audio=late, audio_lufs=None)
+    return (pipeline.analyze(strong, cfg, options={"ocr": False}), pipeline.analyze(dull, cfg, options={"ocr": False}))
+
+
+def test_a_strong_opening_outranks_a_dull_one_part_by_part(opening_pair):
+    strong, dull = opening_pair
+    assert strong.ok and dull.ok
+    hs, hd = strong.scores.extra["insights"]["hook"], dull.scores.extra["insights"]["hook"]
+    assert hs["score"] - hd["score"] >= 40.0, (hs["score"], hd["score"])
+    parts_s = {c["key"]: c["score"] for c in hs["components"]}
+    parts_d = {c["key"]: c["score"] for c in hd["components"]}
+    # every part the brief names is shown, and each one the dull clip lacks scores lower there
+    assert {"picture", "motion", "cut", "first_change", "first_sound", "opening_loudness"} <= set(parts_d)
+    assert parts_s["cut"] == 1.0 and parts_d["cut"] == 0.0
+    assert parts_s["motion"] > parts_d["motion"] and parts_d["motion"] < 0.2
+    assert parts_s["picture"] > 0.6 > parts_d["picture"] + 0.3  # blurred by 4 px: sharpness well under target
+    assert parts_s["first_sound"] == 1.0 and parts_d["first_sound"] == 0.0  # first sound at 2.0 s (bad: 1.5 s)
+    codes = {f.code for f in dull.findings}
+    assert {"hook.poor_opening_picture", "hook.no_motion", "hook.late_first_sound"} <= codes
+
+
+def test_the_opening_picture_scales_the_hook(cfg):
+    """Same events in the opening, only the picture differs: a blurry one keeps picture_floor of the hook."""
+    def fv_with(sharpness):
+        fv = _fv_with(**{"visual.cuts_s": [1.0], "audio.first_sound_s": 0.0})
+        fv.values.update({"visual.hook_motion": 8.0, "visual.hook_cut_count": 1.0, "visual.detail": 1.0})
+        fv.add_series("visual.sharpness", [sharpness] * 3, step_s=1.0)
+        fv.add_series("visual.brightness", [120.0] * 3, step_s=1.0)
+        return fv
+
+    info = _info(3.0, has_audio=False)
+    sharp, blurry = hook_report(fv_with(0.7), info, cfg), hook_report(fv_with(0.2), info, cfg)
+    pic = {c["key"]: c for c in blurry["components"]}["picture"]
+    assert pic["score"] == 0.0 and "sharpness 0.20" in pic["detail"]
+    floor = cfg["hook"]["picture_floor"]
+    assert blurry["score"] == pytest.approx(floor * sharp["score"], abs=0.1)
+
+
+REALCLIPS = Path(__file__).resolve().parents[2] / "shared" / "realclips"
+#: The blurry, upscaled 480x360 real clip that scored 100 before the hook was calibrated (issue 16).
+BLURRY_REAL = "dover_eWgy8eG3stA_000164_000174.mp4"
+
+
+@pytest.mark.skipif(not REALCLIPS.is_dir(), reason=f"the real clips are not at {REALCLIPS}")
+def test_hook_scores_spread_over_the_real_clips(cfg):
+    """Before: 9 of 13 real clips scored 97-100 (median 99.9), the blurry 480x360 one included."""
+    import statistics
+
+    hooks = {}
+    for p in sorted(REALCLIPS.glob("*.mp4")):
+        r = pipeline.analyze(p, cfg, use_cache=False, options={"ocr": False})
+        assert r.ok, r.error
+        hooks[p.name] = r.scores.extra["hook"]
+    scores = sorted(hooks.values())
+    assert max(scores) - min(scores) >= 30 and statistics.pstdev(scores) >= 10, scores
+    assert sum(s >= 95 for s in scores) <= 3, scores
+    assert hooks[BLURRY_REAL] < statistics.median(scores) - 10, (hooks[BLURRY_REAL], scores)
