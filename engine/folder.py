@@ -11,6 +11,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from .feedback import SEVERITY_ORDER
+
 #: A finding is folder-wide when more than this share of the folder's scored clips carry its code ("most of a
 #: folder", issue 16). BYTEME convention.
 FOLDER_WIDE_SHARE = 0.5
@@ -87,11 +89,21 @@ def shared_findings(results, *, min_share: float = FOLDER_WIDE_SHARE,
     return out
 
 
+def _is_folder_wide(f, shared: dict) -> bool:
+    """A finding is the folder's, not the clip's, when its code is shared and it is no more severe here than on
+    most clips: a blurry clip in a folder of slightly soft ones keeps its blur as its own top fix."""
+    if f.code not in shared:
+        return False
+    typical = shared[f.code]
+    return typical is None or SEVERITY_ORDER.get(f.severity, 9) >= SEVERITY_ORDER.get(typical, 9)
+
+
 def top_fix(result, shared=()):
-    """The clip's highest-ranked finding whose code is not folder-wide (``shared``: SharedFindings or codes), or
-    None when every finding it has is folder-wide (or it has none)."""
-    codes = {s.code if isinstance(s, SharedFinding) else s for s in shared}
-    return next((f for f in _ranked(result) if f.code not in codes), None)
+    """The clip's highest-ranked finding that is not folder-wide (``shared``: SharedFindings, or plain codes for
+    "always folder-wide"), or None when every finding it has is folder-wide (or it has none)."""
+    codes = {s.code: s.severity for s in shared if isinstance(s, SharedFinding)}
+    codes.update({s: None for s in shared if not isinstance(s, SharedFinding)})
+    return next((f for f in _ranked(result) if not _is_folder_wide(f, codes)), None)
 
 
 #: What a clip's top fix says when every finding it has is folder-wide.

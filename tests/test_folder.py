@@ -59,6 +59,9 @@ def test_each_clip_top_fix_skips_folder_wide_findings():
     assert top_fix(b, ["visual.low_resolution"]).code == "visual.noisy"  # codes work as well
     assert top_fix(c, shared) is None and top_fix_text(c, shared) == ONLY_FOLDER_WIDE
     assert top_fix(d, shared).code == "visual.blurry"
+    # A clip where the shared flaw is much worse than on most clips keeps it as its own top fix.
+    worse = _clip("h.mp4", _f("visual.low_resolution", 10.0, 20.0, "high"), _f("visual.blurry", 0.3, 4.0))
+    assert top_fix(worse, shared).code == "visual.low_resolution"
     assert top_fix_text(e, shared) == "audio.too_quiet is -30."
     assert top_fix_text(_clip("g"), shared) is None  # no findings at all: nothing to say
     # The report's summary rows and the markdown summary use them.
