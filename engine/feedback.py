@@ -212,3 +212,22 @@ def build_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[str
         findings.append(Finding(**{k: d.get(k) for k in Finding.__dataclass_fields__ if k in d}))
     findings.sort(key=lambda f: (-(f.points or 0.0), SEVERITY_ORDER.get(f.severity, 9)))
     return findings + note_findings(fv, scores)
+
+
+def cap_tier(scores: Scores, findings: list[Finding], cfg: dict) -> Finding | None:
+    """Hold a clip with a high-severity finding at ``[tier_caps] high_finding`` at most (sets ``scores.tier``).
+
+    Returns an info finding that says so when the cap lowered the tier, else None."""
+    cap = str(cfg.get("tier_caps", {}).get("high_finding", "") or "")
+    tiers = cfg.get("tiers", {})
+    if cap not in tiers or scores.tier not in tiers or tiers[scores.tier] <= tiers[cap]:
+        return None
+    worst = next((f for f in findings if f.severity == "high"), None)
+    if worst is None:
+        return None
+    earned = scores.tier
+    scores.tier = cap
+    return Finding(worst.modality, "info", "tier.capped",
+                   f"Tier held at {cap}: the overall score {scores.overall:.1f} reaches {earned}, but a clearly "
+                   f"flawed clip does not reach a high tier (the top flaw: {worst.message.split('. ')[0]}).",
+                   None, None, None, None, "[tier_caps] in config.toml", 0.0)

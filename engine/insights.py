@@ -138,6 +138,40 @@ def _first_words(fv):
 
 # -- hook ----------------------------------------------------------------------------------------------------
 
+#: What to change when the opening picture is the weak part, by the metric that scored lowest.
+PICTURE_ADVICE = {
+    "visual.sharpness": "open on a sharp shot (clean the lens, lock focus on the subject).",
+    "visual.brightness": "open on a well-lit shot (add light or raise exposure for the first seconds).",
+    "visual.detail": "export from the original footage at its native resolution; an upscaled or zoomed picture "
+                     "looks soft from the first frame.",
+}
+
+
+def _opening_picture(fv, cfg: dict, win: float):
+    """(score 0-1, detail, weakest metric key) of the opening picture, or None without the series. Sharpness and
+    brightness are the means of their per-second series over the first ``win`` seconds; detail is the clip's (it has
+    no per-second series); each is scored against its ``[targets]`` table."""
+    from .scorer import metric_score
+
+    targets = cfg.get("targets", {})
+    parts = {}
+    for key in ("visual.sharpness", "visual.brightness"):
+        vals = _series_window(fv, key, 0.0, win)
+        if vals and key in targets:
+            parts[key] = sum(vals) / len(vals)
+    if not parts:
+        return None
+    detail = fv.values.get("visual.detail")
+    if detail is not None and "visual.detail" in targets:
+        parts["visual.detail"] = detail
+    scores = {k: metric_score(v, targets[k]) for k, v in parts.items()}
+    worst = min(scores, key=scores.get)
+    words = {"visual.sharpness": "sharpness {:.2f}", "visual.brightness": "brightness {:.0f}/255",
+             "visual.detail": "real detail {:.2f}"}
+    text = ", ".join(words[k].format(v) for k, v in parts.items())
+    return scores[worst], text, worst
+
+
 def hook_report(fv, info, cfg: dict) -> dict:
     """The hook (first ``[hook] window_s`` seconds): a 0-100 score from what happens in it, and findings.
 
@@ -168,6 +202,19 @@ def hook_report(fv, info, cfg: dict) -> dict:
             message=f"The clip opens on {black_s:.1f} s of black: viewers decide in the first second. Cut the "
                     "black lead-in so the first frame already shows the subject.", start=0.0, end=round(black_s, 2))
 
+    # Picture quality of the opening: sharpness and exposure in the first seconds (per-second series), and the
+    # clip's real detail for its size, each against its [targets] table; the part is the weakest of them.
+    if info.has_video:
+        pic = _opening_picture(fv, cfg, win)
+        if pic is None:
+            unused.append("opening picture: no sharpness or brightness series")
+        else:
+            s, detail, worst = pic
+            add("picture", "Opening picture (scales the rest)", s, detail, modality="visual",
+                code="hook.poor_opening_picture",
+                message=f"The opening picture is poor ({detail}): viewers judge the first frames; "
+                        + PICTURE_ADVICE.get(worst, "open on your sharpest, best-lit shot."), start=0.0, end=win)
+
     # First visible change (after any black).
     if info.has_video and (_signal(fv) is not None or "visual.cuts_s" in fv.events):
         after = black_s or 0.0
@@ -189,19 +236,21 @@ def hook_report(fv, info, cfg: dict) -> dict:
     cuts_in = fv.values.get("visual.hook_cut_count")
     if cuts_in is None and "visual.cuts_s" in fv.events:
         cuts_in = sum(1 for c in fv.events["visual.cuts_s"] if 0 < c <= win)
-    if motion is not None or cuts_in is not None:
-        ms = _ramp(motion, float(h.get("motion_bad", 0.3)), float(h.get("motion_good", 2.0))) if motion is not None else 0.0
-        s = max(ms, 1.0 if (cuts_in or 0) >= 1 else 0.0)
-        parts = []
-        if motion is not None:
-            parts.append(f"motion {motion:.1f} luma levels/frame")
-        if cuts_in is not None:
-            parts.append(f"{int(cuts_in)} cut{'s' if cuts_in != 1 else ''}")
-        add("motion", "Motion and cuts", s, ", ".join(parts), modality="visual", code="hook.no_motion",
-            message=f"The first {win:.0f} s have little movement and no cut ({', '.join(parts)}): start on a moving "
-                    "subject or cut within the first second.", start=0.0, end=win)
+    if motion is not None:
+        s = _ramp(motion, float(h.get("motion_bad", 0.5)), float(h.get("motion_good", 6.0)))
+        add("motion", "Movement", s, f"motion {motion:.1f} luma levels/frame", modality="visual",
+            code="hook.no_motion",
+            message=None if (cuts_in or 0) >= 1 else  # a cut is movement enough: no finding
+            f"The first {win:.0f} s have little movement (motion {motion:.1f} luma levels/frame) and no cut: "
+            "start on a moving subject or cut within the first second.", start=0.0, end=win)
     else:
-        unused.append("motion and cuts: the visual motion metrics are not there")
+        unused.append("movement: the visual motion metric is not there")
+    if cuts_in is not None:
+        n_cuts = int(cuts_in)
+        add("cut", "A cut in the opening", 1.0 if n_cuts >= 1 else 0.0,
+            f"{n_cuts} cut{'' if n_cuts == 1 else 's'} in the first {win:.0f} s", modality="visual")
+    else:
+        unused.append("cut: no cut data")
 
     # Face (a bonus: counted only when a face is there).
     face = fv.values.get("visual.hook_face")
@@ -228,7 +277,10 @@ def hook_report(fv, info, cfg: dict) -> dict:
 
     # First words (spoken or written), when the clip has words at all.
     t_words, kind = _first_words(fv)
-    if t_words is None:
+    if t_words is None and kind.startswith("no words"):
+        add("first_words", "First words early", 0.0, f"no spoken or written words in the first {win:.0f} s",
+            modality="text")
+    elif t_words is None:
         unused.append(f"first words: {kind}")
     else:
         s = _ramp(-t_words, -win, -float(h.get("words_good_s", 1.0)))
@@ -236,15 +288,6 @@ def hook_report(fv, info, cfg: dict) -> dict:
             code="hook.late_first_words",
             message=f"The first {kind} words come at {t_words:.1f} s: say or show the promise of the clip in the "
                     "first second.", start=0.0, end=round(min(t_words, win), 2))
-
-    # On-screen text appearing (a bonus).
-    ocr = fv.text.get("ocr")
-    if ocr:
-        try:
-            if min(float(line[0]) for line in ocr) < win:
-                add("text_appears", "On-screen text in the opening", 1.0, "text appears on screen", modality="text")
-        except (TypeError, ValueError, IndexError):
-            pass
 
     # Loudness of the opening against the whole clip.
     if info.has_audio:
@@ -271,8 +314,16 @@ def hook_report(fv, info, cfg: dict) -> dict:
         else:
             unused.append("opening loudness: no loudness series")
 
-    den = sum(c["weight"] for c in comps)
-    score = round(100.0 * sum(c["weight"] * c["score"] for c in comps) / den, 1) if den > 0 else None
+    # The opening picture scales the rest: what happens in the opening counts only as far as it can be seen.
+    pic = next((c for c in comps if c["key"] == "picture"), None)
+    others = [c for c in comps if c is not pic]
+    den = sum(c["weight"] for c in others)
+    score = None
+    if den > 0:
+        floor = float(h.get("picture_floor", 0.5))
+        scale = floor + (1.0 - floor) * pic["score"] if pic is not None else 1.0
+        score = round(100.0 * scale * sum(c["weight"] * c["score"] for c in others) / den, 1)
+    den = den + (pic["weight"] if pic is not None else 0.0)  # for ranking the picture's finding like the others
     findings = []
     below = float(h.get("finding_below", 0.5))
     rank = float(h.get("rank_weight", 0.15))
@@ -508,13 +559,42 @@ def _check(rule: dict, info, fv, originality: dict | None) -> tuple[str, str]:
     return "unknown", f"unknown check {kind!r}"
 
 
+#: Checks that decide whether a clip can take part in a programme at all (its length), as opposed to how well it
+#: meets the programme's rules; a programme that is off is still asked these, for its one informational line.
+ELIGIBILITY_CHECKS = ("min_duration_s", "max_duration_s")
+
+
+def rewards_eligibility(rw: dict, info) -> tuple[bool, str]:
+    """(eligible, why) of a clip for one rewards table, from its duration rules only."""
+    for key, rule in (rw.get("rules") or {}).items():
+        if rule.get("check") in ELIGIBILITY_CHECKS and rule.get("required", True):
+            status, reason = _check(rule, info, None, None)
+            if status == "fail":
+                return False, reason
+    return True, "its length meets the programme's duration rules"
+
+
 def rewards_checklists(info, fv, cfg: dict, originality: dict | None = None) -> list[dict]:
-    """One checklist per preset that has a ``rewards`` table; the active preset first."""
+    """One checklist per preset that has a ``rewards`` table; the active preset first.
+
+    A table with ``enabled = false`` (the creator does not aim at that programme) is not checked: its entry has
+    ``enabled`` False, verdict ``"off"``, no items, and ``eligible`` / ``note`` (one line: whether the clip could
+    take part at all, and why)."""
     active = cfg.get("platform", {}).get("preset")
     out = []
     for name, p in sorted(cfg.get("presets", {}).items(), key=lambda kv: (kv[0] != active, kv[0])):
         rw = p.get("rewards") if isinstance(p, dict) else None
         if not isinstance(rw, dict):
+            continue
+        if not rw.get("enabled", True):
+            eligible, why = rewards_eligibility(rw, info)
+            program = rw.get("program", "") or p.get("label", name)
+            note = (f"{program}: not checked ([presets.{name}.rewards] enabled = false); "
+                    + (f"the clip is not eligible anyway ({why})." if not eligible else
+                       f"the clip could be eligible ({why}): set enabled = true to check the rest."))
+            out.append({"preset": name, "label": p.get("label", name), "program": rw.get("program", ""),
+                        "active": name == active, "enabled": False, "verdict": "off", "eligible": eligible,
+                        "note": note, "items": []})
             continue
         items = []
         for key, rule in (rw.get("rules") or {}).items():
@@ -525,14 +605,19 @@ def rewards_checklists(info, fv, cfg: dict, originality: dict | None = None) -> 
         verdict = ("fail" if any(i["status"] == "fail" for i in req) else
                    "unknown" if any(i["status"] == "unknown" for i in req) else "pass")
         out.append({"preset": name, "label": p.get("label", name), "program": rw.get("program", ""),
-                    "active": name == active, "verdict": verdict, "items": items})
+                    "active": name == active, "enabled": True, "verdict": verdict, "items": items})
     return out
 
 
 def rewards_findings(checklists: list[dict], cfg: dict) -> list[Finding]:
+    """A finding per failed rule of the active preset's checklist; when that programme is off, one info line."""
     out = []
     for c in checklists:
         if not c["active"]:
+            continue
+        if not c.get("enabled", True):
+            out.append(Finding("visual", "info", "rewards.not_checked", c["note"], None, None, None, None,
+                               f"[presets.{c['preset']}.rewards] in config.toml", 0.0))
             continue
         points = float(cfg.get("presets", {}).get(c["preset"], {}).get("rewards", {}).get("rank_points", 3.0))
         for i in c["items"]:

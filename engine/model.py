@@ -234,11 +234,47 @@ class LearnedScorer:
             p = torch.softmax(logits, dim=1)
         return q.numpy().astype(np.float64), p.numpy().astype(np.float64)
 
-    def predict(self, fv: FeatureVector) -> tuple[dict, str, float]:
+    def predict(self, fv: FeatureVector, category: dict | None = None) -> tuple[dict, str, float]:
+        """(modality scores, category, confidence). ``category``: the ``[category]`` config table (temperature,
+        min_confidence, see ``decide_category``); None gives the network's own argmax and softmax probability."""
         q, p = self.predict_rows([fv.values])
         modalities = {m: (round(float(q[0, i]), 1) if fv.has_modality(m) else None) for i, m in enumerate(MODALITIES)}
-        k = int(np.argmax(p[0]))
-        return modalities, self.categories[k], round(float(p[0, k]), 3)
+        c = category or {}
+        name, confidence = decide_category(p[0], self.categories, temperature=float(c.get("temperature", 1.0)),
+                                           min_confidence=float(c.get("min_confidence", 0.0)),
+                                           evidence=c.get("evidence"), values=fv.values)
+        return modalities, name, confidence
+
+
+#: What the category is called when the evidence is too weak for any other (one of the contract's categories).
+WEAK_EVIDENCE_CATEGORY = "other"
+
+
+def decide_category(probabilities, categories, *, temperature: float = 1.0, min_confidence: float = 0.0,
+                    evidence: dict | None = None, values: dict | None = None) -> tuple[str, float]:
+    """(category, confidence 0-1) from the network's softmax ``probabilities`` [n_categories].
+
+    The probabilities are first calibrated by ``temperature`` (p_i^(1/T), renormalised: Guo et al. 2017, "On
+    Calibration of Modern Neural Networks"; T > 1 softens a network that is more sure than it is right). The
+    evidence is weak, and the answer ``other`` with its own (low) calibrated probability instead of a confident
+    wrong word, when the most likely category's calibrated probability is under ``min_confidence``, or when
+    ``evidence`` names a measured feature the category needs ({category: {"metric": key, "min": value}}) and the
+    clip's ``values`` do not reach it (a "talking head" with no face found, "tutorial text" with no text read)."""
+    p = np.clip(np.asarray(probabilities, np.float64), 1e-12, 1.0)
+    z = np.log(p) / max(float(temperature), 1e-6)
+    z -= z.max()
+    q = np.exp(z)
+    q /= q.sum()
+    k = int(np.argmax(q))
+    need = (evidence or {}).get(str(categories[k]))
+    lacking = False
+    if isinstance(need, dict) and need.get("metric"):
+        v = (values or {}).get(need["metric"])
+        lacking = v is None or not np.isfinite(v) or v < float(need.get("min", 0.0))
+    if (q[k] < min_confidence or lacking) and categories[k] != WEAK_EVIDENCE_CATEGORY:
+        other = list(categories).index(WEAK_EVIDENCE_CATEGORY) if WEAK_EVIDENCE_CATEGORY in categories else None
+        return WEAK_EVIDENCE_CATEGORY, round(float(q[other]) if other is not None else 0.0, 3)
+    return str(categories[k]), round(float(q[k]), 3)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -454,5 +490,5 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
-__all__ = ["CATEGORIES", "FeatureEncoder", "LearnedScorer", "MODEL_FORMAT", "NumpyNet", "build_net", "load_model",
-           "load_model_or_fallback", "save_model", "current_feature_keys"]
+__all__ = ["CATEGORIES", "FeatureEncoder", "LearnedScorer", "MODEL_FORMAT", "NumpyNet", "build_net", "decide_category",
+           "load_model", "load_model_or_fallback", "save_model", "current_feature_keys"]

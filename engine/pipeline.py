@@ -18,7 +18,7 @@ from typing import Callable
 from .errors import BytemeError, Cancelled, MediaError
 from .extractors import ClipContext, metric_specs, registered
 from .features import FeatureVector
-from .feedback import build_findings
+from .feedback import build_findings, cap_tier
 from .media import decode, decode_audio, lower_thread_priority, probe
 from .result import ClipResult
 from .scorer import score
@@ -256,6 +256,8 @@ def evaluate(path: str, info, fv: FeatureVector, cfg: dict, *, model=None) -> Cl
     """Scores and findings from features: cheap, no decoding."""
     scores = score(fv, cfg, model)
     findings = build_findings(fv, scores, cfg, metric_specs(), info.duration_s)
+    capped = cap_tier(scores, findings, cfg)
+    findings += [capped] if capped else []
     return ClipResult(path=str(path), status="ok", media=info, scores=scores, findings=findings, features=fv)
 
 

@@ -21,6 +21,7 @@ import statistics
 from pathlib import Path
 
 from .feedback import clock, plural
+from .folder import shared_findings, top_fix_text
 from .textsafe import visible
 
 FORMATS = ("html", "md", "csv", "json")
@@ -65,7 +66,9 @@ def library_medians(results: list) -> dict:
     return out
 
 
-def summary_row(r, rank: int | None = None) -> dict:
+def summary_row(r, rank: int | None = None, shared=()) -> dict:
+    """One clip's row of the summary; ``shared``: the folder-wide findings (``engine.folder``), which the clip's
+    top fix skips."""
     ins = _ins(r)
     ret = ins.get("retention", {})
     secs = ret.get("seconds", [])
@@ -73,7 +76,6 @@ def summary_row(r, rank: int | None = None) -> dict:
     orig = ins.get("originality", {})
     matches = orig.get("matches", [])
     cob = ins.get("cut_on_beat", {})
-    top = r.top_finding()
     return {
         "rank": rank, "path": r.path, "status": r.status,
         "overall": score_of(r, "overall"), "visual": score_of(r, "visual"), "audio": score_of(r, "audio"),
@@ -88,7 +90,7 @@ def summary_row(r, rank: int | None = None) -> dict:
         "soundtrack_matches": "; ".join(m["other_path"] for m in matches if m["kind"] == "soundtrack"),
         "watermark": orig.get("overlay", {}).get("status"),
         "cuts_on_beat_pct": cob.get("on_beat_pct"),
-        "top_finding": top.message if top else (r.error or {}).get("message"),
+        "top_finding": top_fix_text(r, shared) if r.ok else (r.error or {}).get("message"),
     }
 
 
@@ -314,6 +316,10 @@ def html_clip(r, medians: dict, cfg: dict, back: str = "index.html") -> str:
             out.append(f'<p class="muted">Not measured: {esc(cob.get("reason"))}.</p>')
     for c in ins.get("rewards", []):
         active = " (active preset)" if c.get("active") else ""
+        if not c.get("enabled", True):
+            out.append(f"<h2>{esc(c['program'] or c['label'])}{active}: <span class=\"muted\">not checked</span></h2>"
+                       f"<p class=\"muted\">{esc(c.get('note'))}</p>")
+            continue
         out.append(f"<h2>{esc(c['program'] or c['label'])}{active}: <span class=\"{esc(c['verdict'])}\">"
                    f"{esc(c['verdict'])}</span></h2><table><tr><th>rule</th><th>result</th><th>why</th><th>source</th></tr>")
         for i in c["items"]:
@@ -339,12 +345,17 @@ def html_clip(r, medians: dict, cfg: dict, back: str = "index.html") -> str:
 
 
 def html_index(results: list, pages: dict) -> str:
-    out = ["<h1>BYTEME library report</h1>", f"<p>{len(results)} clips, ranked by overall score.</p>",
-           "<table><tr><th>#</th><th>clip</th><th>overall</th><th>visual</th><th>audio</th><th>text</th>"
+    shared = shared_findings(results)
+    out = ["<h1>BYTEME library report</h1>", f"<p>{len(results)} clips, ranked by overall score.</p>"]
+    if shared:
+        out.append("<h2>Folder-wide findings</h2><p class=\"muted\">Most clips share these; each clip's top fix "
+                   "below is what is specific to it.</p><ul>"
+                   + "".join(f"<li>{esc(sf.summary())}</li>" for sf in shared) + "</ul>")
+    out += ["<table><tr><th>#</th><th>clip</th><th>overall</th><th>visual</th><th>audio</th><th>text</th>"
            "<th>hook</th><th>tier</th><th>rewards</th><th>originality</th><th>top fix</th></tr>"]
     medians = library_medians(results)
     for i, r in enumerate(ranked(results)):
-        row = summary_row(r, i + 1)
+        row = summary_row(r, i + 1, shared)
         name = esc(os.path.basename(r.path) or r.path)
         link = f'<a href="{pages[id(r)]}">{name}</a>'
         orig = "near-duplicate" if row["near_duplicates"] else "watermark" if row["watermark"] == "overlay" else \
@@ -364,15 +375,20 @@ def markdown(results: list, cfg: dict) -> str:
     def md(s) -> str:  # text from files: no markup, no control codes, no table breaks
         return visible("" if s is None else s).replace("|", "\\|").replace("<", "&lt;").replace("`", "'")
 
-    lines = ["# BYTEME library report", "", "| # | clip | overall | visual | audio | text | hook | tier | rewards |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["# BYTEME library report", ""]
+    shared = shared_findings(results)
+    if shared:
+        lines += ["Folder-wide findings (most clips share these; each clip's top fix is what is specific to it):", ""]
+        lines += [f"- {md(sf.summary())}" for sf in shared] + [""]
+    lines += ["| # | clip | overall | visual | audio | text | hook | tier | rewards | top fix |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     order = ranked(results)
     for i, r in enumerate(order):
-        row = summary_row(r, i + 1)
+        row = summary_row(r, i + 1, shared)
         f = lambda v: "-" if v is None else f"{v:.0f}" if isinstance(v, float) else md(v)  # noqa: E731
         lines.append(f"| {i + 1} | {md(os.path.basename(r.path))} | {f(row['overall'])} | {f(row['visual'])} | "
                      f"{f(row['audio'])} | {f(row['text'])} | {f(row['hook'])} | {md(row['tier'] or r.status)} | "
-                     f"{md(row['rewards_verdict'] or '')} |")
+                     f"{md(row['rewards_verdict'] or '')} | {md(row['top_finding'] or '')} |")
     for r in order:
         lines += ["", f"## {md(os.path.basename(r.path))}", ""]
         if not r.ok:
@@ -391,6 +407,9 @@ def markdown(results: list, cfg: dict) -> str:
             where = f" ({clock(f.start_s)}-{clock(f.end_s)})" if f.start_s is not None and f.end_s is not None else ""
             lines.append(f"- **{f.severity}**{where}: {md(f.message)}")
         for c in ins.get("rewards", []):
+            if not c.get("enabled", True):
+                lines += ["", f"{md(c['program'] or c['label'])}: not checked. {md(c.get('note'))}"]
+                continue
             lines += ["", f"{md(c['program'] or c['label'])}: **{c['verdict']}**", ""]
             lines += [f"- [{'x' if i['status'] == 'pass' else ' '}] {md(i['label'])}: {i['status']} ({md(i['reason'])}) "
                       f"- source: {md(i['source'])}" for i in c["items"]]
@@ -432,6 +451,7 @@ def write_report(results: list, out: str | os.PathLike, fmt: str, cfg: dict) -> 
         with open(out, "w", newline="", encoding="utf-8") as fh:
             w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
             w.writeheader()
+            shared = shared_findings(results)
             for i, r in enumerate(ranked(results)):
-                w.writerow(summary_row(r, i + 1))
+                w.writerow(summary_row(r, i + 1, shared))
     return out

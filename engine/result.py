@@ -47,6 +47,7 @@ class ClipResult:
             ),
             "tier": s.tier if s else None,
             "category": s.category if s else None,
+            "category_confidence": s.category_confidence if s else None,  # 0-1, calibrated ([category])
             "metrics": {k: (round(v, 4) if v is not None else None) for k, v in sorted(self.features.values.items())}
             if self.features else {},
             "feedback": [_contract_finding(f) for f in self.findings],

@@ -128,7 +128,7 @@ def score(fv: FeatureVector, cfg: dict, model=None) -> Scores:
     ms = metric_scores(fv, cfg)
     targets_name = f"{CONFIG_MODEL_NAME}@{config_hash(cfg)}"
     if model is not None:
-        predicted, category, confidence = model.predict(fv)
+        predicted, category, confidence = model.predict(fv, cfg.get("category"))  # [category]: weak -> "other"
         if quality_source(cfg) == "model":
             modalities, name = predicted, model.name
         else:  # quality from the targets, the category from the model

@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import replace
 from pathlib import Path
 
+from .folder import shared_findings, top_fix_text
 from .media import iter_clips
 from .service_state import ACTIVE, ClipRow, JobView, LibraryState
 from .store import Store, path_key
@@ -23,10 +24,18 @@ class FeatureNotAvailable(Exception):
     """A module this action needs (report export, URL ingest) is not part of this install yet."""
 
 
-def row_from_result(path: str, name: str, size_bytes: int, result) -> ClipRow:
+def top_finding(result, shared=()) -> str | None:
+    """The clip's own top fix: its highest-ranked finding that is not folder-wide (``shared``, see
+    ``engine.folder``); an info line when it has nothing else."""
+    text = top_fix_text(result, shared)
+    if text is None and result.findings:
+        return result.findings[0].message
+    return text
+
+
+def row_from_result(path: str, name: str, size_bytes: int, result, shared=()) -> ClipRow:
     m, s = result.media, result.scores
     err = result.error or {}
-    top = result.top_finding()
     return ClipRow(
         path=path, name=name, size_bytes=size_bytes or (m.size_bytes if m else 0),
         duration_s=m.duration_s if m else None, width=m.width if m else 0, height=m.height if m else 0,
@@ -36,7 +45,7 @@ def row_from_result(path: str, name: str, size_bytes: int, result) -> ClipRow:
         audio=s.modalities.get("audio") if s else None,
         text=s.modalities.get("text") if s else None,
         tier=s.tier if s else None, category=s.category if s else None,
-        top_finding=top.message if top else None,
+        top_finding=top_finding(result, shared),
         error=f"{err.get('kind')}: {err.get('message')}" if result.status != "ok" else None,
     )
 
@@ -86,6 +95,7 @@ class LibraryService:
         self._queue_error: str | None = None
         self._rows: dict[str, ClipRow] = {}
         self._results: dict[str, object] = {}
+        self._shared: list = []  # engine.folder.SharedFinding: findings most scored clips share
         self._active: set[str] = set()
         self._finished_at: deque = deque()
         self._batch_finished = 0
@@ -151,10 +161,10 @@ class LibraryService:
                 k = known.get(key)
                 if k and k[0] and k[1] == st.st_size and k[2] == st.st_mtime_ns:
                     hash_of[key] = k[0]
-            self._results = {}
-            for key, result in self.store.results_for(hash_of).items():
-                self._results[key] = result
-                rows[key] = row_from_result(key, rows[key].name, rows[key].size_bytes, result)
+            self._results = self.store.results_for(hash_of)
+            self._shared = shared_findings(self._results.values())
+            for key, result in self._results.items():
+                rows[key] = row_from_result(key, rows[key].name, rows[key].size_bytes, result, self._shared)
             self._synced = self.store.readings_by_path()
             self._rows = {key: with_synced(row, self._synced.get(key)) for key, row in rows.items()}
             self._active = set()
@@ -217,11 +227,12 @@ class LibraryService:
         if r is None:
             return with_synced(ClipRow(path=key, name=old.name, size_bytes=old.size_bytes, duration_s=old.duration_s,
                                        width=old.width, height=old.height), synced)
-        return with_synced(row_from_result(key, old.name, old.size_bytes, r), synced)
+        return with_synced(row_from_result(key, old.name, old.size_bytes, r, self._shared), synced)
 
     def _reload(self, keys) -> None:
         hash_of = {key: h for key in keys if (h := self.store.content_hash_of(key))}
         self._results.update(self.store.results_for(hash_of))
+        self._shared = shared_findings(self._results.values())
 
     def _snapshot(self) -> LibraryState:
         self._version += 1
@@ -239,7 +250,7 @@ class LibraryService:
             batch_total=self._batch_finished + active, batch_finished=self._batch_finished,
             throughput_per_min=rate, paused=bool(self._queue and self._queue.is_paused()),
             queue_available=self._queue_error is None, problem=getattr(self, "_problem", None) or self._queue_error,
-            version=self._version)
+            shared_findings=tuple(self._shared), version=self._version)
 
     def result(self, path: str):
         with self._lock:

@@ -75,6 +75,7 @@ class LibraryState:
     queue_available: bool = True
     problem: str | None = None  # why scoring cannot run (no job queue, the runner stopped), outside text
     loaded: bool = True
+    shared_findings: tuple = ()  # engine.folder.SharedFinding: said once for the folder, not as each clip's top fix
     version: int = 0
 
     @property

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from engine.features import FeatureVector
 from engine.feedback import Finding
+from engine.folder import shared_findings
 from engine.media import MediaInfo
 from engine.result import ClipResult
 from engine.scorer import Scores
 
-from engine.service import FeatureNotAvailable, own_performance, row_from_result
+from engine.service import FeatureNotAvailable, own_performance, row_from_result, top_finding
 from engine.service_state import ACTIVE, ClipRow, JobView, LibraryState
 
 #: Names that must show literally: markup, a click action and terminal escape codes.
@@ -63,6 +64,9 @@ def fake_result(path: str, seed: int, duration_s: float = 12.0) -> ClipResult:
     findings.insert(1, Finding("audio", "medium", "retention.risk",
                                "Retention risk is high from 0:06 to 0:08: dead air. Trim this stretch.", 0.5, 0.5,
                                6.0, 8.0, "[retention] in config.toml", 5.0))
+    if seed % 4 == 3:  # one clip in four has a flaw of its own: the rest of its findings are folder-wide
+        findings.insert(0, Finding("visual", "high", "visual.too_dark", "Mean brightness is 21/255; target 90 to 170/255.",
+                                   21.0, 90.0, None, None, "common exposure guidance", 12.0))
     findings.append(Finding("visual", "low", "hook.static_opening", "Nothing changes on screen for the first 1.5 s.",
                             0.2, 1.0, 0.0, 1.5, "[hook] in config.toml", 0.5))
     return ClipResult(path=path, status="ok", media=media, scores=scores, findings=findings, features=fv,
@@ -153,10 +157,14 @@ class FakeBackend:
     def _snapshot(self) -> LibraryState:
         with self._lock:
             self._version += 1
-            return LibraryState(folder=str(self.folder), rows=dict(self._rows), jobs=tuple(self._jobs.values()),
+            shared = shared_findings(self._results.values())
+            rows = {k: (replace(r, top_finding=top_finding(self._results[k], shared)) if k in self._results else r)
+                    for k, r in self._rows.items()}
+            return LibraryState(folder=str(self.folder), rows=rows, jobs=tuple(self._jobs.values()),
                                 batch_total=self._batch[1], batch_finished=self._batch[0],
                                 throughput_per_min=12.0 if self._batch[0] else None, paused=self._paused,
-                                queue_available=self.queue_available, version=self._version)
+                                queue_available=self.queue_available, shared_findings=tuple(shared),
+                                version=self._version)
 
     def result(self, path: str):
         return self._results.get(path)

@@ -101,3 +101,80 @@ def test_main_writes_into_the_given_folder(tmp_path, capsys, monkeypatch):
     assert demo.main([str(tmp_path / "d"), "--small", "--seed", "3"]) == 0
     assert calls[0][0] == tmp_path / "d" and calls[0][1]["seed"] == 3 and calls[0][1]["width"] == 360
     assert "01_good_three_tips" in capsys.readouterr().out
+
+
+#: The scored demo is built at the --small size; the preset's target size is set to it, so "meets the preset" holds
+#: as it does for the full-size demo against 1080x1920 (building and scoring that takes minutes on 2 cores).
+SCORED_W, SCORED_H = 360, 640
+#: Each flawed clip and the finding code(s) its flaw must show up as, first among its own findings.
+FLAW_CODES = {
+    "02": {"visual.blurry", "visual.upscaled"},
+    "03": {"visual.too_dark", "visual.low_contrast"},
+    "04": {"audio.too_quiet"},
+    "05": {"audio.clipping"},
+    "06": {"visual.frozen", "audio.dead_air", "audio.silent_start"},
+    "07": {"visual.letterboxed"},
+}
+#: The modality each flaw lives in: the flawed clip scores lower there than the clean clip.
+FLAW_MODALITY = {"02": "visual", "03": "visual", "04": "audio", "05": "audio", "06": "audio", "07": "visual"}
+
+
+@pytest.fixture(scope="module")
+def scored_demo(tmp_path_factory):
+    from engine.config import load_config
+    from engine.library import analyze
+
+    cfg = load_config(use_user_file=False)
+    cfg["presets"][cfg["platform"]["preset"]].update(target_width=SCORED_W, target_height=SCORED_H)
+    folder = tmp_path_factory.mktemp("demo_scored")
+    paths = demo.make_demo_folder(folder, seed=0, width=SCORED_W, height=SCORED_H)
+    return {p.stem[:2]: analyze(p, cfg, use_cache=False, options={"ocr": False}) for p in paths}
+
+
+def test_the_clean_demo_clip_is_clearly_best_and_no_flawed_clip_reaches_gold(scored_demo):
+    from engine.folder import shared_findings, top_fix
+
+    results = scored_demo
+    assert all(r.ok for r in results.values()), {k: r.error for k, r in results.items() if not r.ok}
+    good = results["01"]
+    tiers = ("unranked", "bronze", "silver", "gold", "platinum")
+    assert tiers.index(good.scores.tier) >= tiers.index("gold"), (good.scores.overall, good.scores.tier)
+    assert not [f.message for f in good.findings if f.severity == "high"]
+    assert not any(f.code == "visual.banding" for f in good.findings)  # flat graphics are not banding
+    shared = shared_findings(results.values())
+    for key, r in results.items():
+        if key == "01":
+            continue
+        s = r.scores
+        assert s.overall <= good.scores.overall - 5, (key, s.overall, good.scores.overall)  # clearly below
+        assert tiers.index(s.tier) <= tiers.index("silver"), (key, s.overall, s.tier)
+        m = FLAW_MODALITY[key]
+        assert s.modalities[m] < good.scores.modalities[m] - 10, (key, m, s.modalities[m], good.scores.modalities[m])
+        top = top_fix(r, shared)
+        assert top is not None and top.code in FLAW_CODES[key], (key, top and top.message)
+
+
+def test_a_high_severity_flaw_holds_the_tier_at_silver_and_says_so():
+    from engine.config import load_config
+    from engine.feedback import Finding, cap_tier
+    from engine.scorer import Scores
+
+    cfg = load_config(use_user_file=False)
+
+    def scores(overall, tier):
+        return Scores(overall, {"visual": 50.0, "audio": 99.0, "text": 90.0}, {}, tier, "other", 0.0, "t@1")
+
+    blur = Finding("visual", "high", "visual.blurry", "Sharpness is 0.18; target at least 0.60. Clean the lens.",
+                   0.18, 0.6, None, None, "test", 9.0)
+    minor = Finding("visual", "low", "visual.noisy", "Noise is 3.2.", 3.2, 3.0, None, None, "test", 0.5)
+    s = scores(75.0, "gold")
+    note = cap_tier(s, [blur, minor], cfg)
+    assert s.tier == "silver" and note.code == "tier.capped" and note.severity == "info"
+    assert "75.0 reaches gold" in note.message and "Sharpness is 0.18; target at least 0.60" in note.message
+    s = scores(75.0, "gold")
+    assert cap_tier(s, [minor], cfg) is None and s.tier == "gold"  # no clear flaw: the tier stands
+    s = scores(50.0, "bronze")
+    assert cap_tier(s, [blur], cfg) is None and s.tier == "bronze"  # already at or below the cap
+    cfg_off = {**cfg, "tier_caps": {"high_finding": ""}}
+    s = scores(75.0, "gold")
+    assert cap_tier(s, [blur], cfg_off) is None and s.tier == "gold"

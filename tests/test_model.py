@@ -246,3 +246,34 @@ def test_shipped_default_matches_the_current_extractors():
     fv.values["visual.sharpness"] = 0.9
     mods, cat, conf = m.predict(fv)
     assert 0 <= mods["visual"] <= 100 and cat in M.CATEGORIES and 0 < conf <= 1
+
+
+def test_decide_category_calibrates_and_says_other_when_the_evidence_is_weak():
+    cats = list(M.CATEGORIES)  # talking_head, music_dance, tutorial_text, gameplay_screen, scenic_broll, other
+    strong = np.array([0.90, 0.02, 0.02, 0.02, 0.02, 0.02])
+    weak = np.array([0.40, 0.25, 0.15, 0.10, 0.06, 0.04])
+    assert M.decide_category(strong, cats) == ("talking_head", 0.9)  # defaults: the network's own answer
+    assert M.decide_category(weak, cats) == ("talking_head", 0.4)
+    # Temperature 2: p_i^(1/2) renormalised; the order stays, the top probability drops.
+    root = np.sqrt(weak) / np.sqrt(weak).sum()
+    assert M.decide_category(weak, cats, temperature=2.0) == ("talking_head", pytest.approx(round(root[0], 3)))
+    # Under the threshold: "other", with its own low probability, not a confident wrong word.
+    name, conf = M.decide_category(weak, cats, temperature=2.0, min_confidence=0.5)
+    assert name == "other" and conf == pytest.approx(round(root[5], 3)) and conf < 0.2
+    assert M.decide_category(strong, cats, temperature=2.0, min_confidence=0.5)[0] == "talking_head"
+    # A model without an "other" head still answers "other" (confidence 0) rather than guess.
+    assert M.decide_category(np.array([0.5, 0.5]), ["a", "b"], min_confidence=0.6) == ("other", 0.0)
+
+
+def test_the_shipped_config_says_other_with_low_confidence_on_weak_evidence():
+    """A clip the default model cannot place (every feature missing: the encoder's mean clip) is "other", with a
+    confidence under the config threshold; the network alone would name a category."""
+    if not (M.SHIPPED_DIR / "default.safetensors").is_file():
+        pytest.skip("no shipped default model yet")
+    cfg = load_config(None, use_user_file=False)
+    m = M.load_model("default", cfg)
+    fv = FeatureVector(values={k: None for k in m.feature_keys})
+    fv.values["visual.sharpness"] = 0.6
+    _, raw, raw_conf = m.predict(fv)
+    s = score(fv, cfg, m)
+    assert s.category == "other" and s.category_confidence < cfg["category"]["min_confidence"], (raw, raw_conf, s)

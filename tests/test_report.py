@@ -69,7 +69,7 @@ def test_markdown_csv_and_json_reports(results, cfg, tmp_path):
     with open(write_report(results, tmp_path / "r.csv", "csv", cfg), newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["rank"] for r in rows] == ["1", "2"]
-    assert all(r["hook"] not in ("", None) and r["rewards_verdict"] in ("pass", "fail", "unknown") for r in rows)
+    assert all(r["hook"] not in ("", None) and r["rewards_verdict"] in ("pass", "fail", "unknown", "off") for r in rows)
     lines = write_report(results, tmp_path / "r.json", "json", cfg).read_text().splitlines()
     objs = [json.loads(line) for line in lines]
     assert {"path", "scores", "feedback", "insights"} <= set(objs[0])

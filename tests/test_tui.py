@@ -521,3 +521,33 @@ async def test_no_color_is_honoured_and_meaning_stays_in_symbols_and_words(monke
     rewards = rewards_text(result).plain
     assert "✗ fail" in rewards and "✓ pass" in rewards and "? unknown" in rewards
     assert "▲▲ high" in svg.replace("&#160;", " ") or "high" in svg
+
+
+def test_rewards_tab_says_in_one_line_that_an_off_programme_is_not_checked():
+    from byteme_tui.widgets.insights import rewards_text
+
+    result = FakeBackend().result("/clips/clip_002.mp4")
+    note = ("TikTok Creator Rewards Program: not checked ([presets.tiktok.rewards] enabled = false); the clip is not "
+            "eligible anyway (12.0 s long; needs over 60 s).")
+    result.scores.extra["insights"]["rewards"] = [
+        {"preset": "tiktok", "label": "TikTok", "program": "TikTok Creator Rewards Program", "active": True,
+         "enabled": False, "verdict": "off", "eligible": False, "note": note, "items": []}]
+    text = rewards_text(result).plain
+    assert "– not checked" in text and "not eligible anyway (12.0 s long; needs over 60 s)" in text
+    assert "✗ fail" not in text and len(text.splitlines()) == 2
+
+
+@sync
+async def test_library_footer_says_folder_wide_findings_once_and_rows_keep_their_own_top_fix():
+    from engine.folder import ONLY_FOLDER_WIDE
+
+    app = BytemeApp(FakeBackend(), poll_interval_s=None)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(app, pilot)
+        shared = app.screen.query_one("#shared").render().plain
+        # Every fake result has loudness, retention, blur, hook findings; one clip in four a dark picture of its own.
+        assert shared.startswith("Folder-wide 5 of 5 clips") and "(+" in shared and "more in the report" in shared
+        rows = {r.name: r for r in app.state.rows.values()}
+        assert rows["clip_003.mp4"].top_finding.startswith("Mean brightness is 21/255")
+        assert rows["clip_002.mp4"].top_finding == ONLY_FOLDER_WIDE
+        assert "Integrated loudness" not in table_text(app)  # the folder-wide finding is not repeated per row

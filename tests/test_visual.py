@@ -82,6 +82,20 @@ def test_banding_on_flat_steps_not_on_dithered_gradient():
     assert v.banding_pct(np.clip(dithered, 0, 255).astype(np.uint8)) < 10
 
 
+def test_banding_not_on_flat_graphics_beside_texture():
+    """Solid shapes and text boxes are flat by design; the blurred shadow of their hard edges is not a gradient
+    (the clean demo clip read 93% banding from them before BANDING_EDGE_LEVELS)."""
+    img = np.clip(128 + np.random.default_rng(0).normal(0, 20, (640, 360)), 0, 255).astype(np.uint8)
+    for x, y, w, h, level in ((40, 60, 200, 90, 20), (60, 300, 120, 120, 200), (200, 450, 140, 160, 90)):
+        img[y:y + h, x:x + w] = level
+    assert v.banding_pct(img) < 10
+    # The same flat shapes over a coarsely banded gradient still leave the bands measured.
+    ramp = np.tile(np.linspace(60, 110, 640, dtype=np.float32)[:, None], (1, 360))
+    banded = (np.round(ramp / 4) * 4).astype(np.uint8)
+    banded[40:100, 20:80] = 230
+    assert v.banding_pct(banded) > 60
+
+
 def test_colourfulness_grey_vs_colour():
     grey = np.full((90, 160, 3), 128, np.uint8)
     colour = np.zeros((90, 160, 3), np.uint8)
@@ -151,8 +165,8 @@ def _m(result, key):
 
 def test_base_clip_is_clean(visual_set):
     base = visual_set["base"]
-    # Flaws compound multiplicatively (engine/scorer.py); the synthetic base loses a few points to banding in its
-    # encoder-flattened gradients (~92%, weight 0.5) and slight blockiness, nothing else.
+    # Flaws compound multiplicatively (engine/scorer.py); the synthetic base loses a few points to slight
+    # blockiness and its texture's grain, nothing else.
     assert base.scores.modalities["visual"] >= 85
     fv = base.features
     assert fv.events["visual.cuts_s"] == pytest.approx([1.0, 2.0], abs=1e-3)  # cuts at frames 30 and 60, exactly

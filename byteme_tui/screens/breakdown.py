@@ -156,6 +156,8 @@ class BreakdownScreen(Screen):
                 head.append(f"{hook:.0f} {hw}", style=hs)
             head.append(f" · {s.tier} · ")
             head.append_text(safe(s.category))
+            if isinstance(s.category_confidence, (int, float)):  # calibrated ([category] in config.toml)
+                head.append(f" {100 * s.category_confidence:.0f}% sure", style="dim")
         else:
             head.append_text(safe(f"Could not score: {(r.error or {}).get('message', '')}", "red"))
         if r.media:

@@ -55,6 +55,23 @@ def visible_rows(rows, *, text: str = "", status: str | None = None, tier: str |
     return out
 
 
+#: Folder-wide findings shown in the footer; the rest are counted ("+N more"), and all are in the report summary.
+SHARED_SHOWN = 2
+
+
+def shared_text(shared) -> Text:
+    """The findings most of the folder shares (``engine.folder``), said once here instead of as each clip's top fix."""
+    out = Text()
+    for i, s in enumerate(shared[:SHARED_SHOWN]):
+        if i:
+            out.append("\n")
+        out.append("Folder-wide " if i == 0 else "            ", style="bold")
+        out.append_text(safe(s.summary()))
+    if len(shared) > SHARED_SHOWN:
+        out.append(f"  (+{len(shared) - SHARED_SHOWN} more in the report, e)", style="dim")
+    return out
+
+
 class LibraryScreen(Screen):
     CSS_PATH = "library.tcss"
     BINDINGS = [
@@ -100,6 +117,7 @@ class LibraryScreen(Screen):
         yield Static(id="filters")
         yield ClipTable(id="clips")
         yield Static(id="current")
+        yield Static(id="shared")
         yield Static(Text("Loading the folder…"), id="summary")
         yield Footer()
 
@@ -131,6 +149,9 @@ class LibraryScreen(Screen):
             f"status: {self.status_filter or 'all'} (v) · tier: {self.tier_filter or 'all'} (t) · "
             f"sort: {self.sort} {arrow} (o/O) · {len(rows)} of {len(state.rows)} shown"))
         self.query_one("#summary", Static).update(self._summary(state))
+        shared = self.query_one("#shared", Static)
+        shared.update(shared_text(state.shared_findings))
+        shared.display = bool(state.shared_findings)
         self._show_current()
 
     @on(DataTable.RowHighlighted, "#clips")

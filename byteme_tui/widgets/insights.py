@@ -17,7 +17,8 @@ from ..format import band, safe
 LEVEL_MARKS = {"low": ("▁", "green"), "medium": ("▄", "yellow"), "high": ("█", "bold red")}
 LEVEL_ORDER = {"low": 0, "medium": 1, "high": 2}
 #: Rewards rule status -> (mark, colour).
-STATUS_MARKS = {"pass": ("✓ pass", "green"), "fail": ("✗ fail", "bold red"), "unknown": ("? unknown", "yellow")}
+STATUS_MARKS = {"pass": ("✓ pass", "green"), "fail": ("✗ fail", "bold red"), "unknown": ("? unknown", "yellow"),
+                "off": ("– not checked", "dim")}
 REASON_WORDS = {
     "dead_air": "dead air", "static_shot": "static shot", "long_shot": "shot much longer than the rhythm",
     "loudness_dip": "loudness dip", "fast_text": "text too fast to read", "frozen": "frozen frame",
@@ -172,6 +173,10 @@ def rewards_text(result) -> Text:
         out.append(": ")
         out.append(mark, style=style)
         out.append("\n")
+        if not c.get("enabled", True):
+            out.append("  ")
+            out.append_text(safe(c.get("note"), "dim"))
+            out.append("\n")
         for i in c.get("items", []):
             mark, style = STATUS_MARKS.get(i.get("status"), ("? " + str(i.get("status")), ""))
             out.append(f"  {mark:<9} ", style=style)

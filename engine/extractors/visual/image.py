@@ -94,6 +94,11 @@ BANDING_MAX_LOCAL_SD = 3.0
 BANDING_PLATEAU_PX = 9
 #: Banding is only judged when gentle slopes cover at least this share of the frame.
 BANDING_MIN_AREA = 0.03
+#: A step larger than this (luma levels per quarter-size pixel, i.e. across 4 full pixels) is an edge, not a band:
+#: 8-bit bands step by 1 level (2-3 after compression), while the edge of a flat graphic (a text box, a solid shape)
+#: steps by tens. Without it, the wide blur made the flat inside of every solid shape near its edge read as a
+#: "gentle slope" on plateaus: the clean demo clip (solid shapes and a text box on texture) read 93% banding.
+BANDING_EDGE_LEVELS = 4.0
 
 # --- framing ------------------------------------------------------------------------------------------------
 #: A bar row/column is near-uniform (luma std below this) or blurred (fine-band energy below BAR_BLUR_SHARE of
@@ -217,7 +222,16 @@ def banding_pct(gray: np.ndarray) -> float:
     gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) / 32.0
     slope = np.sqrt(gx * gx + gy * gy)
     # Thresholding at the small size and enlarging the mask (nearest neighbour) equals enlarging the slope first.
-    in_range = ((slope >= BANDING_SLOPE_MIN) & (slope <= BANDING_SLOPE_MAX)).view(np.uint8)
+    in_range = (slope >= BANDING_SLOPE_MIN) & (slope <= BANDING_SLOPE_MAX)
+    # A flat area whose gentle "slope" is only the blurred shadow of a nearby hard edge is a graphic, not a
+    # gradient: drop everything within the blur's reach (2 sigma) of an edge.
+    ex = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    ey = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    edge = ((np.abs(ex) > BANDING_EDGE_LEVELS) | (np.abs(ey) > BANDING_EDGE_LEVELS)).view(np.uint8)
+    reach = 2 * int(math.ceil(BANDING_SMOOTH_PX / 4))  # 2 sigma of the blur, in quarter-size pixels
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    near_edge = cv2.dilate(edge, kernel).view(bool)
+    in_range = (in_range & ~near_edge).view(np.uint8)
     gentle = cv2.resize(in_range, (w, h), interpolation=cv2.INTER_NEAREST).view(bool)
     # Texture is not a gradient: the local spread must stay within what 8-bit steps alone give.
     mean = cv2.blur(g, (9, 9))
