@@ -222,7 +222,7 @@ def overall_score(modalities: dict, cfg: dict, evidence: dict | None = None) -> 
             num += w * s
             den += w
     if den <= 0:  # e.g. only a caption-less text score: fall back to the plain weights
-        return overall_score(modalities, cfg, {m: 1.0 for m in modalities}) if evidence else None
+        return overall_score(modalities, cfg, None) if evidence is not None else None
     return round(num / den, 1)
 
 
