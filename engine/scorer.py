@@ -10,8 +10,8 @@ source named by ``[scoring] picture_quality``) and the *platform fit* (0-100, fr
 ``visual_score``: the perceived quality, which platform fit can lower by at most ``PLATFORM_FIT_MAX_SHARE``.
 
 The overall score (``overall_score``) is a weighted mean of the modalities that have a score, each weight scaled by
-the modality's evidence (``modality_evidence``), and a sound or text score at or above ``UNREMARKABLE_SCORE``
-counts as full marks there: see those for why.
+the modality's evidence (``modality_evidence``) and, for sound and text, by how remarkable its score is
+(``remarkability``: nothing at 90+, fully at 60 and under): see those for why.
 """
 from __future__ import annotations
 
@@ -172,10 +172,13 @@ def config_modality_scores(ms: dict, cfg: dict) -> dict:
     return out
 
 
-#: A sound or text score at or above this counts as full marks in the overall score: "nothing remarkable" (no
-#: finding above low severity costs more than ~10% of a modality). Without it, small differences between clips'
-#: unremarkable sound would reorder clips whose pictures people rank clearly (BYTEME's choice).
+#: Sound and text weigh in the overall score only as far as they have something to say: at or above
+#: UNREMARKABLE_SCORE ("nothing remarkable": every target met or missed by a little) they weigh nothing and the
+#: overall is the picture's score; below it their weight grows linearly to its full value at FULL_WEIGHT_SCORE and
+#: under (a clear flaw: 40% of the modality lost). So the overall never reorders clips whose sound and text are
+#: unremarkable, and a real flaw in them still costs. BYTEME's choice; scripts/realmos_overall.py measures it.
 UNREMARKABLE_SCORE = 90.0
+FULL_WEIGHT_SCORE = 60.0
 #: Sound weighs in the overall score by the share of the clip it carries speech or music, reaching its full weight
 #: at this share. Sound that carries neither (wind, traffic, room tone) is measured and its findings are reported,
 #: but it is not what the clip is about: on 67 KoNViD-1k clips with such sound and human picture ratings, letting
@@ -202,26 +205,36 @@ def modality_evidence(fv: FeatureVector | None, cfg: dict | None = None) -> dict
     return {"visual": 1.0, "audio": round(audio, 3), "text": 0.0 if caption is not None and caption < 1 else 1.0}
 
 
+def remarkability(score: float) -> float:
+    """0-1: how much a sound or text score has to say in the overall (see ``UNREMARKABLE_SCORE``)."""
+    return min(1.0, max(0.0, (UNREMARKABLE_SCORE - score) / (UNREMARKABLE_SCORE - FULL_WEIGHT_SCORE)))
+
+
 def overall_weights(modalities: dict, cfg: dict, evidence: dict | None = None) -> dict:
-    """Each scored modality's weight in the overall score: ``[scoring] weights`` times its evidence."""
+    """Each scored modality's weight in the overall score: ``[scoring] weights``, times its evidence and, for sound
+    and text, its ``remarkability``, when ``evidence`` is given; the plain weights when it is None."""
     weights = cfg.get("scoring", {}).get("weights", {})
-    evidence = evidence or {}
-    return {m: float(weights.get(m, 0.0)) * float(evidence.get(m, 1.0))
-            for m, s in modalities.items() if s is not None}
+    out = {}
+    for m, s in modalities.items():
+        if s is None:
+            continue
+        w = float(weights.get(m, 0.0))
+        if evidence is not None:
+            w *= float(evidence.get(m, 1.0)) * (1.0 if m == "visual" else remarkability(s))
+        out[m] = w
+    return out
 
 
 def overall_score(modalities: dict, cfg: dict, evidence: dict | None = None) -> float | None:
-    """Weighted mean of the modalities that have a score (weights from ``overall_weights``); sound and text
-    scores at or above ``UNREMARKABLE_SCORE`` count as 100. None when nothing weighs."""
+    """Weighted mean of the modalities that have a score, with the weights of ``overall_weights``: with
+    ``evidence``, the picture's score unless sound or text have something remarkable to say. When nothing weighs
+    (no picture, and sound and text say nothing), the plain weighted mean; None when no modality has a score."""
     num = den = 0.0
     for m, w in overall_weights(modalities, cfg, evidence).items():
-        s = modalities[m]
-        if m != "visual" and s >= UNREMARKABLE_SCORE:
-            s = 100.0
         if w > 0:
-            num += w * s
+            num += w * modalities[m]
             den += w
-    if den <= 0:  # e.g. only a caption-less text score: fall back to the plain weights
+    if den <= 0:
         return overall_score(modalities, cfg, None) if evidence is not None else None
     return round(num / den, 1)
 

@@ -108,17 +108,16 @@ def main(argv: list[str] | None = None) -> int:
                 cols["perceived"].append(s.extra["picture"]["perceived_quality"])
                 cols["overall"].append(s.overall)
                 cols["plain_overall"].append(plain_overall(s.modalities, cfg))
-                # Sound and text unremarkable: nothing weighs but the picture, or what weighs scores 90+.
+                # Sound and text unremarkable: neither weighs in the overall (no evidence, or scores of 90+).
                 w = s.extra["overall_weights"]
-                cols["quiet"].append(all(w.get(m, 0.0) == 0 or (s.modalities[m] or 0) >= scorer.UNREMARKABLE_SCORE
-                                         for m in ("audio", "text")))
+                cols["quiet"].append(all(w.get(m, 0.0) == 0 for m in ("audio", "text")))
     n = len(cols["mos"])
     print(f"realmos: {n} clips; SRCC with MOS")
     for k in ("visual", "perceived", "overall", "plain_overall"):
         print(f"  {k:14s} {srcc(cols[k], cols['mos']):.3f}")
     quiet = [i for i, q in enumerate(cols["quiet"]) if q]
     if len(quiet) >= 3:
-        print(f"the {len(quiet)} clips whose sound and text are unremarkable (no weight, or 90+); SRCC with MOS")
+        print(f"the {len(quiet)} clips whose sound and text weigh nothing (no evidence, or 90+); SRCC with MOS")
         for k in ("visual", "overall", "plain_overall"):
             print(f"  {k:14s} {srcc([cols[k][i] for i in quiet], [cols['mos'][i] for i in quiet]):.3f}")
     for name, c in counts.items():

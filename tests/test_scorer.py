@@ -133,9 +133,8 @@ def test_overall_ranks_as_the_picture_when_sound_and_text_are_unremarkable(cfg):
             assert s.extra["overall_weights"]["text"] == 0.0  # ... but a missing caption is not a picture penalty
             visual.append(s.modalities["visual"])
             overall.append(s.overall)
+        assert overall == visual  # nothing remarkable in the sound (or it carries nothing): the picture's score
         assert spearmanr(visual, overall)[0] == pytest.approx(1.0)
-        if sound == "ambient":
-            assert overall == visual  # sound that carries nothing does not move the overall
     # The missing caption is still a finding.
     fv = _fv(**CLEAN_PICTURE, **CLEAN_SPEECH, **NO_CAPTION)
     assert "text.no_caption" in {f.code for f in build_findings(fv, scorer.score(fv, cfg), cfg, {}, 8.0)}
@@ -148,9 +147,18 @@ def test_remarkable_sound_and_captions_still_count(cfg):
     clipped = scorer.score(_fv(**CLEAN_PICTURE, **dict(CLEAN_SPEECH, audio__clipped_pct=2.0),
                                text__caption_present=1.0), cfg)
     w = cfg["scoring"]["weights"]
-    assert clipped.overall == pytest.approx(
-        (w["visual"] * 100 + w["audio"] * clipped.modalities["audio"] + w["text"] * 100) / sum(w.values()), abs=0.06)
-    assert clipped.overall < 90
+    assert clipped.modalities["audio"] == 47.5  # clipping at its worst: 1 - 0.15 * 3.5
+    # audio under 60 weighs fully, the clean caption (100) weighs nothing
+    assert clipped.overall == pytest.approx((w["visual"] * 100 + w["audio"] * 47.5) / (w["visual"] + w["audio"]),
+                                            abs=0.06)
+    half = scorer.score(_fv(**CLEAN_PICTURE, **dict(CLEAN_SPEECH, audio__clipped_pct=1.05),
+                            text__caption_present=1.0), cfg)
+    a = half.modalities["audio"]  # 100 * (1 - 0.525 / 2) = 73.75: half way from 90 to 60, so half its weight
+    assert a == pytest.approx(73.8, abs=0.06)
+    r = (90 - a) / 30
+    assert half.overall == pytest.approx((w["visual"] * 100 + r * w["audio"] * a) / (w["visual"] + r * w["audio"]),
+                                         abs=0.06)
+    assert clipped.overall < half.overall < 100
     weak_caption = scorer.score(_fv(**CLEAN_PICTURE, **CLEAN_SPEECH, text__caption_present=1.0,
                                     text__hashtag_count=0.0, text__caption_chars=3.0), cfg)
     assert weak_caption.modalities["text"] < scorer.UNREMARKABLE_SCORE and weak_caption.overall < 100
