@@ -274,27 +274,34 @@ def banding_pct(gray: np.ndarray) -> float:
     area = float(np.count_nonzero(gentle)) / gentle.size
     if area < BANDING_MIN_AREA:
         return 0.0
-    gi = np.ascontiguousarray(gray)
-    # Runs of equal pixels along each row: their width, and the step from them BANDING_STEP_REACH_PX beyond each end.
-    new_run = np.ones((h, w), bool)
-    new_run[:, 1:] = gi[:, 1:] != gi[:, :-1]
-    flat_new = new_run.ravel()
-    starts = np.flatnonzero(flat_new)
-    ends = np.append(starts[1:], h * w) - 1  # inclusive; a row always starts a new run
-    row = starts // w
-    value = gi.ravel()[starts].astype(np.int16)
-    left = starts - BANDING_STEP_REACH_PX
-    right = ends + BANDING_STEP_REACH_PX
-    has_left = left >= row * w
-    has_right = right < (row + 1) * w
-    g16 = gi.ravel().astype(np.int16)
-    step_l = np.abs(g16[np.where(has_left, left, starts)] - value)
-    step_r = np.abs(g16[np.where(has_right, right, starts)] - value)
+    # Runs of equal pixels along each row (a row always starts a new run); only those of BANDING_PLATEAU_PX or more
+    # can be bands: the step from each, BANDING_STEP_REACH_PX beyond its ends, decides.
+    flat = np.ascontiguousarray(gray).ravel()
+    n = flat.size
+    new_run = np.empty(n, bool)
+    new_run[0] = True
+    np.not_equal(flat[1:], flat[:-1], out=new_run[1:])
+    new_run[::w] = True
+    starts = np.flatnonzero(new_run)
+    widths = np.diff(starts, append=n)
+    wide = widths >= BANDING_PLATEAU_PX
+    s0 = starts[wide]
+    e0 = s0 + widths[wide] - 1  # inclusive
+    row_start = (s0 // w) * w
+    left = s0 - BANDING_STEP_REACH_PX
+    right = e0 + BANDING_STEP_REACH_PX
+    has_left = left >= row_start
+    has_right = right < row_start + w
+    value = flat[s0].astype(np.int16)
+    step_l = np.abs(flat[np.where(has_left, left, s0)].astype(np.int16) - value)
+    step_r = np.abs(flat[np.where(has_right, right, s0)].astype(np.int16) - value)
     ok_l = ~has_left | ((step_l >= BANDING_MIN_STEP_LEVELS) & (step_l <= BANDING_MAX_STEP_LEVELS))
     ok_r = ~has_right | ((step_r >= BANDING_MIN_STEP_LEVELS) & (step_r <= BANDING_MAX_STEP_LEVELS))
-    band = (ends - starts + 1 >= BANDING_PLATEAU_PX) & ok_l & ok_r & (has_left | has_right)
-    plateau = band[np.cumsum(flat_new) - 1].reshape(h, w)
-    return 100.0 * float(np.count_nonzero(plateau & gentle)) / float(np.count_nonzero(gentle))
+    band = ok_l & ok_r & (has_left | has_right)
+    # Gentle pixels inside the band runs, from a running count (no per-pixel mask needed).
+    counted = np.concatenate(([0], np.cumsum(gentle.ravel(), dtype=np.int32)))
+    on_bands = int((counted[e0[band] + 1] - counted[s0[band]]).sum())
+    return 100.0 * on_bands / float(np.count_nonzero(gentle))
 
 
 def colour_stats(rgb: np.ndarray) -> tuple[float, float, float]:
@@ -485,7 +492,9 @@ class ImageQuality(Extractor):
             cy, cx = (ih - min(ih, DETAIL_CROP_PX)) // 2, (iw - min(iw, DETAIL_CROP_PX)) // 2
             crop = inner[cy : cy + min(ih, DETAIL_CROP_PX), cx : cx + min(iw, DETAIL_CROP_PX)]
             nominal = min(inner.shape)
-            self.full.append((effective_short_side(crop, nominal_px=nominal, noise_sigma_levels=noise_sigma(crop)),
+            ch, cw = crop.shape
+            grain = noise_sigma(crop[ch // 4 : ch - ch // 4, cw // 4 : cw - cw // 4])  # a quarter of it is enough
+            self.full.append((effective_short_side(crop, nominal_px=nominal, noise_sigma_levels=grain),
                               blockiness(luma), nominal))
 
     def _sample(self, frame, t: float) -> None:
