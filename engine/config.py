@@ -21,6 +21,9 @@ else:  # pragma: no cover
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("config.toml")
 TARGET_KINDS = ("min", "max", "range")
+#: What a target judges: "quality" (what a viewer perceives; the default) or "platform_fit" (what the platform asks
+#: for: size, shape, bars, upload bitrate). See engine/scorer.py.
+TARGET_GROUPS = ("quality", "platform_fit")
 _NEEDED = {"min": ("good", "bad"), "max": ("good", "bad"), "range": ("good_low", "good_high", "bad_low", "bad_high")}
 
 
@@ -89,10 +92,17 @@ def validate(cfg: dict, origin: Path | None = None) -> None:
                 fail(f"targets.{metric}.{k}", f"must be a number (got {t.get(k)!r})", k)
         if not isinstance(t.get("weight", 1.0), (int, float)) or t.get("weight", 1.0) < 0:
             fail(f"targets.{metric}.weight", "must be a number >= 0", "weight")
+        if t.get("group", "quality") not in TARGET_GROUPS:
+            fail(f"targets.{metric}.group", f"must be one of {', '.join(TARGET_GROUPS)} (got {t.get('group')!r})",
+                 "group")
     weights = cfg.get("scoring", {}).get("weights", {})
     for m, w in weights.items():
         if not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0:
             fail(f"scoring.weights.{m}", f"must be a number >= 0 (got {w!r})", m)
+    source = cfg.get("scoring", {}).get("picture_quality", "targets")
+    if not isinstance(source, str) or not source:
+        fail("scoring.picture_quality", f"must be the name of a picture-quality source such as \"targets\" "
+             f"(got {source!r})", "picture_quality")
     for tier, v in cfg.get("tiers", {}).items():
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 100:
             fail(f"tiers.{tier}", f"must be a number from 0 to 100 (got {v!r})", tier)

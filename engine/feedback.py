@@ -10,16 +10,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from .features import MODALITIES, FeatureVector, MetricSpec
-from .scorer import Scores, metric_factor, metric_score
+from .scorer import Scores, metric_score, modality_value, target_group
 
 
 def modality_product(metric_scores: dict, targets: dict, modality: str) -> float:
-    """The config-target modality score as a 0-1 product (see ``scorer.config_modality_scores``)."""
-    product = 1.0
-    for key, s in metric_scores.items():
-        if key.startswith(modality + ".") and key in targets:
-            product *= metric_factor(s, targets[key])
-    return product
+    """The config-target modality score as 0-1 (see ``scorer.modality_value``; 1 when nothing was measured)."""
+    v = modality_value(metric_scores, {"targets": targets}, modality)
+    return 1.0 if v is None else v
+
+
+#: Findings of "platform_fit" targets open with this, so no one reads them as a verdict on the picture itself.
+PLATFORM_FIT_PREFIX = "Platform fit, not picture quality: "
 
 #: Severity by the overall points a finding costs (0-100 scale of the overall score).
 HIGH_POINTS = 6.0
@@ -43,6 +44,7 @@ class Finding:
     end_s: float | None = None
     source: str | None = None
     points: float = 0.0  # overall points this finding costs
+    group: str | None = None  # for target findings: "quality" or "platform_fit" (see engine/scorer.py)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -171,7 +173,7 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
         unit = spec.unit if spec else ""
         # Overall points this metric costs: the modality score as it is, against the same with this metric fixed.
         modality_now = modality_product(scores.metric_scores, targets, modality)
-        fixed = modality_now / max(metric_factor(s, t), 1e-9)
+        fixed = modality_product({**scores.metric_scores, key: 1.0}, targets, modality)
         points = 100.0 * (float(mweights.get(modality, 0)) / wsum) * (fixed - modality_now)
         cited, code, advice, ttext = _cited_target(v, t)
         shown, cited_text = fmt_pair(v, cited, unit)
@@ -191,8 +193,11 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
         custom = fv.events.get("finding_messages", {}).get(code)
         if custom:  # an extractor's own sentence for this flaw (it knows where it looked, what it found)
             message = custom
+        group = target_group(t)
+        if group == "platform_fit":
+            message = PLATFORM_FIT_PREFIX + message
         out.append(Finding(modality, severity_for(points), code or f"{key}.off_target", message, round(v, 4),
-                           cited, start, end, t.get("source"), round(points, 2)))
+                           cited, start, end, t.get("source"), round(points, 2), group))
     return out
 
 

@@ -52,8 +52,12 @@ class ClipResult:
             if self.features else {},
             "feedback": [_contract_finding(f) for f in self.findings],
             "engine": {"version": __version__, "model": s.model if s else None},
-            # Beyond the contract's keys: the hook score, retention timeline, rewards checklist and originality.
+            # Beyond the contract's keys: the hook score, retention timeline, rewards checklist and originality;
+            # the picture's perceived quality and platform fit apart (engine/scorer.py) and each modality's weight
+            # in the overall score.
             "insights": s.extra.get("insights") if s else None,
+            "quality": ({"picture": s.extra.get("picture"), "overall_weights": s.extra.get("overall_weights")}
+                        if s and "picture" in s.extra else None),
         }
 
     @classmethod
@@ -72,4 +76,5 @@ def _contract_finding(f: Finding) -> dict:
         "start_s": f.start_s,
         "end_s": f.end_s,
         "source": f.source,
+        "group": f.group,
     }

@@ -3,6 +3,8 @@ number as its target, a recommended rule is marked once, the risk strip's legend
 the report does not say on-screen text was not read when it was."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from engine import pipeline, synth, library
@@ -47,6 +49,8 @@ def test_a_miss_never_prints_the_same_number_as_its_target(cfg):
 
 
 def test_a_recommended_rule_is_marked_once(cfg):
+    cfg = copy.deepcopy(cfg)
+    cfg["presets"]["tiktok"]["rewards"]["enabled"] = True  # off by default (issue 16): this test is about its wording
     lists = rewards_checklists(_info(65.0, 720, 1280), FeatureVector(), cfg)
     tiktok = next(c for c in lists if c["preset"] == "tiktok")
     rec = next(i for i in tiktok["items"] if i["rule"] == "recommended_resolution")

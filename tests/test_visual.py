@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import visual_helpers as vh
+from engine import synth
 from engine.extractors.visual import image as v
 from engine.extractors.visual.faces import detect_faces
 from engine.extractors.visual.temporal import CUT_MIN_SCORE, detect_cuts
@@ -230,3 +231,121 @@ def test_dark_clip_finding_cites_value_target_and_advice(visual_set):
     top = next(f for f in visual_set["dark"].findings if f.modality == "visual")
     assert top.code == "visual.too_dark"
     assert 30 < top.value < 50 and "raise exposure" in top.message.lower()
+
+
+def test_low_resolution_is_a_platform_fit_finding(visual_set):
+    """A file below the preset's size loses points as platform fit, and its finding says so."""
+    low = visual_set["low_res"]
+    top = next(f for f in low.findings if f.modality == "visual")
+    assert top.code == "visual.low_resolution" and top.group == "platform_fit"
+    assert top.message.startswith("Platform fit, not picture quality: ")
+    picture = low.scores.extra["picture"]
+    assert picture["platform_fit"] < 100 and picture["source"] == "targets"
+
+
+def test_visual_score_is_perceived_quality_lowered_by_platform_fit(visual_set):
+    """visual = perceived * (1 - 0.25 * (1 - fit/100)), on every clip of the flaw set."""
+    from engine.scorer import PLATFORM_FIT_MAX_SHARE
+
+    for name, r in visual_set.items():
+        p = r.scores.extra["picture"]
+        fit = 100.0 if p["platform_fit"] is None else p["platform_fit"]
+        expected = p["perceived_quality"] * (1 - PLATFORM_FIT_MAX_SHARE * (1 - fit / 100))
+        assert r.scores.modalities["visual"] == pytest.approx(expected, abs=0.06), name
+    # Letterbox bars and a small file are platform fit; the picture inside can be as clean as the base's.
+    assert visual_set["letterboxed"].scores.extra["picture"]["platform_fit"] < 90
+    assert visual_set["base"].scores.extra["picture"]["platform_fit"] == 100
+
+
+# --- no reward for damage ---------------------------------------------------------------------------------------
+
+GRAIN_SIGMAS = (2.0, 4.0, 8.0)
+
+
+@pytest.fixture(scope="session")
+def damage_set(clips):
+    """(source, variant) -> ClipResult for a moving clip, a held photo and slides: clean, grained at each of
+    GRAIN_SIGMAS, and starved of bits (all 360x640, 2 s, visual extractors only)."""
+    out = {}
+    for src in vh.DAMAGE_SOURCES:
+        out[src, "clean"] = vh.visual_result(clips(f"dmg_{src}", **vh.damage_recipe(src)))
+        for sigma in GRAIN_SIGMAS:
+            out[src, f"grain{sigma:g}"] = vh.visual_result(
+                clips(f"dmg_{src}_grain{sigma:g}", **vh.damage_recipe(src, grain_sigma=sigma)))
+        out[src, "starved"] = vh.visual_result(clips(f"dmg_{src}_starved", **vh.damage_recipe(src, bitrate=vh.STARVED_BPS)))
+    return out
+
+
+def _visual(r):
+    return r.scores.modalities["visual"]
+
+
+@pytest.mark.parametrize("source", list(vh.DAMAGE_SOURCES))
+@pytest.mark.parametrize("sigma", GRAIN_SIGMAS)
+def test_added_grain_never_raises_the_picture_score(damage_set, source, sigma):
+    clean, grain = damage_set[source, "clean"], damage_set[source, f"grain{sigma:g}"]
+    assert _visual(grain) <= _visual(clean), [f.code for f in grain.findings]
+    assert grain.scores.extra["picture"]["perceived_quality"] <= clean.scores.extra["picture"]["perceived_quality"]
+
+
+@pytest.mark.parametrize("source", list(vh.DAMAGE_SOURCES))
+def test_starved_copy_scores_below_its_source(damage_set, source):
+    clean, starved = damage_set[source, "clean"], damage_set[source, "starved"]
+    assert _visual(starved) < _visual(clean)
+    assert starved.scores.extra["picture"]["perceived_quality"] < clean.scores.extra["picture"]["perceived_quality"]
+    top = next(f for f in starved.findings if f.modality == "visual")
+    assert top.code == "visual.blocky", top.message
+
+
+@pytest.mark.parametrize("source", ["photo", "slides"])
+def test_still_shots_are_not_frozen(damage_set, source):
+    """A photo or slides held on purpose are still shots: no freeze, no judder, the full frame rate."""
+    for variant in ("clean", "starved", "grain2"):
+        r = damage_set[source, variant]
+        fv = r.features
+        assert fv.values["visual.frozen_pct"] == 0 and fv.events["visual.frozen"] == []
+        assert fv.values["visual.fps"] == pytest.approx(vh.FPS, abs=0.01)
+        assert not {f.code for f in r.findings} & {"visual.frozen", "visual.judder", "visual.low_frame_rate"}
+    # (A starved encoder keeps refining the still picture for the whole 2 s: no frame repeats exactly.)
+    assert damage_set[source, "clean"].features.events["visual.still_shots"], "reported as a still shot"
+    if source == "slides":  # one still shot per slide, split at the cut
+        shots = damage_set["slides", "clean"].features.events["visual.still_shots"]
+        assert len(shots) == 2 and shots[1][1] == pytest.approx(vh.DAMAGE_S, abs=0.04)
+        assert damage_set["slides", "clean"].features.events["visual.cuts_s"] == pytest.approx([vh.SLIDE_CUT_S], abs=0.04)
+
+
+def test_grid_aligned_sharp_edges_are_not_blocky(damage_set):
+    """Slides with box edges on the 8 px grid: no blocking on the frames or in the clip; the codec's own blocking
+    (constant 8x8 blocks) still reads far above the target."""
+    for k in range(2):
+        gray = cv2.cvtColor(vh._slide(k), cv2.COLOR_RGB2GRAY)
+        assert v.blockiness(gray) < 5
+    slides = damage_set["slides", "clean"]
+    assert slides.features.values["visual.blockiness"] < 10  # the target's good bound
+    assert "visual.blocky" not in {f.code for f in slides.findings}
+    gray = cv2.cvtColor(vh._slide(0), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    noisy = gray + 20.0 * _texture(640, 360, slope=1.6) / 38.0
+    blocks = cv2.resize(cv2.resize(noisy, (45, 80), interpolation=cv2.INTER_AREA), (360, 640),
+                        interpolation=cv2.INTER_NEAREST)
+    assert v.blockiness(np.clip(blocks, 0, 255).astype(np.uint8)) > 40
+
+
+def test_pixel_count_does_not_buy_a_poor_picture_a_better_score(clips):
+    """Preset 720x1280: one 720x1280 scene, as a sharp 360x640 export (area-downscaled), a sharp 720x1280 copy and
+    a visibly poor 720x1280 copy (blurred by 3 px, as 1.5 px at 360). The poor one has four times the pixels and
+    full platform fit, but scores below the small sharp clip; the large sharp one scores above it (fit counts)."""
+    cfg = vh.visual_config(720, 1280)
+    big = dict(width=720, height=1280, fps=vh.FPS, duration_s=2.0, audio=None)
+    small = vh.visual_result(clips("res_small_sharp", video=vh.base_video(vh.downscaled((vh.W, vh.H)), width=720,
+                             height=1280), width=vh.W, height=vh.H, fps=vh.FPS, duration_s=2.0, audio=None), cfg)
+    sharp = vh.visual_result(clips("res_big_sharp", video=vh.base_video(width=720, height=1280), **big), cfg)
+    poor = vh.visual_result(clips("res_big_blurred", video=vh.base_video(
+        lambda f: synth.gaussian_blur(f, sigma_px=3.0), width=720, height=1280), **big), cfg)
+    pic = {k: r.scores.extra["picture"] for k, r in (("small", small), ("sharp", sharp), ("poor", poor))}
+    assert pic["small"]["platform_fit"] < pic["poor"]["platform_fit"] == pic["sharp"]["platform_fit"] == 100
+    assert pic["poor"]["perceived_quality"] < pic["small"]["perceived_quality"]
+    assert _visual(poor) < _visual(small) < _visual(sharp)
+    top = next(f for f in poor.findings if f.modality == "visual")
+    assert top.code in {"visual.blurry", "visual.upscaled"}, top.message
+    low = next(f for f in small.findings if f.code == "visual.low_resolution")
+    assert low.group == "platform_fit"

@@ -24,12 +24,12 @@ SHOTS = ((1.0, 0), (1.0, 1), (1.0, 2))
 CUT_FRAMES = (30, 60)
 
 
-def visual_config() -> dict:
+def visual_config(target_w: int = W, target_h: int = H) -> dict:
     """The shipped config with the preset's target size set to the test clips' size (360x640), so that the base
     clip loses no points for its (deliberately small) size and a flawed copy's findings are about its flaw."""
-    cfg = copy.deepcopy(load_config())
+    cfg = copy.deepcopy(load_config(use_user_file=False))
     name = cfg.get("platform", {}).get("preset", "tiktok")
-    cfg.setdefault("presets", {}).setdefault(name, {}).update(target_width=W, target_height=H)
+    cfg.setdefault("presets", {}).setdefault(name, {}).update(target_width=target_w, target_height=target_h)
     return cfg
 
 
@@ -69,51 +69,56 @@ PAN_PX_PER_S = 24.0
 _CANVAS: dict = {}
 
 
-def _canvas(scene: int) -> np.ndarray:
+def _canvas(scene: int, width: int = W, height: int = H) -> np.ndarray:
     """A grain-free world for one shot: 1/f colour texture with hard-edged shapes, periodic along x.
 
     ``synth.textured_scene`` adds fixed per-pixel grain to its worlds, which no single-frame noise estimator can
-    tell from sensor noise; the noise tests need a base whose only grain is the grain they add.
+    tell from sensor noise; the noise tests need a base whose only grain is the grain they add. Other sizes than
+    360x640 get the same kind of world at their own scale (shapes scaled with the size).
     """
-    if scene not in _CANVAS:
+    key = (scene, width, height)
+    if key not in _CANVAS:
         rng = np.random.default_rng(40 + scene)
-        cw = 2 * W
-        fy = np.fft.fftfreq(H)[:, None]
+        cw = 2 * width
+        fy = np.fft.fftfreq(height)[:, None]
         fx = np.fft.rfftfreq(cw)[None, :]
         radius = np.sqrt(fx * fx + fy * fy)
         radius[0, 0] = 1.0
         layers = []
         for _ in range(3):
-            spec = np.fft.rfft2(rng.standard_normal((H, cw))) / radius ** TEXTURE_SLOPE
+            spec = np.fft.rfft2(rng.standard_normal((height, cw))) / radius ** TEXTURE_SLOPE
             spec[0, 0] = 0
-            t = np.fft.irfft2(spec, s=(H, cw))
+            t = np.fft.irfft2(spec, s=(height, cw))
             layers.append((t - t.mean()) / t.std())
         tex = np.stack(layers, axis=-1)
         base = rng.uniform(70, 170, size=3)
         img = np.clip(base + 38.0 * tex + 10.0 * tex[..., :1], 0, 255).astype(np.uint8)
+        k = width / W
         for _ in range(8):
             colour = tuple(int(c) for c in rng.integers(20, 236, size=3))
-            cx, cy, size = int(rng.integers(0, cw)), int(rng.integers(0, H)), int(rng.integers(20, 80))
+            cx, cy, size = int(rng.integers(0, cw)), int(rng.integers(0, height)), int(k * rng.integers(20, 80))
             for dx in (-cw, 0, cw):
                 cv2.rectangle(img, (cx + dx - size, cy - size // 2), (cx + dx + size, cy + size // 2), colour, -1)
-        _CANVAS[scene] = np.ascontiguousarray(img)
-    return _CANVAS[scene]
+        _CANVAS[key] = np.ascontiguousarray(img)
+    return _CANVAS[key]
 
 
-def base_video(transform=None):
-    """The base clip's frames: shots of a panning grain-free world with a moving disc, hard cuts at SHOTS."""
+def base_video(transform=None, *, width: int = W, height: int = H):
+    """The base clip's frames: shots of a panning grain-free world with a moving disc, hard cuts at SHOTS.
+    ``width``/``height`` give the same kind of clip at another size (motion scaled with it)."""
     starts = np.cumsum([0.0] + [d for d, _ in SHOTS[:-1]])
+    k = width / W
 
     def video(i, t_s):
-        k = int(np.searchsorted(starts, t_s + 1e-9, side="right") - 1)
-        scene = SHOTS[max(0, k)][1]
-        canvas = _canvas(scene)
-        x0 = int(round(t_s * PAN_PX_PER_S)) % canvas.shape[1]
-        frame = np.roll(canvas, -x0, axis=1)[:, :W].copy()
-        cx = int(W / 2 + 120 * np.sin(2 * np.pi * t_s / 3.0 + scene))
-        cy = int(H / 2 + 200 * np.sin(2 * np.pi * t_s / 2.0 + scene))
-        cv2.circle(frame, (cx, cy), 40, (230, 200, 40), -1, cv2.LINE_AA)
-        cv2.circle(frame, (cx, cy), 40, (15, 15, 15), 5, cv2.LINE_AA)
+        j = int(np.searchsorted(starts, t_s + 1e-9, side="right") - 1)
+        scene = SHOTS[max(0, j)][1]
+        canvas = _canvas(scene, width, height)
+        x0 = int(round(k * t_s * PAN_PX_PER_S)) % canvas.shape[1]
+        frame = np.roll(canvas, -x0, axis=1)[:, :width].copy()
+        cx = int(width / 2 + k * 120 * np.sin(2 * np.pi * t_s / 3.0 + scene))
+        cy = int(height / 2 + k * 200 * np.sin(2 * np.pi * t_s / 2.0 + scene))
+        cv2.circle(frame, (cx, cy), int(k * 40), (230, 200, 40), -1, cv2.LINE_AA)
+        cv2.circle(frame, (cx, cy), int(k * 40), (15, 15, 15), int(k * 5), cv2.LINE_AA)
         return transform(frame) if transform is not None else frame
 
     return video
@@ -158,15 +163,7 @@ NOISE_SIGMA = 10.0
 
 
 def noisy_video():
-    base = base_video()
-
-    def video(i, t_s):
-        rng = np.random.default_rng(1000 + i)
-        f = base(i, t_s).astype(np.float32)
-        n = rng.normal(0.0, NOISE_SIGMA, size=f.shape[:2]).astype(np.float32)[..., None]
-        return np.clip(f + n, 0, 255).astype(np.uint8)
-
-    return video
+    return grained(base_video(), NOISE_SIGMA)
 
 
 #: Shake: each frame shifted by a random offset of up to this many px (uniform, x and y).
@@ -201,6 +198,81 @@ def frozen_video():
     return video
 
 
+def grained(video, sigma: float, seed: int = 1000):
+    """``video`` with Gaussian grain of ``sigma`` luma levels, new each frame (film grain, high-ISO noise)."""
+
+    def grain(i, t_s):
+        rng = np.random.default_rng(seed + i)
+        f = video(i, t_s).astype(np.float32)
+        n = rng.normal(0.0, sigma, size=f.shape[:2]).astype(np.float32)[..., None]
+        return np.clip(f + n, 0, 255).astype(np.uint8)
+
+    return grain
+
+
+#: Low resolution: the base clip scaled to half the size (180x320), below the preset's 360x640: platform fit.
+LOW_RES_SIZE = (W // 2, H // 2)
+
+
+def downscaled(size):
+    """A transform that scales a frame to ``size`` (w, h) with area averaging, as an export at a smaller size."""
+    return lambda frame: cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+def low_res_video():
+    return base_video(downscaled(LOW_RES_SIZE))
+
+
+# --- still pictures on purpose: a photo and slides --------------------------------------------------------------
+
+
+def still_photo_video():
+    """A photo held for the whole clip: the base world's first frame, never changing (a still shot, not a freeze)."""
+    frame = base_video()(0, 0.0)
+    return lambda i, t_s: frame
+
+
+#: Slides: a photo background (the base world of scene k) under flat boxes whose sharp edges lie on multiples of
+#: 8 px (on the codec's block grid, as design tools lay them out), with a title and a line of text; the second
+#: slide follows a cut at SLIDE_CUT_S. (Slides of flat colour alone read as "upscaled": the real-detail estimate
+#: assumes a natural scene's spectrum; see the issue 15 report.)
+SLIDE_CUT_S = 1.0
+_SLIDES = (
+    ([((32, 96), (328, 304), (40, 90, 200)), ((32, 336), (176, 560), (220, 60, 40)),
+      ((184, 336), (328, 560), (30, 160, 90))], ("THREE TIPS", "light, sound, story")),
+    ([((48, 128), (312, 256), (250, 200, 40)), ((48, 288), (312, 512), (240, 240, 240))],
+     ("TIP ONE", "face the window")),
+)
+
+
+def _slide(k: int) -> np.ndarray:
+    boxes, (title, line) = _SLIDES[k]
+    img = _canvas(k)[:, :W].copy()
+    for (x0, y0), (x1, y1), colour in boxes:
+        img[y0:y1, x0:x1] = colour  # edges at multiples of 8: on the 8 px grid
+    img = synth.render_text(img, title, x=None, y=24, height_px=32)
+    return synth.render_text(img, line, x=None, y=584, height_px=20)
+
+
+def slides_video():
+    slides = [_slide(0), _slide(1)]
+    return lambda i, t_s: slides[0 if t_s < SLIDE_CUT_S else 1]
+
+
+#: The sources the "no reward for damage" tests damage: name -> video maker (2 s each).
+DAMAGE_SOURCES = {"moving": base_video, "photo": still_photo_video, "slides": slides_video}
+DAMAGE_S = 2.0
+#: A starved encode: 40 kb/s at 360x640 30 fps (0.006 bits per pixel).
+STARVED_BPS = 40_000
+
+
+def damage_recipe(source: str, *, grain_sigma: float | None = None, bitrate: int | None = None) -> dict:
+    video = DAMAGE_SOURCES[source]()
+    if grain_sigma:
+        video = grained(video, grain_sigma)
+    return dict(width=W, height=H, fps=FPS, duration_s=DAMAGE_S, audio=None, video=video, bitrate=bitrate)
+
+
 #: Recipes of the flawed set: name -> (keyword arguments of the clips factory, codes the top finding may carry).
 FLAWS = {
     "blurred": (dict(transform=blur), {"visual.blurry", "visual.upscaled"}),
@@ -213,15 +285,17 @@ FLAWS = {
     "fps8": (dict(fps=8), {"visual.low_frame_rate"}),
     "starved": (dict(bitrate=40_000), {"visual.blocky", "visual.low_bitrate"}),
     "frozen": (dict(video=None), {"visual.frozen"}),
+    "low_res": (dict(size=LOW_RES_SIZE), {"visual.low_resolution"}),
 }
-VIDEO_MAKERS = {"noisy": noisy_video, "shaken": shaken_video, "frozen": frozen_video}
+VIDEO_MAKERS = {"noisy": noisy_video, "shaken": shaken_video, "frozen": frozen_video, "low_res": low_res_video}
 
 
 def recipe(name: str) -> dict:
     kwargs = dict(FLAWS[name][0]) if name in FLAWS else {}
     transform = kwargs.pop("transform", None)
+    w, h = kwargs.pop("size", (W, H))
     if name in VIDEO_MAKERS:
         kwargs["video"] = VIDEO_MAKERS[name]()
     else:
-        kwargs["video"] = base_video(transform)
-    return dict(width=W, height=H, fps=kwargs.pop("fps", FPS), duration_s=DURATION_S, audio=None, **kwargs)
+        kwargs["video"] = base_video(transform, width=w, height=h)
+    return dict(width=w, height=h, fps=kwargs.pop("fps", FPS), duration_s=DURATION_S, audio=None, **kwargs)

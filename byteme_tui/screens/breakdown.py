@@ -31,7 +31,8 @@ WIDE_FROM_COLUMNS = 110
 def finding_prompt(i: int, f) -> Text:
     t = Text(f"{i + 1:>2}. ")
     t.append_text(severity_text(f.severity))
-    t.append(f" {f.modality} · {span_words(f.start_s, f.end_s)}\n", style="dim")
+    where = "visual, platform fit" if getattr(f, "group", None) == "platform_fit" else f.modality
+    t.append(f" {where} · {span_words(f.start_s, f.end_s)}\n", style="dim")
     t.append_text(safe(f.message))
     return t
 

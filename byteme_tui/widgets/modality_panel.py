@@ -52,11 +52,20 @@ def panel_text(modality: str, result, cfg: dict, specs: dict, width: int = 80) -
     out.append(f"{modality.capitalize()}  ", style="bold")
     out.append(f"{score:.0f} {word}" if score is not None else "not scored", style=style)
     out.append("\n")
+    picture = (s.extra.get("picture") if s else None) if modality == "visual" else None
+    if picture:
+        out.append_text(picture_line(picture))
+        out.append("\n")
     values = result.features.values if result.features else {}
     targets = cfg.get("targets", {})
     keys = sorted(k for k in values if k.startswith(modality + "."))
+    # Platform-fit metrics last, under their own heading: they are about the platform, not the picture.
+    fit_keys = [k for k in keys if targets.get(k, {}).get("group") == "platform_fit"]
+    keys = [k for k in keys if k not in fit_keys] + fit_keys
     label_w = 24 if width >= BAR_FROM else 20
     for key in keys:
+        if fit_keys and key == fit_keys[0]:
+            out.append("Platform fit (not picture quality)\n", style="bold")
         spec = specs.get(key)
         label = spec.label if spec else key.split(".", 1)[1]
         unit = spec.unit if spec else ""
@@ -79,6 +88,7 @@ def panel_text(modality: str, result, cfg: dict, specs: dict, width: int = 80) -
         out.append("\n")
     # the findings list beside the panels has them all; a wide panel repeats its modality's under its metrics
     findings = [f for f in result.findings if f.modality == modality] if width >= BAR_FROM else []
+    findings.sort(key=lambda f: getattr(f, "group", None) == "platform_fit")  # stable: quality first
     if not keys:
         out.append("  nothing measured\n", style="dim")
     for f in findings:
@@ -89,6 +99,22 @@ def panel_text(modality: str, result, cfg: dict, specs: dict, width: int = 80) -
         out.append("\n")
     out.rstrip()
     return out
+
+
+def picture_line(picture: dict) -> Text:
+    """"Picture quality 92 good · platform fit 63": the two parts of the visual score (engine/scorer.py)."""
+    t = Text("Picture quality ", style="bold")
+    pq = picture.get("perceived_quality")
+    word, style = band(pq)
+    t.append(f"{pq:.0f} {word}" if pq is not None else "not judged", style=style)
+    fit = picture.get("platform_fit")
+    if fit is not None:
+        t.append(" · platform fit ", style="bold")
+        t.append(f"{fit:.0f}", style=band(fit)[1])
+    source = picture.get("source")
+    if source and source != "targets":
+        t.append(f" ({safe(source).plain})", style="dim")
+    return t
 
 
 class ModalityPanel(Static):

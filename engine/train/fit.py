@@ -2,8 +2,9 @@
 
 Loss, per clip, on whatever labels it has:
   - mean squared error of each modality's quality (0-100, divided by 100) where a per-modality target exists;
-  - mean squared error of the overall score (the config-weighted mean of the predicted modalities the clip has,
-    exactly as ``engine.scorer.overall_score`` computes it) where an overall target exists;
+  - mean squared error of the overall score (the config-weighted mean of the predicted modalities the clip has:
+    ``engine.scorer.overall_score`` before its evidence weights, which depend on the clip's features) where an
+    overall target exists;
   - cross-entropy of the content category where a category label exists, times ``CATEGORY_LOSS_WEIGHT``.
 A share of the training clips (split by group) is held back for early stopping; the weights with the lowest
 validation loss are kept.

@@ -39,8 +39,17 @@ MIN_SHOT_S = 0.3
 FREEZE_MEAN_DIFF = 0.3
 FREEZE_PIXEL_LEVELS = 3
 FREEZE_CHANGED = 0.002
-#: A still run this long is a frozen stretch (shorter still runs are duplicated frames).
+#: A still run this long is a frozen stretch (shorter still runs are duplicated frames)...
 FREEZE_MIN_S = 0.5
+#: ... but only when the picture stops inside motion: its shot (between cuts) moves elsewhere, by at least
+#: FREEZE_MOTION_DIFF for FREEZE_CONTEXT_S in a row. A shot with no such motion (a photo, a text card, a slide)
+#: is a still shot, not a freeze, and its repeated frames are not duplicates either. FREEZE_MOTION_DIFF: the
+#: calmest real tripod shots we measured move 0.6+ levels (see FREEZE_MEAN_DIFF); an encoder refining a still
+#: picture changes it by less (0.05-0.3 levels for up to 1.5 s after a cut at 40 kb/s, generated stills in
+#: tests/test_visual.py). FREEZE_CONTEXT_S = 3 frames at 30 fps: the flaw set's freeze has 6 moving frames before
+#: it in its shot (tests/visual_helpers.py).
+FREEZE_MOTION_DIFF = 0.6
+FREEZE_CONTEXT_S = 0.1
 #: Black and flash frames (PySceneDetect's ThresholdDetector uses a mean of 12/255 for black).
 BLACK_LUMA = 16.0
 FLASH_LUMA = 235.0
@@ -128,6 +137,36 @@ def irregular_timing_finding(intervals: np.ndarray, fps: float, frames: int, jit
             "points": 0.0}
 
 
+def freeze_runs(still: np.ndarray, diff: np.ndarray, t: np.ndarray, frame_s: float,
+                cut_idx) -> tuple[list, list, np.ndarray]:
+    """Still runs of at least ``FREEZE_MIN_S`` split into (frozen, still shots), each [(start, end_exclusive)] of
+    frame indices (frame ``start - 1`` is the picture that stays), and a mask of the frames of still shots.
+
+    ``still[i]``: frame i repeats frame i-1; ``diff[i]``: mean change from frame i-1 (luma levels). A shot (between
+    the cuts ``cut_idx`` and the clip's ends) is moving when ``diff`` stays at or above ``FREEZE_MOTION_DIFF`` for
+    ``FREEZE_CONTEXT_S`` in a row somewhere in it. A long still run in a moving shot is a freeze; in a shot that
+    never moves it is a still picture on purpose.
+    """
+    n = len(still)
+    bounds = sorted({0, n, *[int(i) for i in cut_idx]})
+    need = max(1, int(round(FREEZE_CONTEXT_S / max(frame_s, 1e-6))))
+    moves = diff >= FREEZE_MOTION_DIFF
+    static_mask = np.zeros(n, bool)
+    moving_shot = np.zeros(n, bool)
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        inner = moves[a + 1 : b]  # frame a is the shot's first picture (its diff is the cut)
+        if any(e - s >= need for s, e in _runs(inner)):
+            moving_shot[a:b] = True
+        else:
+            static_mask[a:b] = True
+    frozen, static = [], []
+    for a, b in _runs(still):
+        if t[b - 1] + frame_s - t[a - 1] < FREEZE_MIN_S:
+            continue
+        (frozen if moving_shot[a - 1] or moving_shot[b - 1] else static).append((a, b))
+    return frozen, static, static_mask
+
+
 @register
 class Temporal(Extractor):
     name = "visual_temporal"
@@ -141,6 +180,9 @@ class Temporal(Extractor):
         EventSpec("visual.black_frames", "[[start_s, end_s]]", "Stretches of black frames."),
         EventSpec("visual.flash_frames", "[t_s]", "Single bright flash frames."),
         EventSpec("visual.frozen", "[[start_s, end_s]]", "Frozen stretches (the same picture repeated)."),
+        EventSpec("visual.still_shots", "[[start_s, end_s]]",
+                  "Still shots on purpose (a photo, a text card, slides): a picture that stays in a shot that never "
+                  "moves, not a freeze."),
     )
     METRICS = (
         MetricSpec("visual.fps", "Frame rate", "fps", 0, 240, True,
@@ -323,24 +365,29 @@ class Temporal(Extractor):
         fv.set("visual.flash_count", int(flash.sum()))
         fv.set("visual.black_start_s", float(black_spans[0][1]) if black_spans and black_runs[0][0] == 0 else 0.0)
 
-        # --- stills: frozen stretches and duplicated frames ---------------------------------------------------
+        # --- stills: frozen stretches, still shots and duplicated frames ------------------------------------
         changed = np.asarray(self.changed, float)
         still = (diff < FREEZE_MEAN_DIFF) & (changed < FREEZE_CHANGED)
         still[0] = False
-        frozen = np.zeros(n, bool)
-        frozen_spans = []
-        for a, b in _runs(still):
-            span_s = t[b - 1] + frame_s - t[a - 1]  # the repeated picture is frame a-1, shown until frame b-1 ends
-            if span_s >= FREEZE_MIN_S:
-                frozen[a:b] = True
-                frozen_spans.append([round(float(t[a - 1]), 3), round(float(t[b - 1] + frame_s), 3)])
+        frozen, static, static_shots = freeze_runs(still, diff, t, frame_s, cut_idx)
+        frozen_spans = [[round(float(t[a - 1]), 3), round(float(t[b - 1] + frame_s), 3)] for a, b in frozen]
         fv.events["visual.frozen"] = frozen_spans
+        fv.events["visual.still_shots"] = [[round(float(t[a - 1]), 3), round(float(t[b - 1] + frame_s), 3)]
+                                           for a, b in static]
+        frozen_mask = np.zeros(n, bool)
+        long_still = np.zeros(n, bool)
+        for a, b in frozen:
+            frozen_mask[a:b] = True
+        for a, b in frozen + static:
+            long_still[a:b] = True
         frozen_s = sum(e - s for s, e in frozen_spans)
         fv.set("visual.frozen_pct", 100.0 * min(1.0, frozen_s / duration) if duration > 0 else 0.0)
-        moving = ~frozen
+        # Duplicated frames are short still runs inside motion; long still runs and still shots are not.
+        moving = ~long_still & ~static_shots
         moving[0] = False
         dup = still & moving
         dup_share = float(dup.sum()) / max(1, int(moving.sum()))
+        frozen = frozen_mask
         fv.set("visual.nominal_fps", nominal_fps)
         fv.set("visual.fps", nominal_fps * (1.0 - dup_share))
         fv.set("visual.duplicated_frames_pct", 100.0 * dup_share)

@@ -1,0 +1,170 @@
+"""How the scorer combines: perceived picture quality apart from platform fit, and modalities into the overall.
+
+Known answers on feature vectors built by hand (no media): the formulas of engine/scorer.py and the properties
+they promise (README "How scores are made, honestly").
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+
+import pytest
+from scipy.stats import spearmanr
+
+from engine import scorer
+from engine.config import load_config, validate
+from engine.errors import ConfigError
+from engine.features import FeatureVector
+from engine.feedback import build_findings
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config(use_user_file=False)
+
+
+def _fv(**values) -> FeatureVector:
+    fv = FeatureVector()
+    for k, v in values.items():
+        fv.set(k.replace("__", "."), v)
+    return fv
+
+
+#: A clean picture at the preset's size: every scored visual target met.
+CLEAN_PICTURE = dict(visual__sharpness=0.7, visual__brightness=120.0, visual__contrast=45.0, visual__detail=1.0,
+                     visual__noise_sigma=1.0, visual__blockiness=2.0, visual__resolution_pct=100.0,
+                     visual__aspect_ratio=0.5625, visual__content_area_pct=100.0, visual__fps=30.0)
+#: Sound that carries speech and meets every target; sound that carries nothing (wind) with flaws.
+CLEAN_SPEECH = dict(audio__loudness_lufs=-14.0, audio__true_peak_dbtp=-2.0, audio__clipped_pct=0.0,
+                    audio__snr_db=35.0, audio__speech_presence_pct=80.0, audio__music_presence_pct=0.0)
+NOISY_AMBIENT = dict(audio__loudness_lufs=-28.0, audio__true_peak_dbtp=-2.0, audio__clipped_pct=0.0,
+                     audio__snr_db=12.0, audio__speech_presence_pct=0.0, audio__music_presence_pct=0.0)
+#: On-screen text but no caption (what OCR finds on many real clips).
+NO_CAPTION = dict(text__caption_present=0.0, text__hashtag_count=0.0, text__unsafe_zone_text_pct=0.0)
+
+
+def test_groups_are_declared_in_the_config(cfg):
+    groups = {k: scorer.target_group(t) for k, t in cfg["targets"].items() if k.startswith("visual.")}
+    assert {k for k, g in groups.items() if g == "platform_fit"} == {
+        "visual.resolution_pct", "visual.aspect_ratio", "visual.content_area_pct", "visual.bits_per_pixel"}
+    assert groups["visual.sharpness"] == groups["visual.frozen_pct"] == "quality"
+
+
+def test_bad_group_and_picture_quality_source_are_refused(cfg):
+    bad = copy.deepcopy(cfg)
+    bad["targets"]["visual.aspect_ratio"]["group"] = "platform"
+    with pytest.raises(ConfigError, match="targets.visual.aspect_ratio.group"):
+        validate(bad)
+    bad = copy.deepcopy(cfg)
+    bad["scoring"]["picture_quality"] = 3
+    with pytest.raises(ConfigError, match="picture_quality"):
+        validate(bad)
+    bad = copy.deepcopy(cfg)
+    bad["scoring"]["picture_quality"] = "crystal-ball"
+    with pytest.raises(ConfigError, match="crystal-ball"):
+        scorer.score(_fv(**CLEAN_PICTURE), bad)
+
+
+def test_visual_score_formula_known_answers():
+    assert scorer.PLATFORM_FIT_MAX_SHARE == 0.25
+    assert scorer.visual_score(80.0, 60.0) == 72.0  # 80 * (1 - 0.25 * 0.4)
+    assert scorer.visual_score(80.0, 100.0) == 80.0
+    assert scorer.visual_score(80.0, 0.0) == 60.0  # fit at its worst takes a quarter
+    assert scorer.visual_score(None, 60.0) == 90.0
+    assert scorer.visual_score(None, None) is None
+
+
+def test_fit_never_reverses_a_clear_perceived_gap():
+    """Whatever the fits, a picture perceived more than 1/(1 - 0.25) times better ranks above."""
+    for p_low, fit_a, fit_b in itertools.product((10.0, 40.0, 74.0), (0.0, 50.0, 100.0), (0.0, 50.0, 100.0)):
+        p_high = p_low / (1 - scorer.PLATFORM_FIT_MAX_SHARE) + 0.5
+        assert scorer.visual_score(p_high, fit_a) > scorer.visual_score(p_low, fit_b)
+
+
+def test_landscape_small_clip_keeps_its_perceived_quality(cfg):
+    """A clean 960x540 landscape clip: perceived quality 100, platform fit low, findings say platform fit."""
+    values = dict(CLEAN_PICTURE, visual__aspect_ratio=960 / 540, visual__resolution_pct=50.0)
+    fv = _fv(**values)
+    s = scorer.score(fv, cfg)
+    assert s.extra["picture"]["perceived_quality"] == 100.0
+    fit = s.extra["picture"]["platform_fit"]
+    # aspect 1.78 is past bad_high (1.0): factor 1 - 0.225; resolution 50% of 1080: score 1/6, factor 1 - 0.225*5/6
+    assert fit == pytest.approx(100 * (1 - 0.225) * (1 - 0.225 * 5 / 6), abs=0.06)
+    assert s.modalities["visual"] == pytest.approx(100 * (1 - 0.25 * (1 - fit / 100)), abs=0.06)
+    findings = build_findings(fv, s, cfg, {}, 8.0)
+    fit_findings = [f for f in findings if f.code in ("visual.not_vertical", "visual.low_resolution")]
+    assert len(fit_findings) == 2
+    assert all(f.group == "platform_fit" and f.message.startswith("Platform fit, not picture quality") for f in
+               fit_findings)
+
+
+def test_finding_points_follow_the_visual_formula(cfg):
+    """A finding's points are the overall points its fix would give back, under the split formula."""
+    fv = _fv(**dict(CLEAN_PICTURE, visual__sharpness=0.3, visual__aspect_ratio=1.0))
+    s = scorer.score(fv, cfg)
+    findings = {f.code: f for f in build_findings(fv, s, cfg, {}, 8.0)}
+    for code, key, fixed in (("visual.blurry", "visual__sharpness", 0.7),
+                             ("visual.not_vertical", "visual__aspect_ratio", 0.5625)):
+        values = dict(CLEAN_PICTURE, visual__sharpness=0.3, visual__aspect_ratio=1.0)
+        values[key] = fixed
+        better = scorer.score(_fv(**values), cfg)
+        assert findings[code].points == pytest.approx(better.overall - s.overall, abs=0.15)  # two roundings to 0.1
+
+
+def test_evidence_of_each_modality(cfg):
+    ev = scorer.modality_evidence(_fv(**CLEAN_PICTURE, **CLEAN_SPEECH, text__caption_present=1.0))
+    assert ev == {"visual": 1.0, "audio": 1.0, "text": 1.0}
+    ev = scorer.modality_evidence(_fv(**NOISY_AMBIENT, **NO_CAPTION))
+    assert ev["audio"] == 0.0 and ev["text"] == 0.0
+    assert scorer.modality_evidence(_fv(audio__speech_presence_pct=10.0, audio__music_presence_pct=25.0))["audio"] == 0.5
+    assert scorer.modality_evidence(_fv(audio__loudness_lufs=-14.0))["audio"] == 1.0  # presence not measured
+
+
+def test_overall_ranks_as_the_picture_when_sound_and_text_are_unremarkable(cfg):
+    """Pictures of graded sharpness with (a) clean speech, varying a little, and no caption, (b) noisy ambient
+    sound: the overall ranks the clips exactly as the visual score does."""
+    sharp = (0.26, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+    for sound in ("speech", "ambient"):
+        visual, overall = [], []
+        for i, sh in enumerate(sharp):
+            audio = dict(CLEAN_SPEECH, audio__snr_db=26.0 + i) if sound == "speech" else NOISY_AMBIENT
+            s = scorer.score(_fv(**dict(CLEAN_PICTURE, visual__sharpness=sh), **audio, **NO_CAPTION), cfg)
+            assert s.modalities["text"] is not None and s.modalities["text"] < 60  # judged, shown ...
+            assert s.extra["overall_weights"]["text"] == 0.0  # ... but a missing caption is not a picture penalty
+            visual.append(s.modalities["visual"])
+            overall.append(s.overall)
+        assert overall == visual  # nothing remarkable in the sound (or it carries nothing): the picture's score
+        assert spearmanr(visual, overall)[0] == pytest.approx(1.0)
+    # The missing caption is still a finding.
+    fv = _fv(**CLEAN_PICTURE, **CLEAN_SPEECH, **NO_CAPTION)
+    assert "text.no_caption" in {f.code for f in build_findings(fv, scorer.score(fv, cfg), cfg, {}, 8.0)}
+
+
+def test_remarkable_sound_and_captions_still_count(cfg):
+    """Clipped speech lowers the overall; so does a weak caption; a clean picture's overall is its full mean."""
+    clean = scorer.score(_fv(**CLEAN_PICTURE, **CLEAN_SPEECH, text__caption_present=1.0), cfg)
+    assert clean.overall == 100.0
+    clipped = scorer.score(_fv(**CLEAN_PICTURE, **dict(CLEAN_SPEECH, audio__clipped_pct=2.0),
+                               text__caption_present=1.0), cfg)
+    w = cfg["scoring"]["weights"]
+    assert clipped.modalities["audio"] == 47.5  # clipping at its worst: 1 - 0.15 * 3.5
+    # audio under 60 weighs fully, the clean caption (100) weighs nothing
+    assert clipped.overall == pytest.approx((w["visual"] * 100 + w["audio"] * 47.5) / (w["visual"] + w["audio"]),
+                                            abs=0.06)
+    half = scorer.score(_fv(**CLEAN_PICTURE, **dict(CLEAN_SPEECH, audio__clipped_pct=1.05),
+                            text__caption_present=1.0), cfg)
+    a = half.modalities["audio"]  # 100 * (1 - 0.525 / 2) = 73.75: half way from 90 to 60, so half its weight
+    assert a == pytest.approx(73.8, abs=0.06)
+    r = (90 - a) / 30
+    assert half.overall == pytest.approx((w["visual"] * 100 + r * w["audio"] * a) / (w["visual"] + r * w["audio"]),
+                                         abs=0.06)
+    assert clipped.overall < half.overall < 100
+    weak_caption = scorer.score(_fv(**CLEAN_PICTURE, **CLEAN_SPEECH, text__caption_present=1.0,
+                                    text__hashtag_count=0.0, text__caption_chars=3.0), cfg)
+    assert weak_caption.modalities["text"] < scorer.UNREMARKABLE_SCORE and weak_caption.overall < 100
+
+
+def test_overall_with_nothing_weighing_falls_back_to_plain_weights(cfg):
+    """Sound that carries nothing and no picture (an audio-only file of wind): the overall is the audio score."""
+    s = scorer.score(_fv(**NOISY_AMBIENT), cfg)
+    assert s.modalities["visual"] is None and s.overall == s.modalities["audio"]
