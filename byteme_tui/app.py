@@ -2,13 +2,18 @@
 Screens live in ``screens/``, widgets in ``widgets/``; the backend (store + job queue) is passed in."""
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import App
 
 from .actions import AppActions
+from engine.errors import StoreError
 from engine.service import LibraryService
+from engine.store import store_error
+from engine.textsafe import visible
 from .messages import CommandDone, StateChanged
 from .screens.library import LibraryScreen
 
@@ -37,7 +42,13 @@ class BytemeApp(AppActions, App[int]):
 
     @work(thread=True, exclusive=True, group="load")
     def load(self) -> None:
-        self.post_message(StateChanged(self.backend.open()))
+        try:
+            state = self.backend.open()
+        except (StoreError, sqlite3.Error, OSError) as exc:  # a store damaged beyond its header, a full disk
+            why = store_error(getattr(self.backend, "store_path", None) or "", exc).message
+            self.call_from_thread(self.exit, None, 2, Text(f"byteme: {visible(why)}"))  # Text: no markup
+            return
+        self.post_message(StateChanged(state))
         self.post_message(StateChanged(self.backend.poll()))  # queue states at once, not after the imports below
         if self.poll_interval_s and not self._polling:
             self._polling = True
@@ -86,7 +97,14 @@ def run_app(folder: Path, args) -> int:
         return 2
     from .terminal import worker_log_path, worker_output_to
 
-    backend = LibraryService(folder, store_path=getattr(args, "store", None), config_path=getattr(args, "config", None),
+    from engine.cli.common import store_for
+
+    store = store_for(args)  # a damaged or unwritable store: a plain message (StoreError) before the screen opens
+    store_path = store.path
+    store.close()
+    backend = LibraryService(folder, store_path=store_path, config_path=getattr(args, "config", None),
                              preset=getattr(args, "preset", None))
     with worker_output_to(worker_log_path()):  # worker processes must never write over the app
-        return BytemeApp(backend).run() or 0
+        app = BytemeApp(backend)
+        result = app.run()
+    return app.return_code or result or 0

@@ -20,8 +20,9 @@ import os
 import statistics
 from pathlib import Path
 
+from .errors import OutputError
 from .feedback import clock
-from .textsafe import visible
+from .textsafe import csv_row, display_path, visible
 
 FORMATS = ("html", "md", "csv", "json")
 SCORE_KEYS = ("overall", "visual", "audio", "text", "hook")
@@ -413,6 +414,38 @@ def write_report(results: list, out: str | os.PathLike, fmt: str, cfg: dict) -> 
     if fmt not in FORMATS:
         raise ValueError(f"Unknown report format {fmt!r}; use one of {', '.join(FORMATS)}.")
     out = Path(out)
+    check_out(out, fmt)
+    try:
+        return _write(results, out, fmt, cfg)
+    except OSError as exc:
+        raise OutputError(f"The report could not be written to {display_path(exc.filename or out)}: "
+                          f"{exc.strerror or exc}.") from None
+
+
+def check_out(out: str | os.PathLike, fmt: str) -> None:
+    """Raise OutputError in plain words when a report of ``fmt`` cannot be written at ``out`` (checked before the
+    clips are scored): html needs a folder (made when missing), the other formats a file."""
+    out = Path(out)
+    shown = display_path(out)
+    if fmt == "html":
+        existing = next((p for p in (out, *out.parents) if os.path.lexists(p)), None)
+        if existing is not None and not existing.is_dir():
+            raise OutputError(f"--out {shown}: an HTML report is a folder, and {display_path(existing)} is a file. "
+                              "Give a new or existing folder (or --format md|csv|json for one file).")
+        if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+            raise OutputError(f"--out {shown}: {display_path(existing)} cannot be written (permission denied).")
+        return
+    if out.is_dir():
+        raise OutputError(f"--out {shown} is a folder; a {fmt} report is one file: give a file name.")
+    existing = next((p for p in out.parents if os.path.lexists(p)), None)
+    if existing is not None and not existing.is_dir():
+        raise OutputError(f"--out {shown}: {display_path(existing)} is a file, not a folder.")
+    target = out if out.exists() else existing
+    if target is not None and not os.access(target, os.W_OK | (os.X_OK if target.is_dir() else 0)):
+        raise OutputError(f"--out {shown} cannot be written (permission denied).")
+
+
+def _write(results: list, out: Path, fmt: str, cfg: dict) -> Path:
     if fmt == "html":
         out.mkdir(parents=True, exist_ok=True)
         medians = library_medians(results)
@@ -433,5 +466,5 @@ def write_report(results: list, out: str | os.PathLike, fmt: str, cfg: dict) -> 
             w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
             w.writeheader()
             for i, r in enumerate(ranked(results)):
-                w.writerow(summary_row(r, i + 1))
+                w.writerow(csv_row(summary_row(r, i + 1)))
     return out

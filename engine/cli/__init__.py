@@ -8,14 +8,17 @@ Exit codes: 0 every clip scored, 1 some clip failed, 2 usage error (argparse) or
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import sqlite3
 import sys
+import traceback
 
 from .. import __version__
-from ..errors import BytemeError, ConfigError
+from ..errors import BytemeError, ConfigError, OutputError, StoreError
 from ..textsafe import visible
 from . import config, demo, evaluate, fetch, report, results, score, train, tui, watch
-from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_arguments
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_arguments, store_path_for
 
 #: The commands, in the order ``byteme --help`` lists them.
 COMMANDS = (score, results, tui, demo, config, fetch, train, evaluate, watch, report)
@@ -51,10 +54,12 @@ def main(argv: list[str] | None = None, *, tui=None) -> int:
     args.tui = tui
     try:
         return args.run(args)
-    except ConfigError as exc:
+    except (ConfigError, StoreError, OutputError) as exc:  # nothing could start, or an asked-for output failed
+        _debug_traceback(args)
         sys.stderr.write(f"byteme: {visible(exc.message)}\n")
         return EXIT_USAGE
     except BytemeError as exc:
+        _debug_traceback(args)
         sys.stderr.write(f"byteme: {visible(exc.message)}\n")
         return EXIT_FAILED
     except KeyboardInterrupt:
@@ -62,6 +67,23 @@ def main(argv: list[str] | None = None, *, tui=None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except sqlite3.Error as exc:  # the store failed after it was opened (damaged pages, a full disk)
+        from ..store import store_error
+
+        _debug_traceback(args)
+        sys.stderr.write(f"byteme: {visible(store_error(store_path_for(args), exc).message)}\n")
+        return EXIT_USAGE
+    except OSError as exc:  # a file or folder the run needed: said with its name, never as a traceback
+        _debug_traceback(args)
+        name = f" {visible(os.fsdecode(exc.filename))}" if exc.filename is not None else ""
+        hint = " (the disk is full)" if exc.errno == errno.ENOSPC else ""
+        sys.stderr.write(f"byteme: {visible(exc.strerror or exc)}{':' if name else ''}{name}{hint}.\n")
+        return EXIT_FAILED
+
+
+def _debug_traceback(args) -> None:
+    if getattr(args, "debug", False):
+        traceback.print_exc()
 
 
 __all__ = ["COMMANDS", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]

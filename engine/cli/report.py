@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ..report import FORMATS, write_report
+from ..report import FORMATS, check_out, write_report
 from ..textsafe import display_path
 from .common import config_for, model_for, no_clips, store_for
 
@@ -24,6 +24,8 @@ def run(args) -> int:
     from ..media import iter_clips
     from ..pipeline import analyze
 
+    out = args.out or ("byteme-report" if args.format == "html" else f"byteme-report.{args.format}")
+    check_out(out, args.format)  # before scoring: not after an hour of work
     cfg = config_for(args)
     store = store_for(args)
     model = model_for(args, cfg)
@@ -36,8 +38,7 @@ def run(args) -> int:
         results.append(r)
         if args.debug and r.traceback:
             sys.stderr.write(r.traceback)
-    out = args.out or ("byteme-report" if args.format == "html" else f"byteme-report.{args.format}")
-    written = write_report(results, out, args.format, cfg)
     store.close()
+    written = write_report(results, out, args.format, cfg)
     print(f"Report for {len(results)} clips: {display_path(written)}")
     return 0 if all(r.ok for r in results) else 1
