@@ -6,6 +6,7 @@ import sys
 from ..model import DEFAULT_NAME, load_model
 from ..train.labels import (ENGAGEMENT_TARGETS, LabelError, comparison, features_for, labels_for, print_comparison,
                             read_labels, shipped_model)
+from ..textsafe import visible
 from .common import config_for, store_for
 
 NAME = "eval"
@@ -20,7 +21,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    log = lambda s: sys.stderr.write(s + "\n")  # noqa: E731
+    log = lambda s: sys.stderr.write(visible(s, keep_newlines=True) + "\n")  # noqa: E731 - names from files
     cfg = config_for(args)
     ls = read_labels(args.labels, args.target)
     store = store_for(args)
