@@ -93,6 +93,88 @@ def summary_row(r, rank: int | None = None) -> dict:
     }
 
 
+# -- privacy: a report is meant to be shared ------------------------------------------------------------------
+
+#: How a shared report names a match outside the reported folders (unless ``show_other_paths``).
+ANOTHER_FOLDER = "a clip in another folder"
+
+
+def report_roots(paths) -> list[str]:
+    """The folders a report covers: each folder given, and the folder of each file given (as store path keys)."""
+    from .store import path_key
+
+    roots = []
+    for p in paths:
+        p = Path(p)
+        roots.append(path_key(p if p.is_dir() else p.parent))
+    return roots
+
+
+def _common_root(results: list) -> list[str]:
+    from .store import path_key
+
+    parents = [os.path.dirname(path_key(r.path)) for r in results if r.path]
+    try:
+        return [os.path.commonpath(parents)] if parents else []
+    except ValueError:
+        return []
+
+
+def shown_other_path(other: str, roots: list[str], show_other_paths: bool = False) -> str:
+    """How a shared report names another clip of the store: relative to the reported folder it lies in, else
+    ``ANOTHER_FOLDER`` (its absolute path only with ``show_other_paths``)."""
+    if show_other_paths:
+        return other
+    for root in sorted(roots, key=len, reverse=True):
+        try:
+            rel = os.path.relpath(other, root)
+        except ValueError:
+            continue
+        if rel != os.curdir and not rel.startswith(os.pardir + os.sep) and rel != os.pardir:
+            return rel
+    return ANOTHER_FOLDER
+
+
+def shareable(results: list, roots: list[str] | None = None, show_other_paths: bool = False) -> list:
+    """Copies of ``results`` fit to share: every near-duplicate or soundtrack match (in the originality insight,
+    the findings and the rewards checklist) names a clip inside the reported folders relatively and any other one
+    only as ``ANOTHER_FOLDER``. ``roots``: the reported folders (default: the folder the results have in common)."""
+    import copy
+
+    if show_other_paths:
+        return list(results)
+    roots = _common_root(results) if roots is None else list(roots)
+    out = []
+    for r in results:
+        matches = ((_ins(r).get("originality") or {}).get("matches")) or []
+        if not matches:
+            out.append(r)
+            continue
+        r = copy.deepcopy(r)
+        ins = _ins(r)
+        names = {}
+        for m in ins["originality"]["matches"]:
+            other = str(m.get("other_path") or "")
+            names[other] = shown_other_path(other, roots)
+            m["other_path"] = names[other]
+        swaps = sorted(((k, v) for k, v in names.items() if k), key=lambda kv: -len(kv[0]))
+
+        def hide(text):
+            if not isinstance(text, str):
+                return text
+            for other, shown in swaps:
+                text = text.replace(visible(other), shown).replace(other, shown)
+            return text
+
+        for f in r.findings:
+            f.message = hide(f.message)
+        for checklist in ins.get("rewards", []):
+            for item in checklist.get("items", []):
+                item["reason"] = hide(item.get("reason"))
+        out.append(r)
+    return out
+
+
 # -- SVG charts ----------------------------------------------------------------------------------------------
 
 W, H, PAD_L, PAD_R, PAD_T, PAD_B = 640, 190, 48, 12, 24, 26
@@ -409,12 +491,16 @@ def json_lines(results: list) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_report(results: list, out: str | os.PathLike, fmt: str, cfg: dict) -> Path:
-    """Write a report; returns the file written (for html: the folder's index.html)."""
+def write_report(results: list, out: str | os.PathLike, fmt: str, cfg: dict, *, roots: list | None = None,
+                 show_other_paths: bool = False) -> Path:
+    """Write a report; returns the file written (for html: the folder's index.html). A report is meant to be
+    shared: matches with clips outside ``roots`` (the reported folders, as ``report_roots`` gives them; default
+    the results' common folder) are named only as "a clip in another folder" unless ``show_other_paths``."""
     if fmt not in FORMATS:
         raise ValueError(f"Unknown report format {fmt!r}; use one of {', '.join(FORMATS)}.")
     out = Path(out)
     check_out(out, fmt)
+    results = shareable(results, roots, show_other_paths)
     try:
         return _write(results, out, fmt, cfg)
     except OSError as exc:

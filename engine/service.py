@@ -351,7 +351,8 @@ class LibraryService:
             results = [self._results[k] for k in self._rows if k in self._results]
         if not results:
             raise FeatureNotAvailable("No clip in this folder has a score yet: score some (a) before exporting.")
-        return report.write_report(results, dest, "html", self.config()), len(results)
+        return report.write_report(results, dest, "html", self.config(), roots=report.report_roots([self.folder])), \
+            len(results)
 
     def fetch_urls(self, urls: list[str], *, progress=None, cancel: threading.Event | None = None) -> list:
         try:

@@ -81,11 +81,18 @@ def default_store_path() -> Path:
     return data_dir() / "byteme.sqlite3"
 
 
+def _utf8_or_replacement(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
 def connect(path: str | os.PathLike) -> sqlite3.Connection:
     """A connection in WAL mode with a busy timeout; autocommit (transactions are explicit)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # Text is written as UTF-8 by this code; bytes damaged on disk read as U+FFFD instead of raising in the middle of a
+    # query (a damaged row then fails to parse and counts as not stored).
+    conn.text_factory = _utf8_or_replacement
     # Switching a database to WAL (its first open, or a store written without it) needs a lock that SQLite does not
     # wait for (no busy timeout): when another process opens it at the same moment, retry within the timeout.
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
@@ -235,6 +242,8 @@ SIDE_SUFFIXES = ("-wal", "-shm")
 
 def is_damage(exc: BaseException) -> bool:
     """True when ``exc`` says the store file is not a database or is damaged (not: locked, read-only, full)."""
+    if isinstance(exc, UnicodeDecodeError):  # SQLite's message or a schema text holds broken bytes
+        return True
     if not isinstance(exc, sqlite3.DatabaseError):
         return False
     name = getattr(exc, "sqlite_errorname", "") or ""
@@ -326,13 +335,13 @@ class Store:
                              kind="permission_denied") from None
         try:
             self._open(check=reset_damaged)
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, UnicodeDecodeError) as exc:
             if not (reset_damaged and is_damage(exc)):
                 raise store_error(self.path, exc) from None
             try:
                 self.moved_aside = move_aside(self.path)
                 self._open(check=False)
-            except (sqlite3.Error, OSError) as exc2:
+            except (sqlite3.Error, OSError, UnicodeDecodeError) as exc2:
                 raise store_error(self.path, exc2) from None
 
     def _open(self, *, check: bool) -> None:
