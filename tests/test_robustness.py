@@ -359,3 +359,35 @@ def test_table_escapes_tier_and_category_names():
     text = out.getvalue()
     assert "\x1b" not in text and "\x07" not in text
     assert text.count("\\x1b]0;pwned\\x07") == 3
+
+
+# -- 10. privacy: a shared report does not name clips of other folders -----------------------------------------
+
+def test_report_names_other_folders_matches_only_when_asked(tmp_path, good_clip, data_dir, capsys):
+    mine, theirs = tmp_path / "mine", tmp_path / "private-elsewhere"
+    mine.mkdir()
+    theirs.mkdir()
+    for p in (mine / "a.mp4", mine / "sub" / "a-copy.mp4", theirs / "secret-copy.mp4"):
+        p.parent.mkdir(exist_ok=True)
+        shutil.copy(good_clip, p)
+    # the store knows all three (the other folder was scored another day)
+    assert cli.main(["score", str(theirs), "--no-ocr", "--model", "none"]) == 0
+    capsys.readouterr()
+    outs = {}
+    for fmt in ("html", "md", "csv", "json"):
+        out = tmp_path / f"rep-{fmt}"
+        code = cli.main(["report", str(mine), "--format", fmt, "--out", str(out), "--no-ocr", "--model", "none"])
+        assert code == 0, capsys.readouterr().err
+        files = sorted(out.glob("*.html")) if fmt == "html" else [out]
+        outs[fmt] = "\n".join(f.read_text() for f in files)
+    for fmt, text in outs.items():
+        assert str(theirs) not in text and "secret-copy" not in text, fmt
+        assert "a clip in another folder" in text, fmt
+        assert "a-copy.mp4" in text, fmt
+    # inside the reported folder, relatively; never the absolute path of the match
+    assert os.path.join("sub", "a-copy.mp4") in outs["json"]
+    assert str(mine / "sub" / "a-copy.mp4") not in outs["json"].replace(f'"path": "{mine}/sub/a-copy.mp4"', "")
+    out = tmp_path / "rep-shown.md"
+    assert cli.main(["report", str(mine), "--format", "md", "--out", str(out), "--no-ocr", "--model", "none",
+                     "--show-other-paths"]) == 0
+    assert str(theirs / "secret-copy.mp4") in out.read_text()
