@@ -40,5 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     return engine_main(argv, tui=run_tui)
 
 
+def entry() -> None:
+    """The ``byteme`` console script: ``main`` and a clean end of the process (``engine.cli.exit_process``)."""
+    from engine.cli import exit_process
+
+    exit_process(main())
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -391,3 +391,78 @@ def test_report_names_other_folders_matches_only_when_asked(tmp_path, good_clip,
     assert cli.main(["report", str(mine), "--format", "md", "--out", str(out), "--no-ocr", "--model", "none",
                      "--show-other-paths"]) == 0
     assert str(theirs / "secret-copy.mp4") in out.read_text()
+
+
+# -- 11. process hygiene ---------------------------------------------------------------------------------------
+
+#: Seconds a subprocess may take to reach the point a test waits for, or to end: a guard against a hang (the
+#: test fails with a message), never a measure of speed.
+HANG_GUARD_S = 300
+
+
+def _wait_for_file(path: Path, proc) -> None:
+    import time
+
+    give_up = time.monotonic() + HANG_GUARD_S
+    while not path.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"the process ended (status {proc.returncode}) before reaching the point: "
+                        f"{proc.stderr.read()[-2000:]}")
+        if time.monotonic() > give_up:
+            proc.kill()
+            pytest.fail("the process never reached the point")
+        time.sleep(0.05)
+
+
+def test_ctrl_c_during_ocr_exits_130_without_abort(clips, tmp_path, faults):
+    import signal
+    import subprocess
+    import sys
+
+    from engine.extractors import ocr
+
+    if not ocr.rapidocr_available():
+        pytest.skip("rapidocr-onnxruntime is not installed")
+    clip = clips("sigint_ocr", duration_s=3.0, text=[(0.0, 3.0, "READ THIS LINE")])
+    started = tmp_path / "ocr-started"
+    faults(ocr_started_file=started)
+    env = dict(os.environ, BYTEME_DATA_DIR=str(tmp_path / "data"))
+    env.pop("BYTEME_STORE", None)
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "score", str(clip), "--no-cache"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=Path(__file__).resolve().parents[1],
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    _wait_for_file(started, proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=HANG_GUARD_S)
+    assert proc.returncode == 130, (proc.returncode, err[-2000:])
+    assert "terminate called" not in err and "Traceback" not in err, err[-2000:]
+    assert "interrupted" in err
+
+
+def test_app_without_a_terminal_says_so_and_exits_2(tmp_path):
+    import subprocess
+    import sys
+
+    env = dict(os.environ, BYTEME_DATA_DIR=str(tmp_path / "data"))
+    proc = subprocess.run([sys.executable, "-m", "byteme_tui.launch", str(tmp_path)], capture_output=True,
+                          stdin=subprocess.DEVNULL, env=env, cwd=Path(__file__).resolve().parents[1],
+                          timeout=HANG_GUARD_S)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stdout == b""  # not one escape code
+    assert b"needs a terminal" in proc.stderr and b"\x1b" not in proc.stderr
+
+
+def test_app_terminal_check_names_what_is_missing(tmp_path, capsys):
+    import io
+
+    from byteme_tui.launch import run_tui
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert run_tui(tmp_path, None, stdin=Tty(), stdout=io.StringIO()) == 2
+    assert "its output is not one" in capsys.readouterr().err
+    assert run_tui(tmp_path, None, stdin=io.StringIO(), stdout=Tty()) == 2
+    assert "its input is not one" in capsys.readouterr().err

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None, *, tui=None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         sys.stderr.write("byteme: interrupted; finished results are kept in the store.\n")
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
     except sqlite3.Error as exc:  # the store failed after it was opened (damaged pages, a full disk)
@@ -81,9 +81,31 @@ def main(argv: list[str] | None = None, *, tui=None) -> int:
         return EXIT_FAILED
 
 
+#: The exit status of a run stopped with Ctrl-C (128 + SIGINT, the shell's convention).
+EXIT_INTERRUPTED = 130
+
+
+def exit_process(code: int) -> None:
+    """End the process with ``code``. After a Ctrl-C, a thread may still be inside native code (a decoder, OCR)
+    after its grace time: interpreter shutdown would then abort in that library's destructors ("terminate called
+    without an active exception", exit 134), so the process ends with ``os._exit`` once its output is flushed."""
+    import threading
+
+    if code == EXIT_INTERRUPTED and any(t.is_alive() for t in threading.enumerate()
+                                        if t is not threading.main_thread()):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 def _debug_traceback(args) -> None:
     if getattr(args, "debug", False):
         traceback.print_exc()
 
 
-__all__ = ["COMMANDS", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+__all__ = ["COMMANDS", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "exit_process",
+           "main"]
