@@ -466,3 +466,51 @@ def test_app_terminal_check_names_what_is_missing(tmp_path, capsys):
     assert "its output is not one" in capsys.readouterr().err
     assert run_tui(tmp_path, None, stdin=io.StringIO(), stdout=Tty()) == 2
     assert "its input is not one" in capsys.readouterr().err
+
+
+def _descendants(pid: int) -> set[int]:
+    """Process ids below ``pid`` (from /proc), the way `ps --ppid` walks them."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.ray
+def test_ray_run_shuts_down_the_ray_it_started(good_clip, tmp_path, data_dir, capsys):
+    import time
+
+    ray = pytest.importorskip("ray", reason="the optional ray extra is not installed (pip install 'byteme[ray]')")
+    if ray.is_initialized():
+        pytest.skip("Ray is already running in this test process (another test's cluster)")
+    before = _descendants(os.getpid())
+    code = cli.main(["score", str(good_clip), "--executor", "ray", "--workers", "1", "--no-ocr", "--json"])
+    assert code == 0, capsys.readouterr().err
+    assert not ray.is_initialized()
+    started = _descendants(os.getpid()) - before
+    give_up = time.monotonic() + HANG_GUARD_S  # Ray's processes end a moment after ray.shutdown() returns
+    while any(_alive(p) for p in started) and time.monotonic() < give_up:
+        time.sleep(0.2)
+    assert not [p for p in started if _alive(p)], [Path(f"/proc/{p}/cmdline").read_bytes()[:120] for p in started
+                                                  if _alive(p)]
