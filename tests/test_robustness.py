@@ -514,3 +514,29 @@ def test_ray_run_shuts_down_the_ray_it_started(good_clip, tmp_path, data_dir, ca
         time.sleep(0.2)
     assert not [p for p in started if _alive(p)], [Path(f"/proc/{p}/cmdline").read_bytes()[:120] for p in started
                                                   if _alive(p)]
+
+
+def test_library_lists_broken_symlinks_and_probe_failures_with_their_error(tmp_path, good_clip, data_dir):
+    from engine.service import LibraryService
+
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    shutil.copy(good_clip, folder / "good.mp4")
+    (folder / "dangling.mp4").symlink_to(folder / "gone.mp4")
+    (folder / "loop.mp4").symlink_to(folder / "loop.mp4")
+    (folder / "text.mp4").write_text("not a video\n" * 50)
+    service = LibraryService(folder, store_path=tmp_path / "s.sqlite3", executor="thread", workers=1)
+    try:
+        rows = {r.name: r for r in service.open().rows.values()}
+        assert set(rows) == {"good.mp4", "dangling.mp4", "loop.mp4", "text.mp4"}
+        for name in ("dangling.mp4", "loop.mp4"):
+            assert rows[name].status == "error" and rows[name].error.startswith("not_found: "), rows[name]
+            assert name in rows[name].error
+        while service.probe_missing(limit=25):
+            pass
+        rows = {r.name: r for r in service.poll().rows.values()}
+        assert rows["text.mp4"].status == "error" and rows["text.mp4"].error.startswith("unreadable: "), rows
+        assert rows["good.mp4"].status == "new" and rows["good.mp4"].duration_s > 0
+        assert rows["dangling.mp4"].status == "error"  # still shown after a poll
+    finally:
+        service.shutdown(cancel_jobs=True)
