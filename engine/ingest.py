@@ -18,8 +18,11 @@ Safety:
 - partial data lives only in the hidden folder ``to_dir/.byteme-partial/`` (yt-dlp's ``.part``/``.ytdl``
   files and the finished-but-not-yet-checked file). The final name in ``to_dir`` appears only after the
   download is complete and PyAV has opened it, found a video stream, decoded a frame and seen packets up
-  to the duration the container declares. On an error or a cancel the item's leftovers are deleted; a
-  killed process can leave only files inside ``.byteme-partial`` (library scanners skip dot-folders).
+  to the duration the container declares. The ``.info.json`` is written there too and moved beside the video
+  right after it. On an error or a cancel the item's leftovers are deleted; a killed process can leave only
+  files inside ``.byteme-partial`` (library scanners skip dot-folders).
+- no name starts with a dot (a title like ``../../.x`` would make a hidden file the scan skips): see
+  :func:`visible_file_name`.
 - items already downloaded are skipped through yt-dlp's download archive (by default
   ``<data dir>/download-archive.txt``, see :func:`data_dir`).
 

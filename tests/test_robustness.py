@@ -540,3 +540,31 @@ def test_library_lists_broken_symlinks_and_probe_failures_with_their_error(tmp_p
         assert rows["dangling.mp4"].status == "error"  # still shown after a poll
     finally:
         service.shutdown(cancel_jobs=True)
+
+
+def test_app_store_failing_after_start_exits_2_in_plain_words(tmp_path, capsys):
+    """A store that opened but fails when the library is read (a damaged page): the app ends with status 2 and a
+    plain message, not a Rich traceback with locals and status 0."""
+    import asyncio
+
+    pytest.importorskip("textual")
+    from byteme_tui.app import BytemeApp
+    from fake_backend import FakeBackend
+
+    class DamagedBackend(FakeBackend):
+        store_path = tmp_path / "damaged.sqlite3"
+
+        def open(self):
+            raise sqlite3.DatabaseError("database disk image is malformed")
+
+    app = BytemeApp(DamagedBackend(), poll_interval_s=None)
+
+    async def run():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+
+    asyncio.run(run())
+    assert app.return_code == 2
+    err = " ".join(capsys.readouterr().err.split())  # Rich wraps the message at the terminal width
+    assert str(DamagedBackend.store_path) in err and "--reset-store" in err and "Traceback" not in err
