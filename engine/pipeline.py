@@ -373,6 +373,10 @@ def analyze(
     except MemoryError as exc:
         return failed_result(exc, path, cfg, cancel, t0)
     except Exception as exc:  # Cancelled is one: a user's cancel propagates, the clip's time limit is a result
+        if store is not None and _store_failed(exc):  # not the clip's fault: every clip would fail the same way
+            from .store import store_error
+
+            raise store_error(store.path, exc) from None
         result = failed_result(exc, path, cfg, cancel, t0)
     if store is not None:
         try:
@@ -380,6 +384,14 @@ def analyze(
         except Exception:
             pass
     return result
+
+
+def _store_failed(exc: BaseException) -> bool:
+    """True for a failure of the store or the disk (SQLite's errors, a full disk), not of the clip."""
+    import errno
+    import sqlite3
+
+    return isinstance(exc, sqlite3.Error) or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC)
 
 
 __all__ = ["Progress", "analyze", "evaluate", "extract_features", "failed_result", "MediaError"]

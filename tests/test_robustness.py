@@ -230,6 +230,19 @@ def test_full_disk_with_workers(tmp_path, good_clip, data_dir, monkeypatch, caps
     _plain_failure(code, capsys.readouterr().err, "No space left", str(data_dir / "byteme.sqlite3"))
 
 
+def test_full_disk_in_process_stops_the_run_in_plain_words(tmp_path, good_clip, data_dir, monkeypatch, capsys):
+    from engine import store as store_module
+
+    def full_disk(*a, **kw):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store_module.Store, "put_features", full_disk)
+    code = cli.main(["score", str(good_clip), str(good_clip), "--json", "--no-ocr", "--no-cache"])
+    out, err = capsys.readouterr()
+    _plain_failure(code, err, "No space left", str(data_dir / "byteme.sqlite3"))
+    assert out == ""  # stopped at the first clip, not one "internal" error per clip
+
+
 def test_unwritable_csv_fails_before_any_clip_is_scored(tmp_path, good_clip, data_dir, monkeypatch, capsys):
     from engine import pipeline
 
