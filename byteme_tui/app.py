@@ -17,6 +17,8 @@ from engine.textsafe import visible
 from .messages import CommandDone, StateChanged
 from .screens.library import LibraryScreen
 
+#: What a store that fails under the app raises (SQLite's errors, a full disk, our own StoreError).
+STORE_FAILURES = (StoreError, sqlite3.Error, OSError)
 #: The UI reads the queue's progress this often (4 Hz: the pipeline batches its events at the same rate).
 POLL_INTERVAL_S = 0.25
 
@@ -44,9 +46,8 @@ class BytemeApp(AppActions, App[int]):
     def load(self) -> None:
         try:
             state = self.backend.open()
-        except (StoreError, sqlite3.Error, OSError) as exc:  # a store damaged beyond its header, a full disk
-            why = store_error(getattr(self.backend, "store_path", None) or "", exc).message
-            self.call_from_thread(self.exit, None, 2, Text(f"byteme: {visible(why)}"))  # Text: no markup
+        except STORE_FAILURES as exc:  # a store damaged beyond its header, a full disk
+            self._store_failed(exc)
             return
         self.post_message(StateChanged(state))
         self.post_message(StateChanged(self.backend.poll()))  # queue states at once, not after the imports below
@@ -70,7 +71,18 @@ class BytemeApp(AppActions, App[int]):
 
     @work(thread=True, exclusive=True, group="poll")
     def poll(self) -> None:
-        self.post_message(StateChanged(self.backend.poll()))
+        try:
+            state = self.backend.poll()
+        except STORE_FAILURES as exc:
+            self._store_failed(exc)
+            return
+        self.post_message(StateChanged(state))
+
+    def _store_failed(self, exc: BaseException) -> None:
+        """The store failed under the app (damaged pages, a full disk): end with status 2 and the plain reason
+        (never a traceback with locals), from a worker thread."""
+        why = store_error(getattr(self.backend, "store_path", None) or "", exc).message
+        self.call_from_thread(self.exit, None, 2, Text(f"byteme: {visible(why)}"))  # Text: no markup
 
     def on_state_changed(self, message: StateChanged) -> None:
         old = self.state
