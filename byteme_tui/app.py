@@ -2,16 +2,23 @@
 Screens live in ``screens/``, widgets in ``widgets/``; the backend (store + job queue) is passed in."""
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import App
 
 from .actions import AppActions
+from engine.errors import StoreError
 from engine.service import LibraryService
+from engine.store import store_error
+from engine.textsafe import visible
 from .messages import CommandDone, StateChanged
 from .screens.library import LibraryScreen
 
+#: What a store that fails under the app raises (SQLite's errors, a full disk, our own StoreError).
+STORE_FAILURES = (StoreError, sqlite3.Error, OSError)
 #: The UI reads the queue's progress this often (4 Hz: the pipeline batches its events at the same rate).
 POLL_INTERVAL_S = 0.25
 
@@ -37,7 +44,12 @@ class BytemeApp(AppActions, App[int]):
 
     @work(thread=True, exclusive=True, group="load")
     def load(self) -> None:
-        self.post_message(StateChanged(self.backend.open()))
+        try:
+            state = self.backend.open()
+        except STORE_FAILURES as exc:  # a store damaged beyond its header, a full disk
+            self._store_failed(exc)
+            return
+        self.post_message(StateChanged(state))
         self.post_message(StateChanged(self.backend.poll()))  # queue states at once, not after the imports below
         if self.poll_interval_s and not self._polling:
             self._polling = True
@@ -59,7 +71,18 @@ class BytemeApp(AppActions, App[int]):
 
     @work(thread=True, exclusive=True, group="poll")
     def poll(self) -> None:
-        self.post_message(StateChanged(self.backend.poll()))
+        try:
+            state = self.backend.poll()
+        except STORE_FAILURES as exc:
+            self._store_failed(exc)
+            return
+        self.post_message(StateChanged(state))
+
+    def _store_failed(self, exc: BaseException) -> None:
+        """The store failed under the app (damaged pages, a full disk): end with status 2 and the plain reason
+        (never a traceback with locals), from a worker thread."""
+        why = store_error(getattr(self.backend, "store_path", None) or "", exc).message
+        self.call_from_thread(self.exit, None, 2, Text(f"byteme: {visible(why)}"))  # Text: no markup
 
     def on_state_changed(self, message: StateChanged) -> None:
         old = self.state
@@ -86,7 +109,14 @@ def run_app(folder: Path, args) -> int:
         return 2
     from .terminal import worker_log_path, worker_output_to
 
-    backend = LibraryService(folder, store_path=getattr(args, "store", None), config_path=getattr(args, "config", None),
+    from engine.cli.common import store_for
+
+    store = store_for(args)  # a damaged or unwritable store: a plain message (StoreError) before the screen opens
+    store_path = store.path
+    store.close()
+    backend = LibraryService(folder, store_path=store_path, config_path=getattr(args, "config", None),
                              preset=getattr(args, "preset", None))
     with worker_output_to(worker_log_path()):  # worker processes must never write over the app
-        return BytemeApp(backend).run() or 0
+        app = BytemeApp(backend)
+        result = app.run()
+    return app.return_code or result or 0

@@ -39,6 +39,24 @@ class ModelError(BytemeError):
     kind = "model"
 
 
+class StoreError(BytemeError):
+    """The SQLite store cannot be opened, read or written (a damaged file, a read-only folder, a full disk, a folder
+    where the file should be). ``damaged``: the file is not a database or its pages are broken; ``--reset-store``
+    then keeps it aside and starts a fresh one."""
+
+    kind = "store"
+
+    def __init__(self, message: str, *, kind: str | None = None, damaged: bool = False):
+        super().__init__(message, kind=kind)
+        self.damaged = damaged
+
+
+class OutputError(BytemeError):
+    """An output the user asked for (``--csv FILE``, ``report --out``) cannot be written."""
+
+    kind = "output"
+
+
 class IngestError(BytemeError):
     kind = "download"
 

@@ -18,8 +18,11 @@ Safety:
 - partial data lives only in the hidden folder ``to_dir/.byteme-partial/`` (yt-dlp's ``.part``/``.ytdl``
   files and the finished-but-not-yet-checked file). The final name in ``to_dir`` appears only after the
   download is complete and PyAV has opened it, found a video stream, decoded a frame and seen packets up
-  to the duration the container declares. On an error or a cancel the item's leftovers are deleted; a
-  killed process can leave only files inside ``.byteme-partial`` (library scanners skip dot-folders).
+  to the duration the container declares. The ``.info.json`` is written there too and moved beside the video
+  right after it. On an error or a cancel the item's leftovers are deleted; a killed process can leave only
+  files inside ``.byteme-partial`` (library scanners skip dot-folders).
+- no name starts with a dot (a title like ``../../.x`` would make a hidden file the scan skips): see
+  :func:`visible_file_name`.
 - items already downloaded are skipped through yt-dlp's download archive (by default
   ``<data dir>/download-archive.txt``, see :func:`data_dir`).
 
@@ -297,6 +300,25 @@ class _CancelRequested(Exception):
     """Raised from the progress hook when the cancel event is set (not an OSError: yt-dlp must not catch it)."""
 
 
+#: What replaces a file name left empty or starting with "-" once its leading dots are gone.
+VISIBLE_NAME_PREFIX = "clip"
+
+
+def visible_file_name(path: str) -> str:
+    """``path`` with its file name's leading dots (and spaces) removed, so the file is never hidden; a name left
+    empty or starting with "-" (a command-line option's look) gets ``VISIBLE_NAME_PREFIX`` in front."""
+    folder, name = os.path.split(path)
+    if not name.startswith((".", " ")):
+        return path
+    stripped = name.lstrip(". ")
+    if not stripped or stripped.startswith("-"):
+        stripped = VISIBLE_NAME_PREFIX + stripped
+    elif "." not in stripped:  # the name was only dots and an extension (".mp4"): keep the extension
+        stripped = f"{VISIBLE_NAME_PREFIX}.{stripped}"
+    name = stripped
+    return os.path.join(folder, name)
+
+
 def _inside(path: Path, folder: Path) -> bool:
     try:
         return Path(os.path.realpath(path)).is_relative_to(Path(os.path.realpath(folder)))
@@ -405,12 +427,22 @@ class _Session:
     def _make_ydl(self):
         from yt_dlp import YoutubeDL
 
+        class VisibleNamesYDL(YoutubeDL):
+            """Every name yt-dlp makes (video, temp, .info.json, subtitles) without a leading dot: a title such as
+            ".x" or "../../x" must not give a hidden file that the scan, the app and ``watch`` skip."""
+
+            def prepare_filename(self, info_dict, dir_type="", **kwargs):
+                name = super().prepare_filename(info_dict, dir_type, **kwargs)
+                return visible_file_name(name) if name and name != "-" else name
+
         def backoff(n: int) -> float:  # yt-dlp calls it as f(n=attempt), attempt counting from 0
             return min(RETRY_BACKOFF_CAP_S, RETRY_BACKOFF_S * (2 ** max(0, n)))
 
         params = {
             "format": FORMAT_SPEC,
-            "paths": {"home": str(self.to_dir), "temp": str(self.partial_dir)},
+            # The .info.json is written in the partial folder too (yt-dlp writes it before the download) and moved
+            # beside the video after the video's own move: a process killed mid-download leaves nothing in to_dir.
+            "paths": {"home": str(self.to_dir), "temp": str(self.partial_dir), "infojson": str(self.partial_dir)},
             "outtmpl": {"default": OUTPUT_TEMPLATE},
             "restrictfilenames": True,
             "windowsfilenames": True,
@@ -444,7 +476,7 @@ class _Session:
         }
         if self.limit:
             params["playlist_items"] = f"1:{int(self.limit)}"
-        ydl = YoutubeDL({k: v for k, v in params.items() if v is not None})
+        ydl = VisibleNamesYDL({k: v for k, v in params.items() if v is not None})
         pps = self._postprocessors()
         ydl.add_post_processor(pps["video"], when="video")
         ydl.add_post_processor(pps["post_process"], when="post_process")
@@ -481,10 +513,13 @@ class _Session:
                         raise IngestError(KIND_TEXT["unsafe_path"] + ".", kind="unsafe_path")
                 if not _inside(temp, session.partial_dir):
                     raise IngestError(KIND_TEXT["unsafe_path"] + ".", kind="unsafe_path")
-                paths = [final, info_path, *subs]
+                if not _inside(info_path, session.partial_dir):
+                    raise IngestError(KIND_TEXT["unsafe_path"] + ".", kind="unsafe_path")
+                final_info = final.parent / info_path.name
+                paths = [final, final_info, *subs]
                 session.item = _Item(
                     video_id=str(info.get("id") or ""), title=_str_or_none(info.get("title")),
-                    temp_path=temp, final_path=final, info_path=info_path, subtitle_paths=subs,
+                    temp_path=temp, final_path=final, info_path=final_info, subtitle_paths=subs,
                     preexisting={p for p in paths if p.exists()})
                 session.items.append(session.item)
                 return [], info
@@ -510,7 +545,13 @@ class _Session:
                 if item is not None:
                     item.done_path = path
                     infofn = info.get("infojson_filename")
-                    item.done_info = Path(infofn) if infofn and Path(infofn).exists() else None
+                    item.done_info = None
+                    if infofn and Path(infofn).is_file() and item.info_path is not None:
+                        if not _inside(item.info_path, session.to_dir):
+                            raise IngestError(KIND_TEXT["unsafe_path"] + ".", kind="unsafe_path")
+                        os.replace(infofn, item.info_path)  # one rename, after the video's: never half there
+                        info["infojson_filename"] = str(item.info_path)
+                        item.done_info = item.info_path
                     # requested_subtitles[...]["filepath"] still names the temporary copy: use the final names
                     item.done_subs = [p for p in item.subtitle_paths
                                       if p.is_file() and _inside(p, session.to_dir)]

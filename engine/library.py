@@ -7,6 +7,8 @@ together. The job supervisor (``engine.jobs.supervisor``) calls the same two for
 """
 from __future__ import annotations
 
+import errno
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -17,6 +19,7 @@ from .insights import enrich
 from .pipeline import Progress, evaluate, extract_watched, failed_result
 from .result import ClipResult
 from .sidecars import fingerprint as sidecar_fingerprint
+from .store import store_error
 
 
 def cached_features(store, path: Path, options: dict | None, *, lookup: bool = True):
@@ -86,6 +89,8 @@ def analyze(
     except MemoryError as exc:
         return failed_result(exc, path, cfg, cancel, t0)
     except Exception as exc:  # Cancelled is one: a user's cancel propagates, the clip's time limit is a result
+        if store is not None and _store_failed(exc):  # not the clip's fault: every clip would fail the same way
+            raise store_error(store.path, exc) from None
         result = failed_result(exc, path, cfg, cancel, t0)
     if store is not None:
         try:
@@ -93,3 +98,8 @@ def analyze(
         except Exception:
             pass
     return result
+
+
+def _store_failed(exc: BaseException) -> bool:
+    """True for a failure of the store or the disk (SQLite's errors, a full disk), not of the clip."""
+    return isinstance(exc, sqlite3.Error) or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC)

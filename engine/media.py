@@ -684,8 +684,10 @@ def _int_peak(arr: np.ndarray) -> float:
 
 
 def iter_clips(paths, *, recursive: bool = True) -> Iterator[Path]:
-    """Files and folders to clip paths, in a stable order. A folder is walked recursively for video extensions;
-    a file named directly is always yielded (so a bad file given by name is reported, not skipped). Symlink loops
+    """Files and folders to clip paths, in a stable order. A folder is walked recursively for video extensions
+    (a folder is never yielded, whatever its name: so ``iter_clips(iter_clips(x))`` is ``iter_clips(x)``, which the
+    job queue relies on); a file named directly is always yielded (so a bad file given by name is reported, not
+    skipped). Symlink loops
     are not followed twice; partial downloads are skipped."""
     seen_dirs: set[tuple[int, int]] = set()
     for p in paths:
@@ -719,7 +721,7 @@ def _walk(folder: Path, seen: set, recursive: bool) -> Iterator[Path]:
             is_dir = entry.is_dir()
         except OSError:
             is_dir = False
-        if is_dir and suffix not in VIDEO_EXTENSIONS:
+        if is_dir:  # a folder is never a clip, even one named x.mp4: it is walked (as JobQueue.enqueue does)
             if recursive:
                 yield from _walk(p, seen, recursive)
             continue

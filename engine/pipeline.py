@@ -302,24 +302,30 @@ def extract_watched(path: Path, cfg: dict, *, progress, cancel, options):
         return extract_features(path, cfg, progress=progress, cancel=cancel, options=options)
     deadline = Deadline(cancel, limit)
     box: dict = {}
+    # The thread's end is an Event of our own, not Thread.join/is_alive: before Python 3.13 a Ctrl-C that lands
+    # inside join() can mark a running thread as stopped (CPython gh-90882), and the process then exits while the
+    # analysis still runs in native code (onnxruntime, OpenCV), which aborts ("terminate called", exit 134).
+    finished = threading.Event()
 
     def run():
         try:
             box["value"] = extract_features(path, cfg, progress=progress, cancel=deadline, options=options)
         except BaseException as exc:  # raised again below, in the caller's thread
             box["error"] = exc
+        finally:
+            finished.set()
 
     thread = threading.Thread(target=run, name="byteme-clip", daemon=True)
     thread.start()
     give_up = time.monotonic() + limit + STUCK_GRACE_S
     try:
-        while thread.is_alive() and time.monotonic() < give_up:
-            thread.join(0.25)
-    except BaseException:  # Ctrl-C: stop the analysis (at its next packet) before going
+        while not finished.wait(0.25) and time.monotonic() < give_up:
+            pass
+    except BaseException:  # Ctrl-C: stop the analysis (at its next packet) and let it end before going
         deadline.stop()
-        thread.join(STUCK_GRACE_S)
+        finished.wait(STUCK_GRACE_S)
         raise
-    if thread.is_alive():
+    if not finished.is_set():
         deadline.stop()
         raise MediaError(
             f"{path.name} stopped responding (stuck inside the decoder or another library call) and was given up "

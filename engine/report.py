@@ -20,9 +20,10 @@ import os
 import statistics
 from pathlib import Path
 
+from .errors import OutputError
 from .feedback import clock, plural
 from .folder import shared_findings, top_fix_text
-from .textsafe import visible
+from .textsafe import csv_row, display_path, visible
 
 FORMATS = ("html", "md", "csv", "json")
 SCORE_KEYS = ("overall", "visual", "audio", "text", "hook")
@@ -92,6 +93,88 @@ def summary_row(r, rank: int | None = None, shared=()) -> dict:
         "cuts_on_beat_pct": cob.get("on_beat_pct"),
         "top_finding": top_fix_text(r, shared) if r.ok else (r.error or {}).get("message"),
     }
+
+
+# -- privacy: a report is meant to be shared ------------------------------------------------------------------
+
+#: How a shared report names a match outside the reported folders (unless ``show_other_paths``).
+ANOTHER_FOLDER = "a clip in another folder"
+
+
+def report_roots(paths) -> list[str]:
+    """The folders a report covers: each folder given, and the folder of each file given (as store path keys)."""
+    from .store import path_key
+
+    roots = []
+    for p in paths:
+        p = Path(p)
+        roots.append(path_key(p if p.is_dir() else p.parent))
+    return roots
+
+
+def _common_root(results: list) -> list[str]:
+    from .store import path_key
+
+    parents = [os.path.dirname(path_key(r.path)) for r in results if r.path]
+    try:
+        return [os.path.commonpath(parents)] if parents else []
+    except ValueError:
+        return []
+
+
+def shown_other_path(other: str, roots: list[str], show_other_paths: bool = False) -> str:
+    """How a shared report names another clip of the store: relative to the reported folder it lies in, else
+    ``ANOTHER_FOLDER`` (its absolute path only with ``show_other_paths``)."""
+    if show_other_paths:
+        return other
+    for root in sorted(roots, key=len, reverse=True):
+        try:
+            rel = os.path.relpath(other, root)
+        except ValueError:
+            continue
+        if rel != os.curdir and not rel.startswith(os.pardir + os.sep) and rel != os.pardir:
+            return rel
+    return ANOTHER_FOLDER
+
+
+def shareable(results: list, roots: list[str] | None = None, show_other_paths: bool = False) -> list:
+    """Copies of ``results`` fit to share: every near-duplicate or soundtrack match (in the originality insight,
+    the findings and the rewards checklist) names a clip inside the reported folders relatively and any other one
+    only as ``ANOTHER_FOLDER``. ``roots``: the reported folders (default: the folder the results have in common)."""
+    import copy
+
+    if show_other_paths:
+        return list(results)
+    roots = _common_root(results) if roots is None else list(roots)
+    out = []
+    for r in results:
+        matches = ((_ins(r).get("originality") or {}).get("matches")) or []
+        if not matches:
+            out.append(r)
+            continue
+        r = copy.deepcopy(r)
+        ins = _ins(r)
+        names = {}
+        for m in ins["originality"]["matches"]:
+            other = str(m.get("other_path") or "")
+            names[other] = shown_other_path(other, roots)
+            m["other_path"] = names[other]
+        swaps = sorted(((k, v) for k, v in names.items() if k), key=lambda kv: -len(kv[0]))
+
+        def hide(text):
+            if not isinstance(text, str):
+                return text
+            for other, shown in swaps:
+                text = text.replace(visible(other), shown).replace(other, shown)
+            return text
+
+        for f in r.findings:
+            f.message = hide(f.message)
+        for checklist in ins.get("rewards", []):
+            for item in checklist.get("items", []):
+                item["reason"] = hide(item.get("reason"))
+        out.append(r)
+    return out
 
 
 # -- SVG charts ----------------------------------------------------------------------------------------------
@@ -427,11 +510,47 @@ def json_lines(results: list) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_report(results: list, out: str | os.PathLike, fmt: str, cfg: dict) -> Path:
-    """Write a report; returns the file written (for html: the folder's index.html)."""
+def write_report(results: list, out: str | os.PathLike, fmt: str, cfg: dict, *, roots: list | None = None,
+                 show_other_paths: bool = False) -> Path:
+    """Write a report; returns the file written (for html: the folder's index.html). A report is meant to be
+    shared: matches with clips outside ``roots`` (the reported folders, as ``report_roots`` gives them; default
+    the results' common folder) are named only as "a clip in another folder" unless ``show_other_paths``."""
     if fmt not in FORMATS:
         raise ValueError(f"Unknown report format {fmt!r}; use one of {', '.join(FORMATS)}.")
     out = Path(out)
+    check_out(out, fmt)
+    results = shareable(results, roots, show_other_paths)
+    try:
+        return _write(results, out, fmt, cfg)
+    except OSError as exc:
+        raise OutputError(f"The report could not be written to {display_path(exc.filename or out)}: "
+                          f"{exc.strerror or exc}.") from None
+
+
+def check_out(out: str | os.PathLike, fmt: str) -> None:
+    """Raise OutputError in plain words when a report of ``fmt`` cannot be written at ``out`` (checked before the
+    clips are scored): html needs a folder (made when missing), the other formats a file."""
+    out = Path(out)
+    shown = display_path(out)
+    if fmt == "html":
+        existing = next((p for p in (out, *out.parents) if os.path.lexists(p)), None)
+        if existing is not None and not existing.is_dir():
+            raise OutputError(f"--out {shown}: an HTML report is a folder, and {display_path(existing)} is a file. "
+                              "Give a new or existing folder (or --format md|csv|json for one file).")
+        if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+            raise OutputError(f"--out {shown}: {display_path(existing)} cannot be written (permission denied).")
+        return
+    if out.is_dir():
+        raise OutputError(f"--out {shown} is a folder; a {fmt} report is one file: give a file name.")
+    existing = next((p for p in out.parents if os.path.lexists(p)), None)
+    if existing is not None and not existing.is_dir():
+        raise OutputError(f"--out {shown}: {display_path(existing)} is a file, not a folder.")
+    target = out if out.exists() else existing
+    if target is not None and not os.access(target, os.W_OK | (os.X_OK if target.is_dir() else 0)):
+        raise OutputError(f"--out {shown} cannot be written (permission denied).")
+
+
+def _write(results: list, out: Path, fmt: str, cfg: dict) -> Path:
     if fmt == "html":
         out.mkdir(parents=True, exist_ok=True)
         medians = library_medians(results)
@@ -453,5 +572,5 @@ def write_report(results: list, out: str | os.PathLike, fmt: str, cfg: dict) -> 
             w.writeheader()
             shared = shared_findings(results)
             for i, r in enumerate(ranked(results)):
-                w.writerow(summary_row(r, i + 1, shared))
+                w.writerow(csv_row(summary_row(r, i + 1, shared)))
     return out

@@ -8,6 +8,7 @@ from .features import FeatureVector
 from .feedback import Finding
 from .media import MediaInfo
 from .scorer import Scores
+from .textsafe import path_bytes
 
 
 @dataclass
@@ -52,6 +53,9 @@ class ClipResult:
             if self.features else {},
             "feedback": [_contract_finding(f) for f in self.findings],
             "engine": {"version": __version__, "model": s.model if s else None},
+            # The file name's exact bytes (base64) when it is not valid UTF-8, else null: JSON tools turn the
+            # "\udcXX" escapes of such a "path" into U+FFFD.
+            "path_bytes": path_bytes(self.path),
             # Beyond the contract's keys: the hook score, retention timeline, rewards checklist and originality;
             # the picture's perceived quality and platform fit apart (engine/scorer.py) and each modality's weight
             # in the overall score.

@@ -14,7 +14,7 @@ from pathlib import Path
 from .folder import shared_findings, top_fix_text
 from .media import iter_clips
 from .service_state import ACTIVE, ClipRow, JobView, LibraryState
-from .store import Store, path_key
+from .store import Store, path_from_key, path_key
 
 #: Seconds of finished jobs that the throughput (clips per minute) is averaged over.
 THROUGHPUT_WINDOW_S = 120.0
@@ -70,6 +70,25 @@ def own_performance(rows: dict, path: str) -> dict | None:
     return similar_score_performance(pairs, me.overall)
 
 
+def unreadable_text(path: Path, exc: BaseException) -> str:
+    """"kind: message" for a file the library cannot read: the probe's own plain words (a dangling symlink is
+    ``not_found``), else the OS error."""
+    from .errors import MediaError
+    from .media import probe
+
+    if not isinstance(exc, MediaError):
+        try:
+            probe(path)
+        except MediaError as media_error:
+            exc = media_error
+        except Exception:  # noqa: BLE001 - fall back to the error we have
+            pass
+    if isinstance(exc, MediaError):
+        return f"{exc.kind}: {exc.message}"
+    what = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+    return f"unreadable: {path.name} cannot be read ({what})."
+
+
 def error_text(error) -> str | None:
     if not error:
         return None
@@ -94,6 +113,7 @@ class LibraryService:
         self._supervisor = None
         self._queue_error: str | None = None
         self._rows: dict[str, ClipRow] = {}
+        self._problems: dict[str, str] = {}  # path key -> "kind: message" of a file that cannot be read or probed
         self._results: dict[str, object] = {}
         self._shared: list = []  # engine.folder.SharedFinding: findings most scored clips share
         self._active: set[str] = set()
@@ -150,13 +170,16 @@ class LibraryService:
             known = self.store.known_files()
             rows: dict[str, ClipRow] = {}
             hash_of: dict[str, str] = {}
+            self._problems = {}
             for p in paths:
+                key = path_key(p)  # the key the store and the queue use for this file
+                name = os.path.relpath(p.absolute(), self.folder)
                 try:
                     st = p.stat()
-                    key = path_key(p)  # the key the store and the queue use for this file
-                except OSError:
+                except OSError as exc:  # a dangling or looping symlink: listed, with why it cannot be read
+                    self._problems[key] = unreadable_text(p, exc)
+                    rows[key] = ClipRow(path=key, name=name, status="error", error=self._problems[key])
                     continue
-                name = os.path.relpath(p.absolute(), self.folder)
                 rows[key] = ClipRow(path=key, name=name, size_bytes=st.st_size)
                 k = known.get(key)
                 if k and k[0] and k[1] == st.st_size and k[2] == st.st_mtime_ns:
@@ -225,8 +248,10 @@ class LibraryService:
         r = self._results.get(key)
         synced = getattr(self, "_synced", {}).get(key)
         if r is None:
+            problem = self._problems.get(key)  # a file that cannot be read or probed stays shown as such
             return with_synced(ClipRow(path=key, name=old.name, size_bytes=old.size_bytes, duration_s=old.duration_s,
-                                       width=old.width, height=old.height), synced)
+                                       width=old.width, height=old.height, status="error" if problem else "new",
+                                       error=problem), synced)
         return with_synced(row_from_result(key, old.name, old.size_bytes, r, self._shared), synced)
 
     def _reload(self, keys) -> None:
@@ -279,17 +304,21 @@ class LibraryService:
 
         with self._lock:
             todo = [r for r in self._rows.values() if r.duration_s is None and r.status != "error"][:limit]
-        done = {}
+        done, failed = {}, {}
         for r in todo:
             try:
-                info = probe(r.path)
+                info = probe(path_from_key(r.path))
                 done[r.path] = (info.duration_s, info.width, info.height)
-            except Exception:  # noqa: BLE001 - a bad file is reported when it is scored
+            except Exception as exc:  # noqa: BLE001 - shown on the row (it would never leave "new" otherwise)
                 done[r.path] = (0.0, 0, 0)
+                failed[r.path] = unreadable_text(path_from_key(r.path), exc)
         with self._lock:
             for key, (d, w, h) in done.items():
                 if key in self._rows:
                     self._rows[key] = replace(self._rows[key], duration_s=d, width=w, height=h)
+                    if key in failed and self._rows[key].status == "new":
+                        self._problems[key] = failed[key]
+                        self._rows[key] = replace(self._rows[key], status="error", error=failed[key])
         return len(done)
 
     # -- commands ------------------------------------------------------------------------------------------
@@ -389,7 +418,8 @@ class LibraryService:
             results = [self._results[k] for k in self._rows if k in self._results]
         if not results:
             raise FeatureNotAvailable("No clip in this folder has a score yet: score some (a) before exporting.")
-        return report.write_report(results, dest, "html", self.config()), len(results)
+        return report.write_report(results, dest, "html", self.config(), roots=report.report_roots([self.folder])), \
+            len(results)
 
     def fetch_urls(self, urls: list[str], *, progress=None, cancel: threading.Event | None = None) -> list:
         try:

@@ -17,9 +17,10 @@ def active_config(config_path: str | os.PathLike | None = None, preset: str | No
     return load_config(config_path, preset=preset)
 
 
-def open_store(store_path: str | os.PathLike | None = None) -> Store:
-    """The SQLite store at ``store_path``, or the default one ($BYTEME_STORE, $BYTEME_DATA_DIR, user data dir)."""
-    return Store(store_path) if store_path else Store()
+def open_store(store_path: str | os.PathLike | None = None, *, reset_damaged: bool = False) -> Store:
+    """The SQLite store at ``store_path``, or the default one ($BYTEME_STORE, $BYTEME_DATA_DIR, user data dir).
+    Raises ``StoreError`` in plain words; ``reset_damaged`` keeps a damaged store aside and starts a fresh one."""
+    return Store(store_path or None, reset_damaged=reset_damaged)
 
 
 def model_name(requested: str | None, cfg: dict) -> str | None:

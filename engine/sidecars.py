@@ -9,6 +9,7 @@ themselves (``<i>`` in SRT/VTT, ``{\\i1}`` in ASS). Code that prints any of it m
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -56,6 +57,23 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8-sig", errors="replace")
 
 
+#: Errors of a look at a sidecar's name that mean "there is none": missing, a part of the path is a file, a symlink
+#: loop, or a name too long for the file system (a clip named with 250-255 bytes plus ".info.json").
+_NO_SUCH_FILE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG)
+
+
+def _exists(path: Path) -> bool:
+    """Whether a sidecar may be there (``Path.exists`` raises for a name too long: that is no sidecar). Any other
+    error (permission) counts as there, so reading it reports the problem in plain words."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno not in _NO_SUCH_FILE
+    except ValueError:  # a NUL in the name
+        return False
+    return True
+
+
 def _read_head(path: Path, limit: int) -> tuple[bytes | None, bool, Problem | None]:
     """(first ``limit`` bytes, whether the file is longer, problem)."""
     try:
@@ -94,7 +112,7 @@ def read_caption_sidecar(clip: Path) -> tuple[Caption, list[Problem]]:
     looked = []
     for side in caption_candidates(clip):
         looked.append(side.name)
-        if not side.exists():
+        if not _exists(side):
             continue
         raw, longer, problem = _read_head(side, MAX_CAPTION_BYTES)
         if problem is not None:
@@ -189,7 +207,7 @@ def read_info_json(clip: Path) -> tuple[dict | None, list[Problem]]:
     only ``None``s). Text fields are cut to ``MAX_CAPTION_CHARS``.
     """
     path = info_json_path(clip)
-    if not path.exists():
+    if not _exists(path):
         return None, []
     data = read_engagement(path)
     error = data.pop("error", None)
@@ -288,7 +306,7 @@ def subtitle_sidecars(clip: Path) -> list[Path]:
     found = []
     for s in SUBTITLE_SUFFIXES:
         p = clip.with_suffix(s)
-        if p.exists():
+        if _exists(p):
             found.append(p)
     try:
         siblings = sorted(os.scandir(clip.parent), key=lambda e: e.name)

@@ -22,12 +22,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from . import __version__
+from .errors import StoreError
 from .features import FeatureVector
 from .feedback import Finding
 from .media import MediaInfo
 from .paths import data_dir
 from .result import ClipResult
 from .scorer import Scores
+from .textsafe import display_path
 
 BUSY_TIMEOUT_MS = 30_000
 #: Bytes read from each of the start, middle and end of a file for its content hash: enough to tell clips apart
@@ -103,11 +105,18 @@ def default_store_path() -> Path:
     return data_dir() / "byteme.sqlite3"
 
 
+def _utf8_or_replacement(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
 def connect(path: str | os.PathLike) -> sqlite3.Connection:
     """A connection in WAL mode with a busy timeout; autocommit (transactions are explicit)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # Text is written as UTF-8 by this code; bytes damaged on disk read as U+FFFD instead of raising in the middle of a
+    # query (a damaged row then fails to parse and counts as not stored).
+    conn.text_factory = _utf8_or_replacement
     # Switching a database to WAL (its first open, or a store written without it) needs a lock that SQLite does not
     # wait for (no busy timeout): when another process opens it at the same moment, retry within the timeout.
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
@@ -264,17 +273,140 @@ def result_from_json(text: str) -> ClipResult:
     )
 
 
+# -- a store that cannot be used ------------------------------------------------------------------------------
+
+#: SQLite's result codes for a file that is not a database or whose pages are broken (sqlite.org/rescode.html).
+DAMAGE_CODES = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+#: The flag that keeps a damaged store aside and starts a fresh one (every command has it).
+RESET_FLAG = "--reset-store"
+#: The files SQLite keeps beside a store in WAL mode; moved aside with it.
+SIDE_SUFFIXES = ("-wal", "-shm")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """True when ``exc`` says the store file is not a database or is damaged (not: locked, read-only, full)."""
+    if isinstance(exc, UnicodeDecodeError):  # SQLite's message or a schema text holds broken bytes
+        return True
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    return name.startswith(DAMAGE_CODES) or "file is not a database" in text or "malformed" in text
+
+
+def aside_path(path: Path, when: float | None = None) -> Path:
+    """Where a damaged store is kept: beside it, its name + ``.damaged-YYYYmmdd-HHMMSS`` (+ ``-N`` when taken)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
+    candidate = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while os.path.lexists(candidate):
+        n += 1
+        candidate = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    return candidate
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a damaged store (and its -wal/-shm files) to ``aside_path``; nothing is deleted. Returns the new path."""
+    target = aside_path(path)
+    os.rename(path, target)
+    for suffix in SIDE_SUFFIXES:
+        side = Path(f"{path}{suffix}")
+        if os.path.lexists(side):
+            os.rename(side, Path(f"{target}{suffix}"))
+    return target
+
+
+def store_error(path: str | os.PathLike, exc: BaseException) -> StoreError:
+    """A plain-words StoreError naming the store file, for an error SQLite or the OS raised while using it."""
+    p = Path(path)
+    shown = display_path(p)
+    if isinstance(exc, StoreError):
+        return exc
+    if is_damage(exc):
+        return StoreError(
+            f"The store {shown} is damaged ({exc}). Nothing was changed. To keep it aside (renamed to "
+            f"{display_path(aside_path(p).name)}) and start a fresh one, run the same command again with "
+            f"{RESET_FLAG}; or use another store with --store FILE.", damaged=True)
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "disk is full" in text:
+        return StoreError(f"No space left on the disk for the store {shown}: free some space and run the same "
+                          "command again (finished results are kept).", kind="disk_full")
+    if os.path.isdir(p):
+        return StoreError(f"The store {shown} is a folder, not a file: give --store a file name, such as "
+                          f"{display_path(p / 'byteme.sqlite3')}.")
+    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) or "readonly" in text \
+            or "unable to open" in text:
+        folder = p.parent
+        why = ("its folder cannot be written" if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK)
+               else "it is read-only" if p.exists() and not os.access(p, os.W_OK) else
+               f"{exc.strerror if isinstance(exc, OSError) and exc.strerror else text}")
+        return StoreError(f"The store {shown} cannot be opened for writing: {why}. Give a writable place with "
+                          "--store FILE (or $BYTEME_DATA_DIR).", kind="permission_denied")
+    what = exc.strerror if isinstance(exc, OSError) and exc.strerror else text
+    return StoreError(f"The store {shown} could not be used: {what}.")
+
+
+def check_integrity(conn: sqlite3.Connection) -> str | None:
+    """SQLite's ``quick_check`` of every page (reads the whole file): None when sound, else its first complaint."""
+    row = conn.execute("PRAGMA quick_check(1)").fetchone()
+    return None if row and row[0] == "ok" else (row[0] if row else "no answer")
+
+
+#: What parsing a stored row can raise when its text was damaged on disk (SQLite checks pages, not JSON).
+_DAMAGED_ROW = (ValueError, TypeError, KeyError, AttributeError)
+
+
+def _result_or_none(text: str) -> ClipResult | None:
+    """A stored result, or None when its row is damaged (then it is computed again, as if never stored)."""
+    try:
+        return result_from_json(text)
+    except _DAMAGED_ROW:
+        return None
+
+
 class Store:
-    def __init__(self, path: str | os.PathLike | None = None):
-        self.path = Path(path) if path else default_store_path()
+    def __init__(self, path: str | os.PathLike | None = None, *, reset_damaged: bool = False):
+        """Open (or create) the store. Every failure is a ``StoreError`` naming the file in plain words. A damaged
+        store is never changed unless ``reset_damaged`` (the user's ``--reset-store``): then it is checked page by
+        page, and if damaged, kept aside (``moved_aside`` says where) and a fresh one started."""
+        self.moved_aside: Path | None = None
+        try:
+            self.path = Path(path) if path else default_store_path()
+        except OSError as exc:  # the data folder cannot be made
+            raise StoreError(f"The data folder {display_path(exc.filename or '')} cannot be made: "
+                             f"{exc.strerror}. Give a writable place with --store FILE or $BYTEME_DATA_DIR.",
+                             kind="permission_denied") from None
+        try:
+            self._open(check=reset_damaged)
+        except (sqlite3.Error, OSError, UnicodeDecodeError) as exc:
+            if not (reset_damaged and is_damage(exc)):
+                raise store_error(self.path, exc) from None
+            try:
+                self.moved_aside = move_aside(self.path)
+                self._open(check=False)
+            except (sqlite3.Error, OSError, UnicodeDecodeError) as exc2:
+                raise store_error(self.path, exc2) from None
+
+    def _open(self, *, check: bool) -> None:
+        if self.path.is_dir():
+            raise StoreError(f"The store {display_path(self.path)} is a folder, not a file: give --store a file "
+                             f"name, such as {display_path(self.path / 'byteme.sqlite3')}.")
         self.conn = connect(self.path)
-        with write_tx(self.conn):
-            for stmt in SCHEMA.strip().split(";"):
-                if stmt.strip():
-                    self.conn.execute(stmt)
-            # checked under the write lock: of several processes opening an old store at once, one migrates
-            self.migrated_results = migrate_results(self.conn)  # result rows written by the migration (0: none)
-            migrate_engagement_readings(self.conn)
+        try:
+            if check:
+                problem = check_integrity(self.conn)
+                if problem:
+                    raise sqlite3.DatabaseError(f"database disk image is malformed: {problem}")
+            with write_tx(self.conn):
+                for stmt in SCHEMA.strip().split(";"):
+                    if stmt.strip():
+                        self.conn.execute(stmt)
+                # checked under the write lock: of several processes opening an old store at once, one migrates
+                self.migrated_results = migrate_results(self.conn)  # result rows written by the migration (0: none)
+                migrate_engagement_readings(self.conn)
+        except BaseException:
+            self.conn.close()
+            raise
 
     def close(self) -> None:
         self.conn.close()
@@ -312,7 +444,10 @@ class Store:
 
     def engagement(self, path: Path) -> dict | None:
         row = self.conn.execute("SELECT engagement FROM clips WHERE path=?", (path_key(path),)).fetchone()
-        return json.loads(row[0]) if row and row[0] else None
+        try:
+            return json.loads(row[0]) if row and row[0] else None
+        except ValueError:  # damaged on disk
+            return None
 
     # -- engagement readings (``byteme tiktok sync``) ----------------------------------------------------------
     def add_readings(self, readings: list[dict]) -> None:
@@ -377,7 +512,10 @@ class Store:
                 (chash, _features_key(variant, sidecars)),
             ).fetchone()
             if row:
-                return MediaInfo(**json.loads(row[0])), FeatureVector.from_dict(json.loads(row[1]))
+                try:
+                    return MediaInfo(**json.loads(row[0])), FeatureVector.from_dict(json.loads(row[1]))
+                except _DAMAGED_ROW:  # damaged on disk: analysed again
+                    return None
         return None
 
     def put_features(self, chash: str, media: MediaInfo, fv: FeatureVector, options: dict | None = None,
@@ -397,7 +535,7 @@ class Store:
             " AND config_hash=?",
             (chash, path_key(path), __version__, model, cfg_hash),
         ).fetchone()
-        return result_from_json(row[0]) if row else None
+        return _result_or_none(row[0]) if row else None
 
     def put_result(self, r: ClipResult, model: str, cfg_hash: str, conn: sqlite3.Connection | None = None, *,
                    path: str | os.PathLike | None = None) -> None:
@@ -442,8 +580,8 @@ class Store:
                     newest[key] = text
         out = {}
         for key in hash_of:
-            if key in newest:
-                r = result_from_json(newest[key])
+            r = _result_or_none(newest[key]) if key in newest else None
+            if r is not None:
                 r.path = key
                 out[key] = r
         return out
@@ -462,7 +600,8 @@ class Store:
         out = []
         for path, text in latest.items():
             if wanted is None or path in wanted:
-                r = result_from_json(text)
-                r.path = path
-                out.append(r)
+                r = _result_or_none(text)
+                if r is not None:
+                    r.path = path
+                    out.append(r)
         return out

@@ -4,9 +4,13 @@
 undecodable byte of a file name with a visible escape such as ``\\x1b``, so a terminal never interprets it.
 Markup (Rich/Textual ``[bold]``) is the UI's concern: the TUI wraps outside text in ``rich.text.Text``, which
 never parses markup.
+
+``csv_cell(v)`` makes a value safe for a CSV a creator opens in a spreadsheet: undecodable bytes as ``\\xNN`` (the
+file stays UTF-8) and text that a spreadsheet would run as a formula neutralised with a leading ``'``.
 """
 from __future__ import annotations
 
+import base64
 import os
 import re
 
@@ -37,3 +41,50 @@ def visible(text: object, *, keep_newlines: bool = False) -> str:
 def display_path(path: object) -> str:
     """A path for printing: visible() of its text."""
     return visible(os.fspath(path) if not isinstance(path, str) else path)
+
+
+def utf8_text(text: str) -> str:
+    """``text`` with the undecodable bytes of a file name (Python's surrogate escapes) written as ``\\xNN``, so it
+    can be written as UTF-8; everything else unchanged (the form the store keeps paths in)."""
+    return _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)
+
+
+def path_bytes(path: object) -> str | None:
+    """The exact bytes of a file name that is not valid UTF-8, base64-encoded (RFC 4648); None for a UTF-8 name.
+    JSON cannot carry such bytes (``"\\udcff"`` becomes U+FFFD in most tools); this lets a consumer open the file."""
+    text = os.fspath(path) if not isinstance(path, str) else path
+    if isinstance(text, bytes):
+        raw = text
+        try:
+            raw.decode("utf-8")
+            return None
+        except UnicodeDecodeError:
+            return base64.b64encode(raw).decode("ascii")
+    if not _SURROGATE.search(text):
+        return None
+    return base64.b64encode(os.fsencode(text)).decode("ascii")
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection": =, +, -, @, and tab and
+#: carriage return, which some importers strip before looking).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell: None as empty, numbers as numbers (a negative score or LUFS stays a number), text as UTF-8-safe
+    text with a leading ``'`` when it would start a formula (OWASP's advice against CSV injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, (bool, int, float)):
+        return value
+    text = utf8_text(value if isinstance(value, str) else os.fsdecode(value) if isinstance(value, bytes) else str(value))
+    if text.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def csv_row(row: dict) -> dict:
+    """``csv_cell`` of every value of a row."""
+    return {k: csv_cell(v) for k, v in row.items()}
+

@@ -181,9 +181,10 @@ def test_iter_clips_walks_folders_and_skips_partials(tmp_path):
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "e.webm").write_bytes(b"x")
     (tmp_path / "d" / "loop").symlink_to(tmp_path)
-    (tmp_path / "folder.mp4").mkdir()
+    (tmp_path / "folder.mp4").mkdir()  # a folder is never a clip, whatever its name: it is walked
+    (tmp_path / "folder.mp4" / "f.mov").write_bytes(b"x")
     found = [p.relative_to(tmp_path).as_posix() for p in media.iter_clips([tmp_path])]
-    assert found == ["a.mp4", "d/e.webm", "folder.mp4"]
+    assert found == ["a.mp4", "d/e.webm", "folder.mp4/f.mov"]
 
 
 def test_engine_never_imports_textual():

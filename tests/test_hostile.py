@@ -37,7 +37,8 @@ def hostile_folder(tmp_path_factory, good_clip, audio_only_m4a, video_only_mp4):
     # enough: FFmpeg finds a moov hidden inside a 'free' box.)
     (folder / "04_no_moov.mp4").write_bytes(data[: moov - 4])
     (folder / "05_text.mp4").write_text("This is a caption, not a video.\n" * 20)
-    (folder / "06_folder.mp4").mkdir()
+    (folder / "06_folder.mp4").mkdir()  # a folder is never a clip, whatever its name: it is walked
+    (folder / "06_folder.mp4" / "inside.mp4").write_bytes(data)
     (folder / "07_dangling.mp4").symlink_to(folder / "does-not-exist.mp4")
     (folder / "08_loop.mp4").symlink_to(folder / "08_loop.mp4")
     (folder / "09_audio_only.m4a").write_bytes(audio_only_m4a.read_bytes())
@@ -67,7 +68,6 @@ def test_hostile_folder_reports_each_and_scores_the_rest(hostile_folder, store_e
         "02_random.mp4": "unreadable",
         "04_no_moov.mp4": "unreadable",
         "05_text.mp4": "unreadable",
-        "06_folder.mp4": "not_a_file",
         "07_dangling.mp4": "not_found",
         "08_loop.mp4": "not_found",
     }
@@ -79,7 +79,8 @@ def test_hostile_folder_reports_each_and_scores_the_rest(hostile_folder, store_e
     # Half an mp4 has its index at the end in PyAV's writer: either unreadable, or the readable half scores.
     assert rows["03_truncated.mp4"]["status"] == "ok" or rows["03_truncated.mp4"]["error"]["kind"] in (
         "unreadable", "truncated", "decode_failed")
-    scored = ["00_good.mp4", "09_audio_only.m4a", "10_video_only.mp4", *HOSTILE_NAMES.values(),
+    assert "06_folder.mp4" not in rows
+    scored = ["00_good.mp4", "inside.mp4", "09_audio_only.m4a", "10_video_only.mp4", *HOSTILE_NAMES.values(),
               os.fsdecode(b"bad-\xff\xfe-bytes.mp4")]
     for name in scored:
         assert rows[name]["status"] == "ok", (name, rows[name]["error"])

@@ -70,6 +70,9 @@ SUBS_PAGE = b"""<!DOCTYPE html><html><head><title>With captions</title></head><b
 EVIL_SUBS_PAGE = b"""<!DOCTYPE html><html><head><title>Evil captions</title></head><body>
 <video src="/media/subbed.mp4"><track kind="subtitles" src="/subs.vtt" srclang="../../../escape"></video>
 </body></html>"""
+#: A title that would make a hidden file (a leading dot, a climb out of the folder), on a page with a video.
+DOT_TITLE_PAGE = b"""<!DOCTYPE html><html><head><title>../../.secret clip</title></head>
+<body><video controls src="/media/inpage.mp4"></video></body></html>"""
 VTT = b"WEBVTT\n\n00:00.000 --> 00:01.000\nHello\n"
 FILE_SRC_PAGE = b"""<!DOCTYPE html><html><head><title>Local file</title></head><body>
 <video src="file:///etc/hostname"></video></body></html>"""
@@ -130,6 +133,8 @@ def _make_handler(clips: dict[str, bytes], hits: dict[str, int], cookies_seen: l
                 self._send(200, plain, "video/mp4", length=len(plain))
             elif path == "/page.html":
                 self._send(200, PAGE, "text/html; charset=utf-8", length=len(PAGE))
+            elif path == "/dot-title.html":
+                self._send(200, DOT_TITLE_PAGE, "text/html; charset=utf-8", length=len(DOT_TITLE_PAGE))
             elif path == "/subs.html":
                 self._send(200, SUBS_PAGE, "text/html; charset=utf-8", length=len(SUBS_PAGE))
             elif path == "/separate.mpd":
@@ -431,10 +436,10 @@ def test_killed_download_leaves_only_partial_names(server, clip_bytes, tmp_path)
     in_flight = state["files"]
     assert state["scanned"] == []  # the library scanner sees no clip while the transfer is in flight
     assert any(p.name.endswith(".part") for p in in_flight), in_flight
-    for p in in_flight:
+    for p in in_flight:  # nothing in the library folder itself, not even the .info.json (it moves with the video)
         rel = p.relative_to(lib)
-        assert p.name.endswith((".part", ".ytdl", ".temp", ".json")) or rel.parts[0].startswith("."), rel
-    assert not [p for p in in_flight if p.suffix == ".mp4" and not p.relative_to(lib).parts[0].startswith(".")]
+        assert len(rel.parts) > 1 and rel.parts[0] == ingest.PARTIAL_DIRNAME, rel
+    assert any(p.name.endswith(".info.json") for p in in_flight), in_flight
 
 
 # --- names and paths ----------------------------------------------------------------------------------
@@ -448,6 +453,28 @@ def test_file_names_are_sanitised_and_inside_folder(server, tmp_path):
     name = result.path.name
     assert all(ch.isascii() and (ch.isalnum() or ch in "._-") for ch in name), name
     assert result.path.resolve().is_relative_to(lib.resolve())
+
+
+def test_title_with_leading_dots_gives_a_visible_clip(server, tmp_path):
+    """A title like "../../.secret" must not make a dot-file that the scan, the app and watch would skip."""
+    base, _ = server
+    lib = tmp_path / "lib"
+    [result] = ingest.fetch([f"{base}/dot-title.html"], to_dir=lib, archive=tmp_path / "a.txt", **FAST)
+    assert result.status == "ok", result.error
+    assert not result.path.name.startswith("."), result.path.name
+    assert result.path.parent == lib.resolve()
+    assert result.info_path is not None and result.info_path.parent == lib.resolve()
+    assert not result.info_path.name.startswith(".")
+    assert list(media.iter_clips([lib])) == [result.path]  # the library scan finds it
+    assert not (lib / ingest.PARTIAL_DIRNAME).exists()
+
+
+@pytest.mark.parametrize("name, expected", [
+    (".hidden-id.mp4", "hidden-id.mp4"), ("..-id.mp4", "clip-id.mp4"), (".._.._x-id.mp4", "_.._x-id.mp4"),
+    (". x-id.info.json", "x-id.info.json"), ("ok-id.mp4", "ok-id.mp4"), (".mp4", "clip.mp4"),
+])
+def test_visible_file_name(name, expected, tmp_path):
+    assert ingest.visible_file_name(str(tmp_path / name)) == str(tmp_path / expected)
 
 
 def test_unsafe_temp_name_is_refused(tmp_path):

@@ -453,7 +453,11 @@ async def test_scores_generated_folder_through_real_queue(clips, tmp_path, monke
     app = BytemeApp(backend, poll_interval_s=0.1)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.5)
-        assert {r.status for r in app.state.rows.values()} == {"new"}
+        rows = {r.name: r for r in app.state.rows.values()}
+        assert rows["a.mp4"].status == rows["b [x].mp4"].status == "new"
+        # a file the header probe cannot read is shown with its error as soon as it is probed (not "new" forever)
+        assert rows["broken.mp4"].status == "new" or (rows["broken.mp4"].status == "error"
+                                                      and rows["broken.mp4"].error.startswith("unreadable: "))
         await pilot.press("a")
         for _ in range(600):
             await pilot.pause(0.1)

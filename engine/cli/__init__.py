@@ -8,14 +8,17 @@ Exit codes: 0 every clip scored, 1 some clip failed, 2 usage error (argparse) or
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import sqlite3
 import sys
+import traceback
 
 from .. import __version__
-from ..errors import BytemeError, ConfigError
+from ..errors import BytemeError, ConfigError, OutputError, StoreError
 from ..textsafe import visible
 from . import config, demo, evaluate, fetch, report, results, score, tiktok, train, tui, watch
-from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_arguments
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_arguments, store_path_for
 
 #: The commands, in the order ``byteme --help`` lists them.
 COMMANDS = (score, results, tui, demo, config, fetch, train, evaluate, watch, report, tiktok)
@@ -51,17 +54,58 @@ def main(argv: list[str] | None = None, *, tui=None) -> int:
     args.tui = tui
     try:
         return args.run(args)
-    except ConfigError as exc:
+    except (ConfigError, StoreError, OutputError) as exc:  # nothing could start, or an asked-for output failed
+        _debug_traceback(args)
         sys.stderr.write(f"byteme: {visible(exc.message)}\n")
         return EXIT_USAGE
     except BytemeError as exc:
+        _debug_traceback(args)
         sys.stderr.write(f"byteme: {visible(exc.message)}\n")
         return EXIT_FAILED
     except KeyboardInterrupt:
         sys.stderr.write("byteme: interrupted; finished results are kept in the store.\n")
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except sqlite3.Error as exc:  # the store failed after it was opened (damaged pages, a full disk)
+        from ..store import store_error
+
+        _debug_traceback(args)
+        sys.stderr.write(f"byteme: {visible(store_error(store_path_for(args), exc).message)}\n")
+        return EXIT_USAGE
+    except OSError as exc:  # a file or folder the run needed: said with its name, never as a traceback
+        _debug_traceback(args)
+        name = f" {visible(os.fsdecode(exc.filename))}" if exc.filename is not None else ""
+        hint = " (the disk is full)" if exc.errno == errno.ENOSPC else ""
+        sys.stderr.write(f"byteme: {visible(exc.strerror or exc)}{':' if name else ''}{name}{hint}.\n")
+        return EXIT_FAILED
 
 
-__all__ = ["COMMANDS", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+#: The exit status of a run stopped with Ctrl-C (128 + SIGINT, the shell's convention).
+EXIT_INTERRUPTED = 130
+
+
+def exit_process(code: int) -> None:
+    """End the process with ``code``. After a Ctrl-C, a thread may still be inside native code (a decoder, OCR)
+    after its grace time: interpreter shutdown would then abort in that library's destructors ("terminate called
+    without an active exception", exit 134), so the process ends with ``os._exit`` once its output is flushed."""
+    import threading
+
+    if code == EXIT_INTERRUPTED and any(t.is_alive() for t in threading.enumerate()
+                                        if t is not threading.main_thread()):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
+def _debug_traceback(args) -> None:
+    if getattr(args, "debug", False):
+        traceback.print_exc()
+
+
+__all__ = ["COMMANDS", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "exit_process",
+           "main"]

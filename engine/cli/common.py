@@ -15,6 +15,8 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="a config.toml with your targets (default: the shipped one)")
     p.add_argument("--preset", choices=None, help="platform preset: tiktok, reels or shorts")
     p.add_argument("--store", metavar="FILE", help="the SQLite store (default: $BYTEME_STORE or the user data dir)")
+    p.add_argument("--reset-store", action="store_true",
+                   help="when the store is damaged: keep it aside (renamed with the time) and start a fresh one")
     p.add_argument("--debug", action="store_true", help="print tracebacks for internal errors")
 
 
@@ -23,7 +25,25 @@ def config_for(args) -> dict:
 
 
 def store_for(args):
-    return services.open_store(getattr(args, "store", None))
+    """The run's store; with ``--reset-store`` a damaged one is kept aside (and said where) and a fresh one made."""
+    store = services.open_store(getattr(args, "store", None), reset_damaged=getattr(args, "reset_store", False))
+    if store.moved_aside is not None:
+        sys.stderr.write(f"byteme: the damaged store was kept as {display_path(store.moved_aside)}; a fresh store "
+                         f"was started at {display_path(store.path)}.\n")
+    return store
+
+
+def store_path_for(args):
+    """The store file the run uses (for messages): ``--store`` or the default."""
+    from ..store import default_store_path
+
+    given = getattr(args, "store", None)
+    if given:
+        return given
+    try:
+        return default_store_path()
+    except OSError:
+        return "the default store"
 
 
 def model_for(args, cfg: dict):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from ..textsafe import display_path, visible
 from .common import EXIT_OK, config_for
 
 NAME = "config"
@@ -17,9 +18,9 @@ def run(args) -> int:
     from ..config import redacted, user_config_path
 
     if args.path:
-        print(user_config_path())
+        print(display_path(user_config_path()))
         return EXIT_OK
     cfg = config_for(args)
-    print("# sources, later ones override earlier: " + ", ".join(cfg.pop("_sources")))
+    print("# sources, later ones override earlier: " + ", ".join(visible(s) for s in cfg.pop("_sources")))
     print(json.dumps(redacted(cfg), indent=2))
     return EXIT_OK

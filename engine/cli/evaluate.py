@@ -7,6 +7,7 @@ from pathlib import Path
 from ..model import DEFAULT_NAME, load_model
 from ..train.labels import (ENGAGEMENT_TARGETS, LabelError, comparison, features_for, labels_for, print_comparison,
                             read_labels, shipped_model, synced_engagement)
+from ..textsafe import visible
 from .common import config_for, store_for
 
 NAME = "eval"
@@ -21,7 +22,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    log = lambda s: sys.stderr.write(s + "\n")  # noqa: E731
+    log = lambda s: sys.stderr.write(visible(s, keep_newlines=True) + "\n")  # noqa: E731 - names from files
     cfg = config_for(args)
     ls = read_labels(args.labels, args.target, synced_engagement(args) if Path(args.labels).is_dir() else None)
     store = store_for(args)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ..report import FORMATS, write_report
+from ..report import FORMATS, check_out, report_roots, write_report
 from ..textsafe import display_path
 from .common import config_for, model_for, no_clips, store_for
 
@@ -18,12 +18,17 @@ def add_arguments(p) -> None:
                    help="where to write (default: byteme-report/ for html, byteme-report.FORMAT otherwise)")
     p.add_argument("--no-ocr", action="store_true", help="skip on-screen text recognition for clips not yet analysed")
     p.add_argument("--model", default=None, help="learned scorer to use (default from config; 'none' for targets only)")
+    p.add_argument("--show-other-paths", action="store_true",
+                   help="name near-duplicates in other folders of the store by their full path (by default a "
+                        "report meant to be shared says only 'a clip in another folder')")
 
 
 def run(args) -> int:
     from ..media import iter_clips
     from ..library import analyze
 
+    out = args.out or ("byteme-report" if args.format == "html" else f"byteme-report.{args.format}")
+    check_out(out, args.format)  # before scoring: not after an hour of work
     cfg = config_for(args)
     store = store_for(args)
     model = model_for(args, cfg)
@@ -36,8 +41,8 @@ def run(args) -> int:
         results.append(r)
         if args.debug and r.traceback:
             sys.stderr.write(r.traceback)
-    out = args.out or ("byteme-report" if args.format == "html" else f"byteme-report.{args.format}")
-    written = write_report(results, out, args.format, cfg)
     store.close()
+    written = write_report(results, out, args.format, cfg, roots=report_roots(args.paths),
+                           show_other_paths=args.show_other_paths)
     print(f"Report for {len(results)} clips: {display_path(written)}")
     return 0 if all(r.ok for r in results) else 1

@@ -17,8 +17,12 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from ..store import path_from_key
+
     store = store_for(args)
     results = store.latest_results()
+    for r in results:  # the file's own name (a name that is not UTF-8 is kept as \xNN text in the store)
+        r.path = str(path_from_key(r.path))
     if args.json:
         for r in results:
             sys.stdout.write(json.dumps(r.contract(), ensure_ascii=True) + "\n")

@@ -1,12 +1,11 @@
 """``byteme score PATH... [--json] [--csv FILE] [--workers N]``: one JSON object per clip (README, Headless)."""
 from __future__ import annotations
 
-import csv
 import json
 import sys
 
 from .common import EXIT_FAILED, EXIT_OK, config_for, model_for, no_clips, store_for
-from .table import CSV_COLUMNS, print_table_header, print_table_row, table_row
+from .table import check_writable_file, print_table_header, print_table_row, table_row, write_csv
 
 NAME = "score"
 HELP = "score clips and folders; --json prints one JSON object per clip per line"
@@ -28,6 +27,8 @@ def run(args) -> int:
     from ..media import iter_clips
     from ..library import analyze
 
+    if args.csv:
+        check_writable_file(args.csv, "--csv")  # before scoring: not after an hour of work
     cfg = config_for(args)
     if args.model not in (None, "", "none"):
         cfg.setdefault("scoring", {})["quality"] = "model"  # a model named on purpose decides quality too
@@ -63,10 +64,7 @@ def run(args) -> int:
             sys.stderr.write(r.traceback)
         if args.csv:
             rows.append(table_row(r))
-    if args.csv:
-        with open(args.csv, "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-            w.writeheader()
-            w.writerows(rows)
     store.close()
+    if args.csv:
+        write_csv(args.csv, rows, "--csv")
     return EXIT_FAILED if failed else EXIT_OK

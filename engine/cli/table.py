@@ -1,9 +1,12 @@
 """The plain table ``byteme score`` and ``byteme results`` print, and the CSV rows of ``score --csv``."""
 from __future__ import annotations
 
+import csv
 import os
+from pathlib import Path
 
-from ..textsafe import visible
+from ..errors import OutputError
+from ..textsafe import csv_row, display_path, visible
 
 CSV_COLUMNS = ("path", "status", "error_kind", "error_message", "duration_s", "width", "height", "fps", "has_audio",
                "codec", "overall", "visual", "audio", "text", "tier", "category", "top_finding")
@@ -53,5 +56,31 @@ def print_table_row(row: dict, out) -> None:
     top = visible(row["top_finding"] or "")
     out.write(
         f"{name:<34} {_fmt(row['overall']):>7} {_fmt(row['visual']):>6} {_fmt(row['audio']):>6} {_fmt(row['text']):>5}"
-        f"  {row['tier'] or '-':<9} {row['category'] or '-':<14} {top}\n"
+        f"  {visible(row['tier'] or '-'):<9} {visible(row['category'] or '-'):<14} {top}\n"
     )
+
+
+def check_writable_file(path, flag: str) -> None:
+    """Raise OutputError (plain words, naming ``flag``) when a file cannot be written at ``path``: its folder is
+    missing or not writable, or the path is a folder. Checked before the work, so no result is lost to it."""
+    p = Path(path)
+    shown = display_path(p)
+    if p.is_dir():
+        raise OutputError(f"{flag} {shown} is a folder; give a file name.")
+    folder = p.parent
+    if not folder.is_dir():
+        raise OutputError(f"{flag} {shown}: the folder {display_path(folder)} does not exist.")
+    if (p.exists() and not os.access(p, os.W_OK)) or (not p.exists() and not os.access(folder, os.W_OK | os.X_OK)):
+        raise OutputError(f"{flag} {shown} cannot be written (permission denied).")
+
+
+def write_csv(path, rows: list[dict], flag: str = "--csv", columns=CSV_COLUMNS) -> None:
+    """Write the rows as UTF-8 CSV, each cell made safe for a spreadsheet (``textsafe.csv_cell``). A failure to
+    write is an OutputError naming the file."""
+    try:
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=columns)
+            w.writeheader()
+            w.writerows(csv_row(r) for r in rows)
+    except OSError as exc:
+        raise OutputError(f"{flag} {display_path(path)} could not be written: {exc.strerror or exc}.") from None

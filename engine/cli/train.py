@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from ..model import CATEGORIES, current_feature_keys, load_model, save_model, user_models_dir
-from ..textsafe import display_path
+from ..textsafe import display_path, visible
 from ..train.fit import as_scorer, group_split, train_model
 from ..train.labels import (ENGAGEMENT_TARGETS, MIN_CLIPS, TEST_SHARE, LabelError, comparison, features_for,
                             labels_for, print_comparison, read_labels, shipped_model,
@@ -34,7 +34,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    log = lambda s: sys.stderr.write(s + "\n")  # noqa: E731
+    log = lambda s: sys.stderr.write(visible(s, keep_newlines=True) + "\n")  # noqa: E731 - names from files
     if getattr(args, "synthetic", False):
         from ..train.build_default import DEFAULT_SEED, build
 

@@ -63,17 +63,19 @@ class Analyzer:
             ev.set()
 
 
-def connect(address: str | None, num_cpus: int | None = None) -> None:
-    """Attach to a Ray cluster (``auto`` or HOST:PORT), or start a local one when ``address`` is None."""
+def connect(address: str | None, num_cpus: int | None = None) -> bool:
+    """Attach to a Ray cluster (``auto`` or HOST:PORT), or start a local one when ``address`` is None. True when
+    this call did it (the caller then shuts Ray down when done); False when this process was already attached."""
     import ray
 
     if ray.is_initialized():
-        return
+        return False
     kwargs = {"include_dashboard": False, "log_to_driver": False}
     if address:
         ray.init(address=address, **kwargs)
     else:
         ray.init(num_cpus=num_cpus, **kwargs)
+    return True
 
 
 class RayExecutor(Executor):
@@ -83,15 +85,22 @@ class RayExecutor(Executor):
         import ray
 
         self._ray = ray
-        connect(address, num_cpus=workers or None)
-        if not workers:
-            workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        # max_concurrency=2: cancel() must run while run() is busy. num_cpus=1: one actor per core.
-        self._remote = ray.remote(num_cpus=1, max_restarts=0, max_concurrency=2)(Analyzer)
-        self._events: queue.Queue = queue.Queue()
-        self._lock = threading.Lock()
-        self._actors = [self._remote.remote() for _ in range(int(workers))]
-        self._labels = ray.get([a.ready.remote() for a in self._actors], timeout=ACTOR_READY_TIMEOUT_S)
+        # Shut down at the end only what this run started: a local Ray (its raylet, GCS and agents, ~200 MB) or
+        # this driver's connection to a cluster; a Ray the caller had already started is left running.
+        self._started_ray = connect(address, num_cpus=workers or None)
+        try:
+            if not workers:
+                workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            # max_concurrency=2: cancel() must run while run() is busy. num_cpus=1: one actor per core.
+            self._remote = ray.remote(num_cpus=1, max_restarts=0, max_concurrency=2)(Analyzer)
+            self._events: queue.Queue = queue.Queue()
+            self._lock = threading.Lock()
+            self._actors = [self._remote.remote() for _ in range(int(workers))]
+            self._labels = ray.get([a.ready.remote() for a in self._actors], timeout=ACTOR_READY_TIMEOUT_S)
+        except BaseException:
+            if self._started_ray:
+                ray.shutdown()
+            raise
         self._busy: dict[int, int] = {}  # job id -> actor index
         self._closing = False
         self._pumps: list[threading.Thread] = []
@@ -187,3 +196,9 @@ class RayExecutor(Executor):
                 pass
         for pump in self._pumps:
             pump.join(timeout=max(0.1, deadline - time.monotonic()))
+        if self._started_ray:
+            self._started_ray = False
+            try:
+                self._ray.shutdown()
+            except Exception:  # a cluster already gone: nothing left of ours to stop
+                pass

@@ -498,10 +498,23 @@ def run_paths(
                         yield ClipResult.failed(str(path), "cancelled", "Cancelled before it finished.")
                         break
                     if not sup.alive():
-                        raise sup.error or BytemeError("The job supervisor stopped unexpectedly.", kind="internal")
+                        raise _plain(sup.error, queue.path)
                     time.sleep(RESULT_POLL_S)
         finally:
             sup.stop(cancel_running=False, timeout=0)
             queue.close()
 
     return results()
+
+
+def _plain(error: BaseException | None, store_path) -> BaseException:
+    """Why the supervisor stopped, for the user: a store or disk failure (a full disk, a damaged store) as a plain
+    ``StoreError`` naming the store; our own errors as they are."""
+    if error is None:
+        return BytemeError("The job supervisor stopped unexpectedly.", kind="internal")
+    if isinstance(error, (OSError, sqlite3.Error)):
+        from ..store import store_error
+
+        return store_error(store_path, error)
+    return error
+

@@ -10,6 +10,8 @@ long-lived workers run. Keys (all optional):
 - ``hold_on`` + ``hold_file``: a job whose file name contains ``hold_on`` waits (cancellably) while ``hold_file``
   exists, so a test can act on a job in the middle of its run.
 - ``modules_to``: after each job, the sorted names of the top-level modules imported so far are written there.
+- ``ocr_started_file``: the first time a job's on-screen text reader (RapidOCR) reads a frame, this file is
+  written, so a test can act (send Ctrl-C) while the process is inside onnxruntime.
 
 Product code knows nothing of this: ``install()`` wraps ``engine.pipeline.extract_features`` (which every executor's
 ``run_job`` calls). ``sitecustomize.py`` beside this file installs it in new interpreters when this folder is on
@@ -56,6 +58,8 @@ def wrap(extract_features, *, in_test_process: bool):
             while os.path.exists(hold_file):
                 if cancel is not None and cancel.wait(HOLD_POLL_S):
                     raise Cancelled()
+        if faults.get("ocr_started_file"):
+            _watch_ocr(faults["ocr_started_file"])
         try:
             return extract_features(path, *args, **kwargs)
         finally:
@@ -65,6 +69,27 @@ def wrap(extract_features, *, in_test_process: bool):
 
     faulty_extract_features.__wrapped__ = extract_features
     return faulty_extract_features
+
+
+def _watch_ocr(started_file: str) -> None:
+    """Wrap ``engine.extractors.ocr.get_engine`` so the engine it returns writes ``started_file`` when it reads."""
+    from engine.extractors.text import ocr as ocr
+
+    if hasattr(ocr.get_engine, "__wrapped__"):
+        return
+    real_get_engine = ocr.get_engine
+
+    def get_engine(*args, **kwargs):
+        engine = real_get_engine(*args, **kwargs)
+
+        def read(*a, **kw):
+            Path(started_file).write_text("reading")
+            return engine(*a, **kw)
+
+        return read
+
+    get_engine.__wrapped__ = real_get_engine
+    ocr.get_engine = get_engine
 
 
 def install(pipeline_module, *, in_test_process: bool) -> None:

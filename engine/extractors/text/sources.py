@@ -20,6 +20,8 @@ BYTEME looked; with some text but no caption, ``text.caption_present`` is 0 and 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from ...features import FeatureVector, MetricSpec
 from ...sidecars import (
     MAX_CAPTION_CHARS,
@@ -33,6 +35,9 @@ from ...sidecars import (
 from ...textsafe import visible
 from . import rules
 from ..base import FINDING_MESSAGES, FINDINGS, ClipContext, EventSpec, Extractor, register
+
+#: How a sidecar name is written in cached notes ("<clip name>.txt"): the clip's own name would be wrong for a copy.
+SAME_NAME = "<clip name>"
 
 CAPTION_METRICS = ("text.caption_chars", "text.caption_hook", "text.call_to_action", "text.caption_readability",
                    "text.hashtag_count", "text.generic_hashtag_pct", "text.spammy_hashtags")
@@ -85,7 +90,9 @@ class TextSources(Extractor):
         problems += ps
         info, ps = read_info_json(clip)
         problems += ps
-        looked = list(cap.looked) + [clip.with_suffix(".info.json").name]
+        # Where a caption was looked for, without the clip's own name: features are cached by content hash, so a
+        # copy of this clip elsewhere reuses them, and must not be told (or shown in a report) another file's name.
+        looked = [f"{SAME_NAME}{Path(n).suffix}" for n in cap.looked] + [f"{SAME_NAME}.info.json"]
         tags = text_tags(ctx.info.metadata)
         caption, source, truncated = cap.text, cap.source, cap.truncated
         if caption is None or not caption.strip():
@@ -113,7 +120,7 @@ class TextSources(Extractor):
             problems += ps
             if cues:
                 subtitles += cues
-                sub_sources.append(f"{clip.name} subtitle stream")
+                sub_sources.append("the clip's subtitle stream")
         subtitles.sort(key=lambda c: (c[0], c[1]))
 
         fv.text.update({
