@@ -37,7 +37,7 @@ AUDIO_RATE_HZ = 48_000
 VFR_SPREAD = 0.1
 #: A clip is cut short (truncated) when what decodes ends at least this long before the duration its header claims.
 #: Audio and video tracks of intact files differ by a frame or an audio packet (<0.1 s); on the 13 clips of
-#: ../shared/realclips the decoded length is within 0.05 s of the header's on every one (measured with
+#: ../shared/realclips the decoded length is within 0.01 s of the header's on every one (measured with
 #: ``byteme score --json``: media.decoded_s against media.header_duration_s).
 TRUNCATED_MIN_S = 1.0
 
