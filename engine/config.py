@@ -106,6 +106,18 @@ def validate(cfg: dict, origin: Path | None = None) -> None:
     for tier, v in cfg.get("tiers", {}).items():
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 100:
             fail(f"tiers.{tier}", f"must be a number from 0 to 100 (got {v!r})", tier)
+    cap = cfg.get("tier_caps", {}).get("high_finding", "")
+    if cap not in ("", None) and cap not in cfg.get("tiers", {}):
+        fail("tier_caps.high_finding", f"must name a tier in [tiers] or be \"\" (got {cap!r})", "high_finding")
+    cat = cfg.get("category", {})
+    for key, lo, hi in (("temperature", 1e-6, 1e6), ("min_confidence", 0.0, 1.0)):
+        v = cat.get(key, lo)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not lo <= v <= hi:
+            fail(f"category.{key}", f"must be a number from {lo:g} to {hi:g} (got {v!r})", key)
+    for name, p in cfg.get("presets", {}).items():
+        rw = p.get("rewards") if isinstance(p, dict) else None
+        if isinstance(rw, dict) and not isinstance(rw.get("enabled", True), bool):
+            fail(f"presets.{name}.rewards.enabled", f"must be true or false (got {rw['enabled']!r})", "enabled")
     preset = cfg.get("platform", {}).get("preset")
     if preset is not None and preset not in cfg.get("presets", {}):
         fail("platform.preset", f"names an unknown preset {preset!r} (known: {', '.join(cfg.get('presets', {}))})", "preset")

@@ -334,7 +334,7 @@ def hook_report(fv, info, cfg: dict) -> dict:
             points = round(100.0 * rank * (c["weight"] / den) * (1.0 - c["score"]), 2)
             findings.append(Finding(c["modality"], severity_for(points), c["code"], c["message"], c["score"], 1.0,
                                     c["start_s"], c["end_s"], "[hook] in config.toml", points))
-    bad = [c["detail"] for c in comps if c["score"] < below]
+    bad = [c["detail"] for c in comps if c["score"] < below and c["key"] != "cut"]  # no cut alone is no flaw
     summary = (("; ".join(bad) + ": open on the action.") if bad else "The opening moves, sounds and speaks early.")
     return {"window_s": win, "score": score, "summary": summary, "unused": unused,
             "components": [{k: c[k] for k in ("key", "label", "score", "weight", "detail")} for c in comps],

@@ -178,11 +178,12 @@ def main(argv=None) -> int:
     real = [i for i, it in enumerate(items) if it["set"] != "synthetic"]
     flips_raw = sum(raw[i] != cats[int(np.argmax(p_off[i]))] for i in real)
     flips_now = sum(now[i] != decide_all(p_off[i:i + 1], cats, t, th, ev, rows_off[i:i + 1])[0] for i in real)
-    print(f"\nclips whose category changes with --no-ocr: raw {flips_raw}/{len(real)}, calibrated {flips_now}/{len(real)}")
+    print(f"\nclips whose category changes with --no-ocr: raw {flips_raw}/{len(real)}, "
+          f"calibrated {flips_now}/{len(real)}")
     if args.fit:
         ft, fth = fit(p_on, labels, cats, ev, rows_on)
-        print(f"\nfit on all {len(items)}: temperature {ft:g}, threshold {fth:g} (NLL {nll(p_on, labels, cats, 1.0):.3f} "
-              f"at T=1 -> {nll(p_on, labels, cats, ft):.3f})")
+        print(f"\nfit on all {len(items)}: temperature {ft:g}, threshold {fth:g} "
+              f"(NLL {nll(p_on, labels, cats, 1.0):.3f} at T=1 -> {nll(p_on, labels, cats, ft):.3f})")
         loo = []
         for i in range(len(items)):
             keep = [j for j in range(len(items)) if j != i]

@@ -65,8 +65,9 @@ def fake_result(path: str, seed: int, duration_s: float = 12.0) -> ClipResult:
                                "Retention risk is high from 0:06 to 0:08: dead air. Trim this stretch.", 0.5, 0.5,
                                6.0, 8.0, "[retention] in config.toml", 5.0))
     if seed % 4 == 3:  # one clip in four has a flaw of its own: the rest of its findings are folder-wide
-        findings.insert(0, Finding("visual", "high", "visual.too_dark", "Mean brightness is 21/255; target 90 to 170/255.",
-                                   21.0, 90.0, None, None, "common exposure guidance", 12.0))
+        findings.insert(0, Finding("visual", "high", "visual.too_dark",
+                                   "Mean brightness is 21/255; target 90 to 170/255.", 21.0, 90.0, None, None,
+                                   "common exposure guidance", 12.0))
     findings.append(Finding("visual", "low", "hook.static_opening", "Nothing changes on screen for the first 1.5 s.",
                             0.2, 1.0, 0.0, 1.5, "[hook] in config.toml", 0.5))
     return ClipResult(path=path, status="ok", media=media, scores=scores, findings=findings, features=fv,

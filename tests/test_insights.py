@@ -280,3 +280,18 @@ def test_real_clips_get_their_labelled_category_or_a_humble_other(realclip_resul
     assert all(conf < 0.9 for _label, (_said, conf) in wrong.values()), wrong
     assert said["dover_FEQ-gdkTN4Q_000008_000018.mp4"][0] == "other"  # the dark clip: no text, no face
     assert said[BLURRY_REAL][0] == "other"  # the blurry jacket was "talking_head": no face was found
+
+
+@pytest.mark.parametrize("toml,key", [
+    ("[presets.tiktok.rewards]\nenabled = \"yes\"\n", "presets.tiktok.rewards.enabled"),
+    ("[category]\nmin_confidence = 2\n", "category.min_confidence"),
+    ("[tier_caps]\nhigh_finding = \"diamond\"\n", "tier_caps.high_finding"),
+])
+def test_bad_rewards_category_and_tier_cap_settings_are_named(tmp_path, toml, key):
+    from engine.errors import ConfigError
+
+    path = tmp_path / "bad.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, use_user_file=False)
+    assert f"key '{key}'" in str(err.value) and "bad.toml" in str(err.value)
