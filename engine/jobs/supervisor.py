@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from ..config import config_hash
+from ..config import config_hash, feature_settings_hash
 from ..errors import BytemeError
 from ..sidecars import fingerprint as sidecar_fingerprint
 from ..store import Store, path_from_key, write_tx
@@ -50,8 +50,6 @@ REAP_S = 5.0
 IDLE_CLAIM_S = 0.2
 #: Seconds an executor's events() call may block.
 EVENT_WAIT_S = 0.05
-#: Fallback when a config has no [engine] clip_timeout_s (the shipped config has 600).
-DEFAULT_CLIP_TIMEOUT_S = 600.0
 
 
 @dataclass
@@ -219,7 +217,7 @@ class Supervisor:
         except BytemeError as exc:  # e.g. the named model is not installed: the same on every attempt
             self._finish_failed(job, exc.as_dict())
             return
-        timeout_s = float(cfg.get("engine", {}).get("clip_timeout_s") or DEFAULT_CLIP_TIMEOUT_S)
+        timeout_s = float(cfg["engine"]["clip_timeout_s"])  # checked by engine.config: above 0
         self._inflight[job.id] = _InFlight(job, job.config_hash, chash, time.monotonic(), timeout_s)
         spec = JobSpec(job.id, job.attempt, str(path_from_key(job.path)), cfg, job.model_name, dict(job.options or {}))
         label = self.executor.submit(spec)
@@ -239,7 +237,8 @@ class Supervisor:
         model = self._models.get(job.model_name, cfg)
         # No shortcut through a stored result: its caption may have been edited since. Scoring from the cached
         # features (keyed by the sidecars too) costs milliseconds and is always current.
-        cached = self.store.get_features(chash, job.options, sidecar_fingerprint(path_from_key(job.path)))
+        cached = self.store.get_features(chash, job.options, sidecar_fingerprint(path_from_key(job.path)),
+                                         feature_settings_hash(cfg))
         if cached is None:
             return False
         info, fv = cached
@@ -283,9 +282,10 @@ class Supervisor:
                         self._finish_failed(job, {"kind": "not_found",
                                                   "message": f"{Path(job.path).name} disappeared: {exc.strerror}."})
                         return
-                self.store.put_features(chash, r.media, r.features, job.options,
-                                        sidecar_fingerprint(path_from_key(job.path)))  # the decode cache
                 cfg = self._config(job.config_hash)
+                self.store.put_features(chash, r.media, r.features, job.options,
+                                        sidecar_fingerprint(path_from_key(job.path)),
+                                        feature_settings_hash(cfg))  # the decode cache
                 elapsed_s = r.elapsed_s
                 try:
                     r = self._score(job, r.media, r.features, cfg, chash, self._models.get(job.model_name, cfg))
