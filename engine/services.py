@@ -30,11 +30,14 @@ def model_name(requested: str | None, cfg: dict) -> str | None:
 
 def load_scorer(requested: str | None, cfg: dict):
     """``(model, warning)``: the learned scorer named by ``requested`` or the config, or ``(None, None)`` when the
-    config targets decide alone. A model that cannot be used is ``(None, why)``: the caller says why and scores
-    with the targets."""
+    config targets decide alone. A model the user asked for (``requested``, e.g. ``--model``) that is missing or
+    refused raises ``ModelError``: what was asked for failed. The config's model that cannot be used is
+    ``(None, why)``: the caller says why and scores with the targets."""
     name = model_name(requested, cfg)
     if name is None:
         return None, None
-    from .model import load_model_or_fallback  # numpy only: scoring never imports torch
+    from .model import load_model, load_model_or_fallback  # numpy only: scoring never imports torch
 
+    if requested not in NO_MODEL:
+        return load_model(name, cfg), None
     return load_model_or_fallback(name, cfg)

@@ -3,7 +3,8 @@
 services (config, store, model) live in ``engine.services``. ``score``, ``results``, ``fetch``, ``train``,
 ``eval`` and ``report`` never import textual.
 
-Exit codes: 0 every clip scored, 1 some clip failed, 2 usage error (argparse) or a bad config.
+Exit codes: 0 every clip scored, 1 some clip failed, 2 usage error (argparse), a bad config, or a model the
+command was given (``--model``, ``--from``) that is missing or refused.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import os
 import sys
 
 from .. import __version__
-from ..errors import BytemeError, ConfigError
+from ..errors import BytemeError, ConfigError, ModelError
 from ..textsafe import visible
 from . import config, demo, evaluate, fetch, report, results, score, train, tui, watch
 from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_arguments
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None, *, tui=None) -> int:
     args.tui = tui
     try:
         return args.run(args)
-    except ConfigError as exc:
+    except (ConfigError, ModelError) as exc:  # a bad config or model file named on the command line (or the config)
         sys.stderr.write(f"byteme: {visible(exc.message)}\n")
         return EXIT_USAGE
     except BytemeError as exc:
