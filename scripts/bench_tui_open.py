@@ -54,7 +54,7 @@ def warm_store(folder: Path, store_path: Path, *, analyse: bool) -> None:
     paths = sorted(folder.iterdir())
     template = None
     if analyse:
-        from engine.pipeline import analyze
+        from engine.library import analyze
 
         template = analyze(paths[0], cfg, store=store, model=None)
     for i, p in enumerate(paths):

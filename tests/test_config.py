@@ -12,7 +12,7 @@ import tomllib
 
 import pytest
 
-from engine import cli, pipeline
+from engine import cli, library
 from engine.config import DEFAULT_CONFIG_PATH, feature_settings_hash, load_config
 from engine.config_schema import SCHEMA, MapOf, Table
 from engine.errors import ConfigError
@@ -147,9 +147,9 @@ def test_engine_settings_key_the_feature_cache(good_clip, tmp_path):
     assert feature_settings_hash(base) != feature_settings_hash(load_config(preset="reels", use_user_file=False))
     store = Store(tmp_path / "s.sqlite3")
     try:
-        first = pipeline.analyze(good_clip, base, store=store, options={"ocr": False})
-        again = pipeline.analyze(good_clip, base, store=store, options={"ocr": False})
-        fresh = pipeline.analyze(good_clip, changed, store=store, options={"ocr": False})
+        first = library.analyze(good_clip, base, store=store, options={"ocr": False})
+        again = library.analyze(good_clip, base, store=store, options={"ocr": False})
+        fresh = library.analyze(good_clip, changed, store=store, options={"ocr": False})
     finally:
         store.close()
     assert first.ok and again.ok and fresh.ok

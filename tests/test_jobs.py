@@ -326,7 +326,7 @@ def test_worker_process_never_imports_torch_and_the_supervisor_scores_as_analyze
     its main module): the worker reports its imported modules through the injected fault hook; the result is scored by the
     supervisor with the shipped learned model and matches an in-process ``analyze`` of the same clip."""
     from engine.services import load_scorer
-    from engine.pipeline import analyze
+    from engine.library import analyze
     from engine.scorer import CONFIG_MODEL_NAME
 
     modules_file = tmp_path / "modules.json"

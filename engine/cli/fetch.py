@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def score_downloaded(paths: list[Path], args=None) -> list:
     """Score the downloaded clips with the run's --config/--preset/--store (through the store, so the TUI and
     ``byteme results`` see them) and print one plain line per clip."""
-    from ..pipeline import analyze
+    from ..library import analyze
 
     cfg = config_for(args)
     store = store_for(args)

@@ -22,7 +22,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from ..media import iter_clips
-    from ..pipeline import analyze
+    from ..library import analyze
 
     cfg = config_for(args)
     store = store_for(args)

@@ -1,4 +1,4 @@
-"""``byteme score PATH... [--json] [--csv FILE] [--workers N]``: the contract in DESIGN.md."""
+"""``byteme score PATH... [--json] [--csv FILE] [--workers N]``: one JSON object per clip (README, Headless)."""
 from __future__ import annotations
 
 import csv
@@ -14,7 +14,7 @@ HELP = "score clips and folders; --json prints one JSON object per clip per line
 
 def add_arguments(p) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="video files or folders (searched recursively)")
-    p.add_argument("--json", action="store_true", help="JSON Lines on stdout (the contract in DESIGN.md)")
+    p.add_argument("--json", action="store_true", help="one JSON object per clip per line on stdout (keys: README, Headless; engine/result.py)")
     p.add_argument("--csv", metavar="FILE", help="also write the rows as CSV to FILE")
     p.add_argument("--no-cache", action="store_true", help="decode and analyse again even when the store knows a clip")
     p.add_argument("--no-ocr", action="store_true", help="skip on-screen text recognition (the costly part)")
@@ -26,7 +26,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from ..media import iter_clips
-    from ..pipeline import analyze
+    from ..library import analyze
 
     cfg = config_for(args)
     if args.model not in (None, "", "none"):

@@ -82,7 +82,7 @@ def run_job(
     """Extract one clip's features and emit its events; the last one is final (result or cancelled).
 
     The result is an unscored ``ClipResult`` (media + features) or the clip's error, with the same kinds and words
-    as ``engine.pipeline.analyze`` (``failed_result``): unreadable file, time limit, out of memory, internal.
+    as ``engine.library.analyze`` (``pipeline.failed_result``): unreadable file, time limit, out of memory, internal.
     A ``SystemExit`` raised inside the analysis propagates: a thread executor reports it as a lost worker.
     """
     from ..errors import Cancelled

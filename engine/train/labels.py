@@ -203,7 +203,7 @@ def read_labels(source: str, target: str | None) -> LabelledSet:
 
 def features_for(ls: LabelledSet, cfg: dict, store, options: dict, log) -> tuple[list, list]:
     """(feature rows, indices into ls) for the clips that could be analysed; features through the store."""
-    from ..pipeline import analyze
+    from ..library import analyze
 
     rows, keep = [], []
     for i, p in enumerate(ls.paths):

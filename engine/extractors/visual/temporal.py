@@ -1,7 +1,7 @@
 """Visual extractors, part 2: time. Frame rate and its regularity, motion, freezes, shake, cuts and fades, shots,
 pacing, black and flash frames, and the hook's motion/cuts/change (first 3 s).
 
-Every frame gets only cheap work on a 90 px luma thumbnail made from the decoder's luma plane (``visual_frames``):
+Every frame gets only cheap work on a 90 px luma thumbnail made from the decoder's luma plane (``frames``):
 the mean absolute difference to the previous thumbnail (cuts, freezes, motion), to the one before (flash frames),
 and a phase correlation with the previous one (global motion, for shake). Everything else is done in finish() on
 these per-frame arrays.
@@ -14,10 +14,10 @@ from statistics import median
 import cv2
 import numpy as np
 
-from ..features import FeatureVector, MetricSpec, per_second
-from .base import ClipContext, Extractor, register
-from .visual import frame_bars
-from .visual_frames import thumbnail
+from ...features import FeatureVector, MetricSpec, per_second
+from ..base import ClipContext, EventSpec, Extractor, register
+from .image import frame_bars
+from .frames import thumbnail
 
 #: Cut detection (after PySceneDetect's AdaptiveDetector). The cut score of a frame is the mean absolute change of
 #: a coarse 1/5-size copy of the thumbnail (18x32: layout and colour, blind to shake and fine motion) divided by
@@ -101,7 +101,15 @@ class Temporal(Extractor):
     name = "visual_temporal"
     modality = "visual"
     stage = "visual"
-    order = 20
+    EVENTS = (
+        EventSpec("visual.cuts_s", "[t_s]", "Times of the cuts and fades between shots."),
+        EventSpec("visual.transitions", "[{t_s, kind: cut | fade}]", "The same transitions with their kind."),
+        EventSpec("visual.shots", "[[start_s, end_s]]", "The shots between the transitions."),
+        EventSpec("visual.fades", "[[start_s, end_s]]", "Fades into or out of black."),
+        EventSpec("visual.black_frames", "[[start_s, end_s]]", "Stretches of black frames."),
+        EventSpec("visual.flash_frames", "[t_s]", "Single bright flash frames."),
+        EventSpec("visual.frozen", "[[start_s, end_s]]", "Frozen stretches (the same picture repeated)."),
+    )
     METRICS = (
         MetricSpec("visual.fps", "Frame rate", "fps", 0, 240, True,
                    "Distinct pictures per second: the container's rate less duplicated frames."),

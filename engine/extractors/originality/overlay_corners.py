@@ -17,8 +17,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..features import FeatureVector
-from .base import ClipContext, Extractor, register
+from ...features import FeatureVector
+from ..base import ClipContext, EventSpec, Extractor, register
 
 #: Frames sampled per second. An overlay persists for the whole clip, so a few samples a second are plenty.
 SAMPLES_PER_S = 3.0
@@ -102,7 +102,10 @@ class CornerOverlay(Extractor):
     name = "corner_overlay"
     modality = "visual"
     stage = "visual"
-    order = 86
+    EVENTS = (
+        EventSpec("overlay.corners", "{samples, span_s, corners: {name: {status, box, edge_px, changing_share}}}",
+                  "Persistent logos or watermarks in the four corners (see the module docstring)."),
+    )
 
     def begin(self, ctx: ClipContext) -> None:
         self.next_t = 0.0

@@ -1,7 +1,7 @@
 """Text extractors: gather what a clip says (caption, yt-dlp info, subtitles, container tags) and judge the caption.
 
-``TextSources`` (order 60) reads every offline source into ``fv.text`` and measures the caption and its hashtags.
-``TextSummary`` (order 85, after OCR at 80 and the optional transcript at 70) decides whether there is any text
+``TextSources`` reads every offline source into ``fv.text`` and measures the caption and its hashtags.
+``TextSummary`` (after it, OCR and the optional transcript: its ``needs``) decides whether there is any text
 at all: with none, every text metric is left unmeasured so the text score is null with a note that says where
 BYTEME looked; with some text but no caption, ``text.caption_present`` is 0 and costs the caption's points.
 
@@ -15,13 +15,13 @@ BYTEME looked; with some text but no caption, ``text.caption_present`` is 0 and 
 - ``engagement``: the yt-dlp ``.info.json`` fields (title, description, tags, uploader, upload_date, duration,
   view/like/comment/repost counts) or None;
 - ``ocr``: [[start_s, text, [x0, y0, x1, y1] in displayed-frame fractions, end_s]] (see ``ocr.py``);
-  ``ocr_status``; ``transcript`` / ``transcript_status`` (see ``text_speech.py``);
+  ``ocr_status``; ``transcript`` / ``transcript_status`` (see ``speech.py``);
 - ``problems``: [{kind, message, source}] for sidecars that could not be read.
 """
 from __future__ import annotations
 
-from ..features import FeatureVector, MetricSpec
-from ..sidecars import (
+from ...features import FeatureVector, MetricSpec
+from ...sidecars import (
     MAX_CAPTION_CHARS,
     read_caption_sidecar,
     read_embedded_subtitles,
@@ -30,9 +30,9 @@ from ..sidecars import (
     subtitle_sidecars,
     text_tags,
 )
-from ..textsafe import visible
-from . import text_rules as rules
-from .base import ClipContext, Extractor, register
+from ...textsafe import visible
+from . import rules
+from ..base import FINDING_MESSAGES, FINDINGS, ClipContext, EventSpec, Extractor, register
 
 CAPTION_METRICS = ("text.caption_chars", "text.caption_hook", "text.call_to_action", "text.caption_readability",
                    "text.hashtag_count", "text.generic_hashtag_pct", "text.spammy_hashtags")
@@ -49,7 +49,13 @@ class TextSources(Extractor):
     name = "text_sources"
     modality = "text"
     stage = "text"
-    order = 60
+    EVENTS = (
+        EventSpec("text.caption", "{hook, addresses_viewer, calls_to_action, hashtags_generic, hashtags_content, "
+                  "hashtags_duplicated, hashtags_spammy}", "What the caption rules found in the caption."),
+        FINDINGS,
+    )
+    TEXT = ("caption", "caption_source", "caption_looked", "caption_truncated", "subtitles", "subtitle_sources",
+            "metadata", "engagement", "problems", "hashtags")
     wants_frames = False
     METRICS = (
         MetricSpec("text.caption_chars", "Caption length", "characters", 0, MAX_CAPTION_CHARS, None,
@@ -145,7 +151,7 @@ class TextSources(Extractor):
 
 
 def _empty(source):
-    from ..sidecars import Problem
+    from ...sidecars import Problem
 
     return Problem("empty", f"{source} is empty.", source)
 
@@ -155,7 +161,11 @@ class TextSummary(Extractor):
     name = "text_summary"
     modality = "text"
     stage = "text"
-    order = 85
+    EVENTS = (FINDING_MESSAGES,)
+    TEXT = ("sources_found",)
+    #: Reads every text source; with none, it also clears the text metrics the other text extractors set.
+    needs = ("fv.text.caption", "fv.text.caption_looked", "fv.text.subtitles", "fv.text.metadata",
+             "fv.text.engagement", "fv.text.ocr", "fv.text.ocr_status", "fv.text.transcript")
     wants_frames = False
     METRICS = (
         MetricSpec("text.caption_present", "Caption present", "", 0, 1, True,

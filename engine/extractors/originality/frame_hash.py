@@ -23,8 +23,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..features import FeatureVector
-from .base import ClipContext, Extractor, register
+from ...features import FeatureVector
+from ..base import ClipContext, EventSpec, Extractor, register
 
 #: Seconds between sampled frames. 0.2 s (5 a second) locates the first visible change of a hook to within
 #: 0.2 s; hashing every other sample (0.4 s) is dense enough to survive trims of a few frames.
@@ -107,7 +107,12 @@ class FrameHashes(Extractor):
     name = "frame_hashes"
     modality = "visual"
     stage = "visual"
-    order = 85
+    EVENTS = (
+        EventSpec("hash.frames", "{step_s, t: [s], phash: [16 hex digits | None]}",
+                  "64-bit perceptual hashes of sampled frames (engine.originality)."),
+        EventSpec("hash.signal", "{step_s, t: [s], luma: [0-255], change: [0-255]}",
+                  "Mean luma and frame-to-frame change of the sampled frames."),
+    )
 
     def begin(self, ctx: ClipContext) -> None:
         self.next_t = 0.0

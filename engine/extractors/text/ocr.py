@@ -29,11 +29,11 @@ from difflib import SequenceMatcher
 import cv2
 import numpy as np
 
-from ..config import preset as active_preset
-from ..features import FeatureVector, MetricSpec
-from ..media import VideoFrame
-from .base import ClipContext, Extractor, register
-from .text_rules import word_count
+from ...config import preset as active_preset
+from ...features import FeatureVector, MetricSpec
+from ...media import VideoFrame
+from ..base import FINDINGS, ClipContext, EventSpec, Extractor, register
+from .rules import word_count
 
 # Defaults of the [text] config table (config.toml documents them; these apply when a key is missing).
 DEFAULTS = {
@@ -311,7 +311,14 @@ class OnScreenText(Extractor):
     name = "onscreen_text"
     modality = "text"
     stage = "ocr"
-    order = 80
+    EVENTS = (
+        EventSpec("text.ocr_seconds", "s", "Wall time spent reading text."),
+        EventSpec("text.onscreen_screens", "[{start_s, end_s, words, wps}]", "Reading rate of each screen of text."),
+        EventSpec("text.unsafe_text", "[{start_s, end_s, text, zone, box}]",
+                  "Lines in a zone the platform's buttons and captions cover."),
+        FINDINGS,
+    )
+    TEXT = ("ocr", "ocr_status", "ocr_frames_s")
     wants_frames = True
     METRICS = (
         MetricSpec("text.onscreen_text_pct", "On-screen text", "%", 0, 100, None,
@@ -414,7 +421,7 @@ class OnScreenText(Extractor):
         per_frame = []
         for done, idx in enumerate(coverage_order(n)):
             if ctx.cancel is not None and ctx.cancel.is_set():
-                from ..errors import Cancelled
+                from ...errors import Cancelled
 
                 raise Cancelled()
             elapsed = time.monotonic() - t0

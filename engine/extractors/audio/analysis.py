@@ -3,13 +3,13 @@
 The audio family is five extractors that share one ``AudioAnalysis`` per clip (``analysis_for(ctx)``), so the
 signal is resampled, K-weighted and transformed once:
 
-    Loudness      order 40  audio.py            BS.1770-4 loudness, loudness range, true peak, clipping, silence,
+    Loudness      analysis.py                  BS.1770-4 loudness, loudness range, true peak, clipping, silence,
                                                  first sound; the "no audio track" and "digital silence" cases
-    Noise         order 42  audio_content.py    noise floor, SNR, mains hum, hiss
-    SpeechMusic   order 44  audio_content.py    speech and music presence over time, voice level over the music
-    Rhythm        order 46  audio_content.py    tempo, beat strength, onset rate, beat times
-    Timbre        order 48  audio_content.py    spectral centroid / rolloff / bandwidth / flatness, MFCC statistics
-    CutsOnBeats   order 90  audio_sync.py       how closely the visual cuts land on the beats
+    Noise         content.py                   noise floor, SNR, mains hum, hiss
+    SpeechMusic   content.py                   speech and music presence over time, voice level over the music
+    Rhythm        content.py                   tempo, beat strength, onset rate, beat times
+    Timbre        content.py                   spectral centroid / rolloff / bandwidth / flatness, MFCC statistics
+    CutsOnBeats   ../crossmodal/cuts_on_beats  how closely the visual cuts land on the beats
 
 Loudness, true peak and clipping are measured on the 48 kHz mono signal the decoder delivers; everything else on
 a 24 kHz copy (an exact 2:1 decimation; 12 kHz of bandwidth is enough for speech, music features and hiss).
@@ -28,10 +28,10 @@ from functools import cached_property
 import numpy as np
 from scipy.signal import resample_poly
 
-from ..features import FeatureVector, MetricSpec
-from .. import dsp
-from . import audio_levels as lv
-from .base import ClipContext, Extractor, register
+from ...features import FeatureVector, MetricSpec
+from ... import dsp
+from . import levels as lv
+from ..base import FINDINGS, ClipContext, EventSpec, Extractor, register
 
 #: Sample rate of the analysis copy used by every feature except loudness, peaks and clipping (Hz).
 ANALYSIS_RATE_HZ = 24_000
@@ -216,7 +216,12 @@ class Loudness(Extractor):
     name = "loudness"
     modality = "audio"
     stage = "audio"
-    order = 40
+    EVENTS = (
+        EventSpec("audio.clipping_runs_s", "[[start_s, end_s]]", "Clipped runs (the first 200)."),
+        EventSpec("audio.silences_s", "[[start_s, end_s]]", "Silent stretches (dead air)."),
+        EventSpec("audio.first_sound_s", "t_s | None", "Time of the first sound; None for a silent track."),
+        FINDINGS,
+    )
     wants_frames = False
     audio_only = True
     METRICS = (

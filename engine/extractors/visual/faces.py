@@ -12,9 +12,9 @@ import threading
 import cv2
 import numpy as np
 
-from ..features import FeatureVector, MetricSpec, per_second
-from .base import ClipContext, Extractor, register
-from .visual_frames import analysis_gray
+from ...features import FeatureVector, MetricSpec, per_second
+from ..base import ClipContext, EventSpec, Extractor, register
+from .frames import analysis_gray
 
 #: Face detection rate. Faces enter and leave over seconds. A Haar pass costs 10-40 ms on textured 1080p content
 #: here (scripts/bench.py profile), so outside the hook one look every 2 s keeps faces under ~0.3 ms a frame.
@@ -83,7 +83,10 @@ class Faces(Extractor):
     name = "visual_faces"
     modality = "visual"
     stage = "visual"
-    order = 30
+    EVENTS = (
+        EventSpec("visual.faces", "[[t_s, x, y, w, h] | [t_s]]",
+                  "Largest face per sampled frame, box in 0-1 of the frame ([t_s] alone when none)."),
+    )
     METRICS = (
         MetricSpec("visual.face_presence_pct", "Face on screen", "%", 0, 100, None,
                    "Share of sampled frames that show at least one frontal face (Haar cascade)."),

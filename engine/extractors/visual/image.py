@@ -1,13 +1,13 @@
 """Visual extractors, part 1: image quality on sampled frames (technical picture quality and framing).
 
-The visual family is three extractors that share the one decoded stream (``visual_frames`` makes the cheap views):
+The visual family is three extractors that share the one decoded stream (``frames`` makes the cheap views):
 
-    ImageQuality   order 10  visual.py           resolution and real detail, sharpness, noise, compression
-                                                 (blockiness, bits per pixel, banding), exposure, contrast, colour,
-                                                 framing (aspect ratio, letterbox/pillarbox bars, content area)
-    Temporal       order 20  visual_temporal.py  frame rate and its regularity, motion, freezes, shake, cuts and
-                                                 fades, shots and pacing, black/flash frames, the hook's motion
-    Faces          order 30  visual_faces.py     face presence, size and position (Haar cascade), the hook's face
+    ImageQuality   image.py     resolution and real detail, sharpness, noise, compression (blockiness, bits per
+                                pixel, banding), exposure, contrast, colour, framing (aspect ratio,
+                                letterbox/pillarbox bars, content area)
+    Temporal       temporal.py  frame rate and its regularity, motion, freezes, shake, cuts and fades, shots and
+                                pacing, black/flash frames, the hook's motion
+    Faces          faces.py     face presence, size and position (Haar cascade), the hook's face
 
 Image statistics change slowly next to a frame interval, so ImageQuality looks at ``SAMPLES_PER_S`` frames a
 second at the analysis size (short side 360 px), colour at ``COLOUR_SHORT_SIDE_PX``, and the full-size luma on
@@ -23,10 +23,10 @@ import math
 import cv2
 import numpy as np
 
-from ..config import preset
-from ..features import FeatureVector, MetricSpec, per_second
-from .base import ClipContext, Extractor, register
-from .visual_frames import analysis_gray, full_luma, small_rgb
+from ...config import preset
+from ...features import FeatureVector, MetricSpec, per_second
+from ..base import ClipContext, EventSpec, Extractor, register
+from .frames import analysis_gray, full_luma, small_rgb
 
 #: Frames analysed per second for image statistics. Sharpness, exposure and colour change over shots (seconds),
 #: and 2 samples a second locate a soft or dark shot to within half a second at ~0.3 ms a frame (scripts/bench.py).
@@ -331,7 +331,10 @@ class ImageQuality(Extractor):
     name = "visual_image"
     modality = "visual"
     stage = "visual"
-    order = 10
+    EVENTS = (
+        EventSpec("visual.bars", "{top, bottom, left, right: px, kind}",
+                  "Letterbox/pillarbox bars in displayed pixels (median over the samples) and their kind."),
+    )
     METRICS = (
         MetricSpec("visual.resolution_pct", "Resolution", "%", 0, 100, True,
                    "Short side of the displayed frame as a share of the platform's target (1080 px for 1080x1920)."),

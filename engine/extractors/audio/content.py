@@ -12,10 +12,10 @@ import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import welch
 
-from ..features import FeatureVector, MetricSpec
-from .. import dsp
-from .audio import FRAMES_PER_BLOCK, HOP, ANALYSIS_RATE_HZ, AudioAnalysis, usable
-from .base import ClipContext, Extractor, register
+from ...features import FeatureVector, MetricSpec
+from ... import dsp
+from .analysis import FRAMES_PER_BLOCK, HOP, ANALYSIS_RATE_HZ, AudioAnalysis, usable
+from ..base import ClipContext, EventSpec, Extractor, register
 
 FRAME_RATE_HZ = ANALYSIS_RATE_HZ / HOP  # 50 STFT frames a second
 
@@ -293,7 +293,7 @@ def _per_second_share(mask: np.ndarray, duration_s: float) -> list[float]:
 
 
 def _spans(mask: np.ndarray, *, min_s: float) -> list[list[float]]:
-    from .audio_levels import runs
+    from .levels import runs
 
     return [[round(s / FRAME_RATE_HZ, 2), round(e / FRAME_RATE_HZ, 2)] for s, e in runs(mask)
             if (e - s) / FRAME_RATE_HZ >= min_s]
@@ -328,7 +328,7 @@ class SpeechMusic(Extractor):
     name = "speech_music"
     modality = "audio"
     stage = "audio"
-    order = 42
+    EVENTS = (EventSpec("audio.speech_s", "[[start_s, end_s]]", "Stretches with voice, 0.5 s or longer."),)
     wants_frames = False
     audio_only = True
     METRICS = (
@@ -372,7 +372,8 @@ class Noise(Extractor):
     name = "noise"
     modality = "audio"
     stage = "audio"
-    order = 44
+    EVENTS = (EventSpec("audio.hum_hz", "50 | 60 | None", "Mains frequency of the hum found, None without hum."),)
+    needs = ("audio.music_presence_pct",)
     wants_frames = False
     audio_only = True
     METRICS = (
@@ -413,7 +414,7 @@ class Rhythm(Extractor):
     name = "rhythm"
     modality = "audio"
     stage = "audio"
-    order = 46
+    EVENTS = (EventSpec("audio.beats_s", "[t_s]", "Beat times; empty when the beat is not clear."),)
     wants_frames = False
     audio_only = True
     METRICS = (
@@ -453,7 +454,9 @@ class Timbre(Extractor):
     name = "timbre"
     modality = "audio"
     stage = "audio"
-    order = 48
+    #: finish() frees the shared spectrograms (``AudioAnalysis.release_spectra``): after the other extractors that
+    #: read them, which would otherwise compute them again (same values, more time).
+    after = ("audio.speech_presence_pct", "audio.noise_floor_dbfs", "audio.beat_strength")
     wants_frames = False
     audio_only = True
     METRICS = (
@@ -479,8 +482,8 @@ class Timbre(Extractor):
         try:
             self._measure(a, fv)
         finally:
-            # The last audio extractor that reads the spectrograms (registry order: loudness, speech/music, noise,
-            # rhythm, timbre): the clip's remaining extractors should not run on top of them.
+            # The last audio extractor that reads the spectrograms (its ``after`` puts it behind the others that
+            # do): the clip's remaining extractors should not run on top of them.
             a.release_spectra()
 
     def _measure(self, a: AudioAnalysis, fv: FeatureVector) -> None:

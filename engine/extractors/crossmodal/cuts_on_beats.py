@@ -1,11 +1,12 @@
 """Cross-modal: do the cuts land on the beat? Reads ``fv.events["visual.cuts_s"]`` (written by the visual
-extractors) and ``fv.events["audio.beats_s"]`` (written by ``audio_content.Rhythm``), so it runs last (order 90)."""
+extractors) and ``fv.events["audio.beats_s"]`` (written by ``audio.content.Rhythm``), so it runs after both (its
+``needs``)."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..features import FeatureVector, MetricSpec
-from .base import ClipContext, Extractor, register
+from ...features import FeatureVector, MetricSpec
+from ..base import FINDINGS, ClipContext, EventSpec, Extractor, register
 
 #: A cut is on the beat when it is within this of a beat. ITU-R BT.1359 puts the detectability of audio/video
 #: offset at about 45 ms (sound first) to 125 ms (sound late); 100 ms also covers 3 frames at 30 fps.
@@ -46,7 +47,11 @@ class CutsOnBeats(Extractor):
     name = "cuts_on_beats"
     modality = "audio"
     stage = "audio"
-    order = 90
+    EVENTS = (
+        EventSpec("audio.cuts_off_beat", "[{cut_s, nearest_beat_s, offset_s}]", "The cuts that miss the beat."),
+        FINDINGS,
+    )
+    needs = ("visual.cuts_s", "audio.beats_s")
     wants_frames = False
     METRICS = (
         MetricSpec("audio.cuts_on_beat_pct", "Cuts on the beat", "%", 0, 100, True,

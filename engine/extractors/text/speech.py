@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..features import FeatureVector
-from .base import ClipContext, Extractor, register
+from ...features import FeatureVector
+from ..base import ClipContext, Extractor, register
 
 #: Whisper models take 16 kHz mono audio (the rate they were trained on).
 WHISPER_RATE_HZ = 16_000
@@ -53,7 +53,7 @@ class Transcript(Extractor):
     name = "transcript"
     modality = "text"
     stage = "text"
-    order = 70
+    TEXT = ("transcript", "transcript_status")
     wants_frames = False
     METRICS = ()
 

@@ -23,8 +23,8 @@ import numpy as np
 from scipy.ndimage import maximum_filter
 from scipy.signal import resample_poly
 
-from ..features import FeatureVector
-from .base import ClipContext, Extractor, register
+from ...features import FeatureVector
+from ..base import ClipContext, EventSpec, Extractor, register
 
 #: Fingerprint sample rate: the landmarks live below 4 kHz, where music keeps its structure through codecs.
 FP_RATE_HZ = 8000
@@ -128,7 +128,10 @@ class AudioFingerprint(Extractor):
     name = "audio_fingerprint"
     modality = "audio"
     stage = "audio"
-    order = 87
+    EVENTS = (
+        EventSpec("hash.audio_fp", "{hop_s, n, b64}", "Landmark fingerprint: base64 of uint32 (hash, frame) pairs."),
+        EventSpec("hash.audio_env", "{step_s, db: [dBFS]}", "RMS level envelope over 50 ms windows."),
+    )
     wants_frames = False
     audio_only = True
 
