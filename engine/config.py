@@ -59,6 +59,8 @@ def read_toml(path: Path) -> dict:
         raise ConfigError(f"Config file {path} does not exist.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from None
+    except ValueError as exc:  # tomllib's int() of more than 4300 digits
+        raise ConfigError(f"Config file {path} is not usable TOML: {exc}.") from None
     except (OSError, UnicodeDecodeError, RecursionError) as exc:
         raise ConfigError(f"Config file {path} cannot be read: {exc}.") from None
 
@@ -79,9 +81,10 @@ def deep_merge(base: dict, override: dict) -> dict:
 class _Bad(Exception):
     """A value that cannot be used: ``keys`` is its path in the file, ``text`` what is wrong."""
 
-    def __init__(self, keys: tuple, text: str):
+    def __init__(self, keys: tuple, text: str, also: tuple = ()):
         super().__init__(text)
         self.keys, self.text = tuple(keys), text
+        self.also = tuple(tuple(k) for k in also)  # the other keys of a rule between values (e.g. good and bad)
 
 
 def key_name(keys) -> str:
@@ -160,7 +163,7 @@ def check_whole(cfg: dict) -> None:
     r = cfg["retention"]
     if r["medium_at"] > r["high_at"]:
         raise _Bad(("retention", "medium_at"), f"'retention.medium_at' ({r['medium_at']}) must not be above "
-                                               f"'retention.high_at' ({r['high_at']})")
+                                               f"'retention.high_at' ({r['high_at']})", [("retention", "high_at")])
 
 
 def _check_target(t: dict, keys: tuple) -> None:
@@ -170,15 +173,17 @@ def _check_target(t: dict, keys: tuple) -> None:
     for k in _NEEDED[kind]:
         if k not in t:
             raise _Bad(keys + (k,), f"'{key_name(keys)}' (kind = {kind!r}) needs '{k}'")
+    bounds = [keys + (k,) for k in _NEEDED[kind]]
     if kind == "min" and t["good"] < t["bad"]:
         raise _Bad(keys + ("good",), f"'{key_name(keys)}' is kind 'min': good ({t['good']}) must not be below bad "
-                                     f"({t['bad']})")
+                                     f"({t['bad']})", bounds)
     if kind == "max" and t["good"] > t["bad"]:
         raise _Bad(keys + ("good",), f"'{key_name(keys)}' is kind 'max': good ({t['good']}) must not be above bad "
-                                     f"({t['bad']})")
+                                     f"({t['bad']})", bounds)
     if kind == "range" and not t["bad_low"] <= t["good_low"] <= t["good_high"] <= t["bad_high"]:
         raise _Bad(keys + ("good_low",), f"'{key_name(keys)}' is kind 'range': needs bad_low <= good_low <= good_high "
-                                         "<= bad_high")
+                                         f"<= bad_high (got {t['bad_low']}, {t['good_low']}, {t['good_high']}, "
+                                         f"{t['bad_high']})", bounds)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -244,13 +249,18 @@ def _has(data: dict, keys) -> int:
     return n
 
 
-def _error(layers: list, bad: _Bad, *, alt_keys: tuple = ()) -> ConfigError:
-    """A ConfigError at the layer that wrote (most of) the bad key."""
+def _error(layers: list, bad: _Bad, *, alt_prefix: tuple = ()) -> ConfigError:
+    """A ConfigError at the layer that wrote (most of) the bad key or a key of the same rule; the later layer when
+    two wrote as much (it is the one that broke the rule). ``alt_prefix``: the key may also have come from there
+    (a preset's override table)."""
+    candidates = [bad.keys, *bad.also]
+    if alt_prefix:
+        candidates += [alt_prefix + k for k in candidates]
     best, best_n, best_keys = None, 0, bad.keys
     for origin, data in layers:
-        for keys in (bad.keys, alt_keys):
-            n = _has(data, keys) if keys else 0
-            if n >= best_n and n:
+        for keys in candidates:
+            n = _has(data, keys)
+            if n and n >= best_n:
                 best, best_n, best_keys = origin, n, keys
     return _error_at(best, best_keys, bad.text)
 
@@ -313,7 +323,7 @@ def load_config(path: str | os.PathLike | None = None, *, preset: str | None = N
         try:
             check_whole(cfg)
         except _Bad as bad:
-            raise _error(layers, bad, alt_keys=("presets", name) + bad.keys) from None
+            raise _error(layers, bad, alt_prefix=("presets", name)) from None
     cfg["_sources"] = [str(origin) for origin, _ in layers]
     return cfg
 
