@@ -92,9 +92,16 @@ def key_name(keys) -> str:
     return ".".join(f'"{k}"' if not k.replace("_", "").replace("-", "").isalnum() else k for k in map(str, keys))
 
 
-def _nearest(name: str, candidates) -> str:
+def _closest(name: str, candidates) -> str | None:
+    """The valid name nearest to a misspelled ``name`` (difflib's ratio of at least 0.6), or None."""
     close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    return close[0] if close else None
+
+
+def _nearest(name: str, candidates) -> str:
+    """"; did you mean 'x'?" for the nearest valid name, or ""."""
+    close = _closest(name, candidates)
+    return f"; did you mean '{close}'?" if close else ""
 
 
 def _names(kind: str):
@@ -119,8 +126,8 @@ def check_values(data, spec=SCHEMA, keys: tuple = ()) -> None:
                 if sub is None:
                     if keys:
                         raise _Bad(keys + (k,), f"unknown key '{key_name(keys + (k,))}'" + _nearest(k, spec.fields))
-                    hint = _nearest(k, spec.fields)
-                    raise _Bad((k,), f"unknown section [{k}]" + (f"; did you mean [{hint[16:-2]}]?" if hint else ""))
+                    close = _closest(k, spec.fields)
+                    raise _Bad((k,), f"unknown section [{k}]" + (f"; did you mean [{close}]?" if close else ""))
                 check_values(v, sub, keys + (k,))
             return
         names = _names(spec.names) if data else None
