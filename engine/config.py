@@ -104,18 +104,11 @@ def _nearest(name: str, candidates) -> str:
     return f"; did you mean '{close}'?" if close else ""
 
 
-def _names(kind: str):
-    """The names a ``MapOf`` allows, or None for any name."""
-    if kind == "metric":
-        from .extractors import metric_specs  # imports every extractor: only when a file names targets
-
-        return set(metric_specs())
-    return None
-
-
-def check_values(data, spec=SCHEMA, keys: tuple = ()) -> None:
+def check_values(data, spec=SCHEMA, keys: tuple = (), *, metric_names=None) -> None:
     """Raise ``_Bad`` for the first value of ``data`` (a whole file, or a part at ``keys``) the schema refuses:
-    wrong type, not finite, out of range, or an undeclared key. Missing keys are fine (the defaults fill in)."""
+    wrong type, not finite, out of range, or an undeclared key. Missing keys are fine (the defaults fill in).
+    ``metric_names``: a function giving the registered metric keys, called only when ``data`` names targets (the
+    config layer sits below the extractors, so the caller passes it; ``engine.services.active_config`` does)."""
     if isinstance(spec, (Table, MapOf)):
         if not isinstance(data, dict):
             what = f"[{key_name(keys)}]" if len(keys) == 1 else f"'{key_name(keys)}'"
@@ -128,14 +121,14 @@ def check_values(data, spec=SCHEMA, keys: tuple = ()) -> None:
                         raise _Bad(keys + (k,), f"unknown key '{key_name(keys + (k,))}'" + _nearest(k, spec.fields))
                     close = _closest(k, spec.fields)
                     raise _Bad((k,), f"unknown section [{k}]" + (f"; did you mean [{close}]?" if close else ""))
-                check_values(v, sub, keys + (k,))
+                check_values(v, sub, keys + (k,), metric_names=metric_names)
             return
-        names = _names(spec.names) if data else None
+        names = set(metric_names()) if spec.names == "metric" and metric_names is not None and data else None
         for k, v in data.items():
             if names is not None and k not in names:
                 raise _Bad(keys + (k,), f"'{key_name(keys + (k,))}' names no metric BYTEME measures"
                                         + _nearest(k, names))
-            check_values(v, spec.entry, keys + (k,))
+            check_values(v, spec.entry, keys + (k,), metric_names=metric_names)
         return
     problem = spec.problem(data)
     if problem:
@@ -281,20 +274,23 @@ def _error_at(origin: Path | None, keys: tuple, text: str) -> ConfigError:
 # ------------------------------------------------------------------------------------------------------------
 # Loading
 # ------------------------------------------------------------------------------------------------------------
-def validate(cfg: dict, origin: Path | None = None) -> None:
+def validate(cfg: dict, origin: Path | None = None, *, metric_names=None) -> None:
     """Raise ConfigError naming the file, line and key of the first value of ``cfg`` (a complete configuration)
     that cannot be used."""
     clean = {k: v for k, v in cfg.items() if not str(k).startswith("_")}
     try:
-        check_values(clean)
+        check_values(clean, metric_names=metric_names)
         check_whole(clean)
     except _Bad as bad:
         raise _error_at(origin, bad.keys, bad.text) from None
 
 
-def load_config(path: str | os.PathLike | None = None, *, preset: str | None = None, use_user_file: bool = True) -> dict:
+def load_config(path: str | os.PathLike | None = None, *, preset: str | None = None, use_user_file: bool = True,
+                metric_names=None) -> dict:
     """Defaults, then the user config file (if present), then ``path`` (if given), then the preset applied.
-    ``preset`` is the command line's ``--preset``: an unknown name is reported as a bad flag."""
+    ``preset`` is the command line's ``--preset``: an unknown name is reported as a bad flag. ``metric_names``
+    (a function giving the registered metric keys) checks the names of ``[targets."..."]`` tables; without it they
+    are not checked (``engine.services.active_config`` passes the extractors' metrics)."""
     layers: list[tuple[Path, dict]] = [(DEFAULT_CONFIG_PATH, read_toml(DEFAULT_CONFIG_PATH))]
     if use_user_file and path is None:
         up = user_config_path()
@@ -309,7 +305,7 @@ def load_config(path: str | os.PathLike | None = None, *, preset: str | None = N
     cfg: dict = {}
     for origin, data in layers:
         try:
-            check_values(data)
+            check_values(data, metric_names=metric_names)
         except _Bad as bad:
             raise _error_at(origin, bad.keys, bad.text) from None
         cfg = deep_merge(cfg, data)

@@ -50,7 +50,8 @@ class Num:
         return f"{what} {lo} {_fmt(self.hi)}"
 
     def problem(self, value) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (self.whole and not isinstance(value, int)):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or (self.whole and not isinstance(value, int)):
             return f"must be {self.describe()} (got {_show(value)})"
         try:
             v = float(value)

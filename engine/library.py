@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import config_hash, feature_settings_hash, load_config
+from .extractors import metric_specs
 from .insights import enrich
 from .pipeline import Progress, evaluate, extract_watched, failed_result
 from .result import ClipResult
@@ -58,7 +59,7 @@ def analyze(
     With a ``store``, features are looked up by content hash (no decode for a known clip) and the result is saved.
     ``Cancelled`` is the one exception that propagates.
     """
-    cfg = config if config is not None else load_config()
+    cfg = config if config is not None else load_config(metric_names=lambda: metric_specs())
     t0 = time.monotonic()
     path = Path(path)
     display = str(path)

@@ -288,7 +288,8 @@ def save_model(path: str | Path, net, encoder: FeatureEncoder, *, name: str, cat
     from . import __version__
 
     bad = [k for k, v in net.state_dict().items() if not bool(torch.isfinite(v).all())]
-    if bad or not (np.all(np.isfinite(encoder.mean)) and np.all(np.isfinite(encoder.scale)) and np.all(encoder.scale > 0)):
+    scaler_ok = np.all(np.isfinite(encoder.mean)) and np.all(np.isfinite(encoder.scale)) and np.all(encoder.scale > 0)
+    if bad or not scaler_ok:
         raise ModelError(f"The trained model {name!r} holds values that are not finite numbers "
                          f"({', '.join(bad[:3]) or 'the scaler'}); it was not saved. Check the labels and features, "
                          "or train from scratch with --from none.", kind="model_invalid")
@@ -436,7 +437,8 @@ def _load_checked(path: Path, keys_now: list[str]) -> LearnedScorer:
     try:
         digest = file_sha256(path)
     except OSError as exc:
-        raise ModelError(f"The model file {path} cannot be read: {exc.strerror or exc}.", kind="model_invalid") from None
+        raise ModelError(f"The model file {path} cannot be read: {exc.strerror or exc}.",
+                         kind="model_invalid") from None
     if sidecar["sha256"] != digest:
         raise ModelError(
             f"{path.name} was changed after it was trained (its SHA-256 does not match {side.name}). It was refused; "

@@ -12,9 +12,18 @@ from .store import Store
 NO_MODEL = (None, "", "none")
 
 
+def metric_names() -> set[str]:
+    """The metric keys the registered extractors produce (what a ``[targets."..."]`` table may name). Imports every
+    extractor, so the config check calls it only for a file that names targets."""
+    from .extractors import metric_specs
+
+    return set(metric_specs())
+
+
 def active_config(config_path: str | os.PathLike | None = None, preset: str | None = None) -> dict:
-    """The configuration a run uses: the shipped config.toml, the user's file, ``config_path``, then the preset."""
-    return load_config(config_path, preset=preset)
+    """The configuration a run uses: the shipped config.toml, the user's file, ``config_path``, then the preset;
+    every value checked, target names against the registered metrics."""
+    return load_config(config_path, preset=preset, metric_names=metric_names)
 
 
 def open_store(store_path: str | os.PathLike | None = None) -> Store:

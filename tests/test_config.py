@@ -18,7 +18,14 @@ from engine.config_schema import SCHEMA, MapOf, Table
 from engine.errors import ConfigError
 from engine.features import FeatureVector
 from engine.scorer import score
+from engine.services import metric_names
 from engine.store import Store
+
+
+def load(path=None, **kw) -> dict:
+    """The configuration as a run loads it (target names checked against the registered metrics), without the
+    user's file."""
+    return load_config(path, use_user_file=False, metric_names=metric_names, **kw)
 
 
 def run_config(capsys, *args) -> tuple[int, str]:
@@ -69,7 +76,7 @@ def test_bad_values_name_file_line_and_key_and_exit_2(text, line, words, tmp_pat
     path = tmp_path / "mine.toml"
     path.write_text(text)
     with pytest.raises(ConfigError) as exc:
-        load_config(path, use_user_file=False)
+        load(path)
     message = exc.value.message
     assert str(path) in message and (line is None or f"line {line}:" in message), message
     for w in words:
@@ -83,14 +90,14 @@ def test_the_users_file_is_checked_too(tmp_path, monkeypatch):
     user.write_text("[engine]\nmax_analysis_s = -1\n")
     monkeypatch.setenv("BYTEME_CONFIG", str(user))
     with pytest.raises(ConfigError, match=r"user\.toml, line 2: 'engine.max_analysis_s'"):
-        load_config()
+        load_config(metric_names=metric_names)
 
 
 def test_a_bad_preset_flag_is_a_bad_flag(capsys):
     code, err = run_config(capsys, "--preset", "reeels")
     assert code == 2
     assert "--preset 'reeels'" in err and "did you mean 'reels'" in err and "config.toml" not in err
-    assert load_config(preset="shorts", use_user_file=False)["platform"]["preset"] == "shorts"
+    assert load(preset="shorts")["platform"]["preset"] == "shorts"
 
 
 def test_a_pipe_or_folder_as_config_is_refused_without_waiting(tmp_path, capsys):
@@ -105,13 +112,13 @@ def test_a_pipe_or_folder_as_config_is_refused_without_waiting(tmp_path, capsys)
 def test_a_preset_override_applies_and_is_checked(tmp_path):
     path = tmp_path / "p.toml"
     path.write_text('[presets.reels.targets."visual.fps"]\ngood = 30.0\n[presets.reels.engine]\nmax_analysis_s = 60\n')
-    cfg = load_config(path, preset="reels", use_user_file=False)
+    cfg = load(path, preset="reels")
     assert cfg["targets"]["visual.fps"]["good"] == 30.0 and cfg["engine"]["max_analysis_s"] == 60
     assert "rewards" not in cfg  # a preset's rewards table stays with the preset
-    assert load_config(path, preset="tiktok", use_user_file=False)["targets"]["visual.fps"]["good"] == 24.0
+    assert load(path, preset="tiktok")["targets"]["visual.fps"]["good"] == 24.0
     path.write_text('[presets.reels.targets."visual.fps"]\ngood = 1.0\n')  # below bad (12) once merged
     with pytest.raises(ConfigError, match=r"p\.toml, line 2: .*visual\.fps.*must not be below bad"):
-        load_config(path, preset="reels", use_user_file=False)
+        load(path, preset="reels")
 
 
 def _leaf_paths(spec, keys=()):
@@ -125,7 +132,7 @@ def _leaf_paths(spec, keys=()):
 
 def test_schema_and_shipped_defaults_agree():
     shipped = tomllib.loads(DEFAULT_CONFIG_PATH.read_text())
-    load_config(use_user_file=False)  # every shipped key is declared, typed and in range
+    load()  # every shipped key is declared, typed and in range
     missing = []
     for keys in _leaf_paths(SCHEMA):
         node = shipped
@@ -139,15 +146,15 @@ def test_schema_and_shipped_defaults_agree():
 def test_engine_settings_key_the_feature_cache(good_clip, tmp_path):
     """A changed analysis setting re-analyses (no --no-cache needed); the same settings reuse the features; a
     target change does not touch the features' key."""
-    base = load_config(use_user_file=False)
+    base = load()
     other = tmp_path / "rate.toml"
     other.write_text("[engine]\naudio_rate_hz = 16000\n")
-    changed = load_config(other, use_user_file=False)
+    changed = load(other)
     strict = tmp_path / "strict.toml"
     strict.write_text('[targets."visual.fps"]\ngood = 50.0\n')
     assert feature_settings_hash(base) != feature_settings_hash(changed)
-    assert feature_settings_hash(base) == feature_settings_hash(load_config(strict, use_user_file=False))
-    assert feature_settings_hash(base) != feature_settings_hash(load_config(preset="reels", use_user_file=False))
+    assert feature_settings_hash(base) == feature_settings_hash(load(strict))
+    assert feature_settings_hash(base) != feature_settings_hash(load(preset="reels"))
     store = Store(tmp_path / "s.sqlite3")
     try:
         first = library.analyze(good_clip, base, store=store, options={"ocr": False})
@@ -234,10 +241,10 @@ def test_fuzz_every_key_with_every_toml_type(tmp_path):
             tomllib.loads(text)
         except ValueError:  # TOMLDecodeError, or an integer of more than 4300 digits
             with pytest.raises(ConfigError, match="TOML"):  # the loader says so in plain words
-                load_config(path, use_user_file=False)
+                load(path)
             continue
         try:
-            cfg = load_config(path, use_user_file=False)
+            cfg = load(path)
         except ConfigError as exc:
             assert str(path) in exc.message, (text, exc.message)
             outcomes["refused"] += 1
@@ -255,4 +262,4 @@ def test_datetime_values_are_refused_not_crashed(tmp_path):
     for value in (dt.datetime(2020, 1, 1), dt.date(2020, 1, 1), dt.time(7, 32)):
         path.write_text(f"[engine]\nmax_analysis_s = {value.isoformat()}\n")
         with pytest.raises(ConfigError, match="date/time"):
-            load_config(path, use_user_file=False)
+            load(path)

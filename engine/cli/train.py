@@ -54,8 +54,9 @@ def add_arguments(p) -> None:
     p.add_argument("--from", dest="start", default="default",
                    help="start from this model ('default' = the shipped one when its features match; 'none' = fresh)")
     p.add_argument("--test-share", type=test_share_arg, default=TEST_SHARE,
-                   help=f"share of clips (uploaders) held out for testing, {TEST_SHARE_RANGE[0]} to {TEST_SHARE_RANGE[1]}"
-                        f" (default {TEST_SHARE}; {min_clips(TEST_SHARE)} labelled clips needed at least)")
+                   help=f"share of clips (uploaders) held out for testing, {TEST_SHARE_RANGE[0]} to "
+                        f"{TEST_SHARE_RANGE[1]} (default {TEST_SHARE}; {min_clips(TEST_SHARE)} labelled clips needed "
+                        "at least)")
     p.add_argument("--seed", type=int, default=None, help="seed of the split and the training (default 0)")
     p.add_argument("--no-ocr", action="store_true", help="skip on-screen text recognition when extracting features")
     p.add_argument("--synthetic", action="store_true",
