@@ -1,17 +1,23 @@
 """Configuration: the shipped defaults (``engine/config.toml``), then the user's file, then the platform preset.
 
-``load_config()`` returns a plain dict. Every value a score or finding uses comes from here, and
-``explain_sources()`` tells, for the settings screen, which file each value came from.
+``load_config()`` returns a plain dict. Every layer is checked against the one schema (``engine.config_schema``):
+a value of the wrong type, not finite or out of range, and a key or section the schema does not declare, is a
+``ConfigError`` naming the file, the line and the key (with the nearest valid name). After the checks every
+declared key of a fixed section is present, so readers may index the dict directly; ``cfg["_sources"]`` lists
+the files read, in order.
 """
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import json
 import os
+import stat
 import sys
 from pathlib import Path
 
+from .config_schema import PRESET, PRESET_OVERRIDES, RULE_NEEDS, SCHEMA, MapOf, Table, _show
 from .errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -25,6 +31,8 @@ TARGET_KINDS = ("min", "max", "range")
 #: for: size, shape, bars, upload bitrate). See engine/scorer.py.
 TARGET_GROUPS = ("quality", "platform_fit")
 _NEEDED = {"min": ("good", "bad"), "max": ("good", "bad"), "range": ("good_low", "good_high", "bad_low", "bad_high")}
+#: A config file larger than this is not a config file (the shipped one is ~25 kB).
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
 def user_config_path() -> Path:
@@ -37,14 +45,26 @@ def user_config_path() -> Path:
 
 
 def read_toml(path: Path) -> dict:
+    """The parsed file. A FIFO, a device or a folder is refused before it is opened (reading a FIFO would wait
+    for a writer forever)."""
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"Config file {path} is not a regular file (a folder, a pipe or a device).")
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"Config file {path} is {st.st_size} bytes; a config file is at most {MAX_CONFIG_BYTES}.")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # swapped for a FIFO since stat: no wait
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise ConfigError(f"Config file {path} is not a regular file (a folder, a pipe or a device).")
+            return tomllib.loads(fh.read(MAX_CONFIG_BYTES + 1).decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"Config file {path} does not exist.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # tomllib's int() of more than 4300 digits
+        raise ConfigError(f"Config file {path} is not usable TOML: {exc}.") from None
+    except (OSError, UnicodeDecodeError, RecursionError) as exc:
         raise ConfigError(f"Config file {path} cannot be read: {exc}.") from None
 
 
@@ -58,104 +78,263 @@ def deep_merge(base: dict, override: dict) -> dict:
     return out
 
 
-def _line_of(path: Path | None, key: str) -> str:
-    """' (line N)' for the first line of ``path`` that mentions ``key``; '' when not found."""
+# ------------------------------------------------------------------------------------------------------------
+# Checking against the schema
+# ------------------------------------------------------------------------------------------------------------
+class _Bad(Exception):
+    """A value that cannot be used: ``keys`` is its path in the file, ``text`` what is wrong."""
+
+    def __init__(self, keys: tuple, text: str, also: tuple = ()):
+        super().__init__(text)
+        self.keys, self.text = tuple(keys), text
+        self.also = tuple(tuple(k) for k in also)  # the other keys of a rule between values (e.g. good and bad)
+
+
+def key_name(keys) -> str:
+    """``targets."visual.sharpness".good``: a key path as TOML writes it."""
+    return ".".join(f'"{k}"' if not k.replace("_", "").replace("-", "").isalnum() else k for k in map(str, keys))
+
+
+def _closest(name: str, candidates) -> str | None:
+    """The valid name nearest to a misspelled ``name`` (difflib's ratio of at least 0.6), or None."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _nearest(name: str, candidates) -> str:
+    """"; did you mean 'x'?" for the nearest valid name, or ""."""
+    close = _closest(name, candidates)
+    return f"; did you mean '{close}'?" if close else ""
+
+
+def check_values(data, spec=SCHEMA, keys: tuple = (), *, metric_names=None) -> None:
+    """Raise ``_Bad`` for the first value of ``data`` (a whole file, or a part at ``keys``) the schema refuses:
+    wrong type, not finite, out of range, or an undeclared key. Missing keys are fine (the defaults fill in).
+    ``metric_names``: a function giving the registered metric keys, called only when ``data`` names targets (the
+    config layer sits below the extractors, so the caller passes it; ``engine.services.active_config`` does)."""
+    if isinstance(spec, (Table, MapOf)):
+        if not isinstance(data, dict):
+            what = f"[{key_name(keys)}]" if len(keys) == 1 else f"'{key_name(keys)}'"
+            raise _Bad(keys, f"{what} must be a table (a [section] or {{ key = value, ... }}), not {_show(data)}")
+        if isinstance(spec, Table):
+            for k, v in data.items():
+                sub = spec.fields.get(k)
+                if sub is None:
+                    if keys:
+                        raise _Bad(keys + (k,), f"unknown key '{key_name(keys + (k,))}'" + _nearest(k, spec.fields))
+                    close = _closest(k, spec.fields)
+                    raise _Bad((k,), f"unknown section [{k}]" + (f"; did you mean [{close}]?" if close else ""))
+                check_values(v, sub, keys + (k,), metric_names=metric_names)
+            return
+        names = set(metric_names()) if spec.names == "metric" and metric_names is not None and data else None
+        for k, v in data.items():
+            if names is not None and k not in names:
+                raise _Bad(keys + (k,), f"'{key_name(keys + (k,))}' names no metric BYTEME measures"
+                                        + _nearest(k, names))
+            check_values(v, spec.entry, keys + (k,), metric_names=metric_names)
+        return
+    problem = spec.problem(data)
+    if problem:
+        raise _Bad(keys, f"'{key_name(keys)}' {problem}")
+
+
+def check_whole(cfg: dict) -> None:
+    """Raise ``_Bad`` for what only the merged configuration can show: a target without the bounds its kind needs
+    or with bounds in the wrong order, an unknown active preset, a rewards rule without its values, weights that
+    leave no overall score."""
+    presets = cfg.get("presets", {})
+    name = cfg["platform"]["preset"]
+    if name not in presets:
+        raise _Bad(("platform", "preset"), f"'platform.preset' names an unknown preset {name!r} (known: "
+                                           f"{', '.join(presets)}){_nearest(name, presets)}")
+    for metric, t in cfg["targets"].items():
+        _check_target(t, ("targets", metric))
+    for pname, p in presets.items():
+        for metric, t in (p.get("targets") or {}).items():
+            if "kind" in t:  # a whole target of its own; else a change merged onto the shipped one when active
+                _check_target(t, ("presets", pname, "targets", metric))
+        for rname, rule in ((p.get("rewards") or {}).get("rules") or {}).items():
+            keys = ("presets", pname, "rewards", "rules", rname)
+            if "check" not in rule:
+                raise _Bad(keys, f"rule '{key_name(keys)}' needs check = one of {', '.join(RULE_NEEDS)}")
+            for k in RULE_NEEDS[rule["check"]]:
+                if k not in rule:
+                    raise _Bad(keys + (k,), f"rule '{key_name(keys)}' (check = {rule['check']!r}) needs '{k}'")
+    if not any(v > 0 for v in cfg["scoring"]["weights"].values()):
+        raise _Bad(("scoring", "weights"), "'scoring.weights' needs at least one weight above 0 (else no clip has an "
+                                           "overall score)")
+    cap = cfg["tier_caps"]["high_finding"]
+    if cap and cap not in cfg["tiers"]:
+        raise _Bad(("tier_caps", "high_finding"), f"'tier_caps.high_finding' must name a tier in [tiers] or be \"\" "
+                                                  f"(got {cap!r}){_nearest(cap, cfg['tiers'])}")
+    r = cfg["retention"]
+    if r["medium_at"] > r["high_at"]:
+        raise _Bad(("retention", "medium_at"), f"'retention.medium_at' ({r['medium_at']}) must not be above "
+                                               f"'retention.high_at' ({r['high_at']})", [("retention", "high_at")])
+
+
+def _check_target(t: dict, keys: tuple) -> None:
+    kind = t.get("kind")
+    if kind not in TARGET_KINDS:
+        raise _Bad(keys + ("kind",), f"'{key_name(keys)}' needs kind = one of {', '.join(TARGET_KINDS)}")
+    for k in _NEEDED[kind]:
+        if k not in t:
+            raise _Bad(keys + (k,), f"'{key_name(keys)}' (kind = {kind!r}) needs '{k}'")
+    bounds = [keys + (k,) for k in _NEEDED[kind]]
+    if kind == "min" and t["good"] < t["bad"]:
+        raise _Bad(keys + ("good",), f"'{key_name(keys)}' is kind 'min': good ({t['good']}) must not be below bad "
+                                     f"({t['bad']})", bounds)
+    if kind == "max" and t["good"] > t["bad"]:
+        raise _Bad(keys + ("good",), f"'{key_name(keys)}' is kind 'max': good ({t['good']}) must not be above bad "
+                                     f"({t['bad']})", bounds)
+    if kind == "range" and not t["bad_low"] <= t["good_low"] <= t["good_high"] <= t["bad_high"]:
+        raise _Bad(keys + ("good_low",), f"'{key_name(keys)}' is kind 'range': needs bad_low <= good_low <= good_high "
+                                         f"<= bad_high (got {t['bad_low']}, {t['good_low']}, {t['good_high']}, "
+                                         f"{t['bad_high']})", bounds)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Where a key is written: file and line for messages
+# ------------------------------------------------------------------------------------------------------------
+def _split_keys(text: str) -> tuple:
+    """``a."b.c".d`` -> ("a", "b.c", "d")."""
+    parts, cur, quote = [], "", None
+    for ch in text:
+        if quote:
+            if ch == quote:
+                quote = None
+            else:
+                cur += ch
+        elif ch in "\"'":
+            quote = ch
+        elif ch == ".":
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur.strip())
+    return tuple(parts)
+
+
+def line_of(path: Path | None, keys) -> int | None:
+    """The line of ``path`` that writes ``keys`` (or the nearest enclosing key or table); None when not found."""
     if path is None:
-        return ""
+        return None
+    keys = tuple(keys)
     try:
-        for i, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-            if key in line:
-                return f", line {i}"
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
-        pass
-    return ""
+        return None
+    table: tuple = ()
+    best, best_len = None, 0
+    for i, line in enumerate(lines, 1):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        if s.startswith("["):
+            table = _split_keys(s.strip("[]").split("]")[0].strip("[ "))
+            full = table
+        elif "=" in s:
+            full = table + _split_keys(s.split("=", 1)[0])
+        else:
+            continue
+        n = len(full)
+        if n <= len(keys) and full == keys[:n] and n > best_len:
+            best, best_len = i, n
+            if n == len(keys):
+                break
+    return best
 
 
-def validate(cfg: dict, origin: Path | None = None) -> None:
-    """Raise ConfigError naming the file, line and key of the first value that cannot be used."""
-    where = str(origin) if origin else "the configuration"
-
-    def fail(key: str, what: str, line_key: str | None = None):
-        raise ConfigError(f"{where}{_line_of(origin, line_key or key.split('.')[-1])}: key '{key}' {what}.")
-
-    targets = cfg.get("targets", {})
-    if not isinstance(targets, dict):
-        fail("targets", "must be a table")
-    for metric, t in targets.items():
-        if not isinstance(t, dict):
-            fail(f"targets.{metric}", "must be a table", metric)
-        kind = t.get("kind")
-        if kind not in TARGET_KINDS:
-            fail(f"targets.{metric}.kind", f"must be one of {', '.join(TARGET_KINDS)} (got {kind!r})", "kind")
-        for k in _NEEDED[kind]:
-            if not isinstance(t.get(k), (int, float)) or isinstance(t.get(k), bool):
-                fail(f"targets.{metric}.{k}", f"must be a number (got {t.get(k)!r})", k)
-        if not isinstance(t.get("weight", 1.0), (int, float)) or t.get("weight", 1.0) < 0:
-            fail(f"targets.{metric}.weight", "must be a number >= 0", "weight")
-        if t.get("group", "quality") not in TARGET_GROUPS:
-            fail(f"targets.{metric}.group", f"must be one of {', '.join(TARGET_GROUPS)} (got {t.get('group')!r})",
-                 "group")
-    weights = cfg.get("scoring", {}).get("weights", {})
-    for m, w in weights.items():
-        if not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0:
-            fail(f"scoring.weights.{m}", f"must be a number >= 0 (got {w!r})", m)
-    source = cfg.get("scoring", {}).get("picture_quality", "targets")
-    if not isinstance(source, str) or not source:
-        fail("scoring.picture_quality", f"must be the name of a picture-quality source such as \"targets\" "
-             f"(got {source!r})", "picture_quality")
-    for tier, v in cfg.get("tiers", {}).items():
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 100:
-            fail(f"tiers.{tier}", f"must be a number from 0 to 100 (got {v!r})", tier)
-    cap = cfg.get("tier_caps", {}).get("high_finding", "")
-    if cap not in ("", None) and cap not in cfg.get("tiers", {}):
-        fail("tier_caps.high_finding", f"must name a tier in [tiers] or be \"\" (got {cap!r})", "high_finding")
-    cat = cfg.get("category", {})
-    for key, lo, hi in (("temperature", 1e-6, 1e6), ("min_confidence", 0.0, 1.0)):
-        v = cat.get(key, lo)
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not lo <= v <= hi:
-            fail(f"category.{key}", f"must be a number from {lo:g} to {hi:g} (got {v!r})", key)
-    for name, p in cfg.get("presets", {}).items():
-        rw = p.get("rewards") if isinstance(p, dict) else None
-        if isinstance(rw, dict) and not isinstance(rw.get("enabled", True), bool):
-            fail(f"presets.{name}.rewards.enabled", f"must be true or false (got {rw['enabled']!r})", "enabled")
-    preset = cfg.get("platform", {}).get("preset")
-    if preset is not None and preset not in cfg.get("presets", {}):
-        fail("platform.preset", f"names an unknown preset {preset!r} (known: {', '.join(cfg.get('presets', {}))})", "preset")
-    for key in ("analysis_short_side_px", "audio_rate_hz", "max_analysis_s", "clip_timeout_s"):
-        v = cfg.get("engine", {}).get(key)
-        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0):
-            fail(f"engine.{key}", f"must be a positive number (got {v!r})", key)
+def _has(data: dict, keys) -> int:
+    """How many leading parts of ``keys`` exist in ``data``."""
+    n = 0
+    for k in keys:
+        if not isinstance(data, dict) or k not in data:
+            break
+        data, n = data[k], n + 1
+    return n
 
 
-def load_config(path: str | os.PathLike | None = None, *, preset: str | None = None, use_user_file: bool = True) -> dict:
-    """Defaults, then the user config file (if present), then ``path`` (if given), then the preset applied."""
-    cfg = read_toml(DEFAULT_CONFIG_PATH)
-    sources = [str(DEFAULT_CONFIG_PATH)]
-    layers: list[Path] = []
+def _error(layers: list, bad: _Bad, *, alt_prefix: tuple = ()) -> ConfigError:
+    """A ConfigError at the layer that wrote (most of) the bad key or a key of the same rule; the later layer when
+    two wrote as much (it is the one that broke the rule). ``alt_prefix``: the key may also have come from there
+    (a preset's override table)."""
+    candidates = [bad.keys, *bad.also]
+    if alt_prefix:
+        candidates += [alt_prefix + k for k in candidates]
+    best, best_n, best_keys = None, 0, bad.keys
+    for origin, data in layers:
+        for keys in candidates:
+            n = _has(data, keys)
+            if n and n >= best_n:
+                best, best_n, best_keys = origin, n, keys
+    return _error_at(best, best_keys, bad.text)
+
+
+def _error_at(origin: Path | None, keys: tuple, text: str) -> ConfigError:
+    line = line_of(origin, keys)
+    where = f"{origin}" + (f", line {line}" if line else "") if origin else "The configuration"
+    return ConfigError(f"{where}: {text}" + ("" if text.endswith("?") else "."))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Loading
+# ------------------------------------------------------------------------------------------------------------
+def validate(cfg: dict, origin: Path | None = None, *, metric_names=None) -> None:
+    """Raise ConfigError naming the file, line and key of the first value of ``cfg`` (a complete configuration)
+    that cannot be used."""
+    clean = {k: v for k, v in cfg.items() if not str(k).startswith("_")}
+    try:
+        check_values(clean, metric_names=metric_names)
+        check_whole(clean)
+    except _Bad as bad:
+        raise _error_at(origin, bad.keys, bad.text) from None
+
+
+def load_config(path: str | os.PathLike | None = None, *, preset: str | None = None, use_user_file: bool = True,
+                metric_names=None) -> dict:
+    """Defaults, then the user config file (if present), then ``path`` (if given), then the preset applied.
+    ``preset`` is the command line's ``--preset``: an unknown name is reported as a bad flag. ``metric_names``
+    (a function giving the registered metric keys) checks the names of ``[targets."..."]`` tables; without it they
+    are not checked (``engine.services.active_config`` passes the extractors' metrics)."""
+    layers: list[tuple[Path, dict]] = [(DEFAULT_CONFIG_PATH, read_toml(DEFAULT_CONFIG_PATH))]
     if use_user_file and path is None:
         up = user_config_path()
         try:
-            present = up.is_file()
+            present = up.exists()
         except OSError:  # a folder on the way cannot be read: read_toml says so in plain words
             present = True
         if present:
-            layers.append(up)
+            layers.append((up, read_toml(up)))
     if path is not None:
-        layers.append(Path(path))
-    for layer in layers:
-        data = read_toml(layer)
-        validate(deep_merge(cfg, data), layer)
+        layers.append((Path(path), read_toml(Path(path))))
+    cfg: dict = {}
+    for origin, data in layers:
+        try:
+            check_values(data, metric_names=metric_names)
+        except _Bad as bad:
+            raise _error_at(origin, bad.keys, bad.text) from None
         cfg = deep_merge(cfg, data)
-        sources.append(str(layer))
     if preset is not None:
-        cfg.setdefault("platform", {})["preset"] = preset
-    validate(cfg, layers[-1] if layers else DEFAULT_CONFIG_PATH)
-    name = cfg.get("platform", {}).get("preset")
-    overrides = {k: v for k, v in cfg.get("presets", {}).get(name, {}).items() if isinstance(v, dict)}
+        known = cfg.get("presets", {})
+        if preset not in known:
+            hint = _nearest(preset, known) or "."
+            raise ConfigError(f"--preset {preset!r} is not a platform preset (known: {', '.join(known)}){hint}")
+        cfg["platform"]["preset"] = preset
+    try:
+        check_whole(cfg)
+    except _Bad as bad:
+        raise _error(layers, bad) from None
+    name = cfg["platform"]["preset"]
+    overrides = {k: v for k, v in cfg["presets"][name].items() if k in PRESET_OVERRIDES}
     if overrides:
         cfg = deep_merge(cfg, overrides)
-        validate(cfg)
-    cfg["_sources"] = sources
+        try:
+            check_whole(cfg)
+        except _Bad as bad:
+            raise _error(layers, bad, alt_prefix=("presets", name)) from None
+    cfg["_sources"] = [str(origin) for origin, _ in layers]
     return cfg
 
 
@@ -185,3 +364,32 @@ def config_hash(cfg: dict) -> str:
     """A short hash of everything that affects scores (not where the values came from)."""
     clean = {k: v for k, v in cfg.items() if not k.startswith("_") and k not in UNSCORED_SECTIONS}
     return hashlib.blake2b(json.dumps(clean, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
+
+
+def feature_settings(cfg: dict) -> dict:
+    """The settings extractors read (schema entries marked ``features=True``), as {dotted key: value}: what a cached
+    feature vector depends on besides the file, the engine version and the options."""
+    out: dict = {}
+
+    def walk(spec, node, keys):
+        if isinstance(spec, Table):
+            for k, sub in spec.fields.items():
+                if k not in PRESET_OVERRIDES or keys != ("preset",):  # a preset's overrides are merged already
+                    walk(sub, node.get(k) if isinstance(node, dict) else None, keys + (k,))
+        elif not isinstance(spec, MapOf) and spec.features:
+            out[".".join(keys)] = node
+
+    for section, spec in SCHEMA.fields.items():
+        if section != "presets":
+            walk(spec, cfg.get(section), (section,))
+    walk(PRESET, preset(cfg), ("preset",))
+    return out
+
+
+def feature_settings_hash(cfg: dict | None) -> str:
+    """A short hash of ``feature_settings(cfg)``: part of the feature-cache key, so a change of analysis size,
+    audio rate, analysis length, OCR settings or preset frame/safe zones re-analyses instead of reusing features."""
+    if cfg is None:
+        return ""
+    data = json.dumps(feature_settings(cfg), sort_keys=True, default=str)
+    return hashlib.blake2b(data.encode(), digest_size=6).hexdigest()

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .config import config_hash, load_config
+from .config import config_hash, feature_settings_hash, load_config
+from .extractors import metric_specs
 from .insights import enrich
 from .pipeline import Progress, evaluate, extract_watched, failed_result
 from .result import ClipResult
@@ -22,16 +23,17 @@ from .sidecars import fingerprint as sidecar_fingerprint
 from .store import store_error
 
 
-def cached_features(store, path: Path, options: dict | None, *, lookup: bool = True):
+def cached_features(store, path: Path, options: dict | None, cfg: dict, *, lookup: bool = True):
     """``(content hash, sidecar fingerprint, (MediaInfo, FeatureVector) or None)`` for ``path`` from the store
-    (``lookup`` False: hash and fingerprint only). The hash is None when the file cannot be read (the analysis then
-    reports it in plain words)."""
+    (``lookup`` False: hash and fingerprint only). Features count only when extracted with the same settings of
+    ``cfg`` (``engine.config.feature_settings_hash``: analysis size, audio rate, OCR, preset zones). The hash is
+    None when the file cannot be read (the analysis then reports it in plain words)."""
     try:
         chash = store.hash_for(path)
     except OSError:
         chash = None
     sidecars = sidecar_fingerprint(path)
-    cached = store.get_features(chash, options, sidecars) if chash and lookup else None
+    cached = store.get_features(chash, options, sidecars, feature_settings_hash(cfg)) if chash and lookup else None
     return chash, sidecars, cached
 
 
@@ -60,21 +62,21 @@ def analyze(
     With a ``store``, features are looked up by content hash (no decode for a known clip) and the result is saved.
     ``Cancelled`` is the one exception that propagates.
     """
-    cfg = config if config is not None else load_config()
+    cfg = config if config is not None else load_config(metric_names=lambda: metric_specs())
     t0 = time.monotonic()
     path = Path(path)
     display = str(path)
     try:
         chash = sidecars = cached = None
         if store is not None:
-            chash, sidecars, cached = cached_features(store, path, options, lookup=use_cache)
+            chash, sidecars, cached = cached_features(store, path, options, cfg, lookup=use_cache)
         if cached is not None:
             info, fv = cached
             info.path = display
         else:
             info, fv = extract_watched(path, cfg, progress=progress, cancel=cancel, options=options)
             if store is not None and chash:
-                store.put_features(chash, info, fv, options, sidecars)
+                store.put_features(chash, info, fv, options, sidecars, feature_settings_hash(cfg))
         if progress is not None:
             progress(Progress(display, "scoring", 0.99))
         result = judge(display, info, fv, cfg, model=model, store=store, content_hash=chash)

@@ -47,6 +47,11 @@ CATEGORIES = ("talking_head", "music_dance", "tutorial_text", "gameplay_screen",
 Z_CLIP = 5.0
 #: Hidden layer widths: small enough to run in well under a millisecond on one CPU thread.
 HIDDEN = (64, 32)
+#: Largest weight or bias a loaded model may hold. The shipped default's largest is 0.30 (measured:
+#: ``max(abs(v).max() for v in load_model("default").net.state.values())``). With inputs clipped to +-Z_CLIP and
+#: weights within +-1e6, every layer of HIDDEN stays below ~1e25, far from float32's 3.4e38: no score can overflow
+#: to inf or NaN. A file beyond it is crafted or broken.
+MAX_ABS_WEIGHT = 1e6
 SHIPPED_DIR = Path(__file__).with_name("models")
 DEFAULT_NAME = "default"
 
@@ -280,12 +285,34 @@ def decide_category(probabilities, categories, *, temperature: float = 1.0, min_
 # ------------------------------------------------------------------------------------------------------------
 # Saving and loading
 # ------------------------------------------------------------------------------------------------------------
+def _open_regular(path: Path):
+    """``path`` opened for reading, refused (``OSError``) unless it is a regular file: a FIFO, a device or a
+    folder named as a model would block the read or never end. ``O_NONBLOCK`` makes the open itself return even
+    when a FIFO was swapped in after the caller's check."""
+    import os
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(0, "not a regular file (a folder, a pipe or a device)", str(path))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with _open_regular(path) as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+#: A model's .json metadata is a few kB (feature keys, categories, the training summary); anything much larger is
+#: not one of ours, and reading it whole would only cost memory.
+MAX_SIDECAR_BYTES = 16 * 1024 * 1024
 
 
 def save_model(path: str | Path, net, encoder: FeatureEncoder, *, name: str, categories, info: dict | None = None) -> Path:
@@ -296,6 +323,12 @@ def save_model(path: str | Path, net, encoder: FeatureEncoder, *, name: str, cat
 
     from . import __version__
 
+    bad = [k for k, v in net.state_dict().items() if not bool(torch.isfinite(v).all())]
+    scaler_ok = np.all(np.isfinite(encoder.mean)) and np.all(np.isfinite(encoder.scale)) and np.all(encoder.scale > 0)
+    if bad or not scaler_ok:
+        raise ModelError(f"The trained model {name!r} holds values that are not finite numbers "
+                         f"({', '.join(bad[:3]) or 'the scaler'}); it was not saved. Check the labels and features, "
+                         "or train from scratch with --from none.", kind="model_invalid")
     path = Path(path)
     if path.suffix != ".safetensors":
         path = path.with_suffix(".safetensors")
@@ -391,8 +424,12 @@ def load_model(name: str, cfg: dict | None = None, *, feature_keys: list[str] | 
 
 
 def _load_checked(path: Path, keys_now: list[str]) -> LearnedScorer:
+    """Every check of the module docstring; any file that fails one raises ``ModelError``, never another error."""
     from safetensors import safe_open
     from safetensors.numpy import load_file
+
+    def refuse(why: str, kind: str = "model_invalid") -> ModelError:
+        return ModelError(f"{path.name}: {why}", kind=kind)
 
     if path.suffix != ".safetensors":
         raise ModelError(
@@ -401,8 +438,8 @@ def _load_checked(path: Path, keys_now: list[str]) -> LearnedScorer:
             kind="model_invalid",
         )
     try:
-        with open(path, "rb") as fh:
-            fh.read(1)
+        with _open_regular(path) as fh:
+            head = fh.read(4)
     except OSError as exc:
         raise ModelError(f"The model file {path} cannot be read: {exc.strerror or exc}.", kind="model_invalid") from None
     try:
@@ -410,8 +447,6 @@ def _load_checked(path: Path, keys_now: list[str]) -> LearnedScorer:
         with safe_open(str(path), framework="np") as f:
             header_meta = f.metadata() or {}
     except Exception as exc:  # safetensors raises SafetensorError, OSError or ValueError; none executes code
-        with open(path, "rb") as fh:
-            head = fh.read(4)
         if head[:1] == b"\x80" or head[:2] == b"PK":
             raise ModelError(
                 f"{path.name} is a pickled Python object (or a torch.save archive), not a safetensors file. "
@@ -420,13 +455,27 @@ def _load_checked(path: Path, keys_now: list[str]) -> LearnedScorer:
             ) from None
         raise ModelError(f"{path.name} is not a valid safetensors file ({exc}).", kind="model_invalid") from None
     side = path.with_suffix(".json")
-    if not side.is_file():
-        raise ModelError(f"{path.name} has no metadata file {side.name} beside it; it cannot be checked.", kind="model_invalid")
     try:
-        sidecar = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{side.name} is not readable JSON ({exc}).", kind="model_invalid") from None
-    if sidecar.get("sha256") != file_sha256(path):
+        with _open_regular(side) as fh:
+            raw = fh.read(MAX_SIDECAR_BYTES + 1)
+    except FileNotFoundError:
+        raise refuse(f"no metadata file {side.name} beside it; it cannot be checked.") from None
+    except OSError as exc:
+        raise refuse(f"its metadata file {side.name} cannot be read ({exc.strerror or exc}).") from None
+    if len(raw) > MAX_SIDECAR_BYTES:
+        raise refuse(f"its metadata file {side.name} is larger than {MAX_SIDECAR_BYTES} bytes; not a BYTEME model.")
+    try:
+        sidecar = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise refuse(f"{side.name} is not readable JSON ({type(exc).__name__}).") from None
+    if not isinstance(sidecar, dict) or not isinstance(sidecar.get("sha256"), str):
+        raise refuse(f"{side.name} is not a BYTEME model's metadata (no SHA-256 of the weights).")
+    try:
+        digest = file_sha256(path)
+    except OSError as exc:
+        raise ModelError(f"The model file {path} cannot be read: {exc.strerror or exc}.",
+                         kind="model_invalid") from None
+    if sidecar["sha256"] != digest:
         raise ModelError(
             f"{path.name} was changed after it was trained (its SHA-256 does not match {side.name}). It was refused; "
             "retrain it or restore the original file.",
@@ -434,11 +483,20 @@ def _load_checked(path: Path, keys_now: list[str]) -> LearnedScorer:
         )
     try:
         meta = json.loads(header_meta.get("byteme", ""))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ModelError(f"{path.name} holds no BYTEME metadata.", kind="model_invalid") from None
+    if not isinstance(meta, dict):
+        raise refuse("its metadata is not a JSON object.")
     if meta.get("format") != MODEL_FORMAT:
-        raise ModelError(f"{path.name} has format {meta.get('format')!r}; this BYTEME reads {MODEL_FORMAT!r}.", kind="model_invalid")
-    keys = list(meta.get("feature_keys", []))
+        fmt = meta.get("format")
+        raise refuse(f"has format {fmt if isinstance(fmt, str) else type(fmt).__name__!r}; this BYTEME reads "
+                     f"{MODEL_FORMAT!r}.")
+    for key in ("name", "version"):
+        if not isinstance(meta.get(key), str) or not meta[key]:
+            raise refuse(f"its metadata has no text '{key}'.")
+    keys = meta.get("feature_keys")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise refuse("its metadata 'feature_keys' is not a list of metric names.")
     if keys != keys_now:
         missing = sorted(set(keys_now) - set(keys))
         extra = sorted(set(keys) - set(keys_now))
@@ -450,28 +508,40 @@ def _load_checked(path: Path, keys_now: list[str]) -> LearnedScorer:
         if not detail:
             detail.append("the same metrics in another order")
         raise ModelError(
-            f"Model {meta.get('name')}@{meta.get('version')} was trained on other features than this BYTEME "
+            f"Model {meta['name']}@{meta['version']} was trained on other features than this BYTEME "
             f"measures: {'; '.join(detail)}. It was refused so it cannot misread features. Rebuild it "
             "(`python -m engine.train.build_default`, or `byteme train` for your own model).",
             kind="model_stale",
         )
+    categories = meta.get("categories")
+    if (not isinstance(categories, list) or not categories or not all(isinstance(c, str) and c for c in categories)
+            or len(set(categories)) != len(categories)):
+        raise refuse("its metadata 'categories' is not a list of distinct category names.")
     n = len(keys)
     try:
         mean = np.asarray(tensors["scaler.mean"], np.float64)
         scale = np.asarray(tensors["scaler.scale"], np.float64)
-        active = np.asarray(tensors["scaler.active"]).astype(bool)
+        active = np.asarray(tensors["scaler.active"])
     except KeyError as exc:
-        raise ModelError(f"{path.name} lacks the scaler tensor {exc}.", kind="model_invalid") from None
-    if not (mean.shape == scale.shape == active.shape == (n,)) or not np.all(np.isfinite(mean)) or np.any(scale <= 0):
-        raise ModelError(f"{path.name}: the scaler does not match its {n} feature keys.", kind="model_invalid")
-    categories = list(meta.get("categories", []))
-    encoder = FeatureEncoder(keys, mean, scale, active)
+        raise refuse(f"lacks the scaler tensor {exc}.") from None
+    except (TypeError, ValueError):
+        raise refuse("its scaler tensors are not numbers.") from None
+    if not (mean.shape == scale.shape == active.shape == (n,)):
+        raise refuse(f"the scaler does not match its {n} feature keys.")
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale)) and np.all(scale > 0)
+            and np.all((active == 0) | (active == 1))):
+        raise refuse("the scaler holds values that are not finite (NaN or infinity), a scale that is not above 0, "
+                     "or an active flag that is not 0 or 1. It was refused: it would turn every score into NaN.")
+    encoder = FeatureEncoder(list(keys), mean, scale, active.astype(bool))
     state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
     try:
         net = NumpyNet(state, encoder.n_inputs, len(categories))
-    except ValueError as exc:
-        raise ModelError(f"{path.name}: the weights do not fit the network ({exc}).", kind="model_invalid") from None
-    return LearnedScorer(net, encoder, categories, meta, path)
+    except (TypeError, ValueError) as exc:
+        raise refuse(f"the weights do not fit the network ({exc}).") from None
+    if not all(np.all(np.isfinite(v)) and np.all(np.abs(v) <= MAX_ABS_WEIGHT) for v in net.state.values()):
+        raise refuse(f"its weights hold values that are not finite (NaN or infinity) or beyond +-{MAX_ABS_WEIGHT:g}. "
+                     "It was refused: it would turn scores into NaN.")
+    return LearnedScorer(net, encoder, list(categories), meta, path)
 
 
 def load_model_or_fallback(name: str | None, cfg: dict) -> tuple[LearnedScorer | None, str | None]:

@@ -97,9 +97,9 @@ def extract_features(
     report = _Reporter(str(path), progress)
     report("probe", 0.0, force=True)
     info = probe(path)
-    eng = cfg.get("engine", {})
+    eng = cfg["engine"]  # checked by engine.config: every key present, finite and in range
     if not isinstance(cancel, Deadline):
-        cancel = Deadline(cancel, float(eng.get("clip_timeout_s", 0)) or None)
+        cancel = Deadline(cancel, float(eng["clip_timeout_s"]))
     ctx = ClipContext(path=path, info=info, config=cfg, cancel=cancel, options=dict(options or {}))
     extractors = [cls() for cls in registered()]
     extractors = [e for e in extractors if e.enabled(ctx)]
@@ -115,8 +115,8 @@ def extract_features(
     def on_decode_progress(fraction: float):
         report("decode", DECODE_SHARE * fraction)
 
-    max_s = float(eng.get("max_analysis_s", 0)) or None
-    rate_hz = int(eng.get("audio_rate_hz", 48_000))
+    max_s = float(eng["max_analysis_s"])
+    rate_hz = int(eng["audio_rate_hz"])
     audio_pass = None
     if AUDIO_BESIDE_VIDEO and frame_users and info.has_audio:
         audio_pass = _AudioPass(path, info, ctx, [e for e in extractors if e.audio_only], rate_hz=rate_hz,
@@ -126,7 +126,7 @@ def extract_features(
             path,
             info,
             on_frame=on_frame if frame_users else None,
-            short_side_px=int(eng.get("analysis_short_side_px", 360)),
+            short_side_px=int(eng["analysis_short_side_px"]),
             audio_rate_hz=rate_hz,
             max_duration_s=max_s,
             progress=on_decode_progress,
@@ -270,7 +270,7 @@ def failed_result(exc: BaseException, path: Path, cfg: dict, cancel: threading.E
     display = str(path)
     elapsed = time.monotonic() - t0
     if isinstance(exc, Cancelled):
-        limit = float(cfg.get("engine", {}).get("clip_timeout_s", 0))
+        limit = float(cfg["engine"]["clip_timeout_s"])
         if cancel is not None and cancel.is_set() or not limit or elapsed < limit:
             raise exc
         return ClipResult.failed(
@@ -296,10 +296,8 @@ STUCK_GRACE_S = 10.0
 
 def extract_watched(path: Path, cfg: dict, *, progress, cancel, options):
     """``extract_features`` in a thread of its own, waited for at most the clip's time limit plus
-    ``STUCK_GRACE_S``; without a time limit, in this thread."""
-    limit = float(cfg.get("engine", {}).get("clip_timeout_s", 0) or 0)
-    if limit <= 0:
-        return extract_features(path, cfg, progress=progress, cancel=cancel, options=options)
+    ``STUCK_GRACE_S`` (the limit is always set: engine.config requires it above 0)."""
+    limit = float(cfg["engine"]["clip_timeout_s"])  # above 0 (engine.config)
     deadline = Deadline(cancel, limit)
     box: dict = {}
     # The thread's end is an Event of our own, not Thread.join/is_alive: before Python 3.13 a Ctrl-C that lands

@@ -103,8 +103,8 @@ def factor_product(ms: dict, targets: dict, modality: str, group: str | None = N
     return product
 
 
-#: Platform fit (a 0-100 product of the "platform_fit" targets' factors) can take at most this share of the visual
-#: score: visual = perceived * (1 - PLATFORM_FIT_MAX_SHARE * (1 - fit / 100)). A landscape or small clip can look
+#: Platform fit (0-100: the worst score among the "platform_fit" targets, see ``platform_fit``) can take at most this
+#: share of the visual score: visual = perceived * (1 - PLATFORM_FIT_MAX_SHARE * (1 - fit / 100)). A landscape or small clip can look
 #: excellent; "not vertical" or "below 1080x1920" is what a creator must fix for the platform, not what a viewer
 #: sees. With a quarter, a clip whose perceived quality is more than a third higher (1 / 0.75) than another's always
 #: ranks above it, whatever their sizes: pixel count never buys a poor picture a better score than a clean one.
@@ -112,13 +112,29 @@ def factor_product(ms: dict, targets: dict, modality: str, group: str | None = N
 PLATFORM_FIT_MAX_SHARE = 0.25
 
 
+def platform_fit(ms: dict, targets: dict) -> float | None:
+    """Platform fit (0-1): the worst score (``metric_score``, not weighted) among the visual targets of the
+    "platform_fit" group; None when none was measured. The worst, not a product of small factors: the platform
+    shows a clip as badly as its worst misfit (bars shrink the picture to a strip, a landscape frame is shown small,
+    too few pixels are upscaled on every phone), so one of them at its worst takes the whole of
+    ``PLATFORM_FIT_MAX_SHARE`` (on the demo, a letterboxed clip using 32% of the screen otherwise lost 7% and
+    outranked the clean clip: issue 16). BYTEME's choice."""
+    scores = [ms[k] for k in ms if k.startswith("visual.") and k in targets
+              and target_group(targets[k]) == "platform_fit"]
+    return min(scores) if scores else None
+
+
 def visual_score(perceived: float | None, fit: float | None) -> float | None:
     """The visual score (0-100) from the perceived picture quality and the platform fit (both 0-100 or None)."""
     if perceived is None and fit is None:
         return None
+    return round(_visual(perceived, fit), 1)
+
+
+def _visual(perceived: float | None, fit: float | None) -> float:
     p = 100.0 if perceived is None else float(perceived)
     f = 100.0 if fit is None else float(fit)
-    return round(p * (1.0 - PLATFORM_FIT_MAX_SHARE * (1.0 - f / 100.0)), 1)
+    return p * (1.0 - PLATFORM_FIT_MAX_SHARE * (1.0 - f / 100.0))
 
 
 def targets_picture_quality(fv: FeatureVector | None, ms: dict, cfg: dict) -> float | None:
@@ -145,7 +161,7 @@ def visual_parts(fv: FeatureVector | None, ms: dict, cfg: dict) -> dict:
         raise ConfigError(f"[scoring] picture_quality = {source!r} is not a known source of picture quality "
                           f"(known: {', '.join(sorted(PICTURE_QUALITY_SOURCES))}).")
     perceived = PICTURE_QUALITY_SOURCES[source](fv, ms, cfg)
-    fit = factor_product(ms, cfg.get("targets", {}), "visual", "platform_fit")
+    fit = platform_fit(ms, cfg.get("targets", {}))
     return {"perceived_quality": perceived, "platform_fit": None if fit is None else round(100.0 * fit, 1),
             "source": source}
 
@@ -157,10 +173,10 @@ def modality_value(ms: dict, cfg: dict, modality: str) -> float | None:
     if modality != "visual":
         return factor_product(ms, targets, modality)
     perceived = factor_product(ms, targets, "visual", "quality")
-    fit = factor_product(ms, targets, "visual", "platform_fit")
+    fit = platform_fit(ms, targets)
     if perceived is None and fit is None:
         return None
-    return (1.0 if perceived is None else perceived) * (1.0 - PLATFORM_FIT_MAX_SHARE * (1.0 - (1.0 if fit is None else fit)))
+    return _visual(None if perceived is None else 100.0 * perceived, None if fit is None else 100.0 * fit) / 100.0
 
 
 def config_modality_scores(ms: dict, cfg: dict) -> dict:

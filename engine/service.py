@@ -397,9 +397,9 @@ class LibraryService:
 
     # -- config --------------------------------------------------------------------------------------------
     def config(self) -> dict:
-        from .config import load_config
+        from .services import active_config
 
-        return load_config(self.config_path, preset=self.preset)
+        return active_config(self.config_path, self.preset)
 
     def set_preset(self, preset: str | None) -> None:
         self.preset = preset or None

@@ -12,9 +12,18 @@ from .store import Store
 NO_MODEL = (None, "", "none")
 
 
+def metric_names() -> set[str]:
+    """The metric keys the registered extractors produce (what a ``[targets."..."]`` table may name). Imports every
+    extractor, so the config check calls it only for a file that names targets."""
+    from .extractors import metric_specs
+
+    return set(metric_specs())
+
+
 def active_config(config_path: str | os.PathLike | None = None, preset: str | None = None) -> dict:
-    """The configuration a run uses: the shipped config.toml, the user's file, ``config_path``, then the preset."""
-    return load_config(config_path, preset=preset)
+    """The configuration a run uses: the shipped config.toml, the user's file, ``config_path``, then the preset;
+    every value checked, target names against the registered metrics."""
+    return load_config(config_path, preset=preset, metric_names=metric_names)
 
 
 def open_store(store_path: str | os.PathLike | None = None, *, reset_damaged: bool = False) -> Store:
@@ -31,11 +40,14 @@ def model_name(requested: str | None, cfg: dict) -> str | None:
 
 def load_scorer(requested: str | None, cfg: dict):
     """``(model, warning)``: the learned scorer named by ``requested`` or the config, or ``(None, None)`` when the
-    config targets decide alone. A model that cannot be used is ``(None, why)``: the caller says why and scores
-    with the targets."""
+    config targets decide alone. A model the user asked for (``requested``, e.g. ``--model``) that is missing or
+    refused raises ``ModelError``: what was asked for failed. The config's model that cannot be used is
+    ``(None, why)``: the caller says why and scores with the targets."""
     name = model_name(requested, cfg)
     if name is None:
         return None, None
-    from .model import load_model_or_fallback  # numpy only: scoring never imports torch
+    from .model import load_model, load_model_or_fallback  # numpy only: scoring never imports torch
 
+    if requested not in NO_MODEL:
+        return load_model(name, cfg), None
     return load_model_or_fallback(name, cfg)

@@ -211,8 +211,11 @@ def feature_variant(options: dict | None) -> str:
     return "+no-ocr" if options and options.get("ocr") is False else ""
 
 
-def _features_key(variant: str, sidecars: str) -> str:
-    return f"{__version__}{variant}" + (f"/{sidecars}" if sidecars else "")
+def _features_key(variant: str, sidecars: str, settings: str = "") -> str:
+    """The features' key beside the content hash: engine version, what ran (``feature_variant``), the settings
+    the extractors read (``engine.config.feature_settings_hash``: analysis size, audio rate, OCR, preset zones)
+    and the sidecars."""
+    return f"{__version__}{variant}" + (f"#{settings}" if settings else "") + (f"/{sidecars}" if sidecars else "")
 
 
 def acceptable_variants(options: dict | None) -> tuple[str, ...]:
@@ -502,14 +505,16 @@ class Store:
             )
 
     # -- features ------------------------------------------------------------------------------------------
-    def get_features(self, chash: str, options: dict | None = None, sidecars: str = "") -> tuple[MediaInfo, FeatureVector] | None:
+    def get_features(self, chash: str, options: dict | None = None, sidecars: str = "",
+                     settings: str = "") -> tuple[MediaInfo, FeatureVector] | None:
         """Cached features of a clip analysed with ``options`` (or with more: a full analysis serves a --no-ocr run,
-        never the other way round) and with the same sidecars (``engine.sidecars.fingerprint``: an edited caption
-        is analysed again)."""
+        never the other way round), with the same sidecars (``engine.sidecars.fingerprint``: an edited caption
+        is analysed again) and the same extractor settings (``settings``: ``engine.config.feature_settings_hash``,
+        so a changed analysis size or audio rate takes effect without --no-cache)."""
         for variant in acceptable_variants(options):
             row = self.conn.execute(
                 "SELECT media, features FROM features WHERE content_hash=? AND engine_version=?",
-                (chash, _features_key(variant, sidecars)),
+                (chash, _features_key(variant, sidecars, settings)),
             ).fetchone()
             if row:
                 try:
@@ -519,11 +524,11 @@ class Store:
         return None
 
     def put_features(self, chash: str, media: MediaInfo, fv: FeatureVector, options: dict | None = None,
-                     sidecars: str = "") -> None:
+                     sidecars: str = "", settings: str = "") -> None:
         with write_tx(self.conn):
             self.conn.execute(
                 "INSERT OR REPLACE INTO features VALUES (?,?,?,?,?)",
-                (chash, _features_key(feature_variant(options), sidecars), json.dumps(media.as_dict()),
+                (chash, _features_key(feature_variant(options), sidecars, settings), json.dumps(media.as_dict()),
                  json.dumps(fv.as_dict()), time.time()),
             )
 

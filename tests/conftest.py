@@ -159,6 +159,38 @@ def subtitled_clip(clips) -> Path:
                  metadata={"title": "Synthetic test clip", "comment": "made by engine.synth"})
 
 
+# -- every test in a private home: the user's real data, config and caches are never read or written ----------
+
+#: The variables that lead BYTEME (and platformdirs) to the user's folders. NUMBA_CACHE_DIR is not among them: it
+#: points into the repo (above), shared on purpose so numba compiles once for every test and run.
+PRIVATE_HOME_DIRS = {"XDG_DATA_HOME": ".local/share", "XDG_CONFIG_HOME": ".config", "XDG_CACHE_HOME": ".cache",
+                     "BYTEME_DATA_DIR": "byteme-data"}
+
+
+def _private_home(mp: pytest.MonkeyPatch, home: Path) -> None:
+    mp.setenv("HOME", str(home))
+    for var, sub in PRIVATE_HOME_DIRS.items():
+        mp.setenv(var, str(home / sub))
+    mp.setenv("BYTEME_CONFIG", str(home / "no-user-config.toml"))  # absent: the shipped defaults apply
+    mp.delenv("BYTEME_STORE", raising=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_home_session(tmp_path_factory):
+    """Session and module fixtures (which run before any test's own fixtures) see a private home too."""
+    mp = pytest.MonkeyPatch()
+    _private_home(mp, tmp_path_factory.mktemp("home-session"))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def _private_home_per_test(_private_home_session, tmp_path_factory, monkeypatch):
+    """Each test its own HOME, XDG data/config/cache dirs, BYTEME_DATA_DIR and a BYTEME_CONFIG that does not exist;
+    BYTEME_STORE unset. A test that sets its own (monkeypatch.setenv) overrides these."""
+    _private_home(monkeypatch, tmp_path_factory.mktemp("home"))
+
+
 # -- fault injection for the job tests (tests/fault_hooks/byteme_faults.py) ----------------------------------------
 
 FAULT_HOOKS_DIR = Path(__file__).resolve().parent / "fault_hooks"

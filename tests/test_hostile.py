@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -123,6 +124,35 @@ def test_short_clip_and_time_limit(clips, store_env, tmp_path):
     assert "longer than" in r.error["message"] and "clip_timeout_s" in r.error["message"]
 
 
+#: The unprivileged user the permission test runs as (nobody/nogroup on Debian).
+NOBODY_ID = 65534
+AS_NOBODY = ["setpriv", f"--reuid={NOBODY_ID}", f"--regid={NOBODY_ID}", "--clear-groups"]
+
+
+def _closed_to_others(path: Path) -> Path | None:
+    """The first folder on the way to ``path`` that a user outside its owner and group cannot enter, or None."""
+    path = path.resolve()
+    for p in [*reversed(path.parents), path]:
+        st = p.stat()
+        if p.is_dir() and st.st_uid != NOBODY_ID and not st.st_mode & stat.S_IXOTH:
+            return p
+    return None
+
+
+def _why_nobody_cannot_run_byteme(env: dict, cwd: Path) -> str | None:
+    """Why the user 'nobody' cannot run this clone's BYTEME with this Python (a clone under /root or a private
+    mktemp -d folder), or None when it can."""
+    for needed in (cwd, Path(sys.prefix), Path(sys.executable).parent):
+        closed = _closed_to_others(needed)
+        if closed is not None:
+            return f"{closed} (on the way to {needed}) cannot be entered by other users"
+    probe = subprocess.run([*AS_NOBODY, sys.executable, "-c", "import engine.cli"], capture_output=True, text=True,
+                           env=env, cwd=cwd, timeout=300)
+    if probe.returncode != 0:
+        return f"`import engine.cli` fails as nobody: {probe.stderr.strip()[-200:]}"
+    return None
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root to switch to nobody")
 def test_unreadable_permissions_as_a_normal_user(hostile_folder):
     # pytest's own temp root is private to root, so the user 'nobody' works in a world-readable temp folder.
@@ -138,14 +168,19 @@ def test_unreadable_permissions_as_a_normal_user(hostile_folder):
     data.mkdir()
     for p in (tmp_path, folder, data):
         p.chmod(0o777)
-    env = dict(os.environ, BYTEME_DATA_DIR=str(data), HOME=str(data), NUMBA_CACHE_DIR=str(data / "numba"))
+    # Every folder the run may touch is one nobody owns (the test's private home is root's).
+    env = dict(os.environ, BYTEME_DATA_DIR=str(data), HOME=str(data), NUMBA_CACHE_DIR=str(data / "numba"),
+               XDG_DATA_HOME=str(data / "share"), XDG_CONFIG_HOME=str(data / "config"),
+               XDG_CACHE_HOME=str(data / "cache"), BYTEME_CONFIG=str(data / "no-config.toml"))
+    repo = Path(__file__).resolve().parents[1]
+    why = _why_nobody_cannot_run_byteme(env, repo)
+    if why:
+        shutil.rmtree(tmp_path, ignore_errors=True)
+        pytest.skip(f"the user nobody cannot run BYTEME from this clone: {why}")
     proc = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "engine.cli",
-         "score", str(folder), "--json", "--no-ocr"],
-        capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[1], timeout=300,
+        [*AS_NOBODY, sys.executable, "-m", "engine.cli", "score", str(folder), "--json", "--no-ocr"],
+        capture_output=True, text=True, env=env, cwd=repo, timeout=300,
     )
-    if "Permission denied" in proc.stderr and not proc.stdout:
-        pytest.skip(f"the test venv is not readable by nobody: {proc.stderr[-200:]}")
     rows = {Path(r["path"]).name: r for r in map(json.loads, proc.stdout.splitlines())}
     assert proc.returncode == 1, proc.stderr
     assert rows["secret.mp4"]["error"]["kind"] == "permission_denied"

@@ -294,4 +294,4 @@ def test_bad_rewards_category_and_tier_cap_settings_are_named(tmp_path, toml, ke
     path.write_text(toml, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         load_config(path, use_user_file=False)
-    assert f"key '{key}'" in str(err.value) and "bad.toml" in str(err.value)
+    assert f"'{key}'" in str(err.value) and "bad.toml" in str(err.value)

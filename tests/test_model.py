@@ -2,8 +2,14 @@
 models, and scores/tiers/categories that come from the model and the config."""
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import math
+import os
 import pickle
+import random
+import signal
 
 import numpy as np
 import pytest
@@ -209,7 +215,7 @@ def test_a_model_trained_on_other_features_is_refused(tmp_path):
         M.load_model(str(path), feature_keys=list(reversed(KEYS)))
 
 
-def test_a_refused_model_falls_back_to_the_config_targets_with_a_reason(tmp_path, capsys):
+def test_the_configs_model_that_is_refused_falls_back_to_the_targets_with_a_reason(tmp_path, capsys):
     from argparse import Namespace
 
     from engine.cli.common import model_for
@@ -217,9 +223,207 @@ def test_a_refused_model_falls_back_to_the_config_targets_with_a_reason(tmp_path
     path = _fixed_model(tmp_path)  # trained on KEYS, which the real extractors do not produce
     model, why = M.load_model_or_fallback(str(path), load_config(None))
     assert model is None and "other features" in why and "config targets" in why
-    assert model_for(Namespace(model=str(path)), load_config(None)) is None
+    cfg = load_config(None)
+    cfg["scoring"]["model"] = str(path)  # the config's model, not one the user asked for
+    assert model_for(Namespace(model=None), cfg) is None
     assert "not used" in capsys.readouterr().err
     assert M.load_model_or_fallback("none", {}) == (None, None)
+
+
+def test_a_model_the_user_asked_for_that_cannot_be_used_is_an_error(tmp_path, good_clip, capsys):
+    """--model naming a missing or refused model: one plain line, exit 2, nothing scored. The config's default
+    model being unusable keeps the fallback (a warning, the targets decide, exit 0)."""
+    from engine import cli
+
+    refused = _fixed_model(tmp_path)  # other features than the extractors produce
+    for name in (str(tmp_path / "missing.safetensors"), "no_such_model", str(refused)):
+        code = cli.main(["score", str(good_clip), "--json", "--no-ocr", "--model", name])
+        out, err = capsys.readouterr()
+        assert code == 2 and out == "" and err.startswith("byteme: ") and err.count("\n") == 1, (name, err)
+    conf = tmp_path / "c.toml"
+    conf.write_text('[scoring]\nmodel = "no_such_model"\n')
+    code = cli.main(["score", str(good_clip), "--json", "--no-ocr", "--config", str(conf)])
+    out, err = capsys.readouterr()
+    assert code == 0 and "no_such_model" in err and "config targets" in err and '"scores"' in out
+
+
+@contextlib.contextmanager
+def _no_hang(seconds: int):
+    """A blocked open() of a pipe becomes a test failure instead of a hung suite (SIGALRM interrupts it)."""
+    def on_alarm(signum, frame):
+        raise TimeoutError(f"hung for {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_a_pipe_or_folder_as_model_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.safetensors"
+    os.mkfifo(fifo)  # nobody writes: an open() for reading would wait forever
+    folder = tmp_path / "folder.safetensors"
+    folder.mkdir()
+    real = _fixed_model(tmp_path / "real")
+    side = real.with_suffix(".json")
+    side.rename(tmp_path / "saved.json")
+    os.mkfifo(side)  # the metadata beside a good model is a pipe
+    with _no_hang(60):
+        for path in (fifo, folder, real):
+            M.clear_cache()
+            with pytest.raises(ModelError) as e:
+                M.load_model(str(path), feature_keys=KEYS)
+            assert "regular file" in e.value.message, e.value.message
+
+
+def _rewrite(path, *, tensors=None, meta=None, meta_text=None) -> None:
+    """Rewrite a saved model as someone who can write both files would: new tensors and/or header metadata, and a
+    sidecar whose SHA-256 matches again, so the loader's checks past the checksum are what refuse it."""
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    old = load_file(str(path))
+    with safe_open(str(path), framework="np") as f:
+        header = f.metadata()
+    if meta is not None:
+        meta_text = json.dumps(meta)
+    save_file(tensors if tensors is not None else old, str(path),
+              metadata={"byteme": meta_text if meta_text is not None else header["byteme"]})
+    side = path.with_suffix(".json")
+    data = json.loads(side.read_text())
+    data["sha256"] = M.file_sha256(path)
+    side.write_text(json.dumps(data))
+    M.clear_cache()
+
+
+@pytest.mark.parametrize("tensor,value", [("net.body.0.weight", math.nan), ("net.quality.bias", math.inf),
+                                          ("net.category.weight", -math.inf), ("net.body.2.bias", 1e30),
+                                          ("scaler.mean", math.nan), ("scaler.scale", math.inf),
+                                          ("scaler.scale", 0.0), ("scaler.scale", -1.0), ("scaler.active", 7)])
+def test_non_finite_weights_or_scaler_values_are_refused(tmp_path, tensor, value):
+    from safetensors.numpy import load_file
+
+    path = _fixed_model(tmp_path)
+    tensors = load_file(str(path))
+    t = tensors[tensor].copy()
+    t.flat[0] = value
+    tensors[tensor] = t
+    _rewrite(path, tensors=tensors)
+    with pytest.raises(ModelError) as e:
+        M.load_model(str(path), feature_keys=KEYS)
+    assert e.value.kind == "model_invalid" and ("finite" in e.value.message or "above 0" in e.value.message)
+
+
+@pytest.mark.parametrize("field,value", [(None, []), (None, "text"), (None, 5), ("format", 1), ("name", 5),
+                                         ("name", None), ("version", []), ("feature_keys", 5),
+                                         ("feature_keys", "visual.detail"), ("feature_keys", [1, 2]),
+                                         ("feature_keys", {"a": 1}), ("categories", "abc"), ("categories", []),
+                                         ("categories", [1, 2, 3, 4, 5, 6]), ("categories", ["a"] * 6),
+                                         ("categories", None)])
+def test_metadata_of_the_wrong_type_is_a_plain_model_error(tmp_path, field, value):
+    path = _fixed_model(tmp_path)
+    meta = json.loads(_header_meta(path))
+    if field is None:
+        meta = value
+    else:
+        meta[field] = value
+    _rewrite(path, meta=meta)
+    with pytest.raises(ModelError):
+        M.load_model(str(path), feature_keys=KEYS)
+
+
+def _header_meta(path) -> str:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="np") as f:
+        return f.metadata()["byteme"]
+
+
+@pytest.mark.parametrize("sidecar", ["[]", '"x"', "5", '{"sha256": 5}', "{", '{"sha256": []}', "[" * 100_000])
+def test_a_sidecar_of_the_wrong_type_is_a_plain_model_error(tmp_path, sidecar):
+    path = _fixed_model(tmp_path)
+    path.with_suffix(".json").write_text(sidecar)
+    M.clear_cache()
+    with pytest.raises(ModelError):
+        M.load_model(str(path), feature_keys=KEYS)
+
+
+def test_training_never_saves_a_non_finite_model(tmp_path):
+    enc = _encoder()
+    net = M.build_net(enc.n_inputs, len(M.CATEGORIES))
+    with torch.no_grad():
+        net.body[0].weight[0, 0] = math.nan
+    with pytest.raises(ModelError, match="not finite"):
+        M.save_model(tmp_path / "nan.safetensors", net, enc, name="nan", categories=M.CATEGORIES)
+    assert not (tmp_path / "nan.safetensors").exists() and not (tmp_path / "nan.json").exists()
+
+
+# -- fuzz: random bytes, truncations and bit flips of a real saved model and its metadata ------------------------
+
+#: Cases of the loader fuzz: a few hundred (seeded) run in seconds and reach the header, the tensors and the JSON.
+MODEL_FUZZ_CASES = 300
+MODEL_FUZZ_SEED = 6
+
+
+def _mutate(data: bytes, rng: random.Random, focus: int) -> bytes:
+    """One random change: truncation, bit flips (often inside the first ``focus`` bytes: the header), random bytes
+    over a slice, inserted bytes, or all random."""
+    b = bytearray(data)
+    kind = rng.choice(["truncate", "flip", "flip", "overwrite", "insert", "random"])
+    if kind == "truncate" or not b:
+        return bytes(b[: rng.randint(0, max(0, len(b) - 1))])
+    if kind == "flip":
+        for _ in range(rng.randint(1, 8)):
+            i = rng.randrange(min(len(b), focus)) if rng.random() < 0.6 else rng.randrange(len(b))
+            b[i] ^= 1 << rng.randrange(8)
+        return bytes(b)
+    if kind == "overwrite":
+        i = rng.randrange(len(b))
+        n = rng.randint(1, 64)
+        b[i : i + n] = rng.randbytes(n)
+        return bytes(b)
+    if kind == "insert":
+        i = rng.randrange(len(b))
+        return bytes(b[:i] + rng.randbytes(rng.randint(1, 64)) + b[i:])
+    return rng.randbytes(rng.randint(0, 4096))
+
+
+def test_fuzz_the_model_loader_gives_only_model_errors(tmp_path):
+    import struct
+
+    src = _fixed_model(tmp_path / "src")
+    weights, sidecar = src.read_bytes(), src.with_suffix(".json").read_bytes()
+    header_end = 8 + struct.unpack("<Q", weights[:8])[0]
+    path = tmp_path / "fuzz" / "fuzzed.safetensors"
+    path.parent.mkdir()
+    rng = random.Random(MODEL_FUZZ_SEED)
+    seen = {"refused": 0, "loaded": 0}
+    fv = FeatureVector(values={"visual.detail": 2.0, "audio.level": -14.0, "text.words": 4.0})
+    for case in range(MODEL_FUZZ_CASES):
+        target = rng.choice(["weights", "weights", "sidecar", "both"])
+        w = _mutate(weights, rng, header_end) if target in ("weights", "both") else weights
+        side = _mutate(sidecar, rng, len(sidecar)) if target in ("sidecar", "both") else sidecar
+        if target == "weights" and rng.random() < 0.7:  # re-signed: the checks past the checksum must hold
+            data = json.loads(sidecar)
+            data["sha256"] = hashlib.sha256(w).hexdigest()
+            side = json.dumps(data).encode()
+        path.write_bytes(w)
+        path.with_suffix(".json").write_bytes(side)
+        M.clear_cache()
+        try:
+            m = M.load_model(str(path), feature_keys=KEYS)
+        except ModelError as exc:
+            assert exc.message and "Traceback" not in exc.message
+            seen["refused"] += 1
+            continue
+        mods, category, conf = m.predict(fv)  # whatever loads scores with finite numbers
+        assert all(v is None or math.isfinite(v) for v in mods.values()) and math.isfinite(conf), case
+        assert isinstance(category, str)
+        seen["loaded"] += 1
+    assert seen["refused"] > MODEL_FUZZ_CASES // 2, seen
 
 
 def test_unknown_model_name_says_where_it_looked(tmp_path, monkeypatch):

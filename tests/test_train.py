@@ -181,6 +181,89 @@ def test_too_few_labels_is_a_plain_error(tmp_path, capsys):
     assert rc == 1 and "needs at least" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("share", [0.1, 0.2, 0.25, 0.5, 0.75])
+def test_the_minimum_number_of_clips_always_splits(share):
+    """min_clips(share) clips, one per uploader, always give 3 held-out and 4 training clips (every seed); one
+    fewer never does. The count and the split use the same rounding."""
+    from engine.train.fit import group_split
+    from engine.train.labels import MIN_TEST_CLIPS, MIN_TRAIN_CLIPS, min_clips
+
+    n = min_clips(share)
+    for seed in range(20):
+        train, test = group_split([f"clip:{i}" for i in range(n)], share, seed)
+        assert len(test) >= MIN_TEST_CLIPS and len(train) >= MIN_TRAIN_CLIPS
+        train, test = group_split([f"clip:{i}" for i in range(n - 1)], share, seed)
+        assert len(test) < MIN_TEST_CLIPS or len(train) < MIN_TRAIN_CLIPS
+
+
+def _clips_without_uploader(src, dest, n: int):
+    """``n`` of the engagement clips, each its own group (no uploader in the sidecar)."""
+    dest.mkdir()
+    for i in range(n):
+        (dest / f"c{i:02d}.mp4").symlink_to(src / f"c{i:02d}.mp4")
+        info = json.loads((src / f"c{i:02d}.info.json").read_text())
+        info.pop("uploader")
+        (dest / f"c{i:02d}.info.json").write_text(json.dumps(info))
+    return dest
+
+
+def test_the_documented_minimum_trains_and_one_fewer_says_how_many(engagement_folder, tmp_path, capsys):
+    from engine.cli import main
+    from engine.train.labels import MIN_CLIPS
+
+    assert MIN_CLIPS == 11  # 0.25 of 11 rounds to 3 held out, 8 to train; 10 holds out only round(2.5) = 2
+    few = _clips_without_uploader(engagement_folder, tmp_path / "few", MIN_CLIPS - 1)
+    rc = main(["train", str(few), "--no-ocr", "--store", str(tmp_path / "s.sqlite3"), "--from", "none"])
+    err = capsys.readouterr().err
+    assert rc == 1 and f"{MIN_CLIPS - 1} labelled clip(s) found; training needs at least {MIN_CLIPS}" in err
+    enough = _clips_without_uploader(engagement_folder, tmp_path / "enough", MIN_CLIPS)
+    rc = main(["train", str(enough), "--no-ocr", "--store", str(tmp_path / "s.sqlite3"), "--from", "none",
+               "--name", "minimum"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert "3 test clips, split by clip" in out.out
+
+
+@pytest.mark.parametrize("flag,value", [("--name", "../../../escape"), ("--name", "a/b"), ("--name", ".hidden"),
+                                        ("--name", ""), ("--name", "x" * 101), ("--name", "caf\u00e9"),
+                                        ("--test-share", "nan"), ("--test-share", "0"), ("--test-share", "1"),
+                                        ("--test-share", "-0.5"), ("--test-share", "inf"), ("--test-share", "half")])
+def test_bad_train_flags_are_usage_errors(flag, value, tmp_path, capsys):
+    from engine.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["train", str(tmp_path), flag, value, "--store", str(tmp_path / "s.sqlite3")])
+    assert exc.value.code == 2 and flag in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.safetensors"))
+
+
+def test_plain_model_names_are_accepted():
+    from engine.cli.train import model_name_arg
+
+    for name in ("mine", "my-model_2.v3", "A1"):
+        assert model_name_arg(name) == name
+
+
+def test_a_400_digit_view_count_is_no_count(tmp_path, engagement_folder):
+    from engine.sidecars import read_engagement
+    from engine.train.labels import engagement_value, read_folder_labels
+
+    side = tmp_path / "big.info.json"
+    side.write_text('{"view_count": 1' + "0" * 400 + ', "like_count": 5, "comment_count": 1}')
+    e = read_engagement(side)
+    for target in ("like_rate", "comment_rate", "engagement_rate", "log_views"):
+        assert math.isnan(engagement_value(e, target))
+    assert math.isnan(engagement_value({"view_count": 10, "like_count": 10**400}, "like_rate"))
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for i in range(2):
+        (folder / f"c{i}.mp4").symlink_to(engagement_folder / f"c{i:02d}.mp4")
+    (folder / "c0.info.json").write_text(side.read_text())
+    (folder / "c1.info.json").write_text('{"view_count": 100, "like_count": 5}')
+    ls = read_folder_labels(folder, "like_rate")
+    assert [p.name for p in ls.paths] == ["c1.mp4"]
+
+
 def test_corpus_build_is_cached_and_a_bigger_build_reuses_it(tmp_path):
     cfg = load_config(None)
     logs = []

@@ -3,7 +3,8 @@
 services (config, store, model) live in ``engine.services``. ``score``, ``results``, ``fetch``, ``train``,
 ``eval`` and ``report`` never import textual.
 
-Exit codes: 0 every clip scored, 1 some clip failed, 2 usage error (argparse) or a bad config.
+Exit codes: 0 every clip scored, 1 some clip failed, 2 usage error (argparse), a bad config, or a model the
+command was given (``--model``, ``--from``) that is missing or refused.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import sys
 import traceback
 
 from .. import __version__
-from ..errors import BytemeError, ConfigError, OutputError, StoreError
+from ..errors import BytemeError, ConfigError, ModelError, OutputError, StoreError
 from ..textsafe import visible
 from . import config, demo, evaluate, fetch, report, results, score, tiktok, train, tui, watch
 from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_arguments, store_path_for
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None, *, tui=None) -> int:
     args.tui = tui
     try:
         return args.run(args)
-    except (ConfigError, StoreError, OutputError) as exc:  # nothing could start, or an asked-for output failed
+    except (ConfigError, StoreError, OutputError, ModelError) as exc:  # nothing could start, or an asked-for output or model failed
         _debug_traceback(args)
         sys.stderr.write(f"byteme: {visible(exc.message)}\n")
         return EXIT_USAGE

@@ -47,8 +47,9 @@ def store_path_for(args):
 
 
 def model_for(args, cfg: dict):
-    """The learned scorer named by --model or the config; None (config targets) when none is used. A refused model
-    never stops scoring: the reason goes to stderr and the targets decide."""
+    """The learned scorer named by --model or the config; None (config targets) when none is used. A --model that
+    is missing or refused raises ``ModelError`` (exit 2: what the user asked for cannot be done); the config's
+    model that cannot be used never stops scoring: the reason goes to stderr and the targets decide."""
     model, why = services.load_scorer(getattr(args, "model", None), cfg)
     if why:
         sys.stderr.write(f"byteme: {visible(why)}\n")

@@ -1,19 +1,47 @@
 """``byteme train LABELS``: fine-tune the learned scorer on your own ratings or engagement (engine.train)."""
 from __future__ import annotations
 
+import argparse
+import math
 import sys
 from pathlib import Path
 
 from ..model import CATEGORIES, current_feature_keys, load_model, save_model, user_models_dir
 from ..textsafe import display_path, visible
 from ..train.fit import as_scorer, group_split, train_model
-from ..train.labels import (ENGAGEMENT_TARGETS, MIN_CLIPS, TEST_SHARE, LabelError, comparison, features_for,
-                            labels_for, print_comparison, read_labels, shipped_model,
-                            synced_engagement)
+from ..train.labels import (ENGAGEMENT_TARGETS, MIN_TEST_CLIPS, MIN_TRAIN_CLIPS, TEST_SHARE, TEST_SHARE_RANGE,
+                            LabelError, comparison, features_for, labels_for, min_clips, print_comparison, read_labels,
+                            shipped_model, synced_engagement)
 from .common import config_for, store_for
 
 NAME = "train"
 HELP = "train a scorer on your own labels (CSV or clips with .info.json)"
+#: Longest model name: the file ``NAME.safetensors.tmp`` must fit the 255-byte file-name limit of Linux file systems
+#: with room to spare.
+MAX_NAME_CHARS = 100
+
+
+def model_name_arg(text: str) -> str:
+    """``--name``: a plain file name (letters, digits, '-', '_', '.' not first), never a path."""
+    ok = (0 < len(text) <= MAX_NAME_CHARS and text[0] != "." and text.isascii()
+          and all(c.isalnum() or c in "-_." for c in text))
+    if not ok:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a model name: use up to {MAX_NAME_CHARS} letters, digits, '-', '_' and '.' (not first); "
+            "the model is saved as NAME.safetensors in the user models folder")
+    return text
+
+
+def test_share_arg(text: str) -> float:
+    """``--test-share``: a finite share within ``TEST_SHARE_RANGE``."""
+    lo, hi = TEST_SHARE_RANGE
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not lo <= value <= hi:  # NaN fails both comparisons
+        raise argparse.ArgumentTypeError(f"must be a share from {lo} to {hi} (got {text!r})")
+    return value
 
 
 def add_arguments(p) -> None:
@@ -22,10 +50,14 @@ def add_arguments(p) -> None:
                         "numbers (byteme tiktok sync) or .info.json sidecars")
     p.add_argument("--target", choices=("score", *ENGAGEMENT_TARGETS), default=None,
                    help="for a folder: the engagement measure to learn (default like_rate)")
-    p.add_argument("--name", default="mine", help="name of the new model (saved in the user data dir); default 'mine'")
+    p.add_argument("--name", default="mine", type=model_name_arg,
+                   help="name of the new model (saved in the user data dir); default 'mine'")
     p.add_argument("--from", dest="start", default="default",
                    help="start from this model ('default' = the shipped one when its features match; 'none' = fresh)")
-    p.add_argument("--test-share", type=float, default=TEST_SHARE, help="share of clips (uploaders) held out for testing")
+    p.add_argument("--test-share", type=test_share_arg, default=TEST_SHARE,
+                   help=f"share of clips (uploaders) held out for testing, {TEST_SHARE_RANGE[0]} to "
+                        f"{TEST_SHARE_RANGE[1]} (default {TEST_SHARE}; {min_clips(TEST_SHARE)} labelled clips needed "
+                        "at least)")
     p.add_argument("--seed", type=int, default=None, help="seed of the split and the training (default 0)")
     p.add_argument("--no-ocr", action="store_true", help="skip on-screen text recognition when extracting features")
     p.add_argument("--synthetic", action="store_true",
@@ -43,22 +75,29 @@ def run(args) -> int:
     if not args.labels:
         raise LabelError("Give LABELS (a CSV or a folder of clips with .info.json), or --synthetic.")
     cfg = config_for(args)
+    need = min_clips(args.test_share)
     ls = read_labels(args.labels, args.target, synced_engagement(args) if Path(args.labels).is_dir() else None)
-    if len(ls.paths) < MIN_CLIPS:
-        raise LabelError(f"{len(ls.paths)} labelled clip(s) found; training needs at least {MIN_CLIPS}.")
+    if len(ls.paths) < need:
+        raise LabelError(f"{len(ls.paths)} labelled clip(s) found; training needs at least {need} (with --test-share "
+                         f"{args.test_share}: {MIN_TEST_CLIPS} held out for testing, {MIN_TRAIN_CLIPS} to train).")
     store = store_for(args)
     try:
         log(f"Features of {len(ls.paths)} labelled clips (target: {ls.target_name}):")
         rows, keep = features_for(ls, cfg, store, {"ocr": not args.no_ocr}, log)
     finally:
         store.close()
-    if len(rows) < MIN_CLIPS:
-        raise LabelError(f"Only {len(rows)} labelled clip(s) could be analysed; training needs at least {MIN_CLIPS}.")
+    if len(rows) < need:
+        raise LabelError(f"Only {len(rows)} labelled clip(s) could be analysed; training needs at least {need}.")
     labels = labels_for(ls, keep)
     args.seed = 0 if args.seed is None else args.seed
     train_idx, test_idx = group_split(labels.groups, args.test_share, args.seed)
-    if len(test_idx) < 3 or len(train_idx) < 4:
-        raise LabelError("Too few groups (uploaders) to hold out a test split; label more clips or more uploaders.")
+    if len(test_idx) < MIN_TEST_CLIPS or len(train_idx) < MIN_TRAIN_CLIPS:
+        n_groups = len(set(labels.groups))
+        raise LabelError(
+            f"The {len(rows)} clips come from {n_groups} uploader(s) (clips of one uploader stay on one side of the "
+            f"split): {len(test_idx)} would be held out and {len(train_idx)} trained on; training needs at least "
+            f"{MIN_TEST_CLIPS} held out and {MIN_TRAIN_CLIPS} to train. Label clips from more uploaders (with one "
+            f"clip per uploader {need} are enough), or change --test-share.")
     keys = current_feature_keys()
     shipped = shipped_model(cfg, log)
     init = shipped if (args.start == "default" and shipped is not None) else None

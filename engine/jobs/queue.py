@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import config_hash, load_config
+from ..config import config_hash
+from ..services import active_config
 from ..store import Store, path_key, write_tx
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
@@ -177,7 +178,7 @@ class JobQueue:
         """
         from ..media import iter_clips
 
-        cfg = config if config is not None else load_config(config_path, preset=preset)
+        cfg = config if config is not None else active_config(config_path, preset)
         chash_cfg = config_hash(cfg)
         opts = json.dumps(dict(options or {}), sort_keys=True)
         now = time.time()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from ..config import feature_settings_hash
 from ..errors import BytemeError
 from ..sidecars import fingerprint as sidecar_fingerprint
 from ..library import cached_features, judge
@@ -50,8 +51,6 @@ REAP_S = 5.0
 IDLE_CLAIM_S = 0.2
 #: Seconds an executor's events() call may block.
 EVENT_WAIT_S = 0.05
-#: Fallback when a config has no [engine] clip_timeout_s (the shipped config has 600).
-DEFAULT_CLIP_TIMEOUT_S = 600.0
 
 
 @dataclass
@@ -219,7 +218,7 @@ class Supervisor:
         except BytemeError as exc:  # e.g. the named model is not installed: the same on every attempt
             self._finish_failed(job, exc.as_dict())
             return
-        timeout_s = float(cfg.get("engine", {}).get("clip_timeout_s") or DEFAULT_CLIP_TIMEOUT_S)
+        timeout_s = float(cfg["engine"]["clip_timeout_s"])  # checked by engine.config: above 0
         self._inflight[job.id] = _InFlight(job, job.config_hash, chash, time.monotonic(), timeout_s)
         spec = JobSpec(job.id, job.attempt, str(path_from_key(job.path)), cfg, job.model_name, dict(job.options or {}))
         label = self.executor.submit(spec)
@@ -235,7 +234,7 @@ class Supervisor:
     def _finish_from_cache(self, job: JobRow, cfg: dict, chash: str) -> bool:
         """Done without analysis when the store has the clip's features (keyed by its sidecars too: no shortcut
         through a stored result, whose caption may have been edited since); scoring them costs milliseconds."""
-        _, _, cached = cached_features(self.store, path_from_key(job.path), job.options)
+        _, _, cached = cached_features(self.store, path_from_key(job.path), job.options, cfg)
         if cached is None:
             return False
         info, fv = cached
@@ -272,9 +271,10 @@ class Supervisor:
                         self._finish_failed(job, {"kind": "not_found",
                                                   "message": f"{Path(job.path).name} disappeared: {exc.strerror}."})
                         return
-                self.store.put_features(chash, r.media, r.features, job.options,
-                                        sidecar_fingerprint(path_from_key(job.path)))  # the decode cache
                 cfg = self._config(job.config_hash)
+                self.store.put_features(chash, r.media, r.features, job.options,
+                                        sidecar_fingerprint(path_from_key(job.path)),
+                                        feature_settings_hash(cfg))  # the decode cache
                 elapsed_s = r.elapsed_s
                 try:
                     r = self._score(job, r.media, r.features, cfg, chash, self._models.get(job.model_name, cfg))

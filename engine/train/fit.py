@@ -58,12 +58,18 @@ def presence(rows: list[dict]) -> np.ndarray:
                     dtype=bool).reshape(-1, 3)
 
 
+def held_out_groups(n_groups: int, test_share: float) -> int:
+    """How many of ``n_groups`` groups ``group_split`` holds out: ``test_share`` of them, rounded, at least one
+    (none of a single group)."""
+    return max(1, int(round(test_share * n_groups))) if n_groups > 1 else 0
+
+
 def group_split(groups: list, test_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, test) with every group entirely on one side; about ``test_share`` of the groups in test."""
     uniq = sorted(set(groups), key=str)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(uniq))
-    n_test = max(1, int(round(test_share * len(uniq)))) if len(uniq) > 1 else 0
+    n_test = held_out_groups(len(uniq), test_share)
     test_groups = {uniq[i] for i in order[:n_test]}
     test = np.array([i for i, g in enumerate(groups) if g in test_groups], dtype=int)
     train = np.array([i for i, g in enumerate(groups) if g not in test_groups], dtype=int)

@@ -34,19 +34,43 @@ from ..errors import BytemeError, ModelError
 from ..features import MODALITIES
 from ..model import CATEGORIES, DEFAULT_NAME, load_model
 from ..textsafe import display_path, visible
-from .fit import (Labels, config_modalities, correlations, model_modalities, presence,
+from .fit import (Labels, config_modalities, correlations, held_out_groups, model_modalities, presence,
                   weighted_overall)
 
 ENGAGEMENT_TARGETS = ("like_rate", "comment_rate", "engagement_rate", "log_views", "views")
-#: Fewer labelled clips than this cannot give a train split, an early-stopping split and a test split.
-MIN_CLIPS = 8
 TEST_SHARE = 0.25
+#: ``--test-share`` allowed range. Outside it the split needs hundreds of clips for 3 held-out ones (1% of 300) or
+#: leaves almost nothing to train on; a share of 0 or 1 has no split at all. BYTEME convention.
+TEST_SHARE_RANGE = (0.01, 0.99)
+#: Held-out clips a correlation needs at least: Spearman's and Pearson's correlation of 2 points is always +-1.
+MIN_TEST_CLIPS = 3
+#: Training clips needed at least: the early-stopping split (``fit.VALIDATION_SHARE`` of the groups, at least one)
+#: must leave 3 to fit on.
+MIN_TRAIN_CLIPS = 4
 #: Below this many clips a correlation's 95% interval spans most of -1..1 (Fisher z: +-1.96/sqrt(n-3)).
 FEW_CLIPS = 30
 
 
 class LabelError(BytemeError):
     kind = "labels"
+
+
+def min_clips(test_share: float = TEST_SHARE) -> int:
+    """The fewest labelled clips that can be split into ``MIN_TEST_CLIPS`` held out and ``MIN_TRAIN_CLIPS`` to
+    train at ``test_share``, with ``fit.group_split``'s rounding: the count when every clip is its own group (one
+    clip per uploader); clips of the same uploader stay together, so a folder of few uploaders needs more."""
+    lo, hi = TEST_SHARE_RANGE
+    if not lo <= test_share <= hi:
+        raise LabelError(f"The test share must be from {lo} to {hi} (got {test_share}).")
+    n = MIN_TEST_CLIPS + MIN_TRAIN_CLIPS
+    while held_out_groups(n, test_share) < MIN_TEST_CLIPS or n - held_out_groups(n, test_share) < MIN_TRAIN_CLIPS:
+        n += 1  # at most a few hundred steps within TEST_SHARE_RANGE
+    return n
+
+
+#: Fewer labelled clips than this cannot give a test split, an early-stopping split and a training split at the
+#: default ``TEST_SHARE`` (11 at 0.25: 3 held out, 8 to train).
+MIN_CLIPS = min_clips(TEST_SHARE)
 
 
 @dataclass
@@ -147,8 +171,16 @@ def _engagement(info_path: Path) -> dict:
 
 
 def _count(e: dict, key: str) -> float:
+    """A count as a float; NaN when absent, negative, or too large to be a real count (a 400-digit view count
+    is beyond any float)."""
     v = e.get(key)
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 else math.nan
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0:
+        return math.nan
+    try:
+        f = float(v)
+    except OverflowError:
+        return math.nan
+    return f if math.isfinite(f) else math.nan
 
 
 def engagement_value(e: dict, target: str) -> float:
@@ -165,7 +197,8 @@ def engagement_value(e: dict, target: str) -> float:
     if target == "comment_rate":
         return comments / views
     parts = [x for x in (likes, comments, reposts) if not math.isnan(x)]
-    return sum(parts) / views if parts else math.nan
+    rate = sum(parts) / views if parts else math.nan
+    return rate if math.isfinite(rate) else math.nan
 
 
 def synced_engagement(args) -> dict:
