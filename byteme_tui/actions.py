@@ -9,7 +9,7 @@ from textual import work
 from engine.textsafe import display_path
 from textual.app import SystemCommand
 
-from .backend import FeatureNotAvailable
+from engine.service import FeatureNotAvailable
 from .messages import CommandDone, StateChanged
 from .screens.dialogs import AddUrlDialog, ExportDialog, FolderPicker, HelpScreen, QuitDialog
 

@@ -8,7 +8,7 @@ from textual import work
 from textual.app import App
 
 from .actions import AppActions
-from .backend import LibraryBackend
+from engine.service import LibraryService
 from .messages import CommandDone, StateChanged
 from .screens.library import LibraryScreen
 
@@ -86,7 +86,7 @@ def run_app(folder: Path, args) -> int:
         return 2
     from .terminal import worker_log_path, worker_output_to
 
-    backend = LibraryBackend(folder, store_path=getattr(args, "store", None), config_path=getattr(args, "config", None),
+    backend = LibraryService(folder, store_path=getattr(args, "store", None), config_path=getattr(args, "config", None),
                              preset=getattr(args, "preset", None))
     with worker_output_to(worker_log_path()):  # worker processes must never write over the app
         return BytemeApp(backend).run() or 0

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from .state import LibraryState
+from engine.service_state import LibraryState
 
 
 @dataclass

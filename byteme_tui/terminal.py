@@ -17,7 +17,7 @@ WORKER_LOG_NAME = "tui-workers.log"
 
 
 def worker_log_path() -> Path:
-    from engine.store import data_dir
+    from engine.paths import data_dir
 
     return data_dir() / WORKER_LOG_NAME
 

@@ -38,14 +38,11 @@ argument to :func:`fetch` (raised, not returned).
 """
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
 import os
 import re
 import shutil
 import socket
-import sys
 import tempfile
 import threading
 import time
@@ -54,7 +51,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from engine.errors import IngestError
+from .errors import IngestError
+from .paths import data_dir
+from .sidecars import read_engagement
 
 # --- named constants -----------------------------------------------------------------------------
 
@@ -73,7 +72,6 @@ TRIM_FILE_NAME_CHARS = 180
 PARTIAL_DIRNAME = ".byteme-partial"
 
 ARCHIVE_FILENAME = "download-archive.txt"
-DATA_DIR_ENV = "BYTEME_DATA_DIR"
 
 DEFAULT_RETRIES = 3
 #: Backoff between retries: RETRY_BACKOFF_S * 2**attempt, capped (common exponential-backoff practice).
@@ -86,8 +84,6 @@ DEFAULT_SOCKET_TIMEOUT_S = 20.0
 #: Measured: complete PyAV-written MP4s end within 0.001 s of the declared duration; half a file misses > 1 s.
 TRUNCATION_TOLERANCE_S = 0.25
 
-#: .info.json files larger than this are not read (yt-dlp's are usually < 1 MB even with all formats).
-MAX_INFO_JSON_BYTES = 64 * 1024 * 1024
 
 #: Subtitle languages and formats accepted as parts of a file name.
 _SAFE_SUB_LANG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -136,18 +132,8 @@ class FetchResult:
     error: dict | None = None
 
 
-def data_dir() -> Path:
-    """BYTEME's data folder: ``$BYTEME_DATA_DIR`` when set, else ``platformdirs.user_data_dir("byteme")``."""
-    env = os.environ.get(DATA_DIR_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("byteme"))
-
-
 def default_archive_path() -> Path:
-    return data_dir() / ARCHIVE_FILENAME
+    return data_dir(create=False) / ARCHIVE_FILENAME
 
 
 def check_url(url: str) -> str:
@@ -171,23 +157,6 @@ def check_url(url: str) -> str:
 
 
 # --- text helpers --------------------------------------------------------------------------------
-
-_BIDI_AND_SEPARATORS = {0x061C, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
-
-
-def escape_text(text: object) -> str:
-    """Show terminal control characters (C0, DEL, C1, bidi overrides, line separators) as visible escapes."""
-    out = []
-    for ch in str(text):
-        code = ord(ch)
-        if code < 0x20 or 0x7F <= code <= 0x9F or code in _BIDI_AND_SEPARATORS:
-            out.append(f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}")
-        elif ch == "\\":
-            out.append("\\\\")
-        else:
-            out.append(ch)
-    return "".join(out)
-
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _BUG_REPORT = re.compile(r";?\s*please report this issue on .*$", re.IGNORECASE | re.DOTALL)
@@ -320,73 +289,6 @@ def classify_error(exc: BaseException) -> IngestError:
 
 def _error_dict(err: IngestError) -> dict:
     return {"kind": err.kind, "message": err.message}
-
-
-# --- engagement ----------------------------------------------------------------------------------
-
-ENGAGEMENT_KEYS = ("view_count", "like_count", "comment_count", "repost_count", "uploader", "upload_date",
-                   "duration", "title", "description", "tags")
-_COUNT_KEYS = ("view_count", "like_count", "comment_count", "repost_count")
-
-
-def read_engagement(info_json_path: str | os.PathLike) -> dict:
-    """Read engagement numbers and text from a yt-dlp ``.info.json`` sidecar.
-
-    Returns a dict with every key of ``ENGAGEMENT_KEYS`` (``None`` when missing or of the wrong type; counts
-    are non-negative ints, ``duration`` seconds as float, ``upload_date`` "YYYYMMDD", ``tags`` a list of str)
-    plus ``error``: ``None``, or ``{"kind", "message"}`` saying why nothing could be read. Never raises.
-    """
-    out: dict = {key: None for key in ENGAGEMENT_KEYS}
-    out["tags"] = []
-    out["error"] = None
-    path = Path(info_json_path)
-
-    def fail(kind: str, message: str) -> dict:
-        out["error"] = {"kind": kind, "message": message}
-        return out
-
-    try:
-        size = path.stat().st_size
-        if not path.is_file():
-            return fail("not_a_file", f"{path.name} is not a file.")
-        if size > MAX_INFO_JSON_BYTES:
-            return fail("too_large", f"{path.name} is {size} bytes; sidecars above {MAX_INFO_JSON_BYTES} are not read.")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return fail("not_found", f"No metadata file at {path}.")
-    except OSError as exc:
-        return fail("unreadable", f"Could not read {path.name}: {exc.strerror or exc}.")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return fail("malformed", f"{path.name} is not valid JSON ({type(exc).__name__}).")
-    if not isinstance(data, dict):
-        return fail("malformed", f"{path.name} holds a JSON {type(data).__name__}, not an object.")
-
-    for key in _COUNT_KEYS:
-        value = data.get(key)
-        if isinstance(value, bool):
-            continue
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, int) and value >= 0:
-            out[key] = value
-    for key in ("uploader", "title", "description"):
-        value = data.get(key)
-        if isinstance(value, str):
-            out[key] = value
-    if out["uploader"] is None and isinstance(data.get("channel"), str):
-        out["uploader"] = data["channel"]
-    date = data.get("upload_date")
-    if isinstance(date, str) and re.fullmatch(r"\d{8}", date):
-        out["upload_date"] = date
-    duration = data.get("duration")
-    if isinstance(duration, (int, float)) and not isinstance(duration, bool) and 0 <= duration < 1e9:
-        out["duration"] = float(duration)
-    tags = data.get("tags")
-    if isinstance(tags, list):
-        out["tags"] = [t for t in tags if isinstance(t, str)]
-    return out
 
 
 # --- the download --------------------------------------------------------------------------------
@@ -853,66 +755,6 @@ def fetch(urls: list[str], *, to_dir: Path, limit: int | None = None, cookies: P
             cookie_copy.unlink(missing_ok=True)
     return results
 
-
-# --- CLI -----------------------------------------------------------------------------------------
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
-def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``byteme fetch URL... [--to DIR] [--limit N] [--cookies FILE] [--score]``."""
-    parser.add_argument("urls", nargs="+", metavar="URL", help="http(s) address of a video, profile or playlist")
-    parser.add_argument("--to", dest="to_dir", type=Path, default=Path("."), metavar="DIR",
-                        help="library folder to download into (default: the current folder)")
-    parser.add_argument("--limit", type=_positive_int, default=None, metavar="N",
-                        help="at most N videos from a profile or playlist")
-    parser.add_argument("--cookies", type=Path, default=None, metavar="FILE",
-                        help="Netscape cookies file, for your own private videos (never modified)")
-    parser.add_argument("--archive", type=Path, default=None, metavar="FILE",
-                        help=f"download archive (default: {ARCHIVE_FILENAME} in the data folder; "
-                             f"${DATA_DIR_ENV} overrides the folder)")
-    parser.add_argument("--retries", type=_non_negative_int, default=DEFAULT_RETRIES, metavar="N",
-                        help=f"retries for network errors, with backoff (default: {DEFAULT_RETRIES})")
-    parser.add_argument("--score", action="store_true", help="score the downloaded clips afterwards")
-
-
-def score_downloaded(paths: list[Path], args=None) -> list:
-    """Score the downloaded clips with the run's --config/--preset/--store (through the store, so the TUI and
-    ``byteme results`` see them) and print one plain line per clip."""
-    from .cli import load_model_for
-    from .config import load_config
-    from .pipeline import analyze
-    from .store import Store
-
-    cfg = load_config(getattr(args, "config", None), preset=getattr(args, "preset", None))
-    store = Store(getattr(args, "store", None) or None)
-    try:
-        model = load_model_for(args, cfg) if args is not None else None
-        results = [analyze(p, cfg, store=store, model=model) for p in paths]
-    finally:
-        store.close()
-    for result in results:
-        print(_score_line(result))
-    return results
-
-
 def keep_engagement(results: list[FetchResult], store_path=None) -> None:
     """Save each download's engagement counts (from its .info.json) in the store, for ``byteme train``."""
     from .store import Store
@@ -928,83 +770,3 @@ def keep_engagement(results: list[FetchResult], store_path=None) -> None:
                 store.set_engagement(r.path, counts)
     finally:
         store.close()
-
-
-def _score_line(result) -> str:
-    row = result.contract() if hasattr(result, "contract") else (result if isinstance(result, dict) else {})
-    path = escape_text(row.get("path", getattr(result, "path", "?")))
-    if row.get("status") != "ok":
-        error = row.get("error") or {}
-        return f"score    {path}: error [{escape_text(error.get('kind', 'error'))}] {escape_text(error.get('message', ''))}"
-    scores = row.get("scores") or {}
-    overall = scores.get("overall")
-    shown = f"{overall:.1f}" if isinstance(overall, (int, float)) else "n/a"
-    tier = f" ({escape_text(row['tier'])})" if row.get("tier") else ""
-    return f"score    {path}: overall {shown}{tier}"
-
-
-class _ProgressPrinter:
-    """Prints download progress on stderr about four times a second, only on a terminal."""
-
-    INTERVAL_S = 0.25
-
-    def __init__(self, stream=None) -> None:
-        self.stream = stream or sys.stderr
-        self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.last = 0.0
-
-    def __call__(self, ident: str, done: int, total: int | None, speed: float | None) -> None:
-        now = time.monotonic()
-        if not self.enabled or now - self.last < self.INTERVAL_S:
-            return
-        self.last = now
-        size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
-        rate = f" at {speed / 1e6:.1f} MB/s" if speed else ""
-        self.stream.write(f"\r  {escape_text(ident)[:40]}: {size}{rate}\x1b[K")
-        self.stream.flush()
-
-    def clear(self) -> None:
-        if self.enabled and self.last:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-
-
-def format_result_line(result: FetchResult) -> str:
-    """One plain line per item; everything that came from the web is escaped."""
-    title = f" \"{escape_text(result.title)}\"" if result.title else ""
-    if result.status == "ok":
-        return f"ok       {escape_text(result.path)}{title}"
-    if result.status == "skipped":
-        return f"skipped  {escape_text(result.url)}{title}: already downloaded (in the download archive)"
-    error = result.error or {}
-    return (f"error    {escape_text(result.url)}{title}: "
-            f"[{escape_text(error.get('kind', 'download'))}] {escape_text(error.get('message', ''))}")
-
-
-def run_fetch(args: argparse.Namespace) -> int:
-    """Run ``byteme fetch``: 0 when every item is ok or skipped, 1 when any failed, 2 for a usage error,
-    130 when interrupted with Ctrl-C (partial files removed)."""
-    printer = _ProgressPrinter()
-    try:
-        results = fetch(list(args.urls), to_dir=args.to_dir, limit=getattr(args, "limit", None),
-                        cookies=getattr(args, "cookies", None), archive=getattr(args, "archive", None),
-                        progress=printer, retries=getattr(args, "retries", DEFAULT_RETRIES))
-    except IngestError as err:
-        printer.clear()
-        print(f"error: [{err.kind}] {escape_text(err.message)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        printer.clear()
-        print("Interrupted; the partial download was removed.", file=sys.stderr)
-        return 130
-    printer.clear()
-    for result in results:
-        print(format_result_line(result))
-    failed = sum(r.status == "error" for r in results)
-    ok_paths = [r.path for r in results if r.status == "ok" and r.path is not None]
-    print(f"{len(ok_paths)} downloaded, {sum(r.status == 'skipped' for r in results)} skipped, {failed} failed.")
-    keep_engagement(results, getattr(args, "store", None))
-    if getattr(args, "score", False) and ok_paths:
-        scored = score_downloaded(ok_paths, args)
-        failed += sum(getattr(r, "status", "ok") != "ok" for r in scored)
-    return 1 if failed else 0

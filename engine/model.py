@@ -18,7 +18,7 @@ Files (never a pickle)
     the checksum, the tensor shapes and that the model's feature keys are exactly the keys the current extractors
     produce: a model trained on other features is refused with a plain ``ModelError``, never silently misused.
 
-Where models live: the shipped default in ``models/`` at the top of the checkout; models trained with
+Where models live: the shipped default in ``engine/models/`` (package data, so a wheel carries it); models trained with
 ``byteme train`` in ``<user data dir>/models/``. ``load_model(name, cfg)`` also accepts a path to a
 ``.safetensors`` file.
 """
@@ -47,7 +47,7 @@ CATEGORIES = ("talking_head", "music_dance", "tutorial_text", "gameplay_screen",
 Z_CLIP = 5.0
 #: Hidden layer widths: small enough to run in well under a millisecond on one CPU thread.
 HIDDEN = (64, 32)
-SHIPPED_DIR = Path(__file__).resolve().parents[1] / "models"
+SHIPPED_DIR = Path(__file__).with_name("models")
 DEFAULT_NAME = "default"
 
 
@@ -308,13 +308,13 @@ def _readable_by_all(path: Path) -> None:
 
 
 def user_models_dir() -> Path:
-    from .store import data_dir
+    from .paths import data_dir
 
     return data_dir() / "models"
 
 
 def resolve_model_path(name: str) -> Path:
-    """A model name or path -> its .safetensors file. Looks in the user models dir, then the shipped ``models/``."""
+    """A model name or path -> its .safetensors file. Looks in the user models dir, then the shipped ``engine/models/``."""
     p = Path(name)
     if p.suffix in (".safetensors", ".json", ".pt", ".pth", ".pkl", ".bin") or len(p.parts) > 1:
         return p.with_suffix(".safetensors") if p.suffix == ".json" else p

@@ -2,14 +2,14 @@
 
 Each analysed clip is indexed once, in the same SQLite store as its results:
 
-* its sampled frame hashes (64-bit pHash, ``extractors/hash_frames.py``) as one blob, plus a banded index for
-  multi-index hashing (Norouzi et al., "Fast Search in Hamming Space with Multi-Index Hashing", CVPR 2012): each
+* its sampled frame hashes (64-bit pHash, ``extractors/originality/frame_hash.py``) as one blob, plus a banded index
+  for multi-index hashing (Norouzi et al., "Fast Search in Hamming Space with Multi-Index Hashing", CVPR 2012): each
   hash is split into four 16-bit bands and every (band number, band value) is a posting. A query looks up each
   band's value and its one-bit neighbours: two hashes within Hamming distance 7 always meet (pigeonhole), and
   near-duplicate clips have many frame pairs, so the lookup finds the candidates; the candidates alone are then
   verified with the full Hamming distance of every sampled frame;
-* its audio landmarks (``extractors/hash_audio.py``) as hash -> (clip, time) postings; a clip that shares music
-  with another has many equal landmarks at one constant time offset (Wang 2003).
+* its audio landmarks (``extractors/originality/audio_hash.py``) as hash -> (clip, time) postings; a clip that
+  shares music with another has many equal landmarks at one constant time offset (Wang 2003).
 
 ``find_matches`` never compares all pairs: its cost grows with the number of postings a clip's keys hit.
 """
@@ -123,7 +123,7 @@ def frame_hashes(fv) -> tuple[np.ndarray, np.ndarray]:
 
 
 def audio_pairs(fv) -> tuple[np.ndarray, float]:
-    from .extractors.hash_audio import decode_pairs
+    from .extractors.originality.audio_hash import decode_pairs
 
     d = (fv.events if fv is not None else {}).get("hash.audio_fp") or {}
     if not d.get("b64"):

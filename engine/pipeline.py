@@ -1,4 +1,6 @@
-"""analyze(path, config, progress, cancel) -> ClipResult: decode once, extract, score, explain. Pure of any UI.
+"""One clip from file to judgement, pure of any UI and of the store: ``extract_features`` (probe, decode once, every
+extractor), ``evaluate`` (scores and findings from features) and ``failed_result`` (an exception in plain words).
+``engine.library.analyze`` puts these together with the store's cache.
 
 Progress is reported as ``Progress`` events (stage, fraction of the whole clip, frames per second, ETA),
 batched by time to about four a second, so a UI never drowns in updates. Cancellation is a plain
@@ -13,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .config import config_hash, load_config
 from .errors import BytemeError, Cancelled, MediaError
 from .extractors import ClipContext, metric_specs, registered
 from .features import FeatureVector
@@ -21,7 +22,6 @@ from .feedback import build_findings
 from .media import decode, decode_audio, lower_thread_priority, probe
 from .result import ClipResult
 from .scorer import score
-from .sidecars import fingerprint as sidecar_fingerprint
 
 #: Seconds between two progress events (about four a second, like toolong's batched updates).
 PROGRESS_INTERVAL_S = 0.25
@@ -275,7 +275,7 @@ def failed_result(exc: BaseException, path: Path, cfg: dict, cancel: threading.E
 STUCK_GRACE_S = 10.0
 
 
-def _extract_watched(path: Path, cfg: dict, *, progress, cancel, options):
+def extract_watched(path: Path, cfg: dict, *, progress, cancel, options):
     """``extract_features`` in a thread of its own, waited for at most the clip's time limit plus
     ``STUCK_GRACE_S``; without a time limit, in this thread."""
     limit = float(cfg.get("engine", {}).get("clip_timeout_s", 0) or 0)
@@ -311,69 +311,4 @@ def _extract_watched(path: Path, cfg: dict, *, progress, cancel, options):
     return box["value"]
 
 
-def analyze(
-    path: str | Path,
-    config: dict | None = None,
-    progress: Callable[[Progress], None] | None = None,
-    cancel: threading.Event | None = None,
-    *,
-    store=None,
-    model=None,
-    use_cache: bool = True,
-    options: dict | None = None,
-) -> ClipResult:
-    """Analyse one clip end to end. Never raises for a bad file: returns a ClipResult with status "error".
-
-    With a ``store``, features are looked up by content hash (no decode for a known clip) and the result is saved.
-    ``Cancelled`` is the one exception that propagates.
-    """
-    cfg = config if config is not None else load_config()
-    t0 = time.monotonic()
-    path = Path(path)
-    display = str(path)
-    try:
-        chash = None
-        cached = None
-        if store is not None:
-            try:
-                chash = store.hash_for(path)
-            except OSError:
-                chash = None  # probe below reports the file in plain words
-            sidecars = sidecar_fingerprint(path)
-            if chash and use_cache:
-                cached = store.get_features(chash, options, sidecars)
-        if cached is not None:
-            info, fv = cached
-            info.path = display
-        else:
-            info, fv = _extract_watched(path, cfg, progress=progress, cancel=cancel, options=options)
-            if store is not None and chash:
-                store.put_features(chash, info, fv, options, sidecars)
-        if progress is not None:
-            progress(Progress(display, "scoring", 0.99))
-        result = evaluate(display, info, fv, cfg, model=model)
-        result.content_hash = chash
-        result.cached = cached is not None
-        from .insights import enrich  # hook, retention, rewards, originality (issue 10)
-
-        enrich(result, cfg, store=store)
-        result.elapsed_s = round(time.monotonic() - t0, 3)
-        if store is not None and chash:
-            store.put_result(result, result.scores.model, config_hash(cfg), path=path)
-            store.set_error(path, None)
-        if progress is not None:
-            progress(Progress(display, "done", 1.0))
-        return result
-    except MemoryError as exc:
-        return failed_result(exc, path, cfg, cancel, t0)
-    except Exception as exc:  # Cancelled is one: a user's cancel propagates, the clip's time limit is a result
-        result = failed_result(exc, path, cfg, cancel, t0)
-    if store is not None:
-        try:
-            store.set_error(path, result.error)
-        except Exception:
-            pass
-    return result
-
-
-__all__ = ["Progress", "analyze", "evaluate", "extract_features", "failed_result", "MediaError"]
+__all__ = ["Progress", "evaluate", "extract_features", "extract_watched", "failed_result", "MediaError"]

@@ -73,7 +73,7 @@ def summary_row(r, rank: int | None = None) -> dict:
     orig = ins.get("originality", {})
     matches = orig.get("matches", [])
     cob = ins.get("cut_on_beat", {})
-    top = next((f for f in r.findings if f.severity != "info"), None)
+    top = r.top_finding()
     return {
         "rank": rank, "path": r.path, "status": r.status,
         "overall": score_of(r, "overall"), "visual": score_of(r, "visual"), "audio": score_of(r, "audio"),
@@ -435,42 +435,3 @@ def write_report(results: list, out: str | os.PathLike, fmt: str, cfg: dict) -> 
             for i, r in enumerate(ranked(results)):
                 w.writerow(summary_row(r, i + 1))
     return out
-
-
-# -- the command ---------------------------------------------------------------------------------------------
-
-def add_report_arguments(p) -> None:
-    p.add_argument("paths", nargs="+", metavar="PATH", help="video files or folders (searched recursively)")
-    p.add_argument("--format", choices=FORMATS, default="html", help="html (a folder), md, csv or json (JSON Lines)")
-    p.add_argument("--out", metavar="PATH", default=None,
-                   help="where to write (default: byteme-report/ for html, byteme-report.FORMAT otherwise)")
-    p.add_argument("--no-ocr", action="store_true", help="skip on-screen text recognition for clips not yet analysed")
-    p.add_argument("--model", default=None, help="learned scorer to use (default from config; 'none' for targets only)")
-
-
-def run_report(args) -> int:
-    import sys
-
-    from .cli import _load_config, _open_store, load_model_for
-    from .media import iter_clips
-    from .pipeline import analyze
-    from .textsafe import display_path
-
-    cfg = _load_config(args)
-    store = _open_store(args)
-    model = load_model_for(args, cfg)
-    paths = list(iter_clips(args.paths))
-    if not paths:
-        sys.stderr.write("No video files found under: " + ", ".join(display_path(p) for p in args.paths) + "\n")
-        return 1
-    results = []
-    for p in paths:
-        r = analyze(p, cfg, store=store, model=model, options={"ocr": not args.no_ocr})
-        results.append(r)
-        if args.debug and r.traceback:
-            sys.stderr.write(r.traceback)
-    out = args.out or ("byteme-report" if args.format == "html" else f"byteme-report.{args.format}")
-    written = write_report(results, out, args.format, cfg)
-    store.close()
-    print(f"Report for {len(results)} clips: {display_path(written)}")
-    return 0 if all(r.ok for r in results) else 1

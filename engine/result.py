@@ -28,6 +28,11 @@ class ClipResult:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    def top_finding(self) -> Finding | None:
+        """The finding a creator should act on first: the first one that is not informational (findings are kept
+        in order of importance), else the first one; None when there are none."""
+        return next((f for f in self.findings if f.severity != "info"), None) or (self.findings[0] if self.findings else None)
+
     def contract(self) -> dict:
         """The JSON object of the ``byteme score --json`` contract (DESIGN.md)."""
         s = self.scores

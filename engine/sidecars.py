@@ -9,6 +9,7 @@ themselves (``<i>`` in SRT/VTT, ``{\\i1}`` in ASS). Code that prints any of it m
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -107,6 +108,74 @@ def read_caption_sidecar(clip: Path) -> tuple[Caption, list[Problem]]:
 
 # --- yt-dlp .info.json ---------------------------------------------------------------------------------------
 
+#: .info.json files larger than this are not read (yt-dlp's are usually < 1 MB even with all formats).
+MAX_INFO_JSON_BYTES = 64 * 1024 * 1024
+
+ENGAGEMENT_KEYS = ("view_count", "like_count", "comment_count", "repost_count", "uploader", "upload_date",
+                   "duration", "title", "description", "tags")
+_COUNT_KEYS = ("view_count", "like_count", "comment_count", "repost_count")
+
+
+def read_engagement(info_json_path: str | os.PathLike) -> dict:
+    """Read engagement numbers and text from a yt-dlp ``.info.json`` sidecar.
+
+    Returns a dict with every key of ``ENGAGEMENT_KEYS`` (``None`` when missing or of the wrong type; counts
+    are non-negative ints, ``duration`` seconds as float, ``upload_date`` "YYYYMMDD", ``tags`` a list of str)
+    plus ``error``: ``None``, or ``{"kind", "message"}`` saying why nothing could be read. Never raises.
+    """
+    out: dict = {key: None for key in ENGAGEMENT_KEYS}
+    out["tags"] = []
+    out["error"] = None
+    path = Path(info_json_path)
+
+    def fail(kind: str, message: str) -> dict:
+        out["error"] = {"kind": kind, "message": message}
+        return out
+
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            return fail("not_a_file", f"{path.name} is not a file.")
+        if size > MAX_INFO_JSON_BYTES:
+            return fail("too_large", f"{path.name} is {size} bytes; sidecars above {MAX_INFO_JSON_BYTES} are not read.")
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return fail("not_found", f"No metadata file at {path}.")
+    except OSError as exc:
+        return fail("unreadable", f"Could not read {path.name}: {exc.strerror or exc}.")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return fail("malformed", f"{path.name} is not valid JSON ({type(exc).__name__}).")
+    if not isinstance(data, dict):
+        return fail("malformed", f"{path.name} holds a JSON {type(data).__name__}, not an object.")
+
+    for key in _COUNT_KEYS:
+        value = data.get(key)
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int) and value >= 0:
+            out[key] = value
+    for key in ("uploader", "title", "description"):
+        value = data.get(key)
+        if isinstance(value, str):
+            out[key] = value
+    if out["uploader"] is None and isinstance(data.get("channel"), str):
+        out["uploader"] = data["channel"]
+    date = data.get("upload_date")
+    if isinstance(date, str) and re.fullmatch(r"\d{8}", date):
+        out["upload_date"] = date
+    duration = data.get("duration")
+    if isinstance(duration, (int, float)) and not isinstance(duration, bool) and 0 <= duration < 1e9:
+        out["duration"] = float(duration)
+    tags = data.get("tags")
+    if isinstance(tags, list):
+        out["tags"] = [t for t in tags if isinstance(t, str)]
+    return out
+
+
 
 def info_json_path(clip: Path) -> Path:
     """``clip.info.json`` for ``clip.mp4`` (yt-dlp's ``--write-info-json`` naming)."""
@@ -119,8 +188,6 @@ def read_info_json(clip: Path) -> tuple[dict | None, list[Problem]]:
     Returns (None, []) when there is no such file; (fields, [problem]) when it is malformed (fields then hold
     only ``None``s). Text fields are cut to ``MAX_CAPTION_CHARS``.
     """
-    from .ingest import read_engagement  # one reader for the ingest and the text modality
-
     path = info_json_path(clip)
     if not path.exists():
         return None, []

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .extractors.text_rules import GENERIC_HASHTAGS
+from .extractors.text.rules import GENERIC_HASHTAGS
 
 #: Keywords kept per clip.
 TOP_KEYWORDS = 8

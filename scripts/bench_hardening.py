@@ -24,7 +24,7 @@ Sections:
   that size (about 10 minutes to generate once).
 - ``throughput``: 50 clips (360x640, 3 s, 30 fps) scored with ``--no-cache`` in-process, with 1 and with 2 workers
   (wall time from the command to its exit, start-up included).
-- ``listing``: ``engine.media.iter_clips`` and the TUI backend's folder read (``LibraryBackend.open`` on a new
+- ``listing``: ``engine.media.iter_clips`` and the TUI backend's folder read (``LibraryService.open`` on a new
   store) over folders of 1,000 and 10,000 empty ``.mp4`` files.
 - ``profile``: cProfile of one analysis of the 60 s clip without OCR: the top functions by own time.
 
@@ -456,9 +456,9 @@ def section_listing(args, report: dict) -> None:
         assert len(found) == n
         backend_s = None
         try:
-            from byteme_tui.backend import LibraryBackend
+            from engine.service import LibraryService
 
-            be = LibraryBackend(folder, store_path=folder.parent / f"{folder.name}.sqlite3")
+            be = LibraryService(folder, store_path=folder.parent / f"{folder.name}.sqlite3")
             t0 = time.perf_counter()
             state = be.open()
             backend_s = time.perf_counter() - t0

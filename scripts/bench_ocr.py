@@ -21,7 +21,7 @@ import numpy as np
 from engine import synth
 from engine.config import load_config
 from engine.extractors import ClipContext
-from engine.extractors.ocr import OnScreenText
+from engine.extractors.text.ocr import OnScreenText
 from engine.features import FeatureVector
 from engine.media import decode, probe
 

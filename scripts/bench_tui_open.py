@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -43,7 +44,8 @@ def warm_store(folder: Path, store_path: Path, *, analyse: bool) -> None:
     """A stored result for every clip. With ``analyse`` the first clip is analysed for real and its result copied;
     otherwise each gets the fake backend's full result (scores, findings, per-second series), which is the same
     shape and about the same size."""
-    from byteme_tui.fake import fake_result
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the fake backend is a test double
+    from fake_backend import fake_result
     from engine.config import config_hash, load_config
     from engine.store import Store
 
@@ -52,7 +54,7 @@ def warm_store(folder: Path, store_path: Path, *, analyse: bool) -> None:
     paths = sorted(folder.iterdir())
     template = None
     if analyse:
-        from engine.pipeline import analyze
+        from engine.library import analyze
 
         template = analyze(paths[0], cfg, store=store, model=None)
     for i, p in enumerate(paths):
@@ -64,15 +66,15 @@ def warm_store(folder: Path, store_path: Path, *, analyse: bool) -> None:
 
 async def measure(folder: Path, store_path: Path, keys: int) -> None:
     from byteme_tui.app import BytemeApp
-    from byteme_tui.backend import LibraryBackend
+    from engine.service import LibraryService
     from byteme_tui.widgets.clip_table import ClipTable
 
     t0 = time.perf_counter()
-    LibraryBackend(folder, store_path=store_path, executor="thread").open()
+    LibraryService(folder, store_path=store_path, executor="thread").open()
     print(f"backend.open() alone: {time.perf_counter() - t0:.3f} s")
 
     t0 = time.perf_counter()
-    app = BytemeApp(LibraryBackend(folder, store_path=store_path, executor="thread"), poll_interval_s=None)
+    app = BytemeApp(LibraryService(folder, store_path=store_path, executor="thread"), poll_interval_s=None)
     async with app.run_test(size=(160, 50)) as pilot:
         n = len(list(folder.iterdir()))
         while True:

@@ -157,3 +157,47 @@ def subtitled_clip(clips) -> Path:
     """``good_clip`` plus a mov_text subtitle stream holding ``SUBTITLES`` and title/comment tags."""
     return clips("subtitled", subtitles=SUBTITLES,
                  metadata={"title": "Synthetic test clip", "comment": "made by engine.synth"})
+
+
+# -- fault injection for the job tests (tests/fault_hooks/byteme_faults.py) ----------------------------------------
+
+FAULT_HOOKS_DIR = Path(__file__).resolve().parent / "fault_hooks"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fault_hooks_installed(tmp_path_factory):
+    """Every process of the session can be given faults: this process directly, new interpreters (workers, `byteme`
+    subprocesses, Ray actors) through tests/fault_hooks/sitecustomize.py on PYTHONPATH. No fault is set until a
+    test asks for one with the ``faults`` fixture."""
+    import sys
+
+    sys.path.insert(0, str(FAULT_HOOKS_DIR))
+    import byteme_faults
+
+    from engine import pipeline
+
+    faults_file = tmp_path_factory.mktemp("faults") / "faults.json"
+    faults_file.write_text("{}")
+    saved = {k: os.environ.get(k) for k in (byteme_faults.FAULTS_ENV, "PYTHONPATH")}
+    os.environ[byteme_faults.FAULTS_ENV] = str(faults_file)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(FAULT_HOOKS_DIR), saved["PYTHONPATH"]) if p)
+    byteme_faults.install(pipeline, in_test_process=True)
+    yield faults_file
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture
+def faults(_fault_hooks_installed):
+    """``faults(crash_on=..., hold_on=..., hold_file=..., modules_to=...)`` sets the faults of every process of the
+    session until the test ends (see tests/fault_hooks/byteme_faults.py)."""
+    import json
+
+    def set_faults(**kw) -> None:
+        _fault_hooks_installed.write_text(json.dumps({k: str(v) for k, v in kw.items() if v is not None}))
+
+    yield set_faults
+    _fault_hooks_installed.write_text("{}")

@@ -9,11 +9,11 @@ import pyloudnorm
 import pytest
 
 from engine import synth
-from engine.extractors import audio_levels as lv
-from engine.extractors.audio import AudioAnalysis, Loudness
-from engine.extractors.audio_content import (SpeechMusic, SpeechMusicFrames, Noise, Rhythm, Timbre, mains_hum,
+from engine.extractors.audio import levels as lv
+from engine.extractors.audio.analysis import AudioAnalysis, Loudness
+from engine.extractors.audio.content import (SpeechMusic, SpeechMusicFrames, Noise, Rhythm, Timbre, mains_hum,
                                              active_level, rhythm, snr_db)
-from engine.extractors.audio_sync import align_cuts
+from engine.extractors.crossmodal.cuts_on_beats import align_cuts
 from engine.extractors.base import ClipContext
 from engine.features import FeatureVector
 from engine.media import DecodedAudio

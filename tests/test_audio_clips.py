@@ -6,7 +6,7 @@ import pytest
 
 from engine import synth
 from engine.config import load_config
-from engine.pipeline import analyze
+from engine.library import analyze
 
 SR = 48_000
 DURATION_S = 3.5  # > 3 s, so the short-term loudness and the loudness range exist

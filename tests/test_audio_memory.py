@@ -10,11 +10,11 @@ from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import welch
 
 from engine import synth
-from engine.extractors import audio as audio_mod
-from engine.extractors import audio_content as ac
-from engine.extractors import audio_levels as lv
-from engine.extractors import hash_audio
-from engine.extractors.audio import ANALYSIS_RATE_HZ, HOP, N_FFT, AudioAnalysis
+from engine.extractors.audio import analysis as audio_mod
+from engine.extractors.audio import content as ac
+from engine.extractors.audio import levels as lv
+from engine.extractors.originality import audio_hash as hash_audio
+from engine.extractors.audio.analysis import ANALYSIS_RATE_HZ, HOP, N_FFT, AudioAnalysis
 from engine.extractors.base import ClipContext
 from engine.features import FeatureVector
 from engine.media import DecodedAudio

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from engine import dsp, synth
-from engine.extractors.audio import ANALYSIS_RATE_HZ, HOP, MEL_RANGE_DB, N_MELS, AudioAnalysis
+from engine.extractors.audio.analysis import ANALYSIS_RATE_HZ, HOP, MEL_RANGE_DB, N_MELS, AudioAnalysis
 
 librosa = pytest.importorskip("librosa")
 
@@ -237,9 +237,9 @@ def test_analysing_a_clip_imports_neither_librosa_nor_numba(clips, tmp_path):
     path = clips("dsp_music", audio="music", width=160, height=284, fps=15, duration_s=2.0)
     code = (
         "import sys\n"
-        "from engine import pipeline\n"
+        "from engine import library\n"
         "from engine.config import load_config\n"
-        f"r = pipeline.analyze({str(path)!r}, load_config(use_user_file=False))\n"
+        f"r = library.analyze({str(path)!r}, load_config(use_user_file=False))\n"
         "assert r.status == 'ok', r.error\n"
         "assert 'audio.beat_strength' in r.features.values and 'audio.mfcc_00_mean' in r.features.values\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('librosa', 'numba', 'llvmlite'))\n"

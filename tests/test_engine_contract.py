@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import cli, media, pipeline
+from engine import cli, media, pipeline, library
 from engine.config import load_config
 
 CONTRACT_KEYS = {"path", "status", "error", "media", "scores", "tier", "category", "metrics", "feedback", "engine"}
@@ -199,8 +199,8 @@ def test_engine_never_imports_textual():
 def test_scores_follow_the_input(clips, store_env):
     """Same clip, louder and quieter: the audio score must move with the measured loudness."""
     cfg = load_config(use_user_file=False)
-    normal = pipeline.analyze(clips("lufs14", audio_lufs=-14.0), cfg, options={"ocr": False})
-    quiet = pipeline.analyze(clips("lufs35", audio_lufs=-35.0), cfg, options={"ocr": False})
+    normal = library.analyze(clips("lufs14", audio_lufs=-14.0), cfg, options={"ocr": False})
+    quiet = library.analyze(clips("lufs35", audio_lufs=-35.0), cfg, options={"ocr": False})
     assert normal.ok and quiet.ok
     assert abs(normal.features.values["audio.loudness_lufs"] - -14.0) < 1.0
     assert abs(quiet.features.values["audio.loudness_lufs"] - -35.0) < 1.0

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import cli, pipeline, synth
+from engine import cli, pipeline, synth, library
 from engine.config import load_config
 from engine.media import ANALYSIS_SHORT_SIDE_PX
 from engine.sidecars import MAX_CAPTION_CHARS
@@ -116,7 +116,7 @@ def test_three_minute_clip_scores(tmp_path_factory, store_env):
     audio = synth.scale_to_lufs(synth.pink_noise(duration_s=LONG_S, sr=48_000, seed=5), sr=48_000, lufs=-18.0)
     synth.write_clip(path, width=LONG_W, height=LONG_H, fps=LONG_FPS, duration_s=LONG_S,
                      video=_noise_video(LONG_W, LONG_H, seed=5), audio=audio)
-    r = pipeline.analyze(path, load_config(use_user_file=False), options={"ocr": False})
+    r = library.analyze(path, load_config(use_user_file=False), options={"ocr": False})
     assert r.ok, r.error
     assert abs(r.media.duration_s - LONG_S) < 0.5
     assert abs(r.features.events["frames_decoded"] - LONG_FPS * LONG_S) <= 2
@@ -147,7 +147,7 @@ def test_4k_clip_is_analysed_at_the_reduced_size(tmp_path_factory, store_env, mo
         return real_decode(p, info, on_frame=wrapped if on_frame else None, **kw)
 
     monkeypatch.setattr(pipeline, "decode", spy)
-    r = pipeline.analyze(path, load_config(use_user_file=False))  # OCR included: it reads full-size frames
+    r = library.analyze(path, load_config(use_user_file=False))  # OCR included: it reads full-size frames
     assert r.ok, r.error
     assert (r.media.width, r.media.height) == (UHD_W, UHD_H)
     assert len(shapes) == round(UHD_FPS * UHD_S)
@@ -172,7 +172,7 @@ def test_pipes_and_a_slow_decoder_in_this_process(tiny_clips, tmp_path, store_en
     limit = tmp_path / "limit.toml"
     limit.write_text(f"[engine]\nclip_timeout_s = {IN_PROCESS_LIMIT_S}\n")
     # Warm this process (imports, numba) so that the limit measures the clip, not the first import.
-    assert pipeline.analyze(a, load_config(use_user_file=False), options={"ocr": False}).ok
+    assert library.analyze(a, load_config(use_user_file=False), options={"ocr": False}).ok
 
     real_decode = pipeline.decode
 

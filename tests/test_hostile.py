@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import cli, pipeline
+from engine import cli, library
 from engine.config import load_config
 from engine.textsafe import visible
 
@@ -113,11 +113,11 @@ def test_visible_escapes_controls_and_bad_bytes():
 
 def test_short_clip_and_time_limit(clips, store_env, tmp_path):
     cfg = load_config(use_user_file=False)
-    short = pipeline.analyze(clips("short", duration_s=0.3, audio_lufs=None), cfg, options={"ocr": False})
+    short = library.analyze(clips("short", duration_s=0.3, audio_lufs=None), cfg, options={"ocr": False})
     assert short.ok and short.media.duration_s < 0.5
     tight = tmp_path / "tight.toml"
     tight.write_text("[engine]\nclip_timeout_s = 0.001\n")
-    r = pipeline.analyze(clips("good_for_timeout"), load_config(tight), options={"ocr": False})
+    r = library.analyze(clips("good_for_timeout"), load_config(tight), options={"ocr": False})
     assert r.status == "error" and r.error["kind"] == "timeout"
     assert "longer than" in r.error["message"] and "clip_timeout_s" in r.error["message"]
 

@@ -13,7 +13,8 @@ import av
 import numpy as np
 import pytest
 
-from engine import ingest, media
+from engine import ingest, media, sidecars
+from engine.cli import fetch as fetch_command
 from engine.errors import IngestError
 
 CLIP_FRAMES = 64
@@ -514,7 +515,7 @@ def test_read_engagement_good_file(tmp_path):
         "view_count": 1234, "like_count": 56.0, "comment_count": 7, "repost_count": True,
         "uploader": "Ann", "upload_date": "20240131", "duration": 14.5, "title": "T", "description": "D",
         "tags": ["a", 3, "b"]}))
-    got = ingest.read_engagement(path)
+    got = sidecars.read_engagement(path)
     assert got["error"] is None
     assert (got["view_count"], got["like_count"], got["comment_count"]) == (1234, 56, 7)
     assert got["repost_count"] is None  # a bool is not a count
@@ -533,7 +534,7 @@ def test_read_engagement_tolerates_bad_files(tmp_path, content, kind):
     path = tmp_path / "bad.info.json"
     if content is not None:
         path.write_bytes(content)
-    got = ingest.read_engagement(path)
+    got = sidecars.read_engagement(path)
     assert got["error"]["kind"] == kind
     assert got["error"]["message"]
     assert got["view_count"] is None and got["tags"] == []
@@ -543,7 +544,7 @@ def test_read_engagement_wrong_types_are_dropped(tmp_path):
     path = tmp_path / "w.info.json"
     path.write_text(json.dumps({"view_count": "many", "like_count": -3, "upload_date": "yesterday",
                                 "duration": "long", "tags": "x", "title": 5}))
-    got = ingest.read_engagement(path)
+    got = sidecars.read_engagement(path)
     assert got["error"] is None
     assert all(got[k] is None for k in ("view_count", "like_count", "upload_date", "duration", "title"))
     assert got["tags"] == []
@@ -552,7 +553,7 @@ def test_read_engagement_wrong_types_are_dropped(tmp_path):
 def test_fetched_info_json_reads_back(server, tmp_path):
     base, _ = server
     [result] = ingest.fetch([f"{base}/media/clip.mp4"], to_dir=tmp_path / "lib", archive=tmp_path / "a.txt", **FAST)
-    got = ingest.read_engagement(result.info_path)
+    got = sidecars.read_engagement(result.info_path)
     assert got["error"] is None
     assert got["title"] == "clip"
 
@@ -562,7 +563,7 @@ def test_fetched_info_json_reads_back(server, tmp_path):
 
 def _parse(argv):
     parser = argparse.ArgumentParser(prog="byteme fetch")
-    ingest.add_fetch_arguments(parser)
+    fetch_command.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -570,11 +571,11 @@ def test_cli_exit_codes_and_lines(server, tmp_path, capsys, monkeypatch):
     base, _ = server
     monkeypatch.setattr(ingest, "DEFAULT_SOCKET_TIMEOUT_S", 3.0)
     args = _parse([f"{base}/media/clip.mp4", "--to", str(tmp_path / "lib"), "--retries", "0"])
-    assert ingest.run_fetch(args) == 0
+    assert fetch_command.run(args) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("ok ")
     args = _parse([f"{base}/media/clip.mp4", "file:///etc/passwd", "--to", str(tmp_path / "lib"), "--retries", "0"])
-    assert ingest.run_fetch(args) == 1
+    assert fetch_command.run(args) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("skipped ") and out[1].startswith("error ")
     assert "[bad_url]" in out[1]
@@ -588,7 +589,7 @@ def test_cli_usage_errors():
 
 def test_cli_missing_cookies_file_is_usage_error(tmp_path, capsys):
     args = _parse(["http://127.0.0.1:1/x", "--to", str(tmp_path), "--cookies", str(tmp_path / "nope.txt")])
-    assert ingest.run_fetch(args) == 2
+    assert fetch_command.run(args) == 2
     assert "[cookies]" in capsys.readouterr().err
 
 
@@ -596,7 +597,7 @@ def test_result_lines_escape_control_characters():
     result = ingest.FetchResult(url="http://127.0.0.1/x", status="ok", path=Path("/lib/a.mp4"),
                                 info_path=None, subtitle_paths=[], title="evil\x1b[31mred\x07\u202etxt.exe[b]x[/b]",
                                 error=None)
-    line = ingest.format_result_line(result)
+    line = fetch_command.format_result_line(result)
     assert "\x1b" not in line and "\x07" not in line and "\u202e" not in line
     assert "\\x1b[31m" in line and "\\x07" in line and "\\u202e" in line
     assert "[b]x[/b]" in line  # plain print: markup is shown as text

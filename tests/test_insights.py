@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import pipeline, synth
+from engine import synth, library
 from engine.config import load_config
 from engine.features import FeatureVector
 from engine.insights import cut_on_beat, hook_report, retention_timeline, rewards_checklists
@@ -30,7 +30,7 @@ def hook_pair(clips, cfg):
     late[:SR] = 0.0
     good = clips("hook_good", duration_s=3.0, audio=speech, audio_lufs=None)
     bad = clips("hook_black_silent", duration_s=3.0, video=_black_then_scene, audio=late, audio_lufs=None)
-    return (pipeline.analyze(good, cfg, options={"ocr": False}), pipeline.analyze(bad, cfg, options={"ocr": False}))
+    return (library.analyze(good, cfg, options={"ocr": False}), library.analyze(bad, cfg, options={"ocr": False}))
 
 
 def test_black_silent_opening_has_a_worse_hook_and_says_why(hook_pair):
@@ -116,7 +116,7 @@ def test_rewards_checklist_checks_shape_resolution_and_sound(cfg):
 
 def test_a_65_s_clip_passes_the_one_minute_rule_end_to_end(clips, cfg):
     path = clips("long65", width=64, height=114, fps=5, duration_s=65.0, audio=None)
-    r = pipeline.analyze(path, cfg, options={"ocr": False})
+    r = library.analyze(path, cfg, options={"ocr": False})
     assert r.ok, r.error
     tiktok = next(c for c in r.scores.extra["insights"]["rewards"] if c["preset"] == "tiktok")
     assert next(i for i in tiktok["items"] if i["rule"] == "over_one_minute")["status"] == "pass"
@@ -127,8 +127,8 @@ def test_cuts_on_generated_beats_score_higher_than_cuts_off_them(clips, cfg):
     music = synth.music_like(duration_s=4.0, sr=SR, bpm=120, seed=0)  # beats every 0.5 s
     on = clips("beat_on", duration_s=4.0, shots=[(1.0, 0), (1.0, 1), (1.0, 2), (1.0, 3)], audio=music)
     off = clips("beat_off", duration_s=4.0, shots=[(1.25, 0), (1.0, 1), (1.0, 2), (1.0, 3)], audio=music)
-    r_on = pipeline.analyze(on, cfg, options={"ocr": False}).scores.extra["insights"]["cut_on_beat"]
-    r_off = pipeline.analyze(off, cfg, options={"ocr": False}).scores.extra["insights"]["cut_on_beat"]
+    r_on = library.analyze(on, cfg, options={"ocr": False}).scores.extra["insights"]["cut_on_beat"]
+    r_off = library.analyze(off, cfg, options={"ocr": False}).scores.extra["insights"]["cut_on_beat"]
     if r_on["status"] != "measured":
         pytest.skip(f"cut-on-beat is not measured by the audio extractors: {r_on['reason']}")
     assert r_off["status"] == "measured"

@@ -1,8 +1,8 @@
 """The job queue: leases, retries, crashes, cancel, resume after a killed run; the same contract on every executor.
 
-Clips are 1 s, 360x640, made by the shared ``clips`` fixture. Jobs are held in the middle of their run with the
-worker's test hook (``BYTEME_TEST_HOLD_ON`` + ``BYTEME_TEST_HOLD_FILE``) and made to crash their worker with
-``BYTEME_TEST_CRASH_ON`` (see ``engine/jobs/worker.py``). Every wait polls the store with a deadline.
+Clips are 1 s, 360x640, made by the shared ``clips`` fixture. Jobs are held in the middle of their run and made
+to crash their worker with the ``faults`` fixture (tests/fault_hooks/byteme_faults.py: injected into every process
+of the session, never read by product code). Every wait polls the store with a deadline.
 """
 from __future__ import annotations
 
@@ -61,12 +61,11 @@ def folder(tmp_path, clip_files):
 
 
 @pytest.fixture
-def hold(tmp_path, monkeypatch):
+def hold(tmp_path, faults):
     """Jobs on files named *holdme* wait while the returned file exists."""
     flag = tmp_path / "hold.flag"
     flag.touch()
-    monkeypatch.setenv("BYTEME_TEST_HOLD_ON", "holdme")
-    monkeypatch.setenv("BYTEME_TEST_HOLD_FILE", str(flag))
+    faults(hold_on="holdme", hold_file=flag)
     return flag
 
 
@@ -144,10 +143,9 @@ def test_claim_takes_back_an_expired_lease_and_caps_attempts(tmp_path, folder, c
 def test_executor_contract(executor_kind, folder, cfg, hold):
     ex = make_executor(executor_kind, 2)
     try:
-        hooks = {k: os.environ[k] for k in ("BYTEME_TEST_HOLD_ON", "BYTEME_TEST_HOLD_FILE")}
         opts = {"ocr": False}
-        held = JobSpec(1, 1, str(folder / "holdme_c.mp4"), cfg, "none", opts, hooks)
-        plain = JobSpec(2, 1, str(folder / "a.mp4"), cfg, "none", opts, hooks)
+        held = JobSpec(1, 1, str(folder / "holdme_c.mp4"), cfg, "none", opts)
+        plain = JobSpec(2, 1, str(folder / "a.mp4"), cfg, "none", opts)
         assert ex.capacity() == 2
         ex.submit(held)
         ex.submit(plain)
@@ -186,8 +184,8 @@ def test_executor_contract(executor_kind, folder, cfg, hold):
 # -- the supervisor contract: every clip once, bad clips end failed, crashes are capped -------------------------
 
 @pytest.mark.parametrize("executor_kind", EXECUTORS, indirect=True)
-def test_supervisor_runs_every_clip_once(executor_kind, tmp_path, folder, cfg, monkeypatch):
-    monkeypatch.setenv("BYTEME_TEST_CRASH_ON", "crashme")
+def test_supervisor_runs_every_clip_once(executor_kind, tmp_path, folder, cfg, faults):
+    faults(crash_on="crashme")
     (folder / "crashme.mp4").write_bytes((folder / "b.mp4").read_bytes() + b"-distinct")  # its own content hash
     store = tmp_path / "s.sqlite3"
     q = JobQueue(store)
@@ -323,16 +321,17 @@ def test_stop_puts_running_jobs_back_in_the_queue(tmp_path, folder, cfg, hold):
 
 # -- what a worker process imports: features only, never the learned model's torch --------------------------------
 
-def test_worker_process_never_imports_torch_and_the_supervisor_scores_as_analyze_does(tmp_path, folder):
+def test_worker_process_never_imports_torch_and_the_supervisor_scores_as_analyze_does(tmp_path, folder, faults):
     """``byteme score --workers 1`` (the real entry point, so the spawned worker also re-imports ``engine.cli`` as
-    its main module): the worker reports its imported modules through the test hook; the result is scored by the
+    its main module): the worker reports its imported modules through the injected fault hook; the result is scored by the
     supervisor with the shipped learned model and matches an in-process ``analyze`` of the same clip."""
-    from engine.cli import load_model_for
-    from engine.pipeline import analyze
+    from engine.services import load_scorer
+    from engine.library import analyze
     from engine.scorer import CONFIG_MODEL_NAME
 
     modules_file = tmp_path / "modules.json"
-    env = dict(os.environ, BYTEME_DATA_DIR=str(tmp_path / "data"), BYTEME_TEST_MODULES_TO=str(modules_file))
+    faults(modules_to=modules_file)
+    env = dict(os.environ, BYTEME_DATA_DIR=str(tmp_path / "data"))
     clip = folder / "a.mp4"
     run = subprocess.run([sys.executable, "-m", "engine.cli", "score", str(clip), "--workers", "1", "--json",
                           "--no-ocr", "--no-cache"], env=env, capture_output=True, text=True, timeout=2 * DEADLINE_S)
@@ -342,7 +341,7 @@ def test_worker_process_never_imports_torch_and_the_supervisor_scores_as_analyze
     assert "av" in modules and "engine" in modules  # the hook ran in the worker, after its decode
     assert "torch" not in modules, "a worker process imported torch"
     cfg = load_config(use_user_file=False)
-    model = load_model_for(None, cfg)
+    model, _ = load_scorer(None, cfg)
     direct = analyze(clip, cfg, options={"ocr": False}, model=model, use_cache=False).contract()
     assert line["status"] == "ok" and line["engine"]["model"] == direct["engine"]["model"]
     assert line["engine"]["model"] not in (None, CONFIG_MODEL_NAME)  # the learned model scored it, in the supervisor

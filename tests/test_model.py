@@ -212,12 +212,12 @@ def test_a_model_trained_on_other_features_is_refused(tmp_path):
 def test_a_refused_model_falls_back_to_the_config_targets_with_a_reason(tmp_path, capsys):
     from argparse import Namespace
 
-    from engine.cli import load_model_for
+    from engine.cli.common import model_for
 
     path = _fixed_model(tmp_path)  # trained on KEYS, which the real extractors do not produce
     model, why = M.load_model_or_fallback(str(path), load_config(None))
     assert model is None and "other features" in why and "config targets" in why
-    assert load_model_for(Namespace(model=str(path)), load_config(None)) is None
+    assert model_for(Namespace(model=str(path)), load_config(None)) is None
     assert "not used" in capsys.readouterr().err
     assert M.load_model_or_fallback("none", {}) == (None, None)
 

@@ -9,9 +9,9 @@ import pytest
 from engine import synth
 from engine.config import load_config
 from engine.extractors import ClipContext
-from engine.extractors import ocr
-from engine.extractors.ocr import OnScreenText
-from engine.extractors.text import TextSources, TextSummary
+from engine.extractors.text import ocr
+from engine.extractors.text.ocr import OnScreenText
+from engine.extractors.text.sources import TextSources, TextSummary
 from engine.features import FeatureVector
 from engine.media import decode, probe
 from engine.pipeline import evaluate

@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from engine import pipeline, synth
+from engine import synth
+from engine.library import analyze
 from engine.config import load_config
 from engine.features import FeatureVector
 from engine.originality import find_matches, hamming, index_clip, overlay_summary
@@ -53,7 +54,7 @@ def library(clips, cfg, tmp_path_factory):
     store = Store(folder / "store.sqlite3")
     results = {}
     for name, p in (("orig", orig), ("same_music", same_music), ("unrelated", unrelated), ("copy", copy)):
-        results[name] = pipeline.analyze(p, cfg, store=store, options={"ocr": False})
+        results[name] = analyze(p, cfg, store=store, options={"ocr": False})
         assert results[name].ok, results[name].error
     yield store, results
     store.close()

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import cli, media, pipeline
+from engine import cli, media, pipeline, library
 from engine.config import load_config
 from engine.errors import Cancelled
-from engine.extractors.audio import Loudness
-from engine.extractors.visual import ImageQuality
+from engine.extractors.audio.analysis import Loudness
+from engine.extractors.visual.image import ImageQuality
 
 THREAD_NAMES = ("byteme-audio", "byteme-extractors", "byteme-clip")
 
@@ -83,12 +83,12 @@ def test_an_audio_extractor_error_is_the_clips_error(good_clip, vp9_webm, cfg, m
         raise RuntimeError("loudness meter broke")
 
     monkeypatch.setattr(Loudness, "finish", boom)
-    r = pipeline.analyze(good_clip, cfg, options={"ocr": False})
+    r = library.analyze(good_clip, cfg, options={"ocr": False})
     assert r.status == "error" and r.error["kind"] == "internal"
     assert "loudness meter broke" in r.error["message"]
     assert _wait_ours_gone() == []
     monkeypatch.undo()
-    assert pipeline.analyze(vp9_webm, cfg, options={"ocr": False}).ok
+    assert library.analyze(vp9_webm, cfg, options={"ocr": False}).ok
 
 
 def test_cancel_stops_every_thread_of_the_clip(good_clip, cfg, monkeypatch):
@@ -104,7 +104,7 @@ def test_cancel_stops_every_thread_of_the_clip(good_clip, cfg, monkeypatch):
 
     monkeypatch.setattr(ImageQuality, "on_frame", on_frame)
     with pytest.raises(Cancelled):
-        pipeline.analyze(good_clip, cfg, cancel=cancel, options={"ocr": False})
+        library.analyze(good_clip, cfg, cancel=cancel, options={"ocr": False})
     assert _wait_ours_gone() == []
 
 

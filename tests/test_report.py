@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from engine import pipeline, synth
+from engine import synth, library
 from engine.cli import main
 from engine.config import load_config
 from engine.report import write_report
@@ -36,7 +36,7 @@ def results(clips, cfg, tmp_path_factory):
     scene = synth.scene_sequence(width=360, height=640, seed=2)
     dark = clips("report_dark", duration_s=2.0, video=lambda i, t: (scene(i, t) * 0.25).astype(np.uint8))
     store = Store(folder / "store.sqlite3")
-    out = [pipeline.analyze(p, cfg, store=store, options={"ocr": False}) for p in (hostile, dark)]
+    out = [library.analyze(p, cfg, store=store, options={"ocr": False}) for p in (hostile, dark)]
     store.close()
     assert all(r.ok for r in out)
     return out

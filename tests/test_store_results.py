@@ -94,12 +94,12 @@ def test_score_and_results_keep_each_copys_caption(copies, store_env, capsys, ex
 
 def test_tui_backend_and_job_queue_keep_each_copys_caption(copies, tmp_path, monkeypatch):
     pytest.importorskip("engine.jobs")
-    from byteme_tui.backend import LibraryBackend
+    from engine.service import LibraryService
 
     monkeypatch.setenv("BYTEME_DATA_DIR", str(tmp_path / "data"))
     db = tmp_path / "store.sqlite3"
     keys = {name: path_key(copies / name) for name in ("a.mp4", "b.mp4")}
-    backend = LibraryBackend(copies, store_path=db, workers=1, executor="thread")
+    backend = LibraryService(copies, store_path=db, workers=1, executor="thread")
     try:
         state = backend.open()
         assert {r.status for r in state.rows.values()} == {"new"}
@@ -120,7 +120,7 @@ def test_tui_backend_and_job_queue_keep_each_copys_caption(copies, tmp_path, mon
     finally:
         backend.shutdown(cancel_jobs=True)
 
-    reopened = LibraryBackend(copies, store_path=db, workers=1, executor="thread")
+    reopened = LibraryService(copies, store_path=db, workers=1, executor="thread")
     try:
         state = reopened.open()  # read through the folder scan (open -> _read_results)
         assert {state.rows[k].status for k in keys.values()} == {"done"}

@@ -14,6 +14,7 @@ import pytest
 
 from engine import synth
 from conftest import CLIP_FPS, CLIP_H, CLIP_S, CLIP_SPEECH_LUFS, CLIP_SR, CLIP_W, SUBTITLES, VFR_TIMES_S
+from mp4boxes import read_tkhd_rotation
 
 #: Lossy codecs change levels a little; AAC/Opus at 128 kb/s keep integrated loudness within this (measured: <0.1).
 LOUDNESS_TOLERANCE_LU = 0.5
@@ -285,11 +286,11 @@ def test_rotation_is_visible_to_the_reader(rotated_clip):
     wrong_way = np.rot90(stored, k=-rotation // 90)
     assert np.abs(wrong_way.astype(int) - expected).mean() > 4 * DECODE_MAE_TOLERANCE
     # The same matrix, read from the tkhd box without FFmpeg: what an iPhone writes for portrait (90 cw).
-    assert synth.read_tkhd_rotation(rotated_clip) == 90
+    assert read_tkhd_rotation(rotated_clip) == 90
 
 
 def test_unrotated_clip_has_identity_matrix(good_clip):
-    assert synth.read_tkhd_rotation(good_clip) == 0
+    assert read_tkhd_rotation(good_clip) == 0
 
 
 @pytest.mark.parametrize("degrees", [180, 270])
@@ -297,7 +298,7 @@ def test_other_rotations(clips, degrees):
     path = clips(f"rot{degrees}", duration_s=0.2, audio=None, rotation_deg=degrees)
     stored, rotation, _ = _first_frame(path)
     assert (-rotation) % 360 == degrees
-    assert synth.read_tkhd_rotation(path) == degrees
+    assert read_tkhd_rotation(path) == degrees
     displayed = np.rot90(stored, k=rotation // 90)
     expected = synth.textured_scene(width=CLIP_W, height=CLIP_H, t_s=0.0, seed=0)
     assert displayed.shape == expected.shape

@@ -9,8 +9,8 @@ import pytest
 
 from engine.config import load_config
 from engine.extractors import ClipContext
-from engine.extractors import text_rules as rules
-from engine.extractors.text import TextSources, TextSummary
+from engine.extractors.text import rules
+from engine.extractors.text.sources import TextSources, TextSummary
 from engine.features import FeatureVector
 from engine.media import probe
 from engine.pipeline import evaluate

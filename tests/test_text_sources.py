@@ -11,7 +11,7 @@ import pytest
 from engine import sidecars
 from engine.config import load_config
 from engine.extractors import ClipContext
-from engine.extractors.text import TextSources, TextSummary
+from engine.extractors.text.sources import TextSources, TextSummary
 from engine.features import FeatureVector
 from engine.media import probe
 from engine.pipeline import evaluate
@@ -158,7 +158,7 @@ def test_subtitle_parser_edge_cases():
 
 
 def test_transcript_is_off_and_says_why(good_clip, cfg):
-    from engine.extractors.text_speech import Transcript
+    from engine.extractors.text.speech import Transcript
 
     ctx = ClipContext(path=good_clip, info=probe(good_clip), config=cfg, options={})
     fv = FeatureVector()

@@ -7,7 +7,7 @@ import pytest
 
 from engine.config import load_config
 from engine.extractors import ClipContext
-from engine.extractors.text import TextSources, TextSummary
+from engine.extractors.text.sources import TextSources, TextSummary
 from engine.features import FeatureVector
 from engine.media import probe
 from engine.textlib import analyze_library, near_duplicate_captions

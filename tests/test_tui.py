@@ -13,7 +13,7 @@ pytest.importorskip("textual")
 from rich.text import Text  # noqa: E402
 
 from byteme_tui.app import BytemeApp  # noqa: E402
-from byteme_tui.fake import HOSTILE_NAMES, FakeBackend  # noqa: E402
+from fake_backend import HOSTILE_NAMES, FakeBackend  # noqa: E402
 from byteme_tui.screens.breakdown import BreakdownScreen  # noqa: E402
 from byteme_tui.screens.compare import CompareScreen  # noqa: E402
 from byteme_tui.screens.dialogs import AddUrlDialog, FolderPicker, HelpScreen, QuitDialog  # noqa: E402
@@ -441,7 +441,7 @@ async def test_command_palette_lists_actions():
 @sync
 async def test_scores_generated_folder_through_real_queue(clips, tmp_path, monkeypatch):
     pytest.importorskip("engine.jobs")
-    from byteme_tui.backend import LibraryBackend
+    from engine.service import LibraryService
 
     folder = tmp_path / "clips"
     folder.mkdir()
@@ -449,7 +449,7 @@ async def test_scores_generated_folder_through_real_queue(clips, tmp_path, monke
     shutil.copy(clips("tui_b", duration_s=1.0, seed=3), folder / "b [x].mp4")
     (folder / "broken.mp4").write_bytes(b"not a video")
     monkeypatch.setenv("BYTEME_DATA_DIR", str(tmp_path / "data"))
-    backend = LibraryBackend(folder, store_path=tmp_path / "store.sqlite3", workers=1, executor="thread")
+    backend = LibraryService(folder, store_path=tmp_path / "store.sqlite3", workers=1, executor="thread")
     app = BytemeApp(backend, poll_interval_s=0.1)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.5)

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("pytest_textual_snapshot")
 
 from byteme_tui.app import BytemeApp  # noqa: E402
-from byteme_tui.fake import FakeBackend  # noqa: E402
+from fake_backend import FakeBackend  # noqa: E402
 
 SIZES = [(80, 24), (120, 40)]
 

@@ -7,9 +7,9 @@ import pytest
 
 import visual_helpers as vh
 from engine import synth
-from engine.extractors import visual as v
-from engine.extractors.visual_faces import detect_faces
-from engine.extractors.visual_temporal import CUT_MIN_SCORE, detect_cuts
+from engine.extractors.visual import image as v
+from engine.extractors.visual.faces import detect_faces
+from engine.extractors.visual.temporal import CUT_MIN_SCORE, detect_cuts
 
 
 def _texture(h=360, w=360, slope=vh.TEXTURE_SLOPE, seed=0, amp=38.0) -> np.ndarray:

@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ..format import bar, clip_text, eta, safe
-from ..state import LibraryState
+from engine.service_state import LibraryState
 
 
 class ProgressScreen(Screen):

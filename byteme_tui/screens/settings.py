@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Select
 
-from engine.config import read_toml
+from engine.config import read_toml, redacted
 
 from ..format import safe
 
@@ -43,7 +43,7 @@ def value_sources(cfg: dict) -> list[tuple[str, object, str]]:
     names = {src: ("shipped defaults" if src == shipped else f"file {src}") for src in set(origin.values())
              if not str(src).startswith("preset ")}
     rows = []
-    for key, value in flatten({k: v for k, v in cfg.items() if not k.startswith("_") and k != "presets"}).items():
+    for key, value in flatten({k: v for k, v in redacted(cfg).items() if not k.startswith("_") and k != "presets"}).items():
         src = origin.get(key, "shipped defaults")
         rows.append((key, value, names.get(src, src)))
     return rows

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from ..format import clip_text, duration, safe, score_text, size, status_text
-from ..state import ClipRow
+from engine.service_state import ClipRow
 
 #: (key, label, width). Status and scores come first so they fit an 80-column terminal.
 COLUMNS = (

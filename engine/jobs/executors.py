@@ -19,45 +19,9 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import wait as mp_wait
 
-from .worker import JobEvent, JobSpec, SimulatedCrash, run_job, worker_main
+from .worker import JobEvent, JobSpec, run_job, worker_main
 
-#: Seconds a worker process gets to exit after "stop" before it is killed.
-STOP_GRACE_S = 2.0
-
-
-
-def drain(events: "queue.Queue", timeout: float) -> list:
-    """Every event waiting in ``events``, after waiting up to ``timeout`` s for the first."""
-    out = []
-    try:
-        out.append(events.get(timeout=timeout))
-        while True:
-            out.append(events.get_nowait())
-    except queue.Empty:
-        pass
-    return out
-
-class Executor:
-    """The interface. ``events`` blocks up to ``timeout`` seconds and returns what arrived, in order per job."""
-
-    name = "base"
-
-    def capacity(self) -> int:
-        raise NotImplementedError
-
-    def submit(self, spec: JobSpec) -> str:
-        """Start a job; returns a label of the worker running it (host:pid, thread, actor)."""
-        raise NotImplementedError
-
-    def events(self, timeout: float) -> list[JobEvent]:
-        raise NotImplementedError
-
-    def cancel(self, job_id: int, *, hard: bool = False) -> None:
-        """Ask a job to stop (its ``cancel`` Event). ``hard``: kill whatever runs it (the job is then ``lost``)."""
-        raise NotImplementedError
-
-    def shutdown(self, timeout: float = STOP_GRACE_S) -> None:
-        raise NotImplementedError
+from .executor import STOP_GRACE_S, Executor, drain
 
 
 def make_executor(kind: str | None, workers: int, *, ray_address: str | None = None) -> Executor:
@@ -112,9 +76,10 @@ class ThreadExecutor(Executor):
 
         def body():
             try:
-                run_job(spec, emit, cancel, worker=label, in_thread=True)
-            except SimulatedCrash as exc:
-                emit(JobEvent(spec.job_id, spec.attempt, "lost", seq=10**9, message=str(exc)))
+                run_job(spec, emit, cancel, worker=label)
+            except SystemExit as exc:  # the thread's analysis exited, as a worker process would: its job is lost
+                emit(JobEvent(spec.job_id, spec.attempt, "lost", seq=10**9,
+                              message=f"the worker thread exited ({exc})"))
             except BaseException as exc:
                 emit(JobEvent(spec.job_id, spec.attempt, "error", seq=10**9, stage="internal",
                               message=f"The worker failed: {type(exc).__name__}: {exc}"))

@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 
-from .executors import STOP_GRACE_S, Executor, drain
+from .executor import STOP_GRACE_S, Executor, drain
 from .worker import JobEvent, JobSpec, run_job
 
 #: Seconds to wait for a new actor to answer its first call (its process start and imports).

@@ -24,18 +24,18 @@ import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from ..config import config_hash
 from ..errors import BytemeError
 from ..sidecars import fingerprint as sidecar_fingerprint
+from ..library import cached_features, judge
 from ..store import Store, path_from_key, write_tx
 from .executors import Executor, default_workers, make_executor
 from .queue import (LEASE_RENEW_S, LEASE_S, JobQueue, JobRow, claim, ensure_schema, expire_dead_owners, host_name,
                     work_available)
-from .worker import JobEvent, JobSpec, ModelCache, current_test_hooks
+from .worker import JobEvent, JobSpec, ModelCache
 
 #: Seconds between two progress writes of one job (about four a second, like the pipeline's own batching).
 PROGRESS_WRITE_S = 0.25
@@ -221,8 +221,7 @@ class Supervisor:
             return
         timeout_s = float(cfg.get("engine", {}).get("clip_timeout_s") or DEFAULT_CLIP_TIMEOUT_S)
         self._inflight[job.id] = _InFlight(job, job.config_hash, chash, time.monotonic(), timeout_s)
-        spec = JobSpec(job.id, job.attempt, str(path_from_key(job.path)), cfg, job.model_name, dict(job.options or {}),
-                       current_test_hooks())
+        spec = JobSpec(job.id, job.attempt, str(path_from_key(job.path)), cfg, job.model_name, dict(job.options or {}))
         label = self.executor.submit(spec)
         self._write(
             "UPDATE jobs SET worker=?, updated_at=? WHERE id=? AND owner=? AND state='running'",
@@ -234,33 +233,22 @@ class Supervisor:
             pass  # said in plain words when the result comes back and the model is needed
 
     def _finish_from_cache(self, job: JobRow, cfg: dict, chash: str) -> bool:
-        """Done without analysis when the store has the result; scored without decoding when it has features."""
-        from ..scorer import CONFIG_MODEL_NAME
-
-        model = self._models.get(job.model_name, cfg)
-        # No shortcut through a stored result: its caption may have been edited since. Scoring from the cached
-        # features (keyed by the sidecars too) costs milliseconds and is always current.
-        cached = self.store.get_features(chash, job.options, sidecar_fingerprint(path_from_key(job.path)))
+        """Done without analysis when the store has the clip's features (keyed by its sidecars too: no shortcut
+        through a stored result, whose caption may have been edited since); scoring them costs milliseconds."""
+        _, _, cached = cached_features(self.store, path_from_key(job.path), job.options)
         if cached is None:
             return False
         info, fv = cached
         info.path = job.path
-        result = self._score(job, info, fv, cfg, chash, model)
+        result = self._score(job, info, fv, cfg, chash, self._models.get(job.model_name, cfg))
         result.cached = True
         self._finish_done(job, result, chash, result.scores.model, cached=True)
         return True
 
     def _score(self, job: JobRow, info, fv, cfg: dict, chash: str, model):
-        """Scores, findings and insights from a clip's features, here where the store is: the library-wide parts
-        (originality against every indexed clip) need it, a worker never opens the store, and only this process
-        loads the learned model (workers extract features and never import torch)."""
-        from ..insights import enrich
-        from ..pipeline import evaluate
-
-        result = evaluate(job.path, info, fv, cfg, model=model)
-        result.content_hash = chash
-        enrich(result, cfg, store=self.store)
-        return result
+        """``library.judge`` here where the store is: the library-wide parts (originality against every indexed
+        clip) need it, a worker never opens the store, and only this process loads the learned model."""
+        return judge(job.path, info, fv, cfg, model=model, store=self.store, content_hash=chash)
 
     # -- events ---------------------------------------------------------------------------------------------
     def _on_event(self, ev: JobEvent) -> None:

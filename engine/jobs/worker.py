@@ -7,16 +7,6 @@ process that owns the store connection, scores the features (the learned model, 
 findings and the library-wide insights, and writes the result and the job's ``done`` in one transaction. So a
 worker never imports torch (2.4-3.4 s of start-up per process saved, measured for issue 11), and the same worker
 code runs on another machine under Ray.
-
-Test hooks (only active when the environment variable is set in the process that runs the supervisor; they are
-copied into each ``JobSpec`` so that threads, processes and Ray actors all see them):
-
-- ``BYTEME_TEST_CRASH_ON=text``: a worker handed a clip whose file name contains ``text`` dies at once
-  (``os._exit``), as if the decoder had crashed. The in-thread executor reports it as a lost worker instead.
-- ``BYTEME_TEST_HOLD_ON=text`` and ``BYTEME_TEST_HOLD_FILE=path``: a job whose file name contains ``text`` waits
-  (cancellably) while ``path`` exists, so a test can act on a job in the middle of its run.
-- ``BYTEME_TEST_MODULES_TO=path``: after each job the worker writes the sorted names of the top-level modules it has
-  imported to ``path`` (JSON), so a test can check that a worker never imports torch.
 """
 from __future__ import annotations
 
@@ -28,13 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-TEST_HOOK_VARS = ("BYTEME_TEST_CRASH_ON", "BYTEME_TEST_HOLD_ON", "BYTEME_TEST_HOLD_FILE",
-                  "BYTEME_TEST_MODULES_TO")
-#: Exit status of a worker killed by the crash test hook (any non-zero status would do).
-CRASH_HOOK_EXIT_STATUS = 86
-#: Seconds between two looks at the hold file (the test hook): short, so a cancel is seen at once.
-HOLD_POLL_S = 0.02
-
 
 @dataclass
 class JobSpec:
@@ -44,7 +27,6 @@ class JobSpec:
     config: dict
     model_name: str | None = None
     options: dict = field(default_factory=dict)
-    test_hooks: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -69,14 +51,6 @@ class JobEvent:
         return self.kind != "progress"
 
 
-class SimulatedCrash(BaseException):
-    """Raised by the crash test hook where a real ``os._exit`` would take the test process down (threads)."""
-
-
-def current_test_hooks() -> dict:
-    return {k: os.environ[k] for k in TEST_HOOK_VARS if os.environ.get(k)}
-
-
 class ModelCache:
     """The supervisor loads a learned scorer once per model name and keeps it (workers never load one)."""
 
@@ -86,31 +60,16 @@ class ModelCache:
     def get(self, name: str | None, cfg: dict):
         key = name or cfg.get("scoring", {}).get("model", "default")
         if key not in self._models:
-            from types import SimpleNamespace
+            import sys
 
-            from ..cli import load_model_for
+            from ..services import load_scorer
+            from ..textsafe import visible
 
-            self._models[key] = load_model_for(SimpleNamespace(model=name), cfg)
+            model, why = load_scorer(name, cfg)
+            if why:  # the same words `byteme score` prints for a refused model; the targets decide
+                sys.stderr.write(f"byteme: {visible(why)}\n")
+            self._models[key] = model
         return self._models[key]
-
-
-def _apply_test_hooks(spec: JobSpec, cancel: threading.Event, *, in_thread: bool) -> None:
-    hooks = spec.test_hooks
-    if not hooks:
-        return
-    name = Path(spec.path).name
-    crash = hooks.get("BYTEME_TEST_CRASH_ON")
-    if crash and crash in name:
-        if in_thread:
-            raise SimulatedCrash(f"test hook: crash on {name}")
-        os._exit(CRASH_HOOK_EXIT_STATUS)
-    hold, hold_file = hooks.get("BYTEME_TEST_HOLD_ON"), hooks.get("BYTEME_TEST_HOLD_FILE")
-    if hold and hold_file and hold in name:
-        from ..errors import Cancelled
-
-        while os.path.exists(hold_file):
-            if cancel.wait(HOLD_POLL_S):
-                raise Cancelled()
 
 
 def run_job(
@@ -119,13 +78,12 @@ def run_job(
     cancel: threading.Event,
     *,
     worker: str | None = None,
-    in_thread: bool = False,
 ) -> None:
     """Extract one clip's features and emit its events; the last one is final (result or cancelled).
 
     The result is an unscored ``ClipResult`` (media + features) or the clip's error, with the same kinds and words
-    as ``engine.pipeline.analyze`` (``failed_result``): unreadable file, time limit, out of memory, internal.
-    ``SimulatedCrash`` (test hook, threads only) propagates: the caller reports it as a lost worker.
+    as ``engine.library.analyze`` (``pipeline.failed_result``): unreadable file, time limit, out of memory, internal.
+    A ``SystemExit`` raised inside the analysis propagates: a thread executor reports it as a lost worker.
     """
     from ..errors import Cancelled
     from ..pipeline import extract_features, failed_result
@@ -147,7 +105,6 @@ def run_job(
 
     try:
         send("progress", stage="starting", fraction=0.0)
-        _apply_test_hooks(spec, cancel, in_thread=in_thread)
         t0 = time.monotonic()
         try:
             info, fv = extract_features(Path(spec.path), spec.config, progress=on_progress, cancel=cancel,
@@ -158,20 +115,9 @@ def run_job(
             result = ClipResult(path=spec.path, status="ok", media=info, features=fv,
                                 elapsed_s=round(time.monotonic() - t0, 3))
     except Cancelled:
-        _report_modules(spec)
         send("cancelled", message="Cancelled.")
         return
-    _report_modules(spec)
     send("result", stage="done", fraction=1.0, result=result)
-
-
-def _report_modules(spec: JobSpec) -> None:
-    target = spec.test_hooks.get("BYTEME_TEST_MODULES_TO")
-    if target:
-        import json
-        import sys
-
-        Path(target).write_text(json.dumps(sorted({m.split(".")[0] for m in list(sys.modules)})))
 
 
 # -- the local worker process -------------------------------------------------------------------------------------

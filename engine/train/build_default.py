@@ -2,7 +2,7 @@
 
 Builds (or loads from ``.cache/corpus``) the seeded synthetic corpus through the real extractors, trains on the
 training sources, evaluates on the held-out sources against the plain config-weighted score, and writes
-``models/default.safetensors``, ``models/default.json`` and the measured numbers into ``models/MODEL_CARD.md``.
+``engine/models/default.safetensors``, ``engine/models/default.json`` and the measured numbers into ``engine/models/MODEL_CARD.md``.
 Run it again whenever the extractors' metric keys change (a model trained on other features is refused).
 """
 from __future__ import annotations
@@ -143,7 +143,7 @@ def main(argv=None) -> int:
     p.add_argument("--clips", type=int, default=DEFAULT_CLIPS)
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--out", default=str(SHIPPED_DIR), help="folder for the model files (default: models/)")
+    p.add_argument("--out", default=str(SHIPPED_DIR), help="folder for the model files (default: engine/models/)")
     p.add_argument("--no-cache", action="store_true", help="rebuild the corpus features even when cached")
     p.add_argument("--no-card", action="store_true", help="do not rewrite the numbers in MODEL_CARD.md")
     p.add_argument("--json", action="store_true", help="print the training summary as JSON at the end")

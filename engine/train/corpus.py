@@ -14,7 +14,7 @@ Flaws
     Applied in memory to the frames and samples (``FLAWS``), then the frames and audio go straight through the
     real extractors (``engine.train.adapter``). Compression is per-frame JPEG at a low quality: the same 8x8 DCT
     blocking that H.264 shows when starved of bits, without an encode/decode round trip.
-Target (documented in ``models/MODEL_CARD.md``)
+Target (documented in ``engine/models/MODEL_CARD.md``)
     For each modality m, ``quality_m = 100 * prod_i (1 - weight_i * severity_i)`` over the flaws of that modality
     applied to the clip, severities in [0, 1] and the weights in ``FLAWS``. A modality the clip does not have
     (no audio track; no caption) has no target and is masked out of the loss.

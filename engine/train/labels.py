@@ -4,8 +4,10 @@ LABELS is either
   - a CSV file with a ``path`` column and at least one of ``score`` (overall, any scale), ``visual``, ``audio``,
     ``text`` (per-modality, any scale) or ``category`` (one of the content categories); paths are relative to
     the CSV's folder; or
-  - a folder of clips with yt-dlp ``.info.json`` sidecars (``clip.mp4`` + ``clip.info.json``): the target is an
-    engagement measure the user picks with ``--target`` (like_rate, comment_rate, engagement_rate, log_views).
+  - a folder of clips with engagement numbers: the creator's own numbers synced from TikTok's API into the store
+    (``byteme tiktok sync``, preferred: they are TikTok's own counts) or yt-dlp ``.info.json`` sidecars
+    (``clip.mp4`` + ``clip.info.json``); the target is an engagement measure the user picks with ``--target``
+    (like_rate, comment_rate, engagement_rate, log_views, views).
 
 Scales: a column already on 0-100 (all values in [0, 100], largest above 10) is used as it is; any other scale
 (1-5 stars, 0-1, raw counts) is mapped linearly from its smallest to its largest value onto 0-100. Engagement
@@ -30,12 +32,12 @@ import numpy as np
 
 from ..errors import BytemeError, ModelError
 from ..features import MODALITIES
-from ..model import CATEGORIES, DEFAULT_NAME, current_feature_keys, load_model, save_model, user_models_dir
+from ..model import CATEGORIES, DEFAULT_NAME, load_model
 from ..textsafe import display_path, visible
-from .fit import (Labels, as_scorer, config_modalities, correlations, group_split, model_modalities, presence,
-                  train_model, weighted_overall)
+from .fit import (Labels, config_modalities, correlations, model_modalities, presence,
+                  weighted_overall)
 
-ENGAGEMENT_TARGETS = ("like_rate", "comment_rate", "engagement_rate", "log_views")
+ENGAGEMENT_TARGETS = ("like_rate", "comment_rate", "engagement_rate", "log_views", "views")
 #: Fewer labelled clips than this cannot give a train split, an early-stopping split and a test split.
 MIN_CLIPS = 8
 TEST_SHARE = 0.25
@@ -132,7 +134,7 @@ def read_csv_labels(path: Path) -> LabelledSet:
 
 def _engagement(info_path: Path) -> dict:
     try:
-        from ..ingest import read_engagement
+        from ..sidecars import read_engagement
     except ImportError:
         read_engagement = None
     if read_engagement is not None:
@@ -154,6 +156,8 @@ def engagement_value(e: dict, target: str) -> float:
     likes, comments, reposts = _count(e, "like_count"), _count(e, "comment_count"), _count(e, "repost_count")
     if target == "log_views":
         return math.log10(1.0 + views) if not math.isnan(views) else math.nan
+    if target == "views":  # the same order as log_views (targets are percentile ranks)
+        return views
     if math.isnan(views) or views <= 0:
         return math.nan
     if target == "like_rate":
@@ -164,35 +168,54 @@ def engagement_value(e: dict, target: str) -> float:
     return sum(parts) / views if parts else math.nan
 
 
-def read_folder_labels(folder: Path, target: str) -> LabelledSet:
+def synced_engagement(args) -> dict:
+    """path_key -> engagement (``read_engagement``'s shape) of the clips matched by ``byteme tiktok sync``: the
+    newest reading of each. Empty when the store has none."""
+    from ..store import Store, reading_as_engagement
+
+    store = Store(args.store) if getattr(args, "store", None) else Store()
+    try:
+        return {key: reading_as_engagement(r) for key, r in store.readings_by_path().items()}
+    finally:
+        store.close()
+
+
+def read_folder_labels(folder: Path, target: str, synced: dict | None = None) -> LabelledSet:
+    """``synced``: path_key -> engagement from the store (see ``synced_engagement``); a clip's synced numbers win
+    over its .info.json. Synced clips are one account's, so they are split by clip, not by uploader."""
     from ..media import iter_clips
+    from ..store import path_key
 
     paths, values, groups = [], [], []
     skipped = 0
     for clip in iter_clips([folder]):
-        side = clip.with_name(clip.stem + ".info.json")
-        if not side.is_file():
-            skipped += 1
-            continue
-        e = _engagement(side)
+        e = (synced or {}).get(path_key(clip))
+        own = e is not None
+        if e is None:
+            side = clip.with_name(clip.stem + ".info.json")
+            if not side.is_file():
+                skipped += 1
+                continue
+            e = _engagement(side)
         v = engagement_value(e, target)
         if math.isnan(v):
             skipped += 1
             continue
         paths.append(clip)
         values.append(v)
-        up = e.get("uploader") or e.get("channel_id") or e.get("uploader_id")
+        up = None if own else e.get("uploader") or e.get("channel_id") or e.get("uploader_id")
         groups.append(f"uploader:{up}" if isinstance(up, str) and up else f"clip:{clip}")
     if skipped:
-        sys.stderr.write(f"{skipped} clip(s) under {display_path(folder)} have no usable .info.json for {target}; left out.\n")
+        sys.stderr.write(f"{skipped} clip(s) under {display_path(folder)} have no synced TikTok numbers or usable "
+                         f".info.json for {target}; left out.\n")
     n = len(paths)
     return LabelledSet(paths, percentile_rank(np.array(values)), np.full((n, 3), np.nan), np.full(n, -1), groups, target)
 
 
-def read_labels(source: str, target: str | None) -> LabelledSet:
+def read_labels(source: str, target: str | None, synced: dict | None = None) -> LabelledSet:
     p = Path(source)
     if p.is_dir():
-        return read_folder_labels(p, target or "like_rate")
+        return read_folder_labels(p, target or "like_rate", synced)
     if p.is_file():
         if target not in (None, "score"):
             raise LabelError("--target picks an engagement measure and applies to a folder of clips with .info.json "
@@ -203,7 +226,7 @@ def read_labels(source: str, target: str | None) -> LabelledSet:
 
 def features_for(ls: LabelledSet, cfg: dict, store, options: dict, log) -> tuple[list, list]:
     """(feature rows, indices into ls) for the clips that could be analysed; features through the store."""
-    from ..pipeline import analyze
+    from ..library import analyze
 
     rows, keep = [], []
     for i, p in enumerate(ls.paths):
@@ -218,7 +241,7 @@ def features_for(ls: LabelledSet, cfg: dict, store, options: dict, log) -> tuple
     return rows, keep
 
 
-def _comparison(models: dict, rows: list[dict], labels: Labels, cfg: dict) -> dict:
+def comparison(models: dict, rows: list[dict], labels: Labels, cfg: dict) -> dict:
     """{name: {"overall": corr, "visual": corr, ...}} for each scorer (None -> the config-weighted score)."""
     out = {}
     pres = presence(rows)
@@ -232,7 +255,7 @@ def _comparison(models: dict, rows: list[dict], labels: Labels, cfg: dict) -> di
     return out
 
 
-def _print_comparison(comp: dict, title: str, out) -> None:
+def print_comparison(comp: dict, title: str, out) -> None:
     out.write(title + "\n")
     cols = [c for c in ("overall", *MODALITIES) if any(c in r for r in comp.values())]
     out.write(f"  {'scorer':<44}" + "".join(f"{c + ' SRCC':>14}{c + ' PLCC':>14}" for c in cols) + "\n")
@@ -252,7 +275,7 @@ def _f(v) -> str:
     return "-" if v is None else f"{v:.3f}"
 
 
-def _shipped(cfg: dict, log):
+def shipped_model(cfg: dict, log):
     try:
         return load_model(DEFAULT_NAME, cfg)
     except ModelError as exc:
@@ -260,109 +283,6 @@ def _shipped(cfg: dict, log):
         return None
 
 
-def _labels_for(ls: LabelledSet, keep: list) -> Labels:
+def labels_for(ls: LabelledSet, keep: list) -> Labels:
     idx = np.array(keep, dtype=int)
     return Labels(ls.modality[idx].reshape(-1, 3), ls.overall[idx], ls.category[idx], [ls.groups[i] for i in idx])
-
-
-def run_train(args) -> int:
-    from ..cli import _load_config, _open_store
-
-    log = lambda s: sys.stderr.write(s + "\n")  # noqa: E731
-    if getattr(args, "synthetic", False):
-        from .build_default import DEFAULT_SEED, build
-
-        build(args.clips, DEFAULT_SEED if args.seed is None else args.seed, log=log)
-        return 0
-    if not args.labels:
-        raise LabelError("Give LABELS (a CSV or a folder of clips with .info.json), or --synthetic.")
-    cfg = _load_config(args)
-    ls = read_labels(args.labels, args.target)
-    if len(ls.paths) < MIN_CLIPS:
-        raise LabelError(f"{len(ls.paths)} labelled clip(s) found; training needs at least {MIN_CLIPS}.")
-    store = _open_store(args)
-    try:
-        log(f"Features of {len(ls.paths)} labelled clips (target: {ls.target_name}):")
-        rows, keep = features_for(ls, cfg, store, {"ocr": not args.no_ocr}, log)
-    finally:
-        store.close()
-    if len(rows) < MIN_CLIPS:
-        raise LabelError(f"Only {len(rows)} labelled clip(s) could be analysed; training needs at least {MIN_CLIPS}.")
-    labels = _labels_for(ls, keep)
-    args.seed = 0 if args.seed is None else args.seed
-    train_idx, test_idx = group_split(labels.groups, args.test_share, args.seed)
-    if len(test_idx) < 3 or len(train_idx) < 4:
-        raise LabelError("Too few groups (uploaders) to hold out a test split; label more clips or more uploaders.")
-    keys = current_feature_keys()
-    shipped = _shipped(cfg, log)
-    init = shipped if (args.start == "default" and shipped is not None) else None
-    if args.start not in ("default", "none"):
-        init = load_model(args.start, cfg)
-    tr_rows = [rows[i] for i in train_idx]
-    net, encoder, hist = train_model(tr_rows, labels.subset(train_idx), cfg, keys=keys, init=init, seed=args.seed, log=log)
-    new = as_scorer(net, encoder, init.categories if init else CATEGORIES, args.name)
-    te_rows = [rows[i] for i in test_idx]
-    te = labels.subset(test_idx)
-    comp = _comparison({f"new model '{args.name}'": new, **({f"shipped {shipped.name}": shipped} if shipped else {}),
-                        "config-weighted score": None}, te_rows, te, cfg)
-    _print_comparison(comp, f"Held-out correlation with {ls.target_name} ({len(test_idx)} test clips, split by "
-                      f"{'uploader' if any(g.startswith('uploader:') for g in labels.groups) else 'clip'}):", sys.stdout)
-    info = {"trained_on": f"user labels {ls.target_name} from {Path(args.labels).name}", "training": hist,
-            "heldout": comp, "train_clips": int(len(train_idx)), "test_clips": int(len(test_idx)),
-            "started_from": init.name if init else None, "version_prefix": "user-1"}
-    path = save_model(user_models_dir() / f"{args.name}.safetensors", net, encoder, name=args.name,
-                      categories=new.categories, info=info)
-    sys.stdout.write(f"Saved {display_path(path)}. Use it with: byteme score FOLDER --model {args.name}\n")
-    return 0
-
-
-def run_eval(args) -> int:
-    from ..cli import _load_config, _open_store
-
-    log = lambda s: sys.stderr.write(s + "\n")  # noqa: E731
-    cfg = _load_config(args)
-    ls = read_labels(args.labels, args.target)
-    store = _open_store(args)
-    try:
-        rows, keep = features_for(ls, cfg, store, {"ocr": not args.no_ocr}, log)
-    finally:
-        store.close()
-    if len(rows) < 3:
-        raise LabelError(f"Only {len(rows)} labelled clip(s) could be analysed; correlations need at least 3.")
-    labels = _labels_for(ls, keep)
-    models: dict = {}
-    name = args.model or cfg.get("scoring", {}).get("model", DEFAULT_NAME)
-    if name not in (None, "", "none"):
-        m = load_model(name, cfg)
-        models[m.name] = m
-    if name != DEFAULT_NAME:
-        shipped = _shipped(cfg, log)
-        if shipped is not None:
-            models[f"shipped {shipped.name}"] = shipped
-    models["config-weighted score"] = None
-    _print_comparison(_comparison(models, rows, labels, cfg),
-                      f"Correlation with {ls.target_name} on all {len(rows)} labelled clips:", sys.stdout)
-    return 0
-
-
-def add_train_arguments(p) -> None:
-    p.add_argument("labels", nargs="?", metavar="LABELS",
-                   help="a CSV (path,score[,visual,audio,text,category]) or a folder of clips with .info.json sidecars")
-    p.add_argument("--target", choices=("score", *ENGAGEMENT_TARGETS), default=None,
-                   help="for a folder: the engagement measure to learn (default like_rate)")
-    p.add_argument("--name", default="mine", help="name of the new model (saved in the user data dir); default 'mine'")
-    p.add_argument("--from", dest="start", default="default",
-                   help="start from this model ('default' = the shipped one when its features match; 'none' = fresh)")
-    p.add_argument("--test-share", type=float, default=TEST_SHARE, help="share of clips (uploaders) held out for testing")
-    p.add_argument("--seed", type=int, default=None, help="seed of the split and the training (default 0)")
-    p.add_argument("--no-ocr", action="store_true", help="skip on-screen text recognition when extracting features")
-    p.add_argument("--synthetic", action="store_true",
-                   help="rebuild the shipped default from the synthetic corpus instead (python -m engine.train.build_default)")
-    p.add_argument("--clips", type=int, default=960, help="with --synthetic: corpus size")
-
-
-def add_eval_arguments(p) -> None:
-    p.add_argument("labels", metavar="LABELS", help="a CSV (path,score,...) or a folder of clips with .info.json sidecars")
-    p.add_argument("--target", choices=("score", *ENGAGEMENT_TARGETS), default=None)
-    p.add_argument("--model", default=None, help="the model to evaluate (default: the config's)")
-    p.add_argument("--no-ocr", action="store_true")

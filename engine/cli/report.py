@@ -1,0 +1,43 @@
+"""``byteme report PATH... --format html|md|csv|json``: engine.report over the clips (scored through the store)."""
+from __future__ import annotations
+
+import sys
+
+from ..report import FORMATS, write_report
+from ..textsafe import display_path
+from .common import config_for, model_for, no_clips, store_for
+
+NAME = "report"
+HELP = "write an HTML, Markdown, CSV or JSON report of clips and the library"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help="video files or folders (searched recursively)")
+    p.add_argument("--format", choices=FORMATS, default="html", help="html (a folder), md, csv or json (JSON Lines)")
+    p.add_argument("--out", metavar="PATH", default=None,
+                   help="where to write (default: byteme-report/ for html, byteme-report.FORMAT otherwise)")
+    p.add_argument("--no-ocr", action="store_true", help="skip on-screen text recognition for clips not yet analysed")
+    p.add_argument("--model", default=None, help="learned scorer to use (default from config; 'none' for targets only)")
+
+
+def run(args) -> int:
+    from ..media import iter_clips
+    from ..library import analyze
+
+    cfg = config_for(args)
+    store = store_for(args)
+    model = model_for(args, cfg)
+    paths = list(iter_clips(args.paths))
+    if not paths:
+        return no_clips(args.paths)
+    results = []
+    for p in paths:
+        r = analyze(p, cfg, store=store, model=model, options={"ocr": not args.no_ocr})
+        results.append(r)
+        if args.debug and r.traceback:
+            sys.stderr.write(r.traceback)
+    out = args.out or ("byteme-report" if args.format == "html" else f"byteme-report.{args.format}")
+    written = write_report(results, out, args.format, cfg)
+    store.close()
+    print(f"Report for {len(results)} clips: {display_path(written)}")
+    return 0 if all(r.ok for r in results) else 1

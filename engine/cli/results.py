@@ -1,0 +1,32 @@
+"""``byteme results [--json]``: what the store already knows."""
+from __future__ import annotations
+
+import json
+import sys
+
+from ..textsafe import display_path
+from .common import EXIT_OK, store_for
+from .table import print_table_header, print_table_row, table_row
+
+NAME = "results"
+HELP = "print what the store holds"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--json", action="store_true", help="one JSON object per clip per line (the score --json shape)")
+
+
+def run(args) -> int:
+    store = store_for(args)
+    results = store.latest_results()
+    if args.json:
+        for r in results:
+            sys.stdout.write(json.dumps(r.contract(), ensure_ascii=True) + "\n")
+    elif not results:
+        sys.stdout.write(f"The store at {display_path(store.path)} holds no results yet. Run `byteme score FOLDER`.\n")
+    else:
+        print_table_header(sys.stdout)
+        for r in results:
+            print_table_row(table_row(r), sys.stdout)
+    store.close()
+    return EXIT_OK

@@ -1,0 +1,523 @@
+"""On-screen text: which frames to read, reading them with RapidOCR within a time budget, and what the text does.
+
+OCR is the costly part of the text modality, so frames are chosen cheaply while the clip decodes:
+
+* every ``1 / ocr_scan_fps`` s the 360 px luma is reduced to a coarse *text-likeness mask*: cells covered by
+  compact, wide, high-contrast stroke clusters (morphological gradient, horizontal closing, connected components
+  shaped like words);
+* a frame is kept for OCR when it is the first, right after a cut (thumbnail change), when the text mask
+  changed markedly since the last kept frame (text appeared, moved or vanished), or when ``ocr_refresh_s``
+  passed without one (a safety net for text the mask cannot see); never more than ``ocr_max_fps`` frames a second, never more than
+  ``ocr_max_frames`` held (beyond that, every second one is dropped and the spacing doubles).
+
+In ``finish()`` the kept frames are read in coverage order (first, last, middle, quarters, ... so that a budget
+cut leaves an even sample of the clip) until ``ocr_budget_s`` of wall time is spent. Lines that repeat across
+frames are merged into one line with a start and an end; each keeps its box in displayed-frame fractions.
+
+Metrics: how much of the clip carries text, how fast a viewer must read each screen of it (words per second),
+and how much of it sits in the platform's unsafe zones (``[presets.*] unsafe_*_pct``).
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+import threading
+import time
+from difflib import SequenceMatcher
+
+import cv2
+import numpy as np
+
+from ...config import preset as active_preset
+from ...features import FeatureVector, MetricSpec
+from ...media import VideoFrame
+from ..base import FINDINGS, ClipContext, EventSpec, Extractor, register
+from .rules import word_count
+
+# Defaults of the [text] config table (config.toml documents them; these apply when a key is missing).
+DEFAULTS = {
+    "ocr_budget_s": 8.0,
+    "ocr_long_side_px": 640,
+    "ocr_scan_fps": 5.0,
+    "ocr_max_fps": 2.0,
+    "ocr_refresh_s": 3.0,
+    "ocr_max_frames": 120,
+    "ocr_min_confidence": 0.6,
+    "ocr_threads": 1,
+}
+#: RapidOCR detector input: the long side is limited to this many pixels ("max" mode). Its default ("min" mode,
+#: 736) upscales a 360x640 frame to 736x1308 and costs ~4x more for no gain on phone-sized text (measured:
+#: 0.13 s vs 0.5 s a frame on one core, same lines read from a generated 360x640 frame).
+DET_LIMIT_TYPE = "max"
+#: Text-likeness mask, computed at half the 360 px analysis size. Strokes are found with morphological top-hat and
+#: black-hat (bright or dark structures narrower than STROKE_KERNEL_PX) of at least STROKE_CONTRAST luma levels:
+#: rendered and burned-in text has 100-255; the fine grain of natural texture rarely passes 70 at this scale.
+STROKE_KERNEL_PX = 7
+STROKE_CONTRAST = 70
+#: A word-like cluster (strokes joined by a horizontal closing) is at least WORD_ASPECT times as wide as tall and
+#: WORD_MIN_W_PX wide, its strokes fill WORD_FILL of its box, and its height is WORD_MIN_H-WORD_MAX_H of the frame
+#: height (below ~13 px at 640 px text is hard to read on a phone; above, it is a shape). Measured on 5 generated
+#: scenes x 9 scan pairs 0.2 s apart while panning: 4 of 45 pairs read as changed; 18 of 20 rendered lines (14-50 px
+#: cap height, boxed or not) read as changed when they appear (6-30 cells).
+WORD_ASPECT = 2.0
+WORD_MIN_W_PX = 14
+WORD_FILL = 0.3
+WORD_MIN_H, WORD_MAX_H = 0.02, 0.12
+#: Horizontal closings that join letters into words: (gap px at half size, minimum cluster height as a share of
+#: the frame height). 5 px for phone-sized text; 11 px for big titles only (a 50 px cap-height title has letter
+#: gaps of ~8 px at half size), since at small heights the wide closing joins texture grain into "words".
+LETTER_GAPS = ((5, WORD_MIN_H), (11, 0.04))
+#: Mask cells in px at the half-size image (16 px = 32 px at 360 px wide, about one line of phone text).
+CELL_PX = 16
+#: The mask changed markedly when at least MASK_CHANGE_CELLS cells differ and they are at least MASK_CHANGE of the
+#: cells lit in either mask (Jaccard distance).
+MASK_CHANGE = 0.3
+MASK_CHANGE_CELLS = 4
+#: A cut: mean absolute difference of 16x16 luma thumbnails above this (luma levels). Hard cuts between
+#: unrelated shots give 30-80; camera motion within a shot 3-15 (measured on generated scene sequences).
+CUT_THUMB_DIFF = 25.0
+#: Lines in two frames are the same line when their texts are this similar (difflib ratio, OCR jitter)...
+SAME_TEXT_RATIO = 0.8
+#: ... and their boxes overlap by this IoU, or their centres are this close (frame fractions).
+SAME_BOX_IOU, SAME_BOX_CENTRE = 0.3, 0.08
+#: ... or, for text OCR reads differently in each frame, their boxes overlap by SAME_PLACE_IOU and their texts
+#: are at least SAME_PLACE_TEXT_RATIO similar.
+SAME_PLACE_IOU, SAME_PLACE_TEXT_RATIO = 0.6, 0.5
+#: A line is in an unsafe zone when this share of its box area lies inside one.
+UNSAFE_OVERLAP_SHARE = 0.25
+#: A recognised line needs this many letters or digits (single characters are mostly texture misread as text).
+MIN_LINE_ALNUM = 2
+
+_ENGINE = None
+_ENGINE_KEY = None
+_ENGINE_LOCK = threading.Lock()
+
+
+def rapidocr_available() -> bool:
+    return importlib.util.find_spec("rapidocr_onnxruntime") is not None
+
+
+def get_engine(threads: int = 1, det_limit_px: int = 640):
+    """One RapidOCR instance per process, created on first use (it loads three ONNX models, ~0.3 s); a new one
+    only when the thread count or detector size changes."""
+    global _ENGINE, _ENGINE_KEY
+    key = (int(threads), DET_LIMIT_TYPE, int(det_limit_px))
+    with _ENGINE_LOCK:
+        if _ENGINE is None or _ENGINE_KEY != key:
+            import logging
+
+            from rapidocr_onnxruntime import RapidOCR
+
+            logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+            _ENGINE = RapidOCR(det_limit_side_len=key[2], det_limit_type=DET_LIMIT_TYPE, use_cls=False,
+                               intra_op_num_threads=key[0], inter_op_num_threads=1, print_verbose=False)
+            _ENGINE_KEY = key
+        return _ENGINE
+
+
+def text_mask(gray: np.ndarray) -> np.ndarray:
+    """Coarse boolean grid of the cells covered by word-like stroke clusters.
+
+    gray : np.ndarray [shape=(h, w), dtype=uint8] at the analysis size. Returns bool [shape=(ceil(h/2/CELL_PX),
+    ceil(w/2/CELL_PX))]. About 2 ms for a 360x640 frame.
+    """
+    h, w = gray.shape
+    small = cv2.resize(gray, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (STROKE_KERNEL_PX, STROKE_KERNEL_PX))
+    bright = cv2.morphologyEx(small, cv2.MORPH_TOPHAT, kernel)
+    dark = cv2.morphologyEx(small, cv2.MORPH_BLACKHAT, kernel)
+    strokes = ((bright >= STROKE_CONTRAST) | (dark >= STROKE_CONTRAST)).astype(np.uint8)
+    grid = np.zeros((math.ceil(sh / CELL_PX), math.ceil(sw / CELL_PX)), bool)
+    hi = WORD_MAX_H * sh
+    for gap, min_h in LETTER_GAPS:  # small text has narrow letter gaps, big titles wide ones
+        joined = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, np.ones((1, gap), np.uint8))
+        _, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+        lo = min_h * sh
+        for x, y, cw, ch, area in stats[1:]:
+            if lo <= ch <= hi and cw >= max(WORD_ASPECT * ch, WORD_MIN_W_PX) and area >= WORD_FILL * cw * ch:
+                grid[y // CELL_PX:(y + ch - 1) // CELL_PX + 1, x // CELL_PX:(x + cw - 1) // CELL_PX + 1] = True
+    return grid
+
+
+def mask_change(a: np.ndarray, b: np.ndarray | None) -> float:
+    """Jaccard distance of two masks (0 = same cells, 1 = disjoint); 1 when one is missing, 0 when both empty."""
+    if b is None or a.shape != b.shape:
+        return 1.0
+    union = np.count_nonzero(a | b)
+    return 0.0 if union == 0 else np.count_nonzero(a ^ b) / union
+
+
+def mask_changed(a: np.ndarray, b: np.ndarray | None) -> bool:
+    """Text appeared, moved or vanished: enough cells differ, and they are a large share of the lit cells."""
+    if b is None or a.shape != b.shape:
+        return bool(a.any())
+    return np.count_nonzero(a ^ b) >= MASK_CHANGE_CELLS and mask_change(a, b) >= MASK_CHANGE
+
+
+def coverage_order(n: int) -> list[int]:
+    """Indices 0..n-1 in an order that samples the whole range evenly at every prefix: first, last, middle,
+    quarters, eighths, ... (so a budget cut still covers the clip)."""
+    if n <= 0:
+        return []
+    order, seen = [], set()
+
+    def add(i):
+        if 0 <= i < n and i not in seen:
+            seen.add(i)
+            order.append(i)
+
+    add(0)
+    add(n - 1)
+    step = n - 1
+    while step > 1:
+        half = step / 2
+        k = half
+        while k < n - 1:
+            add(int(round(k)))
+            k += step
+        step = half
+    for i in range(n):
+        add(i)
+    return order
+
+
+def _box_fraction(points, w: int, h: int) -> list[float]:
+    p = np.asarray(points, dtype=float).reshape(-1, 2)
+    x0, y0 = p.min(axis=0)
+    x1, y1 = p.max(axis=0)
+    return [round(float(max(0.0, x0 / w)), 4), round(float(max(0.0, y0 / h)), 4),
+            round(float(min(1.0, x1 / w)), 4), round(float(min(1.0, y1 / h)), 4)]
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def _same_line(a: dict, b: dict) -> bool:
+    ta, tb = _norm(a["text"]), _norm(b["text"])
+    ratio = 1.0 if ta == tb else SequenceMatcher(None, ta, tb).ratio()
+    iou = _iou(a["box"], b["box"])
+    if ratio >= SAME_TEXT_RATIO:
+        ca = ((a["box"][0] + a["box"][2]) / 2, (a["box"][1] + a["box"][3]) / 2)
+        cb = ((b["box"][0] + b["box"][2]) / 2, (b["box"][1] + b["box"][3]) / 2)
+        return iou >= SAME_BOX_IOU or math.dist(ca, cb) <= SAME_BOX_CENTRE
+    # stylised text is misread differently from frame to frame: the same place and half the letters is the same line
+    return iou >= SAME_PLACE_IOU and ratio >= SAME_PLACE_TEXT_RATIO
+
+
+def unsafe_zones(preset: dict) -> list[tuple[str, list[float]]]:
+    """(name, [x0, y0, x1, y1] in frame fractions) of the active preset's unsafe zones."""
+    zones = []
+    top = float(preset.get("unsafe_top_pct", 0)) / 100
+    bottom = float(preset.get("unsafe_bottom_pct", 0)) / 100
+    right = float(preset.get("unsafe_right_pct", 0)) / 100
+    right_from = float(preset.get("unsafe_right_from_pct", 0)) / 100
+    left = float(preset.get("unsafe_left_pct", 0)) / 100
+    if top > 0:
+        zones.append(("top", [0.0, 0.0, 1.0, top]))
+    if bottom > 0:
+        zones.append(("bottom", [0.0, 1.0 - bottom, 1.0, 1.0]))
+    if right > 0:
+        zones.append(("right", [1.0 - right, right_from, 1.0, 1.0]))
+    if left > 0:
+        zones.append(("left", [0.0, 0.0, left, 1.0]))
+    return zones
+
+
+def zone_of(box, zones) -> str | None:
+    """The unsafe zone holding the largest share of ``box`` when that share is at least UNSAFE_OVERLAP_SHARE."""
+    area = max(1e-9, (box[2] - box[0]) * (box[3] - box[1]))
+    best, best_share = None, 0.0
+    for name, z in zones:
+        ix = max(0.0, min(box[2], z[2]) - max(box[0], z[0]))
+        iy = max(0.0, min(box[3], z[3]) - max(box[1], z[1]))
+        share = ix * iy / area
+        if share > best_share:
+            best, best_share = name, share
+    return best if best_share >= UNSAFE_OVERLAP_SHARE else None
+
+
+def build_lines(frames: list[tuple[float, list[dict]]], end_s: float) -> list[dict]:
+    """Merge per-frame OCR lines into lines with a start and an end.
+
+    frames : [(t_s, [{"text", "box", "confidence"}, ...]), ...] sorted by time (only frames that were read).
+    A line seen in consecutive read frames is one line; it ends at the first read frame that lacks it (or at
+    ``end_s``). Returns [{"start_s", "end_s", "text", "box", "confidence", "screen"}] where ``screen`` numbers
+    the frame the line first appeared in (lines that appear together are read together).
+    """
+    open_lines: list[dict] = []
+    done: list[dict] = []
+    for k, (t, lines) in enumerate(frames):
+        still = []
+        used = set()
+        for ol in open_lines:
+            match = next((j for j, ln in enumerate(lines) if j not in used and _same_line(ol, ln)), None)
+            if match is None:
+                ol["end_s"] = t
+                done.append(ol)
+            else:
+                used.add(match)
+                ln = lines[match]
+                if ln["confidence"] > ol["confidence"]:
+                    ol.update(text=ln["text"], box=ln["box"], confidence=ln["confidence"])
+                still.append(ol)
+        for j, ln in enumerate(lines):
+            if j not in used:
+                still.append({"start_s": t, "end_s": None, "text": ln["text"], "box": ln["box"],
+                              "confidence": ln["confidence"], "screen": k})
+        open_lines = still
+    for ol in open_lines:
+        ol["end_s"] = max(end_s, ol["start_s"])
+        done.append(ol)
+    done.sort(key=lambda d: (d["start_s"], d["box"][1], d["box"][0]))
+    for d in done:
+        d["start_s"] = round(float(d["start_s"]), 3)
+        d["end_s"] = round(float(d["end_s"]), 3)
+        d["confidence"] = round(float(d["confidence"]), 3)
+    return done
+
+
+def screen_rates(lines: list[dict], end_s: float | None = None) -> list[dict]:
+    """Reading rate of each screen of text: words of the lines that appeared together / the shortest time any of
+    them stayed. [{"start_s", "end_s", "words", "wps"}]. A screen still up when the clip ends (``end_s``) is left
+    out: the end of the clip cut it, not an edit (and the platforms loop the clip)."""
+    screens: dict[int, list[dict]] = {}
+    for ln in lines:
+        screens.setdefault(ln["screen"], []).append(ln)
+    out = []
+    for group in screens.values():
+        start = min(g["start_s"] for g in group)
+        dur = min(g["end_s"] - g["start_s"] for g in group)
+        if end_s is not None and start + dur >= end_s - 1e-3:
+            continue
+        words = sum(word_count(g["text"]) for g in group)
+        if dur > 0 and words > 0:
+            out.append({"start_s": start, "end_s": round(start + dur, 3), "words": words, "wps": words / dur})
+    return out
+
+
+@register
+class OnScreenText(Extractor):
+    name = "onscreen_text"
+    modality = "text"
+    stage = "ocr"
+    EVENTS = (
+        EventSpec("text.ocr_seconds", "s", "Wall time spent reading text."),
+        EventSpec("text.onscreen_screens", "[{start_s, end_s, words, wps}]", "Reading rate of each screen of text."),
+        EventSpec("text.unsafe_text", "[{start_s, end_s, text, zone, box}]",
+                  "Lines in a zone the platform's buttons and captions cover."),
+        FINDINGS,
+    )
+    TEXT = ("ocr", "ocr_status", "ocr_frames_s")
+    wants_frames = True
+    METRICS = (
+        MetricSpec("text.onscreen_text_pct", "On-screen text", "%", 0, 100, None,
+                   "Share of the clip's duration with readable text on screen (OCR)."),
+        MetricSpec("text.onscreen_reading_wps", "On-screen reading speed", "words/s", 0, 30, False,
+                   "Words a viewer must read per second for the fastest screen of on-screen text: the words that "
+                   "appear together divided by how long they stay."),
+        MetricSpec("text.unsafe_zone_text_pct", "Text in unsafe zones", "%", 0, 100, False,
+                   "Share of on-screen text time (line-seconds) whose box lies at least "
+                   f"{UNSAFE_OVERLAP_SHARE:.0%} inside the platform's unsafe zones (bottom caption/button area, "
+                   "right-side action rail, top bar), as set in the active preset."),
+    )
+
+    def begin(self, ctx: ClipContext) -> None:
+        cfg = {**DEFAULTS, **{k: v for k, v in ctx.section("text").items() if k in DEFAULTS}}
+        self.cfg = cfg
+        self.status = None
+        if ctx.options.get("ocr") is False:
+            self.status = "On-screen text was not read: OCR was turned off (--no-ocr)."
+        elif not rapidocr_available():
+            self.status = ("On-screen text was not read: rapidocr-onnxruntime is not installed "
+                           "(install it with `pip install --no-deps rapidocr-onnxruntime`, as the Makefile does).")
+        elif not ctx.info.has_video:
+            self.status = "On-screen text was not read: the file has no video."
+        self.active = self.status is None
+        self.candidates: list[tuple[float, np.ndarray, str]] = []
+        self.next_scan = 0.0
+        self.min_gap = 1.0 / max(0.1, float(cfg["ocr_max_fps"]))
+        self.scan_step = 1.0 / max(0.1, float(cfg["ocr_scan_fps"]))
+        self.last_mask = None
+        self.last_thumb = None
+        self.last_t = -math.inf
+        self.scans = 0
+
+    # --- choosing frames, during decoding ---
+
+    def _ocr_image(self, frame: VideoFrame) -> np.ndarray:
+        want = int(self.cfg["ocr_long_side_px"])
+        gray = frame.gray
+        if want > max(gray.shape):
+            full = frame.full_gray
+            if max(full.shape) > max(gray.shape):
+                gray = full
+        h, w = gray.shape
+        scale = min(1.0, want / max(h, w))
+        if scale < 1.0:
+            gray = cv2.resize(gray, (max(1, int(round(w * scale))), max(1, int(round(h * scale)))),
+                              interpolation=cv2.INTER_AREA)
+        return np.ascontiguousarray(gray)
+
+    def on_frame(self, frame: VideoFrame, ctx: ClipContext) -> None:
+        if not self.active or frame.t_s + 1e-6 < self.next_scan:
+            return
+        self.next_scan = frame.t_s + self.scan_step
+        self.scans += 1
+        gray = frame.gray
+        mask = text_mask(gray)
+        thumb = cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32)
+        is_cut = self.last_thumb is not None and float(np.mean(np.abs(thumb - self.last_thumb))) > CUT_THUMB_DIFF
+        self.last_thumb = thumb
+        since = frame.t_s - self.last_t
+        reason = None
+        if not self.candidates:
+            reason = "first"
+        elif since >= self.min_gap:
+            if is_cut:
+                reason = "cut"
+            elif mask_changed(mask, self.last_mask):
+                reason = "text changed"
+            elif since >= float(self.cfg["ocr_refresh_s"]):
+                reason = "refresh"  # a safety net: text the mask cannot see (small, low contrast) is still read
+        if reason is None:
+            return
+        self.candidates.append((frame.t_s, self._ocr_image(frame), reason))
+        self.last_mask = mask
+        self.last_t = frame.t_s
+        if len(self.candidates) > int(self.cfg["ocr_max_frames"]):
+            self.candidates = self.candidates[::2]
+            self.min_gap *= 2
+
+    # --- reading them, after decoding ---
+
+    def finish(self, ctx: ClipContext, fv: FeatureVector) -> None:
+        if not self.active:
+            fv.text["ocr_status"] = self.status
+            fv.note("text", self.status)
+            return
+        budget = float(self.cfg["ocr_budget_s"])
+        min_conf = float(self.cfg["ocr_min_confidence"])
+        t0 = time.monotonic()
+        try:
+            engine = get_engine(int(self.cfg["ocr_threads"]), max(64, int(self.cfg["ocr_long_side_px"])))
+        except Exception as exc:  # a broken install: say so, keep the rest of the analysis
+            self.status = f"On-screen text was not read: RapidOCR could not start ({type(exc).__name__}: {exc})."
+            fv.text["ocr_status"] = self.status
+            fv.note("text", self.status)
+            return
+        n = len(self.candidates)
+        results: dict[int, list[dict]] = {}
+        per_frame = []
+        for done, idx in enumerate(coverage_order(n)):
+            if ctx.cancel is not None and ctx.cancel.is_set():
+                from ...errors import Cancelled
+
+                raise Cancelled()
+            elapsed = time.monotonic() - t0
+            estimate = float(np.median(per_frame)) if per_frame else 0.0
+            if results and elapsed + estimate > budget:
+                break
+            t, img, _ = self.candidates[idx]
+            s = time.monotonic()
+            raw, _ = engine(img, use_cls=False)
+            per_frame.append(time.monotonic() - s)
+            h, w = img.shape[:2]
+            lines = []
+            for box, text, conf in raw or []:
+                text = str(text).strip()
+                if float(conf) < min_conf or sum(ch.isalnum() for ch in text) < MIN_LINE_ALNUM:
+                    continue
+                lines.append({"text": text, "box": _box_fraction(box, w, h), "confidence": float(conf)})
+            results[idx] = lines
+            if ctx.report is not None:
+                ctx.report("ocr", min(1.0, (done + 1) / max(1, n)))
+        elapsed = time.monotonic() - t0
+        read = sorted(results)
+        duration = float(ctx.info.duration_s or (ctx.frame_times_s[-1] if ctx.frame_times_s else 0.0))
+        lines = build_lines([(self.candidates[i][0], results[i]) for i in read], duration)
+        fv.text["ocr_frames_s"] = [round(self.candidates[i][0], 3) for i in read]
+        self.candidates = []  # free the frames
+        fv.text["ocr"] = [[ln["start_s"], ln["text"], ln["box"], ln["end_s"]] for ln in lines]
+        fv.text["ocr_status"] = (f"Read {len(read)} of {n} chosen frames in {elapsed:.1f} s "
+                                 f"(budget {budget:g} s).")
+        fv.events["text.ocr_seconds"] = round(elapsed, 3)
+        if len(read) < n:
+            fv.events.setdefault("findings", []).append({
+                "modality": "text", "severity": "info", "code": "text.ocr_budget_reached",
+                "message": (f"On-screen text reading stopped at its {budget:g} s budget after {len(read)} of {n} "
+                            "chosen frames (spread over the clip); short-lived text between them may be missed. "
+                            "Raise [text] ocr_budget_s to read more."),
+                "value": float(len(read)), "target": float(n), "start_s": None, "end_s": None,
+                "source": "config [text] ocr_budget_s", "points": 0.0})
+        self._metrics(ctx, fv, lines, duration)
+
+    def _metrics(self, ctx: ClipContext, fv: FeatureVector, lines: list[dict], duration: float) -> None:
+        if duration <= 0:
+            return
+        n_sec = max(1, int(math.ceil(duration)))
+        covered = np.zeros(n_sec)
+        # Share of the clip with any text: union of line intervals.
+        spans = sorted((ln["start_s"], ln["end_s"]) for ln in lines)
+        total, cur_s, cur_e = 0.0, None, None
+        for s, e in spans:
+            if cur_e is None or s > cur_e:
+                if cur_e is not None:
+                    total += cur_e - cur_s
+                cur_s, cur_e = s, e
+            else:
+                cur_e = max(cur_e, e)
+        if cur_e is not None:
+            total += cur_e - cur_s
+        fv.set("text.onscreen_text_pct", min(100.0, 100.0 * total / duration))
+        for s, e in spans:
+            for i in range(int(s), min(n_sec, int(math.ceil(e)))):
+                covered[i] = max(covered[i], min(e, i + 1) - max(s, i))
+        fv.add_series("text.onscreen_text_pct", (100.0 * covered).tolist(), step_s=1.0, unit="%")
+        if not lines:
+            return
+        rates = screen_rates(lines, duration)
+        if rates:
+            fv.set("text.onscreen_reading_wps", max(r["wps"] for r in rates))
+            series = [None] * n_sec
+            for r in rates:
+                for i in range(int(r["start_s"]), min(n_sec, int(math.ceil(r["end_s"])) or 1)):
+                    series[i] = max(series[i] or 0.0, r["wps"])
+            fv.add_series("text.onscreen_reading_wps", series, step_s=1.0, unit="words/s")
+            fv.events["text.onscreen_screens"] = [{**r, "wps": round(r["wps"], 2)} for r in rates]
+        zones = unsafe_zones(active_preset(ctx.config))
+        if zones:
+            unsafe = []
+            in_zone = 0.0
+            line_time = 0.0
+            per_sec_all = np.zeros(n_sec)
+            per_sec_bad = np.zeros(n_sec)
+            for ln in lines:
+                d = ln["end_s"] - ln["start_s"]
+                z = zone_of(ln["box"], zones)
+                line_time += d
+                for i in range(int(ln["start_s"]), min(n_sec, int(math.ceil(ln["end_s"])))):
+                    part = min(ln["end_s"], i + 1) - max(ln["start_s"], i)
+                    per_sec_all[i] += part
+                    if z:
+                        per_sec_bad[i] += part
+                if z:
+                    in_zone += d
+                    unsafe.append({"start_s": ln["start_s"], "end_s": ln["end_s"], "text": ln["text"], "zone": z,
+                                   "box": ln["box"]})
+            if line_time > 0:
+                fv.set("text.unsafe_zone_text_pct", 100.0 * in_zone / line_time)
+                fv.add_series("text.unsafe_zone_text_pct",
+                              [100.0 * b / a if a > 0 else None for a, b in zip(per_sec_all, per_sec_bad)],
+                              step_s=1.0, unit="%")
+            fv.events["text.unsafe_text"] = unsafe

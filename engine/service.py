@@ -1,0 +1,393 @@
+"""The library service: a folder's clips, the store's results and the job queue, behind a few blocking calls. The
+terminal app's one data source (the UI only reads it and sends commands); like memray's TUI, the App receives a
+service object, so tests pass a fake (``tests/fake_backend.py``) or this one with the in-thread executor. Every method may block (SQLite, starting worker processes): the UI calls them
+from thread workers only, and one lock serialises them (they share one SQLite connection)."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import replace
+from pathlib import Path
+
+from .media import iter_clips
+from .service_state import ACTIVE, ClipRow, JobView, LibraryState
+from .store import Store, path_key
+
+#: Seconds of finished jobs that the throughput (clips per minute) is averaged over.
+THROUGHPUT_WINDOW_S = 120.0
+
+
+class FeatureNotAvailable(Exception):
+    """A module this action needs (report export, URL ingest) is not part of this install yet."""
+
+
+def row_from_result(path: str, name: str, size_bytes: int, result) -> ClipRow:
+    m, s = result.media, result.scores
+    err = result.error or {}
+    top = result.top_finding()
+    return ClipRow(
+        path=path, name=name, size_bytes=size_bytes or (m.size_bytes if m else 0),
+        duration_s=m.duration_s if m else None, width=m.width if m else 0, height=m.height if m else 0,
+        status="done" if result.status == "ok" else "error",
+        overall=s.overall if s else None,
+        visual=s.modalities.get("visual") if s else None,
+        audio=s.modalities.get("audio") if s else None,
+        text=s.modalities.get("text") if s else None,
+        tier=s.tier if s else None, category=s.category if s else None,
+        top_finding=top.message if top else None,
+        error=f"{err.get('kind')}: {err.get('message')}" if result.status != "ok" else None,
+    )
+
+
+def with_synced(row: ClipRow, reading: dict | None) -> ClipRow:
+    """The row with the clip's synced TikTok numbers (``byteme tiktok sync``), when it has any."""
+    if not reading:
+        return row
+    return replace(row, views=reading.get("view_count"), likes=reading.get("like_count"))
+
+
+def own_performance(rows: dict, path: str) -> dict | None:
+    """How the creator's other synced clips whose overall score is near this clip's performed
+    (``engine.tiktok.sync.similar_score_performance``); None when this clip has no score or none is near."""
+    from engine.tiktok.sync import similar_score_performance
+
+    me = rows.get(path)
+    if me is None or me.overall is None:
+        return None
+    pairs = [(r.overall, {"view_count": r.views, "like_count": r.likes}) for k, r in rows.items()
+             if k != path and r.overall is not None and r.views is not None]
+    return similar_score_performance(pairs, me.overall)
+
+
+def error_text(error) -> str | None:
+    if not error:
+        return None
+    if isinstance(error, dict):
+        return f"{error.get('kind', 'error')}: {error.get('message', '')}"
+    return str(error)
+
+
+class LibraryService:
+    def __init__(self, folder: str | os.PathLike, *, store_path=None, config_path=None, preset: str | None = None,
+                 model: str | None = None, workers: int = 2, executor: str = "local"):
+        self.folder = Path(folder).expanduser().resolve()
+        self.store_path = Path(store_path) if store_path else None
+        self.config_path = config_path
+        self.preset = preset
+        self.model = model
+        self.workers = workers
+        self.executor = executor
+        self._lock = threading.RLock()
+        self._store: Store | None = None
+        self._queue = None
+        self._supervisor = None
+        self._queue_error: str | None = None
+        self._rows: dict[str, ClipRow] = {}
+        self._results: dict[str, object] = {}
+        self._active: set[str] = set()
+        self._finished_at: deque = deque()
+        self._batch_finished = 0
+        self._version = 0
+        if executor == "local":
+            # Start multiprocessing's resource tracker now, while sys.stderr is the real one: inside the app,
+            # Textual's print capture has fileno() == -1 and spawning the tracker then fails with
+            # "bad value(s) in fds_to_keep". Worker processes started later reuse this tracker.
+            from multiprocessing import resource_tracker
+
+            resource_tracker.ensure_running()
+
+    # -- set-up --------------------------------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.store_path)
+            self.store_path = self._store.path
+        return self._store
+
+    @property
+    def queue(self):
+        if self._queue is None and self._queue_error is None:
+            try:
+                from .jobs import JobQueue
+            except ImportError as exc:
+                self._queue_error = f"the job queue is not available in this install ({exc})"
+                return None
+            self._queue = JobQueue(self.store.path)
+        return self._queue
+
+    def queue_problem(self) -> str | None:
+        _ = self.queue
+        return self._queue_error
+
+    def _ensure_supervisor(self) -> None:
+        if self.queue is None:
+            return
+        if self._supervisor is not None and self._supervisor.alive():
+            return
+        from .jobs import Supervisor
+
+        self._supervisor = Supervisor(self.store.path, workers=self.workers, executor=self.executor)
+        self._supervisor.start(wait_ready=False)  # worker processes start in the background
+
+    # -- reading -------------------------------------------------------------------------------------------
+    def open(self) -> LibraryState:
+        """Scan the folder and read what the store knows about each clip (fast with a warm store: no clip is
+        hashed or probed here; a clip the store does not know shows as new)."""
+        with self._lock:
+            paths = list(iter_clips([self.folder]))
+            known = self.store.known_files()
+            rows: dict[str, ClipRow] = {}
+            hash_of: dict[str, str] = {}
+            for p in paths:
+                try:
+                    st = p.stat()
+                    key = path_key(p)  # the key the store and the queue use for this file
+                except OSError:
+                    continue
+                name = os.path.relpath(p.absolute(), self.folder)
+                rows[key] = ClipRow(path=key, name=name, size_bytes=st.st_size)
+                k = known.get(key)
+                if k and k[0] and k[1] == st.st_size and k[2] == st.st_mtime_ns:
+                    hash_of[key] = k[0]
+            self._results = {}
+            for key, result in self.store.results_for(hash_of).items():
+                self._results[key] = result
+                rows[key] = row_from_result(key, rows[key].name, rows[key].size_bytes, result)
+            self._synced = self.store.readings_by_path()
+            self._rows = {key: with_synced(row, self._synced.get(key)) for key, row in rows.items()}
+            self._active = set()
+            if self.queue is not None:
+                if self.queue.jobs(states=["queued"]):
+                    self._ensure_supervisor()
+            return self._snapshot()
+
+    def poll(self) -> LibraryState:
+        """Merge the job queue's rows into the clip rows; re-read the results of jobs that just finished."""
+        with self._lock:
+            q = self.queue
+            if q is None:
+                return self._snapshot()
+            jobs = q.jobs()
+            sup = self._supervisor
+            self._problem = f"the job runner stopped: {sup.error}" if sup is not None and sup.error else None
+            latest: dict[str, object] = {}
+            for j in sorted(jobs, key=lambda j: j.id):
+                latest[self._key(j.path)] = j
+            now_active = {k for k, j in latest.items() if j.state in ACTIVE}
+            if now_active and not self._active:
+                self._batch_finished = 0
+            finished = self._active - now_active
+            if finished:
+                self._batch_finished += len(finished)
+                t = time.monotonic()
+                self._finished_at.extend([t] * len(finished))
+                self._reload(finished)
+            self._active = now_active
+            rows = dict(self._rows)
+            for key, row in self._rows.items():
+                j = latest.get(key)
+                base = self._base_row(key)
+                if j is None:
+                    rows[key] = base
+                elif j.state in ACTIVE:
+                    rows[key] = replace(base, status=j.state, stage=j.stage, fraction=j.fraction, job_id=j.id)
+                elif j.state == "failed":
+                    rows[key] = replace(base, status="failed", error=error_text(j.error), job_id=j.id)
+                elif j.state == "cancelled" and key not in self._results:
+                    rows[key] = replace(base, status="cancelled", job_id=j.id)
+                else:
+                    rows[key] = base
+            self._rows = rows
+            self._jobs = tuple(
+                JobView(id=j.id, path=k, name=os.path.relpath(k, self.folder) if k.startswith(str(self.folder)) else k,
+                        state=j.state, stage=j.stage, fraction=j.fraction or 0.0, fps=j.fps, eta_s=j.eta_s,
+                        attempt=j.attempt, max_attempts=j.max_attempts, error=error_text(j.error))
+                for k, j in latest.items() if j.state in ("queued", "running", "failed"))
+            return self._snapshot()
+
+    def _key(self, path: str) -> str:
+        return path if path in self._rows else path_key(path)
+
+    def _base_row(self, key: str) -> ClipRow:
+        old = self._rows[key]
+        r = self._results.get(key)
+        synced = getattr(self, "_synced", {}).get(key)
+        if r is None:
+            return with_synced(ClipRow(path=key, name=old.name, size_bytes=old.size_bytes, duration_s=old.duration_s,
+                                       width=old.width, height=old.height), synced)
+        return with_synced(row_from_result(key, old.name, old.size_bytes, r), synced)
+
+    def _reload(self, keys) -> None:
+        hash_of = {key: h for key in keys if (h := self.store.content_hash_of(key))}
+        self._results.update(self.store.results_for(hash_of))
+
+    def _snapshot(self) -> LibraryState:
+        self._version += 1
+        now = time.monotonic()
+        while self._finished_at and now - self._finished_at[0] > THROUGHPUT_WINDOW_S:
+            self._finished_at.popleft()
+        rate = None
+        if len(self._finished_at) >= 2:
+            span = max(now - self._finished_at[0], 1.0)
+            rate = 60.0 * len(self._finished_at) / span
+        jobs = getattr(self, "_jobs", ())
+        active = sum(1 for j in jobs if j.state in ACTIVE)
+        return LibraryState(
+            folder=str(self.folder), rows=dict(self._rows), jobs=jobs,
+            batch_total=self._batch_finished + active, batch_finished=self._batch_finished,
+            throughput_per_min=rate, paused=bool(self._queue and self._queue.is_paused()),
+            queue_available=self._queue_error is None, problem=getattr(self, "_problem", None) or self._queue_error,
+            version=self._version)
+
+    def result(self, path: str):
+        with self._lock:
+            return self._results.get(path)
+
+    def own_performance(self, path: str) -> dict | None:
+        """How this creator's own synced clips with an overall score within 10 points of this one's performed."""
+        with self._lock:
+            return own_performance(dict(self._rows), path)
+
+    def folder_medians(self) -> dict:
+        """Median score of each modality (and overall) over the folder's scored clips."""
+        import statistics
+
+        with self._lock:
+            rows = list(self._rows.values())
+        out = {}
+        for m in ("overall", "visual", "audio", "text"):
+            vals = [getattr(r, m) for r in rows if getattr(r, m) is not None]
+            out[m] = statistics.median(vals) if vals else None
+        return out
+
+    def probe_missing(self, limit: int = 50) -> int:
+        """Read duration and size of up to ``limit`` unscored clips from their headers (no decoding)."""
+        from .media import probe
+
+        with self._lock:
+            todo = [r for r in self._rows.values() if r.duration_s is None and r.status != "error"][:limit]
+        done = {}
+        for r in todo:
+            try:
+                info = probe(r.path)
+                done[r.path] = (info.duration_s, info.width, info.height)
+            except Exception:  # noqa: BLE001 - a bad file is reported when it is scored
+                done[r.path] = (0.0, 0, 0)
+        with self._lock:
+            for key, (d, w, h) in done.items():
+                if key in self._rows:
+                    self._rows[key] = replace(self._rows[key], duration_s=d, width=w, height=h)
+        return len(done)
+
+    # -- commands ------------------------------------------------------------------------------------------
+    def enqueue(self, paths: list[str], *, force: bool = False) -> int:
+        with self._lock:
+            if self.queue is None:
+                raise FeatureNotAvailable(self._queue_error)
+            before = max((j.id for j in self.queue.jobs()), default=0)
+            ids = self.queue.enqueue(list(paths), config_path=self.config_path, preset=self.preset, force=force,
+                                     model_name=self.model)
+            self._ensure_supervisor()
+            return sum(1 for i in ids if i > before)  # the others were already queued or scored
+
+    def cancel(self, paths: list[str]) -> int:
+        with self._lock:
+            if self.queue is None:
+                return 0
+            wanted = set(paths)
+            ids = [j.id for j in self.queue.jobs(states=list(ACTIVE)) if self._key(j.path) in wanted]
+            if ids:
+                self.queue.cancel(ids)
+            return len(ids)
+
+    def cancel_all(self) -> int:
+        with self._lock:
+            return self.queue.cancel_all() or 0 if self.queue is not None else 0
+
+    def retry_failed(self) -> int:
+        with self._lock:
+            if self.queue is None:
+                return 0
+            n = self.queue.retry_failed() or 0
+            self._ensure_supervisor()
+            return n
+
+    def toggle_pause(self) -> bool:
+        with self._lock:
+            if self.queue is None:
+                return False
+            if self.queue.is_paused():
+                self.queue.resume()
+                return False
+            self.queue.pause()
+            return True
+
+    def move_to_front(self, job_id: int) -> None:
+        with self._lock:
+            if self.queue is not None:
+                self.queue.move_to_front(job_id)
+
+    def clear_finished(self) -> None:
+        with self._lock:
+            if self.queue is not None:
+                self.queue.clear_finished()
+
+    def has_running(self) -> bool:
+        with self._lock:
+            return self.queue is not None and bool(self.queue.jobs(states=list(ACTIVE)))
+
+    def shutdown(self, *, cancel_jobs: bool) -> None:
+        """Stop the workers. ``cancel_jobs``: cancel every queued and running job; otherwise they stay queued in
+        the store and run the next time the app (or ``byteme score``) starts the queue."""
+        with self._lock:
+            if cancel_jobs and self.queue is not None:
+                self.queue.cancel_all()
+            if self._supervisor is not None:
+                # timeout 0: running jobs stop now and go back to the queue with their attempt given back
+                self._supervisor.stop(cancel_running=cancel_jobs, timeout=0.0)
+                self._supervisor = None
+            if self._queue is not None:
+                self._queue.close()
+                self._queue = None
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    # -- config --------------------------------------------------------------------------------------------
+    def config(self) -> dict:
+        from .config import load_config
+
+        return load_config(self.config_path, preset=self.preset)
+
+    def set_preset(self, preset: str | None) -> None:
+        self.preset = preset or None
+
+    def set_model(self, model: str | None) -> None:
+        self.model = model or None
+
+    # -- optional features ---------------------------------------------------------------------------------
+    def export_report(self, dest: Path) -> tuple[Path, int]:
+        """Write the HTML report of the folder's scored clips into the folder ``dest``; (index.html, clips)."""
+        try:
+            from . import report
+        except ImportError as exc:
+            raise FeatureNotAvailable("Report export is not available in this install (engine.report is missing).") from exc
+        with self._lock:
+            results = [self._results[k] for k in self._rows if k in self._results]
+        if not results:
+            raise FeatureNotAvailable("No clip in this folder has a score yet: score some (a) before exporting.")
+        return report.write_report(results, dest, "html", self.config()), len(results)
+
+    def fetch_urls(self, urls: list[str], *, progress=None, cancel: threading.Event | None = None) -> list:
+        try:
+            from . import ingest
+        except ImportError as exc:
+            raise FeatureNotAvailable("Adding URLs is not available yet (engine.ingest is missing).") from exc
+        return ingest.fetch(urls, to_dir=self.folder, progress=progress, cancel=cancel)
+
+    def describe(self) -> dict:
+        return {"store": str(self.store_path or ""), "executor": self.executor, "workers": self.workers,
+                "queue": self._queue_error or "ready"}
+
