@@ -179,10 +179,10 @@ class Temporal(Extractor):
         EventSpec("visual.fades", "[[start_s, end_s]]", "Fades into or out of black."),
         EventSpec("visual.black_frames", "[[start_s, end_s]]", "Stretches of black frames."),
         EventSpec("visual.flash_frames", "[t_s]", "Single bright flash frames."),
-        EventSpec("visual.frozen", "[[start_s, end_s]]", "Frozen stretches (the same picture repeated)."),
+        EventSpec("visual.frozen", "[[start_s, end_s]]",
+                  "Frozen stretches: the picture stops inside motion (the same picture repeated)."),
         EventSpec("visual.still_shots", "[[start_s, end_s]]",
-                  "Still shots on purpose (a photo, a text card, slides): a picture that stays in a shot that never "
-                  "moves, not a freeze."),
+                  "Still pictures on purpose: a shot that never moves (a photo, a text card, a slide); not a flaw."),
     )
     METRICS = (
         MetricSpec("visual.fps", "Frame rate", "fps", 0, 240, True,
