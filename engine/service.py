@@ -38,7 +38,21 @@ def row_from_result(path: str, name: str, size_bytes: int, result) -> ClipRow:
         tier=s.tier if s else None, category=s.category if s else None,
         top_finding=top.message if top else None,
         error=f"{err.get('kind')}: {err.get('message')}" if result.status != "ok" else None,
+        search_text=search_text(result),
     )
+
+
+def search_text(result) -> str:
+    """Everything the library's ``/`` search matches in a result besides the file name, lower-cased: category,
+    tier, the caption, and every finding's code and message (not only the top one), and the error if any."""
+    s = result.scores
+    caption = (result.features.text.get("caption") if result.features else None) or ""
+    parts = [s.category if s else None, s.tier if s else None, caption if isinstance(caption, str) else None]
+    for f in result.findings:
+        parts += [f.code, f.message]
+    err = result.error or {}
+    parts += [err.get("kind"), err.get("message")]
+    return "\n".join(str(p) for p in parts if p).lower()
 
 
 def error_text(error) -> str | None:

@@ -30,6 +30,9 @@ class ClipRow:
     top_finding: str | None = None
     error: str | None = None  # "kind: message", outside text
     job_id: int | None = None
+    #: What the library's search looks through beyond the name, lower-cased: category, tier, the caption and
+    #: every finding's code and message (outside text: matched, never shown).
+    search_text: str = ""
 
     @property
     def orientation(self) -> str:

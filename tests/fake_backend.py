@@ -40,6 +40,8 @@ def fake_result(path: str, seed: int, duration_s: float = 12.0) -> ClipResult:
     fv.add_series("audio.short_term_lufs", [-24 + 8 * ((i * 5 + seed) % 7) / 7 for i in range(4 * n)], step_s=0.25,
                   unit="LUFS")
     fv.events["visual.cuts_s"] = [2.0, 5.5, 9.0]
+    if seed % 2 == 0:  # a caption on every other clip, found only by the library's search (not in any finding)
+        fv.text["caption"] = f"Day {seed} of my #sourdough journey"
     fv.events["audio.silences"] = [[6.0, 7.0]]
     fv.events["audio.clipping_s"] = [3.25]
     findings = [

@@ -153,7 +153,7 @@ async def test_mark_filter_sort():
         await settle(app, pilot)
         screen = app.screen
         cursor_to(app, "clip_000.mp4")
-        await pilot.press("space", "space")
+        await pilot.press("space", "down", "space")
         assert len(screen.marked) == 2
         await pilot.press("m")
         assert len(screen.marked) == 10
@@ -175,6 +175,85 @@ async def test_mark_filter_sort():
         assert scores == sorted(scores)
         await pilot.press("t")
         assert screen.tier_filter == "platinum"
+
+
+@sync
+async def test_home_end_sort_arrow_and_marking_that_keeps_the_cursor():
+    app = BytemeApp(FakeBackend(), poll_interval_s=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        screen, table = app.screen, app.screen.query_one(ClipTable)
+        filters = screen.query_one("#filters")
+        cursor_to(app, "clip_003.mp4")
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1 == 9
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        await pilot.press("pagedown", "home")
+        assert table.cursor_row == 0
+        # the arrow says the order the list is in: name A first (↑); overall highest first (↓)
+        assert "sort: name ↑" in filters.render().plain
+        await pilot.press("o", "o")
+        assert screen.sort == "overall" and "sort: overall ↓" in filters.render().plain
+        scores = [app.state.rows[k].overall for k in table._keys if app.state.rows[k].overall is not None]
+        assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1]
+        await pilot.press("O")
+        assert "sort: overall ↑" in filters.render().plain
+        scores = [app.state.rows[k].overall for k in table._keys if app.state.rows[k].overall is not None]
+        assert scores == sorted(scores)
+        await pilot.press("O", "o")  # visual: highest first again
+        assert screen.sort == "visual" and "sort: visual ↓" in filters.render().plain
+        await pilot.press("escape")
+        # space marks the clip under the cursor and leaves the cursor there; the status line names the pair
+        screen.sort, screen.reverse = "name", False
+        screen._render_all()
+        cursor_to(app, "clip_001.mp4")
+        await pilot.press("space")
+        assert list(screen.marked) == ["/clips/clip_001.mp4"] and table.current_path == "/clips/clip_001.mp4"
+        summary = screen.query_one("#summary")
+        assert "c: mark one more, or move the cursor to another clip" in summary.render().plain
+        await pilot.press("down", "down")
+        assert "c compares clip_001.mp4 with clip_003.mp4" in summary.render().plain
+        await pilot.press("space")  # two marked: the cursor no longer matters
+        await pilot.press("up")
+        assert "c compares clip_001.mp4 with clip_003.mp4" in summary.render().plain
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, CompareScreen)
+        assert (app.screen.a, app.screen.b) == ("/clips/clip_001.mp4", "/clips/clip_003.mp4")
+        await pilot.press("escape")
+        cursor_to(app, "clip_004.mp4")
+        await pilot.press("space")  # a third: c asks to unmark instead of guessing
+        assert "c compares two: unmark some (space)" in summary.render().plain
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, LibraryScreen)
+
+
+@sync
+async def test_search_looks_through_every_finding_caption_and_category():
+    app = BytemeApp(FakeBackend(), poll_interval_s=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen, table = app.screen, app.screen.query_one(ClipTable)
+
+        async def search(text: str) -> set[str]:
+            field = screen.query_one("#filter")
+            field.value = text
+            await pilot.pause()
+            return {p.rsplit("/", 1)[-1] for p in table._keys}
+
+        scored = {f"clip_00{i}.mp4" for i in range(5)}
+        # a finding that is never the top one: its message and its code
+        assert all("dead air" not in (app.state.rows[f"/clips/{n}"].top_finding or "") for n in scored)
+        assert await search("dead air") == scored
+        assert await search("Retention.RISK") == scored
+        assert await search("too_quiet") == scored  # a finding's code, not only its message
+        assert await search("sourdough") == {"clip_000.mp4", "clip_002.mp4", "clip_004.mp4"}  # captions
+        assert await search("tutorial") == {"clip_001.mp4"}  # the category
+        assert await search("could not read") == {"clip_005.mp4"}  # the error of a failed clip
+        assert await search("clip_007") == {"clip_007.mp4"}  # names still match
+        assert await search("nothing matches this") == set()
 
 
 def strip_text(screen) -> str:
@@ -270,7 +349,7 @@ async def test_compare_progress_settings_help_folder():
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         cursor_to(app, "clip_000.mp4")
-        await pilot.press("space", "c")
+        await pilot.press("space", "down", "c")
         await pilot.pause()
         assert isinstance(app.screen, CompareScreen)
         from textual.widgets import DataTable
