@@ -1,7 +1,9 @@
 """Configuration: the shipped defaults (``engine/config.toml``), then the user's file, then the platform preset.
 
 ``load_config()`` returns a plain dict. Every value a score or finding uses comes from here, and
-``explain_sources()`` tells, for the settings screen, which file each value came from.
+``explain_sources()`` tells, for the settings screen, where each value came from (the shipped defaults, the
+user's file, ``--config``, the active preset, or a preset chosen for this run). ``save_user_setting()`` writes one
+value into the user's file, keeping the rest of it.
 """
 from __future__ import annotations
 
@@ -105,11 +107,27 @@ def validate(cfg: dict, origin: Path | None = None) -> None:
             fail(f"engine.{key}", f"must be a positive number (got {v!r})", key)
 
 
-def load_config(path: str | os.PathLike | None = None, *, preset: str | None = None, use_user_file: bool = True) -> dict:
-    """Defaults, then the user config file (if present), then ``path`` (if given), then the preset applied."""
+#: Where a value came from, as the settings screen and ``explain_sources`` word it.
+SHIPPED_SOURCE = "shipped defaults"
+CHOSEN_PRESET_SOURCE = "chosen for this run (--preset or Settings), not saved"
+
+
+def leaf_paths(d: dict, prefix: tuple = ()) -> dict[tuple, object]:
+    """Every leaf of a nested dict by its key path: ``{("targets", "visual.sharpness", "good"): 0.6, ...}``."""
+    out: dict[tuple, object] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(leaf_paths(v, prefix + (k,)))
+        else:
+            out[prefix + (k,)] = v
+    return out
+
+
+def _load(path, preset: str | None, use_user_file: bool) -> tuple[dict, dict[tuple, str]]:
     cfg = read_toml(DEFAULT_CONFIG_PATH)
+    origins = dict.fromkeys(leaf_paths(cfg), SHIPPED_SOURCE)
     sources = [str(DEFAULT_CONFIG_PATH)]
-    layers: list[Path] = []
+    layers: list[tuple[Path, str]] = []
     if use_user_file and path is None:
         up = user_config_path()
         try:
@@ -117,24 +135,94 @@ def load_config(path: str | os.PathLike | None = None, *, preset: str | None = N
         except OSError:  # a folder on the way cannot be read: read_toml says so in plain words
             present = True
         if present:
-            layers.append(up)
+            layers.append((up, f"your file {up}"))
     if path is not None:
-        layers.append(Path(path))
-    for layer in layers:
+        layers.append((Path(path), f"--config {path}"))
+    for layer, label in layers:
         data = read_toml(layer)
         validate(deep_merge(cfg, data), layer)
         cfg = deep_merge(cfg, data)
+        origins.update(dict.fromkeys(leaf_paths(data), label))
         sources.append(str(layer))
     if preset is not None:
         cfg.setdefault("platform", {})["preset"] = preset
-    validate(cfg, layers[-1] if layers else DEFAULT_CONFIG_PATH)
+        origins[("platform", "preset")] = CHOSEN_PRESET_SOURCE
+    validate(cfg, layers[-1][0] if layers else DEFAULT_CONFIG_PATH)
     name = cfg.get("platform", {}).get("preset")
     overrides = {k: v for k, v in cfg.get("presets", {}).get(name, {}).items() if isinstance(v, dict)}
     if overrides:
         cfg = deep_merge(cfg, overrides)
         validate(cfg)
+        origins.update(dict.fromkeys(leaf_paths(overrides), f"preset '{name}'"))
     cfg["_sources"] = sources
-    return cfg
+    return cfg, origins
+
+
+def load_config(path: str | os.PathLike | None = None, *, preset: str | None = None, use_user_file: bool = True) -> dict:
+    """Defaults, then the user config file (if present), then ``path`` (if given), then the preset applied."""
+    return _load(path, preset, use_user_file)[0]
+
+
+def explain_sources(path: str | os.PathLike | None = None, *, preset: str | None = None,
+                    use_user_file: bool = True) -> dict[tuple, str]:
+    """Where each value of ``load_config(path, preset=..., use_user_file=...)`` came from, by key path: "shipped
+    defaults", "your file PATH", "--config PATH", "preset 'reels'" (the active preset's tables replace the values
+    above them), or ``CHOSEN_PRESET_SOURCE`` for a preset given for this run. The last layer that sets a key wins."""
+    return _load(path, preset, use_user_file)[1]
+
+
+def parse_value(text: str, old: object) -> object:
+    """A value typed by a person, for a setting whose current value is ``old``: TOML syntax (``0.7``, ``true``,
+    ``"text"``, ``[1, 2]``); plain words are taken as text where the setting is text. Raises ConfigError when the
+    type does not fit (a number for a number, true/false for a flag)."""
+    number = (int, float)
+    want = "true or false" if isinstance(old, bool) else "a number" if isinstance(old, number) else \
+        "text" if isinstance(old, str) else f"a {type(old).__name__}"
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        if isinstance(old, str):
+            return text.strip()
+        raise ConfigError(f"This setting takes {want}; {text.strip()!r} is not.") from None
+    if isinstance(old, bool) or isinstance(value, bool):
+        ok = isinstance(old, bool) == isinstance(value, bool)
+    elif isinstance(old, number):
+        ok = isinstance(value, number)
+    else:
+        ok = old is None or isinstance(value, type(old))
+    if not ok:
+        raise ConfigError(f"This setting takes {want}; {text.strip()!r} is not.")
+    if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    return value
+
+
+def save_user_setting(keys: tuple, value: object, file: str | os.PathLike | None = None) -> Path:
+    """Set one value (by key path) in the user's config file (``user_config_path()`` unless ``file``), keeping every
+    other key in it; the file is made if missing. The result must load (validated against the shipped defaults
+    before writing, so a bad value never reaches the file), and is written whole to a temporary file first and then
+    renamed over the old one. Comments in the old file are not kept (TOML writers do not keep them). Returns the
+    file's path; raises ConfigError in plain words."""
+    import tomli_w
+
+    target = Path(file) if file is not None else user_config_path()
+    data = read_toml(target) if target.is_file() else {}
+    node = data
+    for k in keys[:-1]:
+        nxt = node.get(k)
+        if not isinstance(nxt, dict):
+            nxt = node[k] = {}
+        node = nxt
+    node[keys[-1]] = value
+    validate(deep_merge(read_toml(DEFAULT_CONFIG_PATH), data), target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise ConfigError(f"Config file {target} cannot be written: {exc.strerror or exc}.") from None
+    return target
 
 
 def preset(cfg: dict) -> dict:

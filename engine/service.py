@@ -348,6 +348,22 @@ class LibraryService:
 
         return load_config(self.config_path, preset=self.preset)
 
+    def config_sources(self) -> dict[tuple, str]:
+        """Where each value of ``config()`` came from, by key path (``engine.config.explain_sources``)."""
+        from .config import explain_sources
+
+        return explain_sources(self.config_path, preset=self.preset)
+
+    def save_setting(self, keys: tuple, value) -> tuple[object, str | None]:
+        """Write one value into the user's config file; (the file, a caveat or None). The caveat says when this
+        session reads a ``--config`` file instead, so the user file does not change what is scored here."""
+        from .config import save_user_setting
+
+        path = save_user_setting(tuple(keys), value)
+        caveat = (f"this session reads --config {self.config_path} instead, so it applies when BYTEME runs without "
+                  "--config" if self.config_path else None)
+        return path, caveat
+
     def set_preset(self, preset: str | None) -> None:
         self.preset = preset or None
 

@@ -106,7 +106,7 @@ def fake_insights(seed: int, n: int) -> dict:
 
 class FakeBackend:
     def __init__(self, folder: str = "/clips", *, n_clips: int = 10, scored: int = 5, hostile: bool = True,
-                 queue_available: bool = True, report: bool = False):
+                 queue_available: bool = True, report: bool = False, use_user_file: bool = False):
         self.folder = Path(folder)
         self.calls: list[tuple] = []
         self.preset: str | None = None
@@ -114,6 +114,7 @@ class FakeBackend:
         self.report_available = report
         self.fetch_gate: threading.Semaphore | None = None  # a test releases it once per fake download step
         self.queue_available = queue_available
+        self.use_user_file = use_user_file  # read (and let Settings write) the file BYTEME_CONFIG names
         self._lock = threading.RLock()
         self._results: dict[str, ClipResult] = {}
         self._rows: dict[str, ClipRow] = {}
@@ -283,7 +284,24 @@ class FakeBackend:
     def config(self) -> dict:
         from engine.config import load_config
 
-        return load_config(None, preset=self.preset, use_user_file=False)
+        return load_config(None, preset=self.preset, use_user_file=self.use_user_file)
+
+    def config_sources(self) -> dict:
+        from engine.config import explain_sources
+
+        return explain_sources(None, preset=self.preset, use_user_file=self.use_user_file)
+
+    def save_setting(self, keys, value):
+        """The real writer, only when a test turned the user file on (and pointed ``BYTEME_CONFIG`` at a tmp file):
+        the fake never writes a person's own config."""
+        from engine.config import save_user_setting, user_config_path
+
+        self.calls.append(("save_setting", tuple(keys), value))
+        if not self.use_user_file:
+            raise FeatureNotAvailable("This fake library has no user config file.")
+        path = user_config_path()
+        assert "pytest" in str(path) or "tmp" in str(path), path
+        return save_user_setting(tuple(keys), value), None
 
     def set_preset(self, preset):
         self.calls.append(("set_preset", preset))

@@ -600,3 +600,115 @@ async def test_no_color_is_honoured_and_meaning_stays_in_symbols_and_words(monke
     rewards = rewards_text(result).plain
     assert "✗ fail" in rewards and "✓ pass" in rewards and "? unknown" in rewards
     assert "▲▲ high" in svg.replace("&#160;", " ") or "high" in svg
+
+
+# -- settings ------------------------------------------------------------------------------------------------
+def settings_rows(screen) -> dict[str, tuple[str, str, str]]:
+    from byteme_tui.widgets.settings_table import SettingsTable
+
+    table = screen.query_one(SettingsTable)
+    return {k.value: tuple(c.plain for c in table.get_row(k)) for k in table.rows}
+
+
+@sync
+async def test_settings_whole_keys_grouped_searchable_true_sources_and_saved(tmp_path, monkeypatch):
+    import tomllib
+
+    from textual.widgets import Input, RadioSet, Static
+
+    from byteme_tui.widgets.settings_table import SettingsTable
+
+    user_file = tmp_path / "conf" / "config.toml"
+    user_file.parent.mkdir()
+    user_file.write_text('[tiers]\ngold = 72\n\n[hook]\nwindow_s = 3.0\n')
+    monkeypatch.setenv("BYTEME_CONFIG", str(user_file))
+    be = FakeBackend(use_user_file=True)
+    app = BytemeApp(be, poll_interval_s=None)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("comma")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, SettingsScreen)
+        table = screen.query_one(SettingsTable)
+        rows = settings_rows(screen)
+        n_settings = len(table.by_key)
+        assert n_settings > 300
+        # grouped: a heading per section, each setting under its own section's heading
+        headings = [k for k in rows if k.startswith("§")]
+        assert headings[:4] == ["§engine", "§platform", "§scoring", "§tiers"] and "§targets" in headings
+        keys = list(rows)
+        assert keys.index("§targets") < keys.index('targets."visual.sharpness".good') < keys.index("§text")
+        # whole keys at 160 columns (the longest one, 46 characters), values as TOML
+        longest = 'targets."visual.clipped_highlights_pct".advice'
+        assert rows[longest][0] == longest
+        assert rows['targets."visual.clipped_highlights_pct".kind'][1] == '"max"'
+        # true sources: the user's file, the shipped defaults
+        assert rows["tiers.gold"][1:] == ("72", f"your file {user_file}"[:36 - 1] + "…")
+        assert rows["tiers.silver"][2] == "shipped defaults"
+        # the detail pane shows the whole value and the whole source of the highlighted setting
+        long_value = max(table.by_key.values(), key=lambda s: len(str(s.value)))
+        assert len(long_value.value) > 200 and rows[long_value.key][1].endswith("…")  # cut in its cell...
+        table.move_cursor(row=keys.index(long_value.key))
+        await pilot.pause()
+        detail = screen.query_one("#setting-detail", Static).render().plain
+        assert long_value.value in detail and "from: shipped defaults" in detail  # ...whole in the pane
+        table.move_cursor(row=keys.index("tiers.gold"))
+        await pilot.pause()
+        assert f"from: your file {user_file}" in screen.query_one("#setting-detail", Static).render().plain
+        # search: key, value or source
+        await pilot.press("slash", *"clipped_high")
+        await pilot.pause()
+        rows = settings_rows(screen)
+        assert set(rows) == {"§targets"} | {k for k in rows if "clipped_highlights_pct" in k} and len(rows) > 5
+        assert "of" in screen.sub_title
+        screen.query_one("#search", Input).value = "your file"
+        await pilot.pause()
+        assert set(settings_rows(screen)) == {"§tiers", "tiers.gold", "§hook", "hook.window_s"}
+        await pilot.press("enter", "escape")  # back to the table; esc clears the search
+        await pilot.pause()
+        assert len(screen.query_one(SettingsTable).by_key) == n_settings
+        # the preset switch is one line above the table: nothing draws over the table
+        radios = screen.query_one("#preset", RadioSet)
+        assert radios.region.height == 1 and radios.region.bottom <= table.region.y
+        # switch to reels: the preset's tables say so, platform.preset says it was chosen here
+        await pilot.click(next(b for b in radios.children if b.name == "reels"))
+        await settle(app, pilot)
+        assert be.preset == "reels"
+        rows = settings_rows(screen)
+        assert rows["platform.preset"][1:] == ('"reels"', "chosen for this run (--preset or Se…")
+        reels = [k for k, r in rows.items() if r[2] == "preset 'reels'"]
+        assert reels and all(k.startswith("rewards.") for k in reels)
+        assert rows["rewards.program"][1] == '"Instagram Reels bonuses and monetisation"' or \
+            rows["rewards.program"][1] == toml_value_of(app.cfg["rewards"]["program"])
+        # change a value and save it to the user's file: named in the confirmation, other keys kept
+        keys = list(rows)
+        table = screen.query_one(SettingsTable)
+        table.move_cursor(row=keys.index('targets."visual.sharpness".good'))
+        await pilot.pause()
+        await pilot.press("e")
+        edit = screen.query_one("#edit", Input)
+        assert edit.display and edit.has_focus and edit.value == "0.6"
+        edit.value = "yes please"  # not a number: refused in words, nothing written
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert any("This setting takes a number" in n for n in notices(app))
+        assert "visual.sharpness" not in user_file.read_text()
+        edit.value = "0.7"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert not edit.display
+        saved = tomllib.loads(user_file.read_text())
+        assert saved == {"tiers": {"gold": 72}, "hook": {"window_s": 3.0},
+                         "targets": {"visual.sharpness": {"good": 0.7}}}
+        assert any(f'Saved targets."visual.sharpness".good = 0.7 to {user_file}.' in n for n in notices(app))
+        rows = settings_rows(screen)
+        assert rows['targets."visual.sharpness".good'][1] == "0.7"
+        assert rows['targets."visual.sharpness".good'][2].startswith("your file ")
+        assert app.cfg["targets"]["visual.sharpness"]["good"] == 0.7
+
+
+def toml_value_of(v) -> str:
+    from byteme_tui.widgets.settings_table import toml_value
+
+    return toml_value(v)
