@@ -12,11 +12,30 @@ from dataclasses import replace
 from pathlib import Path
 
 from .media import iter_clips
-from .service_state import ACTIVE, ClipRow, JobView, LibraryState
+from .service_state import ACTIVE, ClipRow, FinishedJob, JobView, LibraryState
 from .store import Store, path_key
 
 #: Seconds of finished jobs that the throughput (clips per minute) is averaged over.
 THROUGHPUT_WINDOW_S = 120.0
+#: Finished jobs the progress screen keeps listing (newest first) until the user clears them: a screenful.
+RECENT_FINISHED_MAX = 20
+
+
+def queue_eta_s(*, done_media_s: float, elapsed_s: float, remaining_media_s: float) -> float | None:
+    """Seconds until the queue is done: the media seconds left at the rate measured in this run (media seconds
+    analysed, finished clips plus the done part of running ones, per wall second since the run started; with
+    several workers that rate already includes them). None before anything has been measured."""
+    if done_media_s <= 0 or elapsed_s <= 0:
+        return None
+    return remaining_media_s * elapsed_s / done_media_s
+
+
+def media_seconds(rows: dict, keys) -> dict[str, float]:
+    """Each clip's duration in seconds (``rows``: path -> ClipRow), a clip not yet probed counted at the mean of
+    the folder's known durations (1 each when none is known: the estimate then counts clips)."""
+    known = [r.duration_s for r in rows.values() if r.duration_s]
+    mean = sum(known) / len(known) if known else 1.0
+    return {k: (rows[k].duration_s if k in rows and rows[k].duration_s else mean) for k in keys}
 
 
 class FeatureNotAvailable(Exception):
@@ -83,6 +102,10 @@ class LibraryService:
         self._active: set[str] = set()
         self._finished_at: deque = deque()
         self._batch_finished = 0
+        self._batch_started: float | None = None  # monotonic time the current run started
+        self._batch_done_media_s = 0.0
+        self._eta_s: float | None = None
+        self._finished: tuple = ()
         self._version = 0
         if executor == "local":
             # Start multiprocessing's resource tracker now, while sys.stderr is the real one: inside the app,
@@ -171,11 +194,14 @@ class LibraryService:
             now_active = {k for k, j in latest.items() if j.state in ACTIVE}
             if now_active and not self._active:
                 self._batch_finished = 0
+                self._batch_started = time.monotonic()
+                self._batch_done_media_s = 0.0
             finished = self._active - now_active
             if finished:
                 self._batch_finished += len(finished)
                 t = time.monotonic()
                 self._finished_at.extend([t] * len(finished))
+                self._batch_done_media_s += sum(media_seconds(self._rows, finished).values())
                 self._reload(finished)
             self._active = now_active
             rows = dict(self._rows)
@@ -198,7 +224,37 @@ class LibraryService:
                         state=j.state, stage=j.stage, fraction=j.fraction or 0.0, fps=j.fps, eta_s=j.eta_s,
                         attempt=j.attempt, max_attempts=j.max_attempts, error=error_text(j.error))
                 for k, j in latest.items() if j.state in ("queued", "running", "failed"))
+            self._finished = self._finished_jobs(jobs)
+            self._eta_s = self._queue_eta(latest, now_active)
             return self._snapshot()
+
+    def _finished_jobs(self, jobs) -> tuple:
+        out = []
+        for j in jobs:  # finished ones newest first (the queue's display order)
+            if j.state not in ("done", "failed", "cancelled"):
+                continue
+            key = self._key(j.path)
+            r = self._results.get(key) if j.state == "done" else None
+            took = j.finished_at - j.started_at if j.finished_at and j.started_at else None
+            out.append(FinishedJob(
+                id=j.id, path=key, name=self._rows[key].name if key in self._rows else os.path.basename(key),
+                state=j.state, overall=r.scores.overall if r is not None and r.scores else None,
+                tier=r.scores.tier if r is not None and r.scores else None, took_s=took, error=error_text(j.error)))
+            if len(out) >= RECENT_FINISHED_MAX:
+                break
+        return tuple(out)
+
+    def _queue_eta(self, latest: dict, active: set) -> float | None:
+        if not active or self._batch_started is None:
+            return None
+        done = self._batch_done_media_s
+        remaining = 0.0
+        for k, m in media_seconds(self._rows, active).items():
+            f = (latest[k].fraction or 0.0) if latest[k].state == "running" else 0.0
+            done += f * m
+            remaining += (1.0 - f) * m
+        return queue_eta_s(done_media_s=done, elapsed_s=time.monotonic() - self._batch_started,
+                           remaining_media_s=remaining)
 
     def _key(self, path: str) -> str:
         return path if path in self._rows else path_key(path)
@@ -229,7 +285,7 @@ class LibraryService:
         return LibraryState(
             folder=str(self.folder), rows=dict(self._rows), jobs=jobs,
             batch_total=self._batch_finished + active, batch_finished=self._batch_finished,
-            throughput_per_min=rate, paused=bool(self._queue and self._queue.is_paused()),
+            throughput_per_min=rate, eta_s=self._eta_s, finished=self._finished, paused=bool(self._queue and self._queue.is_paused()),
             queue_available=self._queue_error is None, problem=getattr(self, "_problem", None) or self._queue_error,
             version=self._version)
 

@@ -13,8 +13,11 @@ from engine.media import MediaInfo
 from engine.result import ClipResult
 from engine.scorer import Scores
 
-from engine.service import FeatureNotAvailable, row_from_result
-from engine.service_state import ACTIVE, ClipRow, JobView, LibraryState
+from engine.service import FeatureNotAvailable, media_seconds, queue_eta_s, row_from_result
+from engine.service_state import ACTIVE, ClipRow, FinishedJob, JobView, LibraryState
+
+#: The fake's clock: each ``step()`` takes this many (pretend) seconds, so times and the queue's ETA are fixed.
+STEP_S = 10.0
 
 #: Names that must show literally: markup, a click action and terminal escape codes.
 HOSTILE_NAMES = ("[bold red]x[@click=app.quit].mp4", "esc\x1b[31mred\x1b[0m.mp4")
@@ -122,6 +125,11 @@ class FakeBackend:
         self._next_id = 1
         self._paused = False
         self._batch = [0, 0]  # finished, total
+        self.clock_s = 0.0  # advanced by step() only
+        self._batch_started_s = 0.0
+        self._batch_done_media_s = 0.0
+        self._started_s: dict[int, float] = {}
+        self._finished: list[FinishedJob] = []
         self._version = 0
         names = [f"clip_{i:03d}.mp4" for i in range(n_clips)]
         if hostile and n_clips >= 2:
@@ -138,7 +146,8 @@ class FakeBackend:
             path = str(self.folder / names[scored])
             self._rows[path] = replace(self._rows[path], status="failed",
                                        error="media.unreadable: FFmpeg could not read [red]this[/red] file")
-            self._add_job(path, "failed", error=self._rows[path].error)
+            j = self._add_job(path, "failed", error=self._rows[path].error)
+            self._finished.append(FinishedJob(id=j.id, path=path, name=j.name, state="failed", error=j.error))
 
     # -- reading -------------------------------------------------------------------------------------------
     def open(self) -> LibraryState:
@@ -153,8 +162,22 @@ class FakeBackend:
             self._version += 1
             return LibraryState(folder=str(self.folder), rows=dict(self._rows), jobs=tuple(self._jobs.values()),
                                 batch_total=self._batch[1], batch_finished=self._batch[0],
-                                throughput_per_min=12.0 if self._batch[0] else None, paused=self._paused,
+                                throughput_per_min=12.0 if self._batch[0] else None, eta_s=self._eta(),
+                                finished=tuple(self._finished), paused=self._paused,
                                 queue_available=self.queue_available, version=self._version)
+
+    def _eta(self) -> float | None:
+        """The service's estimate over the fake clock: media seconds done per second since the run started."""
+        active = {j.path: j for j in self._jobs.values() if j.state in ACTIVE}
+        if not active:
+            return None
+        done, remaining = self._batch_done_media_s, 0.0
+        for p, m in media_seconds(self._rows, active).items():
+            f = active[p].fraction if active[p].state == "running" else 0.0
+            done += f * m
+            remaining += (1.0 - f) * m
+        return queue_eta_s(done_media_s=done, elapsed_s=self.clock_s - self._batch_started_s,
+                           remaining_media_s=remaining)
 
     def result(self, path: str):
         return self._results.get(path)
@@ -188,6 +211,7 @@ class FakeBackend:
                 break
             if j.state == "queued":
                 self._set_job(j, state="running", stage="decode", fraction=0.0, fps=240.0, eta_s=4.0)
+                self._started_s[j.id] = self.clock_s
                 running += 1
 
     def _set_job(self, j: JobView, **kw) -> JobView:
@@ -205,6 +229,7 @@ class FakeBackend:
             self.calls.append(("enqueue", tuple(paths), force))
             if not any(j.state in ACTIVE for j in self._jobs.values()):
                 self._batch = [0, 0]
+                self._batch_started_s, self._batch_done_media_s = self.clock_s, 0.0
             n = 0
             for p in paths:
                 if any(j.path == p and j.state in ACTIVE for j in self._jobs.values()):
@@ -218,6 +243,7 @@ class FakeBackend:
     def step(self, fraction: float = 0.5) -> None:
         """Advance every running job by ``fraction``; a job at 100% is done with a fixed result."""
         with self._lock:
+            self.clock_s += STEP_S
             for j in list(self._jobs.values()):
                 if j.state != "running":
                     continue
@@ -226,11 +252,13 @@ class FakeBackend:
                     self._set_job(j, fraction=f, stage="visual" if f < 0.6 else "audio", eta_s=4.0 * (1 - f))
                     continue
                 del self._jobs[j.id]
+                self._batch_done_media_s += media_seconds(self._rows, [j.path])[j.path]
                 seed = list(self._rows).index(j.path)
                 r = fake_result(j.path, seed)
                 self._results[j.path] = r
                 self._rows[j.path] = row_from_result(j.path, self._rows[j.path].name, r.media.size_bytes, r)
                 self._batch[0] += 1
+                self._finish(j, "done", overall=r.scores.overall, tier=r.scores.tier)
             self._running_slots()
 
     def cancel(self, paths) -> int:
@@ -240,9 +268,15 @@ class FakeBackend:
             for j in list(self._jobs.values()):
                 if j.path in paths and j.state in ACTIVE:
                     del self._jobs[j.id]
+                    self._finish(j, "cancelled")
                     self._rows[j.path] = replace(self._rows[j.path], status="cancelled", stage=None, fraction=None)
                     n += 1
             return n
+
+    def _finish(self, j: JobView, state: str, **kw) -> None:
+        started = self._started_s.pop(j.id, None)
+        self._finished.insert(0, FinishedJob(id=j.id, path=j.path, name=j.name, state=state,
+                                             took_s=self.clock_s - started if started is not None else None, **kw))
 
     def cancel_all(self) -> int:
         self.calls.append(("cancel_all",))
@@ -252,6 +286,7 @@ class FakeBackend:
         with self._lock:
             self.calls.append(("retry_failed",))
             failed = [j for j in self._jobs.values() if j.state == "failed"]
+            self._finished = [f for f in self._finished if f.state != "failed"]
             for j in failed:
                 self._set_job(j, state="queued", error=None)
                 self._rows[j.path] = replace(self._rows[j.path], status="queued", error=None)
@@ -273,6 +308,7 @@ class FakeBackend:
             for j in list(self._jobs.values()):
                 if j.state == "failed":
                     del self._jobs[j.id]
+            self._finished = []
 
     def has_running(self) -> bool:
         return any(j.state in ACTIVE for j in self._jobs.values())

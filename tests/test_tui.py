@@ -544,6 +544,19 @@ async def test_scores_generated_folder_through_real_queue(clips, tmp_path, monke
         assert rows["broken.mp4"].status in ("error", "failed") and rows["broken.mp4"].error
         text = table_text(app)
         assert "✓ done" in text and f"{rows['a.mp4'].overall:.0f}" in text
+        # the finished jobs stay listed with their score and the time they took, until cleared
+        for _ in range(50):
+            if len(app.state.finished) == 3:
+                break
+            await pilot.pause(0.1)
+        finished = {f.name: f for f in app.state.finished}
+        assert finished["a.mp4"].state == "done" and finished["a.mp4"].overall == rows["a.mp4"].overall
+        assert finished["a.mp4"].tier == rows["a.mp4"].tier and finished["a.mp4"].took_s > 0
+        assert finished["broken.mp4"].overall is None  # failed (or done with an error result): no score
+        app.backend.clear_finished()
+        app.poll()
+        await settle(app, pilot)
+        assert app.state.finished == ()
         await pilot.press("q")
         await settle(app, pilot)
 
@@ -712,3 +725,62 @@ def toml_value_of(v) -> str:
     from byteme_tui.widgets.settings_table import toml_value
 
     return toml_value(v)
+
+
+# -- progress ------------------------------------------------------------------------------------------------
+def test_queue_eta_is_the_remaining_media_at_the_measured_rate():
+    from engine.service import queue_eta_s
+
+    # 30 s of media analysed in 60 s of wall time (0.5 media-s per s): 90 s of media left takes 180 s
+    assert queue_eta_s(done_media_s=30.0, elapsed_s=60.0, remaining_media_s=90.0) == pytest.approx(180.0)
+    assert queue_eta_s(done_media_s=0.0, elapsed_s=60.0, remaining_media_s=90.0) is None  # nothing measured yet
+    from byteme_tui.format import about
+
+    assert [about(s) for s in (None, 59, 170, 5400, 5430)] == [
+        "measuring…", "under a minute", "about 3 min", "about 1 h 30 min", "about 1 h 30 min"]
+
+
+@sync
+async def test_progress_shows_the_queue_eta_and_keeps_finished_jobs_until_cleared():
+    from textual.widgets import DataTable, Static
+
+    be = FakeBackend()
+    app = BytemeApp(be, poll_interval_s=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        nine = [p for p in be._rows if not p.endswith("clip_005.mp4")]
+        be.enqueue(nine)  # 9 clips of 12 s (the unprobed ones count at the folder's mean, 12 s)
+        await pilot.press("p")
+        await refresh(app, pilot)
+        total = app.screen.query_one("#total", Static)
+        assert "measuring… left" in total.render().plain  # nothing analysed yet
+        be.step(0.25)  # 10 s: two clips a quarter done = 6 media-s; 102 left at 0.6 media-s/s = 170 s
+        await refresh(app, pilot)
+        assert app.state.eta_s == pytest.approx(170.0)
+        assert "about 3 min left" in total.render().plain
+        finished = app.screen.query_one("#finished", DataTable)
+        assert finished.row_count == 1  # the clip that failed before the run
+        be.step(0.75)  # 20 s: two clips done (24 media-s); 7 clips (84 s) left at 1.2 media-s/s = 70 s
+        await refresh(app, pilot)
+        assert app.state.eta_s == pytest.approx(70.0)
+        assert "about 1 min left" in total.render().plain
+        rows = [[c.plain for c in finished.get_row_at(i)] for i in range(finished.row_count)]
+        assert len(rows) == 3
+        for row in rows[:2]:  # newest first: each with its score, tier and time taken
+            name = row[0]
+            r = app.state.rows[f"/clips/{name}"]
+            assert row[1] == "✓ done" and row[2].startswith(f"{r.overall:.0f} ") and row[3] == r.tier
+            assert row[4] == "20.0 s"
+        assert rows[2][:2] == ["clip_005.mp4", "✗ failed"]
+        assert "C Clear finished" in " ".join(
+            f"{b.key} {b.description}" for b in app.screen.BINDINGS if b.show)  # in the footer
+        be.step(0.5)  # still listed after later polls: finished jobs stay until cleared
+        await refresh(app, pilot)
+        assert finished.row_count == 3
+        await pilot.press("C")
+        await settle(app, pilot)
+        await refresh(app, pilot)
+        assert ("clear_finished",) in be.calls and finished.row_count == 0
+        await pilot.press("escape")
+        summary = app.screen.query_one("#summary", Static).render().plain
+        assert "▶ run" in summary and "left" in summary

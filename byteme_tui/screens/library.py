@@ -11,7 +11,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from ..format import clip_text, safe
+from ..format import about, clip_text, safe
 from engine.service_state import STATUSES, ClipRow, LibraryState
 from ..widgets.clip_table import ClipTable
 
@@ -183,6 +183,8 @@ class LibraryScreen(Screen):
         if state.batch_total and state.active_count:
             text.append(f"  ▶ run {100 * state.batch_fraction:.0f}% ({state.batch_finished}/{state.batch_total})",
                         style="bold cyan")
+            if state.eta_s is not None:
+                text.append(f", {about(state.eta_s)} left", style="cyan")
         if state.paused:
             text.append("  ‖ paused", style="yellow")
         if state.problem:
