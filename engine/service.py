@@ -84,7 +84,7 @@ def error_text(error) -> str | None:
 
 class LibraryService:
     def __init__(self, folder: str | os.PathLike, *, store_path=None, config_path=None, preset: str | None = None,
-                 model: str | None = None, workers: int = 2, executor: str = "local"):
+                 model: str | None = None, workers: int = 2, executor: str = "local", thumbnail_dir=None):
         self.folder = Path(folder).expanduser().resolve()
         self.store_path = Path(store_path) if store_path else None
         self.config_path = config_path
@@ -92,6 +92,7 @@ class LibraryService:
         self.model = model
         self.workers = workers
         self.executor = executor
+        self.thumbnail_dir = Path(thumbnail_dir) if thumbnail_dir else None  # default: <data dir>/thumbnails
         self._lock = threading.RLock()
         self._store: Store | None = None
         self._queue = None
@@ -292,6 +293,27 @@ class LibraryService:
     def result(self, path: str):
         with self._lock:
             return self._results.get(path)
+
+    def thumbnail(self, path: str, t_s: float | None = None) -> tuple[bytes, float] | None:
+        """A small PNG of the scored clip's frame at ``t_s`` seconds (None: the representative frame) and the time
+        it shows; None when the clip has no picture or cannot be read now. One seek and at most a group of pictures
+        decoded, then cached on disk (``engine.thumbnails``); never the whole clip again. Runs without the lock:
+        it reads only the file."""
+        from .errors import BytemeError
+        from .thumbnails import ThumbnailCache, representative_time_s
+
+        result = self.result(path)
+        if result is None or result.media is None or not result.media.has_video:
+            return None
+        t = representative_time_s(result) if t_s is None else max(0.0, float(t_s))
+        if self.thumbnail_dir is None:
+            from .paths import data_dir
+
+            self.thumbnail_dir = data_dir() / "thumbnails"
+        try:
+            return ThumbnailCache(self.thumbnail_dir).png(path, t, key=result.content_hash), t
+        except (BytemeError, OSError):
+            return None  # moved, deleted or damaged since it was scored: the breakdown shows no picture
 
     def folder_medians(self) -> dict:
         """Median score of each modality (and overall) over the folder's scored clips."""

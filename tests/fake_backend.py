@@ -182,6 +182,31 @@ class FakeBackend:
     def result(self, path: str):
         return self._results.get(path)
 
+    def thumbnail(self, path: str, t_s: float | None = None):
+        """A drawn picture instead of a decoded frame, the shape of the clip (160 px wide), its colours fixed by
+        the clip and the second (a sky, a ground and a sun that moves with time): the same PNG every run."""
+        import numpy as np
+
+        from engine.thumbnails import THUMB_WIDTH_PX, png_bytes, representative_time_s
+
+        self.calls.append(("thumbnail", path, t_s))
+        r = self._results.get(path)
+        if r is None:
+            return None
+        t = representative_time_s(r) if t_s is None else t_s
+        seed = list(self._rows).index(path)
+        w = THUMB_WIDTH_PX
+        h = w * r.media.height // r.media.width // 2 * 2
+        y, x = np.mgrid[0:h, 0:w]
+        img = np.zeros((h, w, 3), np.uint8)
+        img[..., 0] = 40 + (seed * 37) % 120
+        img[..., 1] = 80 + 100 * y // h
+        img[..., 2] = 200 - 120 * y // h
+        img[y > 2 * h // 3] = (60, 120 + (seed * 13) % 60, 40)
+        sun_x, sun_y = int(w * (0.2 + 0.6 * t / r.media.duration_s)), h // 4
+        img[(x - sun_x) ** 2 + (y - sun_y) ** 2 < (w // 8) ** 2] = (250, 220, 60)
+        return png_bytes(img), t
+
     def folder_medians(self) -> dict:
         import statistics
 

@@ -784,3 +784,162 @@ async def test_progress_shows_the_queue_eta_and_keeps_finished_jobs_until_cleare
         await pilot.press("escape")
         summary = app.screen.query_one("#summary", Static).render().plain
         assert "▶ run" in summary and "left" in summary
+
+
+# -- thumbnails ----------------------------------------------------------------------------------------------
+#: The generated clip's background by second (RGB): what the thumbnail at each second must show.
+SECOND_COLOURS = ((210, 40, 40), (40, 190, 60), (40, 60, 210))
+THUMB_GOP_FRAMES = 15  # a keyframe every 0.5 s at 30 fps: one thumbnail decodes at most this many frames
+
+
+def _second_colour_video(i: int, t: float):
+    import numpy as np
+
+    img = np.empty((640, 360, 3), np.uint8)
+    img[:] = SECOND_COLOURS[min(int(t), 2)]
+    img[40:200, 40:200] = 235  # a light square top left: something to recognise
+    return img
+
+
+def _halfblock_colours(widget) -> list:
+    """The (upper, lower) RGB pairs of every ▀ cell the half-block widget draws."""
+    out = []
+    for y in range(widget.size.height):
+        for seg in widget.render_line(y):
+            if seg.text == "▀":
+                out.append((seg.style.color.triplet, seg.style.bgcolor.triplet))
+    return out
+
+
+def _near(rgb, want, tol=24) -> bool:
+    return all(abs(int(a) - b) <= tol for a, b in zip(rgb, want))
+
+
+@pytest.fixture
+def analysed_clip(clips, tmp_path, monkeypatch):
+    """A 3 s generated clip (red, green, blue seconds) analysed into a fresh store; (folder, service, decode calls)."""
+    from engine import media, pipeline
+    from engine.config import load_config
+    from engine.library import analyze
+    from engine.service import LibraryService
+    from engine.store import Store
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    shutil.copy(clips("thumb_seconds", duration_s=3.0, video=_second_colour_video, audio=None,
+                      gop_frames=THUMB_GOP_FRAMES), folder / "rgb.mp4")
+    monkeypatch.setenv("BYTEME_DATA_DIR", str(tmp_path / "data"))
+    calls = []
+    real = media.decode
+
+    def counting_decode(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(media, "decode", counting_decode)
+    monkeypatch.setattr(pipeline, "decode", counting_decode)
+    store = Store(tmp_path / "store.sqlite3")
+    result = analyze(folder / "rgb.mp4", load_config(use_user_file=False), store=store)
+    store.close()
+    assert result.ok and calls  # the control: analysing decodes the clip, and the counter sees it
+    calls.clear()
+    service = LibraryService(folder, store_path=tmp_path / "store.sqlite3", executor="thread",
+                             thumbnail_dir=tmp_path / "thumbs")
+    return folder, service, calls
+
+
+@sync
+async def test_breakdown_of_an_analysed_clip_shows_its_frames_in_half_blocks(analysed_clip, tmp_path_factory):
+    from byteme_tui.widgets.thumbnail import HalfBlocks, Thumbnail
+    from engine import thumbnails
+
+    folder, service, decode_calls = analysed_clip
+    seeks = []
+    real_grab = thumbnails.grab_frame
+
+    def counting_grab(*args, **kwargs):
+        grab = real_grab(*args, **kwargs)
+        seeks.append(grab.frames_decoded)
+        return grab
+
+    thumbnails.grab_frame = counting_grab
+    shots = tmp_path_factory.mktemp("breakdown-thumbnail")
+    read_first = None
+    try:
+        for size in ((80, 24), (160, 50)):
+            app = BytemeApp(service, poll_interval_s=None)
+            async with app.run_test(size=size) as pilot:
+                await settle(app, pilot)
+                await pilot.press("enter")
+                await settle(app, pilot)
+                screen = app.screen
+                assert isinstance(screen, BreakdownScreen)
+                thumb = screen.query_one(Thumbnail)
+                image = thumb.query_one(HalfBlocks)
+                assert thumb.display and thumb.has_class("-shown") and image.size.width >= 5
+                # the typical frame: of the quarter points (0.75, 1.5, 2.25 s) the sharpest second's
+                sharp = service.result(screen.path).features.series["visual.sharpness"].values
+                typical = max((0.75, 1.5, 2.25), key=lambda t: sharp[int(t)])
+                assert thumb.why == "typical" and thumb.t_s == pytest.approx(typical)
+                cells = _halfblock_colours(image)
+                assert len(cells) >= 5 * 6
+                assert sum(_near(u, SECOND_COLOURS[int(typical)]) for u, _ in cells) > len(cells) / 2
+                assert any(_near(u, (235, 235, 235), 30) for u, _ in cells)  # the light square, top left
+                caption = thumb.query_one("#thumb-caption").render().plain
+                assert caption == f"0:0{round(typical)}\ntypical"
+                app.save_screenshot(filename=f"breakdown-thumbnail-{size[0]}x{size[1]}.svg", path=str(shots))
+                print("breakdown screenshot:", shots / f"breakdown-thumbnail-{size[0]}x{size[1]}.svg")
+                # the second selected on the risk strip: its frame (2 s: blue)
+                await pilot.press("right", "right", "right")
+                await settle(app, pilot)
+                assert thumb.why == "second" and thumb.t_s == pytest.approx(2.0)
+                cells = _halfblock_colours(image)
+                assert sum(_near(u, SECOND_COLOURS[2]) for u, _ in cells) > len(cells) / 2
+                await pilot.press("escape", "q")
+                await settle(app, pilot)
+            read_first = read_first if size != (80, 24) else len(seeks)
+    finally:
+        thumbnails.grab_frame = real_grab
+    # never a second full decode: no decode pass, and each frame read decoded at most one group of pictures
+    assert decode_calls == []
+    assert seeks and all(n <= THUMB_GOP_FRAMES + 1 for n in seeks)
+    assert read_first == len(seeks) == 4  # typical, 0, 1, 2 s; the 160x50 run read them all from the disk cache
+    assert len(list((folder.parent / "thumbs").glob("*.png"))) == 4
+
+
+@sync
+async def test_thumbnail_follows_the_selected_finding_and_hides_where_there_is_no_room():
+    from byteme_tui.widgets.thumbnail import Thumbnail
+
+    be = FakeBackend()
+    app = BytemeApp(be, poll_interval_s=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        cursor_to(app, "clip_002.mp4")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        thumb = app.screen.query_one(Thumbnail)
+        # the first finding has no time: the typical frame; the next ones: where each starts
+        assert thumb.display and thumb.why == "typical"
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert (thumb.why, thumb.t_s) == ("finding", 6.0)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert (thumb.why, thumb.t_s) == ("finding", 3.0)
+        assert ("thumbnail", "/clips/clip_002.mp4", 3.0) in be.calls
+        await pilot.resize_terminal(64, 24)  # too narrow: the findings keep the room
+        await pilot.pause()
+        assert not thumb.display
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert thumb.display
+    be = FakeBackend()
+    be.thumbnail = lambda path, t_s=None: None  # no picture (audio only, file moved): nothing shown, no error
+    app = BytemeApp(be, poll_interval_s=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        cursor_to(app, "clip_002.mp4")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, BreakdownScreen) and not app.screen.query_one(Thumbnail).display
