@@ -87,7 +87,7 @@ class LibraryScreen(Screen):
         Binding("f", "retry_failed", "Retry failed", show=False),
         Binding("c", "compare", "Compare", show=False),
         Binding("p", "app.progress", "Progress"),
-        Binding("slash", "focus_filter", "Filter"),
+        Binding("slash", "focus_filter", "Search"),
         Binding("v", "cycle_status", "Status filter", show=False),
         Binding("t", "cycle_tier", "Tier filter", show=False),
         Binding("o", "cycle_sort", "Sort", show=False),
@@ -184,7 +184,7 @@ class LibraryScreen(Screen):
             text.append(f"  ▶ run {100 * state.batch_fraction:.0f}% ({state.batch_finished}/{state.batch_total})",
                         style="bold cyan")
             if state.eta_s is not None:
-                text.append(f", {about(state.eta_s)} left", style="cyan")
+                text.append(f" · {about(state.eta_s)} left", style="cyan")
         if state.paused:
             text.append("  ‖ paused", style="yellow")
         if state.problem:
