@@ -197,16 +197,20 @@ def parse_value(text: str, old: object) -> object:
     return value
 
 
-def save_user_setting(keys: tuple, value: object, file: str | os.PathLike | None = None) -> Path:
+def save_user_setting(keys: tuple, value: object, file: str | os.PathLike | None = None) -> tuple[Path, Path | None]:
     """Set one value (by key path) in the user's config file (``user_config_path()`` unless ``file``), keeping every
     other key in it; the file is made if missing. The result must load (validated against the shipped defaults
     before writing, so a bad value never reaches the file), and is written whole to a temporary file first and then
-    renamed over the old one. Comments in the old file are not kept (TOML writers do not keep them). Returns the
-    file's path; raises ConfigError in plain words."""
+    renamed over the old one. Comments are not kept (TOML writers do not keep them): an old file with comments is
+    first copied to ``<name>.bak``. Returns (the file, the backup or None); raises ConfigError in plain words."""
+    import shutil
+
     import tomli_w
 
     target = Path(file) if file is not None else user_config_path()
-    data = read_toml(target) if target.is_file() else {}
+    existed = target.is_file()
+    data = read_toml(target) if existed else {}
+    backup = None
     node = data
     for k in keys[:-1]:
         nxt = node.get(k)
@@ -217,12 +221,15 @@ def save_user_setting(keys: tuple, value: object, file: str | os.PathLike | None
     validate(deep_merge(read_toml(DEFAULT_CONFIG_PATH), data), target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        if existed and "#" in target.read_text(encoding="utf-8", errors="replace"):
+            backup = target.with_name(target.name + ".bak")
+            shutil.copy2(target, backup)
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
         os.replace(tmp, target)
     except OSError as exc:
         raise ConfigError(f"Config file {target} cannot be written: {exc.strerror or exc}.") from None
-    return target
+    return target, backup
 
 
 def preset(cfg: dict) -> dict:

@@ -437,10 +437,11 @@ class LibraryService:
         session reads a ``--config`` file instead, so the user file does not change what is scored here."""
         from .config import save_user_setting
 
-        path = save_user_setting(tuple(keys), value)
-        caveat = (f"this session reads --config {self.config_path} instead, so it applies when BYTEME runs without "
-                  "--config" if self.config_path else None)
-        return path, caveat
+        path, backup = save_user_setting(tuple(keys), value)
+        caveats = [f"its comments are not kept: the old file is {backup}" if backup else None,
+                   f"this session reads --config {self.config_path} instead, so it applies when BYTEME runs without "
+                   "--config" if self.config_path else None]
+        return path, "; ".join(c for c in caveats if c) or None
 
     def set_preset(self, preset: str | None) -> None:
         self.preset = preset or None

@@ -362,7 +362,8 @@ class FakeBackend:
             raise FeatureNotAvailable("This fake library has no user config file.")
         path = user_config_path()
         assert "pytest" in str(path) or "tmp" in str(path), path
-        return save_user_setting(tuple(keys), value), None
+        path, backup = save_user_setting(tuple(keys), value)
+        return path, f"its comments are not kept: the old file is {backup}" if backup else None
 
     def set_preset(self, preset):
         self.calls.append(("set_preset", preset))

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import shutil
 
+import numpy as np
 import pytest
 
 pytest.importorskip("textual")
@@ -943,3 +944,45 @@ async def test_thumbnail_follows_the_selected_finding_and_hides_where_there_is_n
         await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, BreakdownScreen) and not app.screen.query_one(Thumbnail).display
+
+
+def test_graphics_are_asked_for_only_on_a_terminal_and_can_be_turned_off():
+    import sys
+
+    from byteme_tui.widgets.thumbnail import detect_graphics, fit_cells
+
+    assert detect_graphics({"BYTEME_GRAPHICS": "halfcell"}) == "halfcell"
+    assert detect_graphics({"BYTEME_GRAPHICS": "OFF"}) == "off"
+    if not sys.__stdout__.isatty():  # a pipe, a browser session, CI: half-blocks, nothing asked
+        assert detect_graphics({}) == "halfcell"
+    # half-blocks: 2 pixels a cell vertically, 1 across: 160x284 at 8 rows takes 9 columns; 160x90 would take 28
+    assert fit_cells(160, 284, 8) == 9 and fit_cells(160, 90, 8) == 28 and fit_cells(0, 10, 8) == 0
+
+
+@sync
+async def test_kitty_and_sixel_thumbnails_use_textual_image():
+    from textual.app import App
+
+    from byteme_tui.widgets.thumbnail import Thumbnail
+    from engine.thumbnails import png_bytes
+
+    class One(App):
+        def compose(self):
+            yield Thumbnail("tgp", id="thumb")
+
+    app = One()
+    async with app.run_test(size=(80, 24)) as pilot:
+        thumb = app.query_one(Thumbnail)
+        from textual_image.widget import TGPImage
+
+        image = thumb.query_one("#thumb-image")
+        assert isinstance(image, TGPImage)
+        picture = np.zeros((284, 160, 3), np.uint8)
+        picture[:, :, 2] = 200
+        thumb.show(png_bytes(picture), 1.0, "typical")
+        await pilot.pause()
+        assert thumb.display and image.image is not None and image.image.size == (160, 284)
+        assert image.styles.width.cells == 9  # the same room as the half-blocks would take
+        thumb.show(None, None, "typical")
+        await pilot.pause()
+        assert not thumb.display

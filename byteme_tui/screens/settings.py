@@ -193,7 +193,10 @@ class SettingsScreen(Screen):
             self.app.call_from_thread(self.notify, f"Not saved: {exc}", severity="error", markup=False, timeout=10)
             return
         text = f"Saved {setting.key} = {toml_value(value)} to {path}."
-        text += f" Note: {caveat}." if caveat else " Clips scored from now on use it (r rescores a clip)."
+        if "--config" not in (caveat or ""):
+            text += " Clips scored from now on use it (r rescores a clip)."
+        if caveat:
+            text += f" Note: {caveat}."
         self.app.call_from_thread(self.notify, text, markup=False, timeout=10)
         self.load()
 

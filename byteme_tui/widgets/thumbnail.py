@@ -8,7 +8,6 @@ seek in the file); this module only draws it."""
 from __future__ import annotations
 
 import io
-import math
 import os
 import sys
 
@@ -53,7 +52,7 @@ def fit_cells(width_px: int, height_px: int, rows: int) -> int:
     vertically, one horizontally: a cell is about twice as tall as wide, so the shape is kept)."""
     if width_px <= 0 or height_px <= 0 or rows <= 0:
         return 0
-    return max(1, min(MAX_WIDTH_CELLS, math.ceil(width_px * 2 * rows / height_px)))
+    return max(1, min(MAX_WIDTH_CELLS, round(width_px * 2 * rows / height_px)))
 
 
 class HalfBlocks(Widget):
