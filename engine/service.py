@@ -295,7 +295,7 @@ class LibraryService:
             return self._results.get(path)
 
     def thumbnail(self, path: str, t_s: float | None = None) -> tuple[bytes, float] | None:
-        """A small PNG of the scored clip's frame at ``t_s`` seconds (None: the representative frame) and the time
+        """A small JPEG of the scored clip's frame at ``t_s`` seconds (None: the representative frame) and the time
         it shows; None when the clip has no picture or cannot be read now. One seek and at most a group of pictures
         decoded, then cached on disk (``engine.thumbnails``); never the whole clip again. Runs without the lock:
         it reads only the file."""
@@ -311,7 +311,7 @@ class LibraryService:
 
             self.thumbnail_dir = data_dir() / "thumbnails"
         try:
-            return ThumbnailCache(self.thumbnail_dir).png(path, t, key=result.content_hash), t
+            return ThumbnailCache(self.thumbnail_dir).picture(path, t, key=result.content_hash), t
         except (BytemeError, OSError):
             return None  # moved, deleted or damaged since it was scored: the breakdown shows no picture
 

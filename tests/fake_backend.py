@@ -3,6 +3,7 @@ jobs that advance only when ``step()`` is called. Tests and snapshot tests drive
 records every command the UI sent."""
 from __future__ import annotations
 
+import io
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -184,10 +185,12 @@ class FakeBackend:
 
     def thumbnail(self, path: str, t_s: float | None = None):
         """A drawn picture instead of a decoded frame, the shape of the clip (160 px wide), its colours fixed by
-        the clip and the second (a sky, a ground and a sun that moves with time): the same PNG every run."""
+        the clip and the second (a sky, a ground and a sun that moves with time): the same picture every run."""
         import numpy as np
 
-        from engine.thumbnails import THUMB_WIDTH_PX, png_bytes, representative_time_s
+        from PIL import Image
+
+        from engine.thumbnails import THUMB_WIDTH_PX, representative_time_s
 
         self.calls.append(("thumbnail", path, t_s))
         r = self._results.get(path)
@@ -205,7 +208,9 @@ class FakeBackend:
         img[y > 2 * h // 3] = (60, 120 + (seed * 13) % 60, 40)
         sun_x, sun_y = int(w * (0.2 + 0.6 * t / r.media.duration_s)), h // 4
         img[(x - sun_x) ** 2 + (y - sun_y) ** 2 < (w // 8) ** 2] = (250, 220, 60)
-        return png_bytes(img), t
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="PNG")  # lossless: snapshots do not depend on a JPEG library's version
+        return buf.getvalue(), t
 
     def folder_medians(self) -> dict:
         import statistics

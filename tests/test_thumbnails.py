@@ -84,12 +84,12 @@ def test_cache_reads_each_frame_once(rgb_clip, tmp_path, monkeypatch):
     real = thumbnails.grab_frame
     monkeypatch.setattr(thumbnails, "grab_frame", lambda *a, **k: calls.append(a) or real(*a, **k))
     cache = ThumbnailCache(tmp_path / "thumbs")
-    first = cache.png(str(rgb_clip), 1.5, key="abc123")
-    assert first.startswith(b"\x89PNG") and len(calls) == 1
-    assert cache.png(str(rgb_clip), 1.5, key="abc123") == first and len(calls) == 1  # from the disk
-    cache.png(str(rgb_clip), 2.5, key="abc123")
-    cache.png(str(rgb_clip), 1.5)  # no content hash: keyed by path, size and time of change
-    assert len(calls) == 3 and len(list((tmp_path / "thumbs").glob("*.png"))) == 3
+    first = cache.picture(str(rgb_clip), 1.5, key="abc123")
+    assert first.startswith(b"\xff\xd8") and len(calls) == 1
+    assert cache.picture(str(rgb_clip), 1.5, key="abc123") == first and len(calls) == 1  # from the disk
+    cache.picture(str(rgb_clip), 2.5, key="abc123")
+    cache.picture(str(rgb_clip), 1.5)  # no content hash: keyed by path, size and time of change
+    assert len(calls) == 3 and len(list((tmp_path / "thumbs").glob("*.jpg"))) == 3
     from PIL import Image
     import io
 

@@ -905,7 +905,7 @@ async def test_breakdown_of_an_analysed_clip_shows_its_frames_in_half_blocks(ana
     assert decode_calls == []
     assert seeks and all(n <= THUMB_GOP_FRAMES + 1 for n in seeks)
     assert read_first == len(seeks) == 4  # typical, 0, 1, 2 s; the 160x50 run read them all from the disk cache
-    assert len(list((folder.parent / "thumbs").glob("*.png"))) == 4
+    assert len(list((folder.parent / "thumbs").glob("*.jpg"))) == 4
 
 
 @sync
@@ -964,7 +964,7 @@ async def test_kitty_and_sixel_thumbnails_use_textual_image():
     from textual.app import App
 
     from byteme_tui.widgets.thumbnail import Thumbnail
-    from engine.thumbnails import png_bytes
+    from engine.thumbnails import jpeg_bytes
 
     class One(App):
         def compose(self):
@@ -979,7 +979,7 @@ async def test_kitty_and_sixel_thumbnails_use_textual_image():
         assert isinstance(image, TGPImage)
         picture = np.zeros((284, 160, 3), np.uint8)
         picture[:, :, 2] = 200
-        thumb.show(png_bytes(picture), 1.0, "typical")
+        thumb.show(jpeg_bytes(picture), 1.0, "typical")
         await pilot.pause()
         assert thumb.display and image.image is not None and image.image.size == (160, 284)
         assert image.styles.width.cells == 9  # the same room as the half-blocks would take

@@ -139,8 +139,8 @@ class BreakdownScreen(Screen):
             got = self.app.backend.thumbnail(self.path, t_s)
         except Exception:  # noqa: BLE001 - a picture is a nicety: never an error over the breakdown
             got = None
-        png, t = got if got else (None, None)
-        self.app.call_from_thread(self.query_one(Thumbnail).show, png, t, why)
+        picture, t = got if got else (None, None)
+        self.app.call_from_thread(self.query_one(Thumbnail).show, picture, t, why)
 
     @staticmethod
     def _headline(r) -> Text:

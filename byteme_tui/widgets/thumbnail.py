@@ -3,7 +3,7 @@ the upper pixel in the foreground colour and the lower one in the background: tw
 colour terminal, over SSH, in tmux and in a browser), or with the terminal's own graphics (Kitty's protocol or
 Sixel, through textual-image) when ``detect_graphics()`` found them before the app started.
 
-The picture itself comes from the library service (``thumbnail(path, t_s)``: PNG bytes from a small cache or one
+The picture itself comes from the library service (``thumbnail(path, t_s)``: JPEG bytes from a small cache or one
 seek in the file); this module only draws it."""
 from __future__ import annotations
 
@@ -137,16 +137,16 @@ class Thumbnail(Vertical):
             yield cls(id="thumb-image")
         yield Static(id="thumb-caption")
 
-    def show(self, png: bytes | None, t_s: float | None, why: str) -> None:
-        """Show the PNG (None hides the thumbnail: no picture, or it could not be read)."""
-        if png is None:
+    def show(self, picture: bytes | None, t_s: float | None, why: str) -> None:
+        """Show the picture (JPEG or PNG bytes; None hides the thumbnail: no picture, or it could not be read)."""
+        if picture is None:
             self.remove_class("-shown")
             return
         from PIL import Image
 
         from ..format import duration
 
-        image = Image.open(io.BytesIO(png))
+        image = Image.open(io.BytesIO(picture))
         image.load()
         target = self.query_one("#thumb-image")
         if isinstance(target, HalfBlocks):
