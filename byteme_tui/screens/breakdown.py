@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import on, work
+from textual.worker import get_current_worker
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -139,6 +140,8 @@ class BreakdownScreen(Screen):
             got = self.app.backend.thumbnail(self.path, t_s)
         except Exception:  # noqa: BLE001 - a picture is a nicety: never an error over the breakdown
             got = None
+        if get_current_worker().is_cancelled:
+            return  # a newer frame was asked for meanwhile: never draw an older one over it
         picture, t = got if got else (None, None)
         self.app.call_from_thread(self.query_one(Thumbnail).show, picture, t, why)
 
