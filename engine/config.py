@@ -237,7 +237,24 @@ def preset(cfg: dict) -> dict:
     return cfg.get("presets", {}).get(cfg.get("platform", {}).get("preset", ""), {})
 
 
+#: Config sections that never affect a score: left out of ``config_hash`` (signing in to TikTok must not rescore).
+UNSCORED_SECTIONS = ("tiktok",)
+#: (section, key) of values that are secrets: ``redacted`` hides them wherever the config is shown.
+SECRET_KEYS = (("tiktok", "client_secret"),)
+REDACTED = "(set; hidden)"
+
+
+def redacted(cfg: dict) -> dict:
+    """A copy of ``cfg`` with every secret (``SECRET_KEYS``) replaced by ``REDACTED``, for ``byteme config`` and
+    the settings screen."""
+    out = dict(cfg)
+    for section, key in SECRET_KEYS:
+        if isinstance(out.get(section), dict) and out[section].get(key):
+            out[section] = {**out[section], key: REDACTED}
+    return out
+
+
 def config_hash(cfg: dict) -> str:
     """A short hash of everything that affects scores (not where the values came from)."""
-    clean = {k: v for k, v in cfg.items() if not k.startswith("_")}
+    clean = {k: v for k, v in cfg.items() if not k.startswith("_") and k not in UNSCORED_SECTIONS}
     return hashlib.blake2b(json.dumps(clean, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()

@@ -74,6 +74,26 @@ def search_text(result) -> str:
     return "\n".join(str(p) for p in parts if p).lower()
 
 
+def with_synced(row: ClipRow, reading: dict | None) -> ClipRow:
+    """The row with the clip's synced TikTok numbers (``byteme tiktok sync``), when it has any."""
+    if not reading:
+        return row
+    return replace(row, views=reading.get("view_count"), likes=reading.get("like_count"))
+
+
+def own_performance(rows: dict, path: str) -> dict | None:
+    """How the creator's other synced clips whose overall score is near this clip's performed
+    (``engine.tiktok.sync.similar_score_performance``); None when this clip has no score or none is near."""
+    from engine.tiktok.sync import similar_score_performance
+
+    me = rows.get(path)
+    if me is None or me.overall is None:
+        return None
+    pairs = [(r.overall, {"view_count": r.views, "like_count": r.likes}) for k, r in rows.items()
+             if k != path and r.overall is not None and r.views is not None]
+    return similar_score_performance(pairs, me.overall)
+
+
 def error_text(error) -> str | None:
     if not error:
         return None
@@ -173,7 +193,8 @@ class LibraryService:
             for key, result in self.store.results_for(hash_of).items():
                 self._results[key] = result
                 rows[key] = row_from_result(key, rows[key].name, rows[key].size_bytes, result)
-            self._rows = rows
+            self._synced = self.store.readings_by_path()
+            self._rows = {key: with_synced(row, self._synced.get(key)) for key, row in rows.items()}
             self._active = set()
             if self.queue is not None:
                 if self.queue.jobs(states=["queued"]):
@@ -263,10 +284,11 @@ class LibraryService:
     def _base_row(self, key: str) -> ClipRow:
         old = self._rows[key]
         r = self._results.get(key)
+        synced = getattr(self, "_synced", {}).get(key)
         if r is None:
-            return ClipRow(path=key, name=old.name, size_bytes=old.size_bytes, duration_s=old.duration_s,
-                           width=old.width, height=old.height)
-        return row_from_result(key, old.name, old.size_bytes, r)
+            return with_synced(ClipRow(path=key, name=old.name, size_bytes=old.size_bytes, duration_s=old.duration_s,
+                                       width=old.width, height=old.height), synced)
+        return with_synced(row_from_result(key, old.name, old.size_bytes, r), synced)
 
     def _reload(self, keys) -> None:
         hash_of = {key: h for key in keys if (h := self.store.content_hash_of(key))}
@@ -314,6 +336,11 @@ class LibraryService:
             return ThumbnailCache(self.thumbnail_dir).picture(path, t, key=result.content_hash), t
         except (BytemeError, OSError):
             return None  # moved, deleted or damaged since it was scored: the breakdown shows no picture
+
+    def own_performance(self, path: str) -> dict | None:
+        """How this creator's own synced clips with an overall score within 10 points of this one's performed."""
+        with self._lock:
+            return own_performance(dict(self._rows), path)
 
     def folder_medians(self) -> dict:
         """Median score of each modality (and overall) over the folder's scored clips."""

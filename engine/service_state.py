@@ -30,9 +30,15 @@ class ClipRow:
     top_finding: str | None = None
     error: str | None = None  # "kind: message", outside text
     job_id: int | None = None
+    views: int | None = None  # the clip's own TikTok numbers, newest reading (``byteme tiktok sync``)
+    likes: int | None = None
     #: What the library's search looks through beyond the name, lower-cased: category, tier, the caption and
     #: every finding's code and message (outside text: matched, never shown).
     search_text: str = ""
+
+    @property
+    def like_rate(self) -> float | None:
+        return self.likes / self.views if self.views and self.likes is not None else None
 
     @property
     def orientation(self) -> str:

@@ -64,6 +64,30 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (content_hash, path, engine_version, model, config_hash)
 );
 """
+#: Engagement read from a platform, one row per video per reading (``byteme tiktok sync``): the numbers with the
+#: time they were read, so growth over time is kept; ``path`` is the local clip it was matched to (a ``path_key``)
+#: or NULL. Added after the first stores were written: ``migrate_engagement_readings`` creates it in an old store.
+ENGAGEMENT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS engagement_readings (
+    source TEXT NOT NULL,
+    video_id TEXT NOT NULL,
+    read_at REAL NOT NULL,
+    view_count INTEGER,
+    like_count INTEGER,
+    comment_count INTEGER,
+    share_count INTEGER,
+    title TEXT,
+    create_time INTEGER,
+    duration_s REAL,
+    share_url TEXT,
+    account TEXT,
+    path TEXT,
+    PRIMARY KEY (source, video_id, read_at)
+);
+CREATE INDEX IF NOT EXISTS engagement_readings_path ON engagement_readings(path);
+"""
+READING_COLUMNS = ("source", "video_id", "read_at", "view_count", "like_count", "comment_count", "share_count",
+                   "title", "create_time", "duration_s", "share_url", "account", "path")
 #: The columns of ``results`` in the order of ``SCHEMA`` (``put_result`` inserts them by name).
 RESULT_COLUMNS = ("content_hash", "path", "engine_version", "model", "config_hash", "result", "created_at")
 
@@ -139,6 +163,25 @@ def migrate_results(conn: sqlite3.Connection) -> int:
         f" FROM results_before_path r JOIN ({owners}) o ON o.content_hash = r.content_hash")
     conn.execute("DROP TABLE results_before_path")
     return cur.rowcount
+
+
+def reading_as_engagement(r: dict) -> dict:
+    """An engagement reading in the shape of ``ingest.read_engagement`` (what ``byteme train`` reads): TikTok's
+    shares are yt-dlp's ``repost_count`` (yt-dlp's TikTok extractor maps shareCount there)."""
+    return {"view_count": r.get("view_count"), "like_count": r.get("like_count"),
+            "comment_count": r.get("comment_count"), "repost_count": r.get("share_count"),
+            "uploader": r.get("account"), "title": r.get("title"), "error": None}
+
+
+def migrate_engagement_readings(conn: sqlite3.Connection) -> bool:
+    """Give a store written before engagement readings existed its ``engagement_readings`` table (nothing else
+    changes). Call inside a write transaction; True when the table was created."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='engagement_readings'").fetchone():
+        return False
+    for stmt in ENGAGEMENT_SCHEMA.strip().split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+    return True
 
 
 def content_hash(path: Path, size: int | None = None) -> str:
@@ -231,6 +274,7 @@ class Store:
                     self.conn.execute(stmt)
             # checked under the write lock: of several processes opening an old store at once, one migrates
             self.migrated_results = migrate_results(self.conn)  # result rows written by the migration (0: none)
+            migrate_engagement_readings(self.conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -269,6 +313,49 @@ class Store:
     def engagement(self, path: Path) -> dict | None:
         row = self.conn.execute("SELECT engagement FROM clips WHERE path=?", (path_key(path),)).fetchone()
         return json.loads(row[0]) if row and row[0] else None
+
+    # -- engagement readings (``byteme tiktok sync``) ----------------------------------------------------------
+    def add_readings(self, readings: list[dict]) -> None:
+        """Store readings (dicts with ``READING_COLUMNS`` keys; ``path`` a file path or None) in one transaction.
+        The same video read at the same second twice is stored once."""
+        sql = (f"INSERT OR REPLACE INTO engagement_readings({', '.join(READING_COLUMNS)})"
+               f" VALUES ({', '.join('?' * len(READING_COLUMNS))})")
+        rows = []
+        for r in readings:
+            row = dict(r)
+            row["path"] = path_key(row["path"]) if row.get("path") else None
+            rows.append(tuple(row.get(c) for c in READING_COLUMNS))
+        with write_tx(self.conn):
+            self.conn.executemany(sql, rows)
+
+    def latest_readings(self, source: str | None = None) -> list[dict]:
+        """The newest reading of each video (of ``source``, or every source), newest video first; a reading that
+        was not matched to a clip keeps the path of the video's latest matched reading."""
+        where, args = ("WHERE source=?", (source,)) if source else ("", ())
+        rows = self.conn.execute(
+            f"SELECT {', '.join(READING_COLUMNS)} FROM engagement_readings {where} ORDER BY read_at", args).fetchall()
+        latest: dict[tuple, dict] = {}
+        for row in rows:
+            d = dict(zip(READING_COLUMNS, row))
+            key = (d["source"], d["video_id"])
+            if d["path"] is None and key in latest:
+                d["path"] = latest[key]["path"]
+            latest[key] = d
+        return sorted(latest.values(), key=lambda d: (-(d["create_time"] or 0), d["video_id"]))
+
+    def reading_history(self, source: str, video_id: str) -> list[dict]:
+        rows = self.conn.execute(
+            f"SELECT {', '.join(READING_COLUMNS)} FROM engagement_readings WHERE source=? AND video_id=?"
+            " ORDER BY read_at", (source, video_id)).fetchall()
+        return [dict(zip(READING_COLUMNS, row)) for row in rows]
+
+    def readings_by_path(self) -> dict[str, dict]:
+        """path_key -> the newest reading of the video matched to that clip (every source)."""
+        out: dict[str, dict] = {}
+        for d in sorted(self.latest_readings(), key=lambda d: d["read_at"]):
+            if d["path"]:
+                out[d["path"]] = d
+        return out
 
     def set_error(self, path: Path, error: dict | None) -> None:
         key = path_key(path)

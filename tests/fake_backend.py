@@ -14,7 +14,7 @@ from engine.media import MediaInfo
 from engine.result import ClipResult
 from engine.scorer import Scores
 
-from engine.service import FeatureNotAvailable, media_seconds, queue_eta_s, row_from_result
+from engine.service import FeatureNotAvailable, media_seconds, own_performance, queue_eta_s, row_from_result
 from engine.service_state import ACTIVE, ClipRow, FinishedJob, JobView, LibraryState
 
 #: The fake's clock: each ``step()`` takes this many (pretend) seconds, so times and the queue's ETA are fixed.
@@ -110,7 +110,10 @@ def fake_insights(seed: int, n: int) -> dict:
 
 class FakeBackend:
     def __init__(self, folder: str = "/clips", *, n_clips: int = 10, scored: int = 5, hostile: bool = True,
-                 queue_available: bool = True, report: bool = False, use_user_file: bool = False):
+                 queue_available: bool = True, report: bool = False, synced: dict | None = None,
+                 use_user_file: bool = False):
+        """``synced``: clip name -> (views, likes), the clip's own TikTok numbers as ``byteme tiktok sync``
+        stores them."""
         self.folder = Path(folder)
         self.calls: list[tuple] = []
         self.preset: str | None = None
@@ -143,6 +146,9 @@ class FakeBackend:
                 self._rows[path] = row_from_result(path, name, r.media.size_bytes, r)
             else:
                 self._rows[path] = ClipRow(path=path, name=name, size_bytes=500_000 + i)
+        for name, (views, likes) in (synced or {}).items():
+            path = str(self.folder / name)
+            self._rows[path] = replace(self._rows[path], views=views, likes=likes)
         if n_clips > scored + 1:
             path = str(self.folder / names[scored])
             self._rows[path] = replace(self._rows[path], status="failed",
@@ -220,6 +226,9 @@ class FakeBackend:
             vals = [getattr(r, m) for r in self._rows.values() if getattr(r, m) is not None]
             out[m] = statistics.median(vals) if vals else None
         return out
+
+    def own_performance(self, path: str) -> dict | None:
+        return own_performance(dict(self._rows), path)
 
     def probe_missing(self, limit: int = 50) -> int:
         return 0

@@ -42,6 +42,28 @@ def finding_prompt(i: int, f) -> Text:
     return t
 
 
+def own_numbers_text(row, similar: dict | None) -> Text:
+    """This clip's own TikTok numbers (``byteme tiktok sync``) and how the creator's clips with a similar overall
+    score performed; empty when there is neither."""
+    from engine.tiktok.sync import short_count
+
+    t = Text()
+    if row is not None and row.views is not None:
+        rate = row.like_rate
+        t.append(f"On TikTok: {short_count(row.views)} views" + (f", {100 * rate:.1f}% likes" if rate is not None
+                                                                  else ""), style="bold")
+    if similar:
+        if t.plain:
+            t.append(" · ")
+        rate = similar["median_like_rate"]
+        n = similar["n"]
+        t.append(f"your clips scoring {similar['low']:.0f}-{similar['high']:.0f}: median "
+                 f"{short_count(similar['median_views'])} views" + (f", {100 * rate:.1f}% likes" if rate is not None
+                                                                    else "") + f" ({n} clip{'s' if n != 1 else ''})",
+                 style="dim" if n < 3 else "")
+    return t
+
+
 class BreakdownScreen(Screen):
     CSS_PATH = "breakdown.tcss"
     VERTICAL_BREAKPOINTS = [(0, "-short"), (TALL_FROM_ROWS, "-tall")]
@@ -105,7 +127,9 @@ class BreakdownScreen(Screen):
         self.cfg = self.app.cfg or {}
         self.specs = self.app.specs or {}
         r = self.result
-        self.query_one("#headline", Static).update(self._headline(r))
+        state = getattr(self.app, "state", None)
+        row = state.rows.get(self.path) if state is not None else None
+        self.query_one("#headline", Static).update(self._headline(r, row, self.app.backend.own_performance(self.path)))
         for m in MODALITIES:
             self.query_one(f"#panel-{m}", ModalityPanel).show(r, self.cfg, self.specs)
         self.query_one("#hook-text", Static).update(hook_text(r))
@@ -146,7 +170,7 @@ class BreakdownScreen(Screen):
         self.app.call_from_thread(self.query_one(Thumbnail).show, picture, t, why)
 
     @staticmethod
-    def _headline(r) -> Text:
+    def _headline(r, row=None, similar: dict | None = None) -> Text:
         s = r.scores
         head = Text()
         head.append_text(safe(r.path.rsplit("/", 1)[-1], "bold"))
@@ -166,6 +190,10 @@ class BreakdownScreen(Screen):
         if r.media:
             head.append(f" · {duration(r.media.duration_s)} · {r.media.width}x{r.media.height} · "
                         f"{size(r.media.size_bytes)}", style="dim")
+        tiktok = own_numbers_text(row, similar)
+        if tiktok.plain:
+            head.append("\n")
+            head.append_text(tiktok)
         return head
 
     # -- findings and the timeline -------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from engine.tiktok.sync import short_count
+
 from ..format import about, clip_text, safe
 from engine.service_state import STATUSES, ClipRow, LibraryState
 from ..widgets.clip_table import ClipTable
@@ -163,10 +165,15 @@ class LibraryScreen(Screen):
         p = self.query_one(ClipTable).current_path
         row = self.state.rows.get(p) if self.state is not None and p else None
         line = Text()
-        if row is not None and (row.error or row.top_finding):
+        if row is not None and (row.error or row.top_finding or row.views is not None):
             line.append_text(safe(row.name, "bold"))
-            line.append(": ")
-            line.append_text(safe(row.error or row.top_finding, "red" if row.error else ""))
+            if row.views is not None:  # the clip's own TikTok numbers (byteme tiktok sync)
+                rate = row.like_rate
+                line.append(f" · TikTok {short_count(row.views)} views"
+                            + (f", {100 * rate:.1f}% likes" if rate is not None else ""), style="cyan")
+            if row.error or row.top_finding:
+                line.append(": ")
+                line.append_text(safe(row.error or row.top_finding, "red" if row.error else ""))
         self.query_one("#current", Static).update(line)
 
     def _summary(self, state: LibraryState) -> Text:

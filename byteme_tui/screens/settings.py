@@ -12,7 +12,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, RadioButton, RadioSet, Static
 
-from engine.config import CHOSEN_PRESET_SOURCE, leaf_paths, parse_value
+from engine.config import CHOSEN_PRESET_SOURCE, SECRET_KEYS, leaf_paths, parse_value, redacted
 from engine.errors import ConfigError
 
 from ..format import safe
@@ -24,8 +24,8 @@ FROM_CONFIG = "from config"
 
 def settings_of(cfg: dict, sources: dict) -> list[Setting]:
     """One ``Setting`` per leaf of the active config (the presets' own tables are not listed: the active one's
-    values show where they apply), in the config's order."""
-    shown = {k: v for k, v in cfg.items() if not k.startswith("_") and k != "presets"}
+    values show where they apply), in the config's order; secrets (``engine.config.SECRET_KEYS``) show as hidden."""
+    shown = {k: v for k, v in redacted(cfg).items() if not k.startswith("_") and k != "presets"}  # no secrets
     return [Setting(keys, value, sources.get(keys, "shipped defaults")) for keys, value in leaf_paths(shown).items()]
 
 
@@ -155,6 +155,9 @@ class SettingsScreen(Screen):
         setting = self.query_one(SettingsTable).current
         if setting is None:
             self.notify("Move the cursor to a setting first (a section heading has no value).", markup=False)
+            return
+        if tuple(setting.keys) in SECRET_KEYS:
+            self.notify("A secret is not shown or changed here: set it in your config file itself.", markup=False)
             return
         self.editing = setting
         edit = self.query_one("#edit", Input)

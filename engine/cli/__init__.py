@@ -14,11 +14,11 @@ import sys
 from .. import __version__
 from ..errors import BytemeError, ConfigError
 from ..textsafe import visible
-from . import config, demo, evaluate, fetch, report, results, score, train, tui, watch
+from . import config, demo, evaluate, fetch, report, results, score, tiktok, train, tui, watch
 from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_arguments
 
 #: The commands, in the order ``byteme --help`` lists them.
-COMMANDS = (score, results, tui, demo, config, fetch, train, evaluate, watch, report)
+COMMANDS = (score, results, tui, demo, config, fetch, train, evaluate, watch, report, tiktok)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,12 +14,12 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..config import user_config_path
+    from ..config import redacted, user_config_path
 
     if args.path:
         print(user_config_path())
         return EXIT_OK
     cfg = config_for(args)
     print("# sources, later ones override earlier: " + ", ".join(cfg.pop("_sources")))
-    print(json.dumps(cfg, indent=2))
+    print(json.dumps(redacted(cfg), indent=2))
     return EXIT_OK

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from ..model import DEFAULT_NAME, load_model
 from ..train.labels import (ENGAGEMENT_TARGETS, LabelError, comparison, features_for, labels_for, print_comparison,
-                            read_labels, shipped_model)
+                            read_labels, shipped_model, synced_engagement)
 from .common import config_for, store_for
 
 NAME = "eval"
@@ -22,7 +23,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     log = lambda s: sys.stderr.write(s + "\n")  # noqa: E731
     cfg = config_for(args)
-    ls = read_labels(args.labels, args.target)
+    ls = read_labels(args.labels, args.target, synced_engagement(args) if Path(args.labels).is_dir() else None)
     store = store_for(args)
     try:
         rows, keep = features_for(ls, cfg, store, {"ocr": not args.no_ocr}, log)

@@ -8,7 +8,8 @@ from ..model import CATEGORIES, current_feature_keys, load_model, save_model, us
 from ..textsafe import display_path
 from ..train.fit import as_scorer, group_split, train_model
 from ..train.labels import (ENGAGEMENT_TARGETS, MIN_CLIPS, TEST_SHARE, LabelError, comparison, features_for,
-                            labels_for, print_comparison, read_labels, shipped_model)
+                            labels_for, print_comparison, read_labels, shipped_model,
+                            synced_engagement)
 from .common import config_for, store_for
 
 NAME = "train"
@@ -17,7 +18,8 @@ HELP = "train a scorer on your own labels (CSV or clips with .info.json)"
 
 def add_arguments(p) -> None:
     p.add_argument("labels", nargs="?", metavar="LABELS",
-                   help="a CSV (path,score[,visual,audio,text,category]) or a folder of clips with .info.json sidecars")
+                   help="a CSV (path,score[,visual,audio,text,category]) or a folder of clips with synced TikTok "
+                        "numbers (byteme tiktok sync) or .info.json sidecars")
     p.add_argument("--target", choices=("score", *ENGAGEMENT_TARGETS), default=None,
                    help="for a folder: the engagement measure to learn (default like_rate)")
     p.add_argument("--name", default="mine", help="name of the new model (saved in the user data dir); default 'mine'")
@@ -41,7 +43,7 @@ def run(args) -> int:
     if not args.labels:
         raise LabelError("Give LABELS (a CSV or a folder of clips with .info.json), or --synthetic.")
     cfg = config_for(args)
-    ls = read_labels(args.labels, args.target)
+    ls = read_labels(args.labels, args.target, synced_engagement(args) if Path(args.labels).is_dir() else None)
     if len(ls.paths) < MIN_CLIPS:
         raise LabelError(f"{len(ls.paths)} labelled clip(s) found; training needs at least {MIN_CLIPS}.")
     store = store_for(args)

@@ -4,8 +4,10 @@ LABELS is either
   - a CSV file with a ``path`` column and at least one of ``score`` (overall, any scale), ``visual``, ``audio``,
     ``text`` (per-modality, any scale) or ``category`` (one of the content categories); paths are relative to
     the CSV's folder; or
-  - a folder of clips with yt-dlp ``.info.json`` sidecars (``clip.mp4`` + ``clip.info.json``): the target is an
-    engagement measure the user picks with ``--target`` (like_rate, comment_rate, engagement_rate, log_views).
+  - a folder of clips with engagement numbers: the creator's own numbers synced from TikTok's API into the store
+    (``byteme tiktok sync``, preferred: they are TikTok's own counts) or yt-dlp ``.info.json`` sidecars
+    (``clip.mp4`` + ``clip.info.json``); the target is an engagement measure the user picks with ``--target``
+    (like_rate, comment_rate, engagement_rate, log_views, views).
 
 Scales: a column already on 0-100 (all values in [0, 100], largest above 10) is used as it is; any other scale
 (1-5 stars, 0-1, raw counts) is mapped linearly from its smallest to its largest value onto 0-100. Engagement
@@ -35,7 +37,7 @@ from ..textsafe import display_path, visible
 from .fit import (Labels, config_modalities, correlations, model_modalities, presence,
                   weighted_overall)
 
-ENGAGEMENT_TARGETS = ("like_rate", "comment_rate", "engagement_rate", "log_views")
+ENGAGEMENT_TARGETS = ("like_rate", "comment_rate", "engagement_rate", "log_views", "views")
 #: Fewer labelled clips than this cannot give a train split, an early-stopping split and a test split.
 MIN_CLIPS = 8
 TEST_SHARE = 0.25
@@ -154,6 +156,8 @@ def engagement_value(e: dict, target: str) -> float:
     likes, comments, reposts = _count(e, "like_count"), _count(e, "comment_count"), _count(e, "repost_count")
     if target == "log_views":
         return math.log10(1.0 + views) if not math.isnan(views) else math.nan
+    if target == "views":  # the same order as log_views (targets are percentile ranks)
+        return views
     if math.isnan(views) or views <= 0:
         return math.nan
     if target == "like_rate":
@@ -164,35 +168,54 @@ def engagement_value(e: dict, target: str) -> float:
     return sum(parts) / views if parts else math.nan
 
 
-def read_folder_labels(folder: Path, target: str) -> LabelledSet:
+def synced_engagement(args) -> dict:
+    """path_key -> engagement (``read_engagement``'s shape) of the clips matched by ``byteme tiktok sync``: the
+    newest reading of each. Empty when the store has none."""
+    from ..store import Store, reading_as_engagement
+
+    store = Store(args.store) if getattr(args, "store", None) else Store()
+    try:
+        return {key: reading_as_engagement(r) for key, r in store.readings_by_path().items()}
+    finally:
+        store.close()
+
+
+def read_folder_labels(folder: Path, target: str, synced: dict | None = None) -> LabelledSet:
+    """``synced``: path_key -> engagement from the store (see ``synced_engagement``); a clip's synced numbers win
+    over its .info.json. Synced clips are one account's, so they are split by clip, not by uploader."""
     from ..media import iter_clips
+    from ..store import path_key
 
     paths, values, groups = [], [], []
     skipped = 0
     for clip in iter_clips([folder]):
-        side = clip.with_name(clip.stem + ".info.json")
-        if not side.is_file():
-            skipped += 1
-            continue
-        e = _engagement(side)
+        e = (synced or {}).get(path_key(clip))
+        own = e is not None
+        if e is None:
+            side = clip.with_name(clip.stem + ".info.json")
+            if not side.is_file():
+                skipped += 1
+                continue
+            e = _engagement(side)
         v = engagement_value(e, target)
         if math.isnan(v):
             skipped += 1
             continue
         paths.append(clip)
         values.append(v)
-        up = e.get("uploader") or e.get("channel_id") or e.get("uploader_id")
+        up = None if own else e.get("uploader") or e.get("channel_id") or e.get("uploader_id")
         groups.append(f"uploader:{up}" if isinstance(up, str) and up else f"clip:{clip}")
     if skipped:
-        sys.stderr.write(f"{skipped} clip(s) under {display_path(folder)} have no usable .info.json for {target}; left out.\n")
+        sys.stderr.write(f"{skipped} clip(s) under {display_path(folder)} have no synced TikTok numbers or usable "
+                         f".info.json for {target}; left out.\n")
     n = len(paths)
     return LabelledSet(paths, percentile_rank(np.array(values)), np.full((n, 3), np.nan), np.full(n, -1), groups, target)
 
 
-def read_labels(source: str, target: str | None) -> LabelledSet:
+def read_labels(source: str, target: str | None, synced: dict | None = None) -> LabelledSet:
     p = Path(source)
     if p.is_dir():
-        return read_folder_labels(p, target or "like_rate")
+        return read_folder_labels(p, target or "like_rate", synced)
     if p.is_file():
         if target not in (None, "score"):
             raise LabelError("--target picks an engagement measure and applies to a folder of clips with .info.json "
