@@ -963,7 +963,7 @@ def test_graphics_are_asked_for_only_on_a_terminal_and_can_be_turned_off():
 async def test_kitty_and_sixel_thumbnails_use_textual_image():
     from textual.app import App
 
-    from byteme_tui.widgets.thumbnail import Thumbnail
+    from byteme_tui.widgets.thumbnail import Thumbnail, fit_cells
     from engine.thumbnails import jpeg_bytes
 
     class One(App):
@@ -982,7 +982,11 @@ async def test_kitty_and_sixel_thumbnails_use_textual_image():
         thumb.show(jpeg_bytes(picture), 1.0, "typical")
         await pilot.pause()
         assert thumb.display and image.image is not None and image.image.size == (160, 284)
-        assert image.styles.width.cells == 9  # the same room as the half-blocks would take
+        # the room beside the lists: as tall as they are (here the 24-row screen less the caption, at most 20
+        # rows), as wide as the shape needs at that height but at most a fifth of the terminal (16 columns), and
+        # then only as tall as the picture at that width (16 x 284/160 / 2 = 14 rows)
+        assert image.styles.width.cells == min(fit_cells(160, 284, 20), 80 // 5) == 16
+        assert image.styles.height.cells == 14
         thumb.show(None, None, "typical")
         await pilot.pause()
         assert not thumb.display

@@ -151,6 +151,7 @@ class BreakdownScreen(Screen):
 
     def on_resize(self) -> None:
         self._fit_thumbnail()
+        self.call_after_refresh(self.query_one(Thumbnail).fit)  # once the lists have their new height
 
     def _fit_thumbnail(self) -> None:
         """Leave the picture out where it does not fit, and without colour (half-blocks are colour alone)."""

@@ -28,6 +28,10 @@ GRAPHICS_MODES = ("auto", "halfcell", "off")
 MAX_WIDTH_CELLS = 32
 #: ... and at most this fraction (1/N) of the terminal's width, so the findings keep their room at 80 columns.
 SCREEN_SHARE = 5
+#: Rows under the picture for its caption (the time, and why this frame).
+CAPTION_ROWS = 2
+#: The tallest a thumbnail gets, in rows (40 half-block pixels: at 160x50 the breakdown's lists have ~21 rows).
+MAX_ROWS = 20
 
 
 def detect_graphics(environ=os.environ) -> str:
@@ -59,7 +63,7 @@ class HalfBlocks(Widget):
     """A picture drawn with ``▀``: each cell shows two pixels, scaled to the widget's size (shape kept)."""
 
     DEFAULT_CSS = """
-    HalfBlocks { width: auto; height: 8; }
+    HalfBlocks { width: 100%; height: 1fr; }
     """
 
     def __init__(self, **kwargs):
@@ -72,12 +76,6 @@ class HalfBlocks(Widget):
         self.image = image.convert("RGB") if image is not None else None
         self._drawn_at = (0, 0)
         self.refresh(layout=True)
-
-    def get_content_width(self, container, viewport) -> int:
-        if self.image is None:
-            return 0
-        rows = self.styles.height.cells if self.styles.height and self.styles.height.is_cells else 8
-        return max(1, min(fit_cells(*self.image.size, int(rows)), viewport.width // SCREEN_SHARE))
 
     def _pixels(self, cols: int, rows: int) -> list[list[tuple]]:
         if self._drawn_at != (cols, rows):
@@ -116,7 +114,7 @@ class Thumbnail(Vertical):
     the second selected on the risk strip). Hidden until there is a picture."""
 
     DEFAULT_CSS = """
-    Thumbnail { width: auto; height: auto; display: none; padding: 0 1 0 0; }
+    Thumbnail { width: 10; height: 100%; display: none; padding: 0 1 0 0; }
     Thumbnail.-shown { display: block; }
     Thumbnail #thumb-caption { width: auto; height: 2; color: $text-muted; }
     """
@@ -126,6 +124,7 @@ class Thumbnail(Vertical):
         self.mode = mode if mode in ("sixel", "tgp", "halfcell") else "halfcell"
         self.t_s: float | None = None
         self.why = ""
+        self.picture_size: tuple[int, int] | None = None
 
     def compose(self) -> ComposeResult:
         if self.mode == "halfcell":
@@ -148,13 +147,27 @@ class Thumbnail(Vertical):
 
         image = Image.open(io.BytesIO(picture))
         image.load()
+        self.picture_size = image.size
         target = self.query_one("#thumb-image")
         if isinstance(target, HalfBlocks):
             target.show(image)
         else:
-            rows = target.styles.height.cells if target.styles.height and target.styles.height.is_cells else 8
-            target.styles.width = fit_cells(*image.size, int(rows))
             target.image = image
         self.t_s, self.why = t_s, why
         self.query_one("#thumb-caption", Static).update(Text(f"{duration(t_s)}\n{why}"))
         self.add_class("-shown")
+        self.fit()
+
+    def fit(self) -> None:
+        """Size the picture to the room beside the findings: as tall as they are (less the caption, at most
+        ``MAX_ROWS``), as wide as its shape needs at that height (at most 1/``SCREEN_SHARE`` of the terminal)."""
+        if self.picture_size is None or self.parent is None:
+            return
+        rows = max(2, min(MAX_ROWS, self.parent.size.height - CAPTION_ROWS))
+        cols = max(1, min(fit_cells(*self.picture_size, rows), self.app.size.width // SCREEN_SHARE))
+        w, h = self.picture_size
+        rows = max(1, min(rows, round(cols * h / w / 2)))  # a wide picture: the caption right under it
+        target = self.query_one("#thumb-image")
+        target.styles.height = rows
+        target.styles.width = cols
+        self.styles.width = max(cols, len(self.why), 4) + 1  # the caption's words fit too; 1 column of padding
