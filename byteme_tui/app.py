@@ -28,9 +28,10 @@ class BytemeApp(AppActions, App[int]):
     CSS_PATH = "app.tcss"
     BINDINGS = [("q", "quit", "Quit"), ("ctrl+c", "quit", "Quit")]
 
-    def __init__(self, backend, *, poll_interval_s: float | None = POLL_INTERVAL_S):
+    def __init__(self, backend, *, poll_interval_s: float | None = POLL_INTERVAL_S, graphics: str = "halfcell"):
         super().__init__()
         self.backend = backend
+        self.graphics = graphics  # how thumbnails are drawn: widgets.thumbnail.detect_graphics(), asked before run
         self.state = None
         self.cfg: dict | None = None  # the active config (targets for the breakdown), read in the load worker
         self.specs: dict | None = None  # engine.extractors.metric_specs(), imported in the load worker
@@ -108,6 +109,7 @@ def run_app(folder: Path, args) -> int:
         sys.stderr.write(f"byteme: {display_path(folder)} is not a folder.\n")
         return 2
     from .terminal import worker_log_path, worker_output_to
+    from .widgets.thumbnail import detect_graphics
 
     from engine.cli.common import store_for
 
@@ -116,7 +118,8 @@ def run_app(folder: Path, args) -> int:
     store.close()
     backend = LibraryService(folder, store_path=store_path, config_path=getattr(args, "config", None),
                              preset=getattr(args, "preset", None))
+    graphics = detect_graphics()  # asks the terminal now: it cannot once the app reads the keyboard
     with worker_output_to(worker_log_path()):  # worker processes must never write over the app
-        app = BytemeApp(backend)
+        app = BytemeApp(backend, graphics=graphics)
         result = app.run()
     return app.return_code or result or 0

@@ -84,6 +84,24 @@ def eta(seconds: float | None) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
+def about(seconds: float | None) -> str:
+    """A whole-queue estimate in words ("about 4 min"); rounding to minutes says it is an estimate."""
+    if seconds is None:
+        return "measuring…"
+    if seconds < 60:
+        return "under a minute"
+    minutes = int(round(seconds / 60))
+    if minutes < 90:
+        return f"about {minutes} min"
+    return f"about {minutes // 60} h {minutes % 60:02d} min"
+
+
+def took(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds:.1f} s" if seconds < 60 else duration(seconds)
+
+
 def size(num_bytes: int | None) -> str:
     if not num_bytes:
         return "-"

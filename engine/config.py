@@ -5,6 +5,9 @@ a value of the wrong type, not finite or out of range, and a key or section the 
 ``ConfigError`` naming the file, the line and the key (with the nearest valid name). After the checks every
 declared key of a fixed section is present, so readers may index the dict directly; ``cfg["_sources"]`` lists
 the files read, in order.
+``explain_sources()`` tells, for the settings screen and ``byteme config``, where each value came from (the
+shipped defaults, the user's file, ``--config``, the active preset, or a preset chosen for this run).
+``save_user_setting()`` writes one value into the user's file, keeping the rest of it.
 """
 from __future__ import annotations
 
@@ -292,13 +295,26 @@ def validate(cfg: dict, origin: Path | None = None, *, metric_names=None) -> Non
         raise _error_at(origin, bad.keys, bad.text) from None
 
 
-def load_config(path: str | os.PathLike | None = None, *, preset: str | None = None, use_user_file: bool = True,
-                metric_names=None) -> dict:
-    """Defaults, then the user config file (if present), then ``path`` (if given), then the preset applied.
-    ``preset`` is the command line's ``--preset``: an unknown name is reported as a bad flag. ``metric_names``
-    (a function giving the registered metric keys) checks the names of ``[targets."..."]`` tables; without it they
-    are not checked (``engine.services.active_config`` passes the extractors' metrics)."""
+#: Where a value came from, as the settings screen and ``explain_sources`` word it.
+SHIPPED_SOURCE = "shipped defaults"
+CHOSEN_PRESET_SOURCE = "chosen for this run (--preset or Settings), not saved"
+
+
+def leaf_paths(d: dict, prefix: tuple = ()) -> dict[tuple, object]:
+    """Every leaf of a nested dict by its key path: ``{("targets", "visual.sharpness", "good"): 0.6, ...}``."""
+    out: dict[tuple, object] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(leaf_paths(v, prefix + (k,)))
+        else:
+            out[prefix + (k,)] = v
+    return out
+
+
+def _load(path, preset: str | None, use_user_file: bool, metric_names) -> tuple[dict, dict[tuple, str]]:
+    """(the configuration, where each value came from by key path): see ``load_config`` and ``explain_sources``."""
     layers: list[tuple[Path, dict]] = [(DEFAULT_CONFIG_PATH, read_toml(DEFAULT_CONFIG_PATH))]
+    labels = [SHIPPED_SOURCE]
     if use_user_file and path is None:
         up = user_config_path()
         try:
@@ -307,21 +323,26 @@ def load_config(path: str | os.PathLike | None = None, *, preset: str | None = N
             present = True
         if present:
             layers.append((up, read_toml(up)))
+            labels.append(f"your file {up}")
     if path is not None:
         layers.append((Path(path), read_toml(Path(path))))
+        labels.append(f"--config {path}")
     cfg: dict = {}
-    for origin, data in layers:
+    origins: dict[tuple, str] = {}
+    for (origin, data), label in zip(layers, labels):
         try:
             check_values(data, metric_names=metric_names)
         except _Bad as bad:
             raise _error_at(origin, bad.keys, bad.text) from None
         cfg = deep_merge(cfg, data)
+        origins.update(dict.fromkeys(leaf_paths(data), label))
     if preset is not None:
         known = cfg.get("presets", {})
         if preset not in known:
             hint = _nearest(preset, known) or "."
             raise ConfigError(f"--preset {preset!r} is not a platform preset (known: {', '.join(known)}){hint}")
         cfg["platform"]["preset"] = preset
+        origins[("platform", "preset")] = CHOSEN_PRESET_SOURCE
     try:
         check_whole(cfg)
     except _Bad as bad:
@@ -334,8 +355,87 @@ def load_config(path: str | os.PathLike | None = None, *, preset: str | None = N
             check_whole(cfg)
         except _Bad as bad:
             raise _error(layers, bad, alt_prefix=("presets", name)) from None
+        origins.update(dict.fromkeys(leaf_paths(overrides), f"preset '{name}'"))
     cfg["_sources"] = [str(origin) for origin, _ in layers]
-    return cfg
+    return cfg, origins
+
+
+def load_config(path: str | os.PathLike | None = None, *, preset: str | None = None, use_user_file: bool = True,
+                metric_names=None) -> dict:
+    """Defaults, then the user config file (if present), then ``path`` (if given), then the preset applied.
+    ``preset`` is the command line's ``--preset``: an unknown name is reported as a bad flag. ``metric_names``
+    (a function giving the registered metric keys) checks the names of ``[targets."..."]`` tables; without it they
+    are not checked (``engine.services.active_config`` passes the extractors' metrics)."""
+    return _load(path, preset, use_user_file, metric_names)[0]
+
+
+def explain_sources(path: str | os.PathLike | None = None, *, preset: str | None = None,
+                    use_user_file: bool = True) -> dict[tuple, str]:
+    """Where each value of ``load_config(path, preset=..., use_user_file=...)`` came from, by key path: "shipped
+    defaults", "your file PATH", "--config PATH", "preset 'reels'" (the active preset's tables replace the values
+    above them), or ``CHOSEN_PRESET_SOURCE`` for a preset given for this run. The last layer that sets a key wins."""
+    return _load(path, preset, use_user_file, None)[1]
+
+
+def parse_value(text: str, old: object) -> object:
+    """A value typed by a person, for a setting whose current value is ``old``: TOML syntax (``0.7``, ``true``,
+    ``"text"``, ``[1, 2]``); plain words are taken as text where the setting is text. Raises ConfigError when the
+    type does not fit (a number for a number, true/false for a flag)."""
+    number = (int, float)
+    want = "true or false" if isinstance(old, bool) else "a number" if isinstance(old, number) else \
+        "text" if isinstance(old, str) else f"a {type(old).__name__}"
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        if isinstance(old, str):
+            return text.strip()
+        raise ConfigError(f"This setting takes {want}; {text.strip()!r} is not.") from None
+    if isinstance(old, bool) or isinstance(value, bool):
+        ok = isinstance(old, bool) == isinstance(value, bool)
+    elif isinstance(old, number):
+        ok = isinstance(value, number)
+    else:
+        ok = old is None or isinstance(value, type(old))
+    if not ok:
+        raise ConfigError(f"This setting takes {want}; {text.strip()!r} is not.")
+    if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    return value
+
+
+def save_user_setting(keys: tuple, value: object, file: str | os.PathLike | None = None) -> tuple[Path, Path | None]:
+    """Set one value (by key path) in the user's config file (``user_config_path()`` unless ``file``), keeping every
+    other key in it; the file is made if missing. The result must load (validated against the shipped defaults
+    before writing, so a bad value never reaches the file), and is written whole to a temporary file first and then
+    renamed over the old one. Comments are not kept (TOML writers do not keep them): an old file with comments is
+    first copied to ``<name>.bak``. Returns (the file, the backup or None); raises ConfigError in plain words."""
+    import shutil
+
+    import tomli_w
+
+    target = Path(file) if file is not None else user_config_path()
+    existed = target.is_file()
+    data = read_toml(target) if existed else {}
+    backup = None
+    node = data
+    for k in keys[:-1]:
+        nxt = node.get(k)
+        if not isinstance(nxt, dict):
+            nxt = node[k] = {}
+        node = nxt
+    node[keys[-1]] = value
+    validate(deep_merge(read_toml(DEFAULT_CONFIG_PATH), data), target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if existed and "#" in target.read_text(encoding="utf-8", errors="replace"):
+            backup = target.with_name(target.name + ".bak")
+            shutil.copy2(target, backup)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise ConfigError(f"Config file {target} cannot be written: {exc.strerror or exc}.") from None
+    return target, backup
 
 
 def preset(cfg: dict) -> dict:

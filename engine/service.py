@@ -13,11 +13,30 @@ from pathlib import Path
 
 from .folder import shared_findings, top_fix_text
 from .media import iter_clips
-from .service_state import ACTIVE, ClipRow, JobView, LibraryState
+from .service_state import ACTIVE, ClipRow, FinishedJob, JobView, LibraryState
 from .store import Store, path_from_key, path_key
 
 #: Seconds of finished jobs that the throughput (clips per minute) is averaged over.
 THROUGHPUT_WINDOW_S = 120.0
+#: Finished jobs the progress screen keeps listing (newest first) until the user clears them: a screenful.
+RECENT_FINISHED_MAX = 20
+
+
+def queue_eta_s(*, done_media_s: float, elapsed_s: float, remaining_media_s: float) -> float | None:
+    """Seconds until the queue is done: the media seconds left at the rate measured in this run (media seconds
+    analysed, finished clips plus the done part of running ones, per wall second since the run started; with
+    several workers that rate already includes them). None before anything has been measured."""
+    if done_media_s <= 0 or elapsed_s <= 0:
+        return None
+    return remaining_media_s * elapsed_s / done_media_s
+
+
+def media_seconds(rows: dict, keys) -> dict[str, float]:
+    """Each clip's duration in seconds (``rows``: path -> ClipRow), a clip not yet probed counted at the mean of
+    the folder's known durations (1 each when none is known: the estimate then counts clips)."""
+    known = [r.duration_s for r in rows.values() if r.duration_s]
+    mean = sum(known) / len(known) if known else 1.0
+    return {k: (rows[k].duration_s if k in rows and rows[k].duration_s else mean) for k in keys}
 
 
 class FeatureNotAvailable(Exception):
@@ -47,7 +66,21 @@ def row_from_result(path: str, name: str, size_bytes: int, result, shared=()) ->
         tier=s.tier if s else None, category=s.category if s else None,
         top_finding=top_finding(result, shared),
         error=f"{err.get('kind')}: {err.get('message')}" if result.status != "ok" else None,
+        search_text=search_text(result),
     )
+
+
+def search_text(result) -> str:
+    """Everything the library's ``/`` search matches in a result besides the file name, lower-cased: category,
+    tier, the caption, and every finding's code and message (not only the top one), and the error if any."""
+    s = result.scores
+    caption = (result.features.text.get("caption") if result.features else None) or ""
+    parts = [s.category if s else None, s.tier if s else None, caption if isinstance(caption, str) else None]
+    for f in result.findings:
+        parts += [f.code, f.message]
+    err = result.error or {}
+    parts += [err.get("kind"), err.get("message")]
+    return "\n".join(str(p) for p in parts if p).lower()
 
 
 def with_synced(row: ClipRow, reading: dict | None) -> ClipRow:
@@ -99,7 +132,7 @@ def error_text(error) -> str | None:
 
 class LibraryService:
     def __init__(self, folder: str | os.PathLike, *, store_path=None, config_path=None, preset: str | None = None,
-                 model: str | None = None, workers: int = 2, executor: str = "local"):
+                 model: str | None = None, workers: int = 2, executor: str = "local", thumbnail_dir=None):
         self.folder = Path(folder).expanduser().resolve()
         self.store_path = Path(store_path) if store_path else None
         self.config_path = config_path
@@ -107,6 +140,7 @@ class LibraryService:
         self.model = model
         self.workers = workers
         self.executor = executor
+        self.thumbnail_dir = Path(thumbnail_dir) if thumbnail_dir else None  # default: <data dir>/thumbnails
         self._lock = threading.RLock()
         self._store: Store | None = None
         self._queue = None
@@ -119,6 +153,10 @@ class LibraryService:
         self._active: set[str] = set()
         self._finished_at: deque = deque()
         self._batch_finished = 0
+        self._batch_started: float | None = None  # monotonic time the current run started
+        self._batch_done_media_s = 0.0
+        self._eta_s: float | None = None
+        self._finished: tuple = ()
         self._version = 0
         if executor == "local":
             # Start multiprocessing's resource tracker now, while sys.stderr is the real one: inside the app,
@@ -211,11 +249,14 @@ class LibraryService:
             now_active = {k for k, j in latest.items() if j.state in ACTIVE}
             if now_active and not self._active:
                 self._batch_finished = 0
+                self._batch_started = time.monotonic()
+                self._batch_done_media_s = 0.0
             finished = self._active - now_active
             if finished:
                 self._batch_finished += len(finished)
                 t = time.monotonic()
                 self._finished_at.extend([t] * len(finished))
+                self._batch_done_media_s += sum(media_seconds(self._rows, finished).values())
                 self._reload(finished)
             self._active = now_active
             rows = dict(self._rows)
@@ -238,7 +279,37 @@ class LibraryService:
                         state=j.state, stage=j.stage, fraction=j.fraction or 0.0, fps=j.fps, eta_s=j.eta_s,
                         attempt=j.attempt, max_attempts=j.max_attempts, error=error_text(j.error))
                 for k, j in latest.items() if j.state in ("queued", "running", "failed"))
+            self._finished = self._finished_jobs(jobs)
+            self._eta_s = self._queue_eta(latest, now_active)
             return self._snapshot()
+
+    def _finished_jobs(self, jobs) -> tuple:
+        out = []
+        for j in jobs:  # finished ones newest first (the queue's display order)
+            if j.state not in ("done", "failed", "cancelled"):
+                continue
+            key = self._key(j.path)
+            r = self._results.get(key) if j.state == "done" else None
+            took = j.finished_at - j.started_at if j.finished_at and j.started_at else None
+            out.append(FinishedJob(
+                id=j.id, path=key, name=self._rows[key].name if key in self._rows else os.path.basename(key),
+                state=j.state, overall=r.scores.overall if r is not None and r.scores else None,
+                tier=r.scores.tier if r is not None and r.scores else None, took_s=took, error=error_text(j.error)))
+            if len(out) >= RECENT_FINISHED_MAX:
+                break
+        return tuple(out)
+
+    def _queue_eta(self, latest: dict, active: set) -> float | None:
+        if not active or self._batch_started is None:
+            return None
+        done = self._batch_done_media_s
+        remaining = 0.0
+        for k, m in media_seconds(self._rows, active).items():
+            f = (latest[k].fraction or 0.0) if latest[k].state == "running" else 0.0
+            done += f * m
+            remaining += (1.0 - f) * m
+        return queue_eta_s(done_media_s=done, elapsed_s=time.monotonic() - self._batch_started,
+                           remaining_media_s=remaining)
 
     def _key(self, path: str) -> str:
         return path if path in self._rows else path_key(path)
@@ -273,13 +344,34 @@ class LibraryService:
         return LibraryState(
             folder=str(self.folder), rows=dict(self._rows), jobs=jobs,
             batch_total=self._batch_finished + active, batch_finished=self._batch_finished,
-            throughput_per_min=rate, paused=bool(self._queue and self._queue.is_paused()),
+            throughput_per_min=rate, eta_s=self._eta_s, finished=self._finished, paused=bool(self._queue and self._queue.is_paused()),
             queue_available=self._queue_error is None, problem=getattr(self, "_problem", None) or self._queue_error,
             shared_findings=tuple(self._shared), version=self._version)
 
     def result(self, path: str):
         with self._lock:
             return self._results.get(path)
+
+    def thumbnail(self, path: str, t_s: float | None = None) -> tuple[bytes, float] | None:
+        """A small JPEG of the scored clip's frame at ``t_s`` seconds (None: the representative frame) and the time
+        it shows; None when the clip has no picture or cannot be read now. One seek and at most a group of pictures
+        decoded, then cached on disk (``engine.thumbnails``); never the whole clip again. Runs without the lock:
+        it reads only the file."""
+        from .errors import BytemeError
+        from .thumbnails import ThumbnailCache, representative_time_s
+
+        result = self.result(path)
+        if result is None or result.media is None or not result.media.has_video:
+            return None
+        t = representative_time_s(result) if t_s is None else max(0.0, float(t_s))
+        if self.thumbnail_dir is None:
+            from .paths import data_dir
+
+            self.thumbnail_dir = data_dir() / "thumbnails"
+        try:
+            return ThumbnailCache(self.thumbnail_dir).picture(path, t, key=result.content_hash), t
+        except (BytemeError, OSError):
+            return None  # moved, deleted or damaged since it was scored: the breakdown shows no picture
 
     def own_performance(self, path: str) -> dict | None:
         """How this creator's own synced clips with an overall score within 10 points of this one's performed."""
@@ -400,6 +492,23 @@ class LibraryService:
         from .services import active_config
 
         return active_config(self.config_path, self.preset)
+
+    def config_sources(self) -> dict[tuple, str]:
+        """Where each value of ``config()`` came from, by key path (``engine.config.explain_sources``)."""
+        from .config import explain_sources
+
+        return explain_sources(self.config_path, preset=self.preset)
+
+    def save_setting(self, keys: tuple, value) -> tuple[object, str | None]:
+        """Write one value into the user's config file; (the file, a caveat or None). The caveat says when this
+        session reads a ``--config`` file instead, so the user file does not change what is scored here."""
+        from .config import save_user_setting
+
+        path, backup = save_user_setting(tuple(keys), value)
+        caveats = [f"its comments are not kept: the old file is {backup}" if backup else None,
+                   f"this session reads --config {self.config_path} instead, so it applies when BYTEME runs without "
+                   "--config" if self.config_path else None]
+        return path, "; ".join(c for c in caveats if c) or None
 
     def set_preset(self, preset: str | None) -> None:
         self.preset = preset or None

@@ -32,6 +32,9 @@ class ClipRow:
     job_id: int | None = None
     views: int | None = None  # the clip's own TikTok numbers, newest reading (``byteme tiktok sync``)
     likes: int | None = None
+    #: What the library's search looks through beyond the name, lower-cased: category, tier, the caption and
+    #: every finding's code and message (outside text: matched, never shown).
+    search_text: str = ""
 
     @property
     def like_rate(self) -> float | None:
@@ -64,6 +67,19 @@ class JobView:
 
 
 @dataclass(frozen=True)
+class FinishedJob:
+    """A job that ended (done, failed or cancelled), kept on the progress screen until the user clears it."""
+    id: int
+    path: str
+    name: str
+    state: str  # done | failed | cancelled
+    overall: float | None = None
+    tier: str | None = None
+    took_s: float | None = None  # from the job's start to its end, wall time
+    error: str | None = None  # outside text
+
+
+@dataclass(frozen=True)
 class LibraryState:
     folder: str
     rows: dict = field(default_factory=dict)  # path -> ClipRow, in folder order
@@ -71,6 +87,8 @@ class LibraryState:
     batch_total: int = 0  # clips in the current run (since the queue was last empty)
     batch_finished: int = 0
     throughput_per_min: float | None = None
+    eta_s: float | None = None  # seconds until the whole queue is done, at the throughput measured in this run
+    finished: tuple = ()  # FinishedJob, newest first, until cleared
     paused: bool = False
     queue_available: bool = True
     problem: str | None = None  # why scoring cannot run (no job queue, the runner stopped), outside text

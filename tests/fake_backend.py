@@ -3,6 +3,7 @@ jobs that advance only when ``step()`` is called. Tests and snapshot tests drive
 records every command the UI sent."""
 from __future__ import annotations
 
+import io
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -14,8 +15,12 @@ from engine.media import MediaInfo
 from engine.result import ClipResult
 from engine.scorer import Scores
 
-from engine.service import FeatureNotAvailable, own_performance, row_from_result, top_finding
-from engine.service_state import ACTIVE, ClipRow, JobView, LibraryState
+from engine.service import (FeatureNotAvailable, media_seconds, own_performance, queue_eta_s, row_from_result,
+                            top_finding)
+from engine.service_state import ACTIVE, ClipRow, FinishedJob, JobView, LibraryState
+
+#: The fake's clock: each ``step()`` takes this many (pretend) seconds, so times and the queue's ETA are fixed.
+STEP_S = 10.0
 
 #: Names that must show literally: markup, a click action and terminal escape codes.
 HOSTILE_NAMES = ("[bold red]x[@click=app.quit].mp4", "esc\x1b[31mred\x1b[0m.mp4")
@@ -41,6 +46,8 @@ def fake_result(path: str, seed: int, duration_s: float = 12.0) -> ClipResult:
     fv.add_series("audio.short_term_lufs", [-24 + 8 * ((i * 5 + seed) % 7) / 7 for i in range(4 * n)], step_s=0.25,
                   unit="LUFS")
     fv.events["visual.cuts_s"] = [2.0, 5.5, 9.0]
+    if seed % 2 == 0:  # a caption on every other clip, found only by the library's search (not in any finding)
+        fv.text["caption"] = f"Day {seed} of my #sourdough journey"
     fv.events["audio.silences"] = [[6.0, 7.0]]
     fv.events["audio.clipping_s"] = [3.25]
     findings = [
@@ -109,7 +116,8 @@ def fake_insights(seed: int, n: int) -> dict:
 
 class FakeBackend:
     def __init__(self, folder: str = "/clips", *, n_clips: int = 10, scored: int = 5, hostile: bool = True,
-                 queue_available: bool = True, report: bool = False, synced: dict | None = None):
+                 queue_available: bool = True, report: bool = False, synced: dict | None = None,
+                 use_user_file: bool = False):
         """``synced``: clip name -> (views, likes), the clip's own TikTok numbers as ``byteme tiktok sync``
         stores them."""
         self.folder = Path(folder)
@@ -119,6 +127,7 @@ class FakeBackend:
         self.report_available = report
         self.fetch_gate: threading.Semaphore | None = None  # a test releases it once per fake download step
         self.queue_available = queue_available
+        self.use_user_file = use_user_file  # read (and let Settings write) the file BYTEME_CONFIG names
         self._lock = threading.RLock()
         self._results: dict[str, ClipResult] = {}
         self._rows: dict[str, ClipRow] = {}
@@ -126,6 +135,11 @@ class FakeBackend:
         self._next_id = 1
         self._paused = False
         self._batch = [0, 0]  # finished, total
+        self.clock_s = 0.0  # advanced by step() only
+        self._batch_started_s = 0.0
+        self._batch_done_media_s = 0.0
+        self._started_s: dict[int, float] = {}
+        self._finished: list[FinishedJob] = []
         self._version = 0
         names = [f"clip_{i:03d}.mp4" for i in range(n_clips)]
         if hostile and n_clips >= 2:
@@ -145,7 +159,8 @@ class FakeBackend:
             path = str(self.folder / names[scored])
             self._rows[path] = replace(self._rows[path], status="failed",
                                        error="media.unreadable: FFmpeg could not read [red]this[/red] file")
-            self._add_job(path, "failed", error=self._rows[path].error)
+            j = self._add_job(path, "failed", error=self._rows[path].error)
+            self._finished.append(FinishedJob(id=j.id, path=path, name=j.name, state="failed", error=j.error))
 
     # -- reading -------------------------------------------------------------------------------------------
     def open(self) -> LibraryState:
@@ -163,12 +178,55 @@ class FakeBackend:
                     for k, r in self._rows.items()}
             return LibraryState(folder=str(self.folder), rows=rows, jobs=tuple(self._jobs.values()),
                                 batch_total=self._batch[1], batch_finished=self._batch[0],
-                                throughput_per_min=12.0 if self._batch[0] else None, paused=self._paused,
+                                throughput_per_min=12.0 if self._batch[0] else None, eta_s=self._eta(),
+                                finished=tuple(self._finished), paused=self._paused,
                                 queue_available=self.queue_available, shared_findings=tuple(shared),
                                 version=self._version)
 
+    def _eta(self) -> float | None:
+        """The service's estimate over the fake clock: media seconds done per second since the run started."""
+        active = {j.path: j for j in self._jobs.values() if j.state in ACTIVE}
+        if not active:
+            return None
+        done, remaining = self._batch_done_media_s, 0.0
+        for p, m in media_seconds(self._rows, active).items():
+            f = active[p].fraction if active[p].state == "running" else 0.0
+            done += f * m
+            remaining += (1.0 - f) * m
+        return queue_eta_s(done_media_s=done, elapsed_s=self.clock_s - self._batch_started_s,
+                           remaining_media_s=remaining)
+
     def result(self, path: str):
         return self._results.get(path)
+
+    def thumbnail(self, path: str, t_s: float | None = None):
+        """A drawn picture instead of a decoded frame, the shape of the clip (160 px wide), its colours fixed by
+        the clip and the second (a sky, a ground and a sun that moves with time): the same picture every run."""
+        import numpy as np
+
+        from PIL import Image
+
+        from engine.thumbnails import THUMB_WIDTH_PX, representative_time_s
+
+        self.calls.append(("thumbnail", path, t_s))
+        r = self._results.get(path)
+        if r is None:
+            return None
+        t = representative_time_s(r) if t_s is None else t_s
+        seed = list(self._rows).index(path)
+        w = THUMB_WIDTH_PX
+        h = w * r.media.height // r.media.width // 2 * 2
+        y, x = np.mgrid[0:h, 0:w]
+        img = np.zeros((h, w, 3), np.uint8)
+        img[..., 0] = 40 + (seed * 37) % 120
+        img[..., 1] = 80 + 100 * y // h
+        img[..., 2] = 200 - 120 * y // h
+        img[y > 2 * h // 3] = (60, 120 + (seed * 13) % 60, 40)
+        sun_x, sun_y = int(w * (0.2 + 0.6 * t / r.media.duration_s)), h // 4
+        img[(x - sun_x) ** 2 + (y - sun_y) ** 2 < (w // 8) ** 2] = (250, 220, 60)
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="PNG")  # lossless: snapshots do not depend on a JPEG library's version
+        return buf.getvalue(), t
 
     def folder_medians(self) -> dict:
         import statistics
@@ -202,6 +260,7 @@ class FakeBackend:
                 break
             if j.state == "queued":
                 self._set_job(j, state="running", stage="decode", fraction=0.0, fps=240.0, eta_s=4.0)
+                self._started_s[j.id] = self.clock_s
                 running += 1
 
     def _set_job(self, j: JobView, **kw) -> JobView:
@@ -219,6 +278,7 @@ class FakeBackend:
             self.calls.append(("enqueue", tuple(paths), force))
             if not any(j.state in ACTIVE for j in self._jobs.values()):
                 self._batch = [0, 0]
+                self._batch_started_s, self._batch_done_media_s = self.clock_s, 0.0
             n = 0
             for p in paths:
                 if any(j.path == p and j.state in ACTIVE for j in self._jobs.values()):
@@ -232,6 +292,7 @@ class FakeBackend:
     def step(self, fraction: float = 0.5) -> None:
         """Advance every running job by ``fraction``; a job at 100% is done with a fixed result."""
         with self._lock:
+            self.clock_s += STEP_S
             for j in list(self._jobs.values()):
                 if j.state != "running":
                     continue
@@ -240,11 +301,13 @@ class FakeBackend:
                     self._set_job(j, fraction=f, stage="visual" if f < 0.6 else "audio", eta_s=4.0 * (1 - f))
                     continue
                 del self._jobs[j.id]
+                self._batch_done_media_s += media_seconds(self._rows, [j.path])[j.path]
                 seed = list(self._rows).index(j.path)
                 r = fake_result(j.path, seed)
                 self._results[j.path] = r
                 self._rows[j.path] = row_from_result(j.path, self._rows[j.path].name, r.media.size_bytes, r)
                 self._batch[0] += 1
+                self._finish(j, "done", overall=r.scores.overall, tier=r.scores.tier)
             self._running_slots()
 
     def cancel(self, paths) -> int:
@@ -254,9 +317,15 @@ class FakeBackend:
             for j in list(self._jobs.values()):
                 if j.path in paths and j.state in ACTIVE:
                     del self._jobs[j.id]
+                    self._finish(j, "cancelled")
                     self._rows[j.path] = replace(self._rows[j.path], status="cancelled", stage=None, fraction=None)
                     n += 1
             return n
+
+    def _finish(self, j: JobView, state: str, **kw) -> None:
+        started = self._started_s.pop(j.id, None)
+        self._finished.insert(0, FinishedJob(id=j.id, path=j.path, name=j.name, state=state,
+                                             took_s=self.clock_s - started if started is not None else None, **kw))
 
     def cancel_all(self) -> int:
         self.calls.append(("cancel_all",))
@@ -266,6 +335,7 @@ class FakeBackend:
         with self._lock:
             self.calls.append(("retry_failed",))
             failed = [j for j in self._jobs.values() if j.state == "failed"]
+            self._finished = [f for f in self._finished if f.state != "failed"]
             for j in failed:
                 self._set_job(j, state="queued", error=None)
                 self._rows[j.path] = replace(self._rows[j.path], status="queued", error=None)
@@ -287,6 +357,7 @@ class FakeBackend:
             for j in list(self._jobs.values()):
                 if j.state == "failed":
                     del self._jobs[j.id]
+            self._finished = []
 
     def has_running(self) -> bool:
         return any(j.state in ACTIVE for j in self._jobs.values())
@@ -298,7 +369,25 @@ class FakeBackend:
     def config(self) -> dict:
         from engine.config import load_config
 
-        return load_config(None, preset=self.preset, use_user_file=False)
+        return load_config(None, preset=self.preset, use_user_file=self.use_user_file)
+
+    def config_sources(self) -> dict:
+        from engine.config import explain_sources
+
+        return explain_sources(None, preset=self.preset, use_user_file=self.use_user_file)
+
+    def save_setting(self, keys, value):
+        """The real writer, only when a test turned the user file on (and pointed ``BYTEME_CONFIG`` at a tmp file):
+        the fake never writes a person's own config."""
+        from engine.config import save_user_setting, user_config_path
+
+        self.calls.append(("save_setting", tuple(keys), value))
+        if not self.use_user_file:
+            raise FeatureNotAvailable("This fake library has no user config file.")
+        path = user_config_path()
+        assert "pytest" in str(path) or "tmp" in str(path), path
+        path, backup = save_user_setting(tuple(keys), value)
+        return path, f"its comments are not kept: the old file is {backup}" if backup else None
 
     def set_preset(self, preset):
         self.calls.append(("set_preset", preset))

@@ -523,11 +523,12 @@ def test_byteme_config_never_shows_the_client_secret_or_tokens(env, fake, capsys
     assert code == 0
     assert CLIENT_SECRET not in out and "(set; hidden)" in out
     assert doc["access_token"] not in out and doc["refresh_token"] not in out
-    from byteme_tui.screens.settings import value_sources
-    from engine.config import load_config
+    from byteme_tui.screens.settings import settings_of
+    from engine.config import explain_sources, load_config
 
-    rows = value_sources(load_config(env.config))
-    assert all(CLIENT_SECRET not in str(v) for _, v, _ in rows)
+    rows = settings_of(load_config(env.config), explain_sources(env.config))
+    assert all(CLIENT_SECRET not in str(s.value) for s in rows)
+    assert any(s.keys == ("tiktok", "client_secret") and s.value == "(set; hidden)" for s in rows)
 
 
 def test_signing_in_does_not_change_the_config_hash(tmp_path):

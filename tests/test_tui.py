@@ -6,6 +6,7 @@ import asyncio
 import functools
 import shutil
 
+import numpy as np
 import pytest
 
 pytest.importorskip("textual")
@@ -153,7 +154,7 @@ async def test_mark_filter_sort():
         await settle(app, pilot)
         screen = app.screen
         cursor_to(app, "clip_000.mp4")
-        await pilot.press("space", "space")
+        await pilot.press("space", "down", "space")
         assert len(screen.marked) == 2
         await pilot.press("m")
         assert len(screen.marked) == 10
@@ -175,6 +176,85 @@ async def test_mark_filter_sort():
         assert scores == sorted(scores)
         await pilot.press("t")
         assert screen.tier_filter == "platinum"
+
+
+@sync
+async def test_home_end_sort_arrow_and_marking_that_keeps_the_cursor():
+    app = BytemeApp(FakeBackend(), poll_interval_s=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        screen, table = app.screen, app.screen.query_one(ClipTable)
+        filters = screen.query_one("#filters")
+        cursor_to(app, "clip_003.mp4")
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1 == 9
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        await pilot.press("pagedown", "home")
+        assert table.cursor_row == 0
+        # the arrow says the order the list is in: name A first (↑); overall highest first (↓)
+        assert "sort: name ↑" in filters.render().plain
+        await pilot.press("o", "o")
+        assert screen.sort == "overall" and "sort: overall ↓" in filters.render().plain
+        scores = [app.state.rows[k].overall for k in table._keys if app.state.rows[k].overall is not None]
+        assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1]
+        await pilot.press("O")
+        assert "sort: overall ↑" in filters.render().plain
+        scores = [app.state.rows[k].overall for k in table._keys if app.state.rows[k].overall is not None]
+        assert scores == sorted(scores)
+        await pilot.press("O", "o")  # visual: highest first again
+        assert screen.sort == "visual" and "sort: visual ↓" in filters.render().plain
+        await pilot.press("escape")
+        # space marks the clip under the cursor and leaves the cursor there; the status line names the pair
+        screen.sort, screen.reverse = "name", False
+        screen._render_all()
+        cursor_to(app, "clip_001.mp4")
+        await pilot.press("space")
+        assert list(screen.marked) == ["/clips/clip_001.mp4"] and table.current_path == "/clips/clip_001.mp4"
+        summary = screen.query_one("#summary")
+        assert "c: mark one more, or move the cursor to another clip" in summary.render().plain
+        await pilot.press("down", "down")
+        assert "c compares clip_001.mp4 with clip_003.mp4" in summary.render().plain
+        await pilot.press("space")  # two marked: the cursor no longer matters
+        await pilot.press("up")
+        assert "c compares clip_001.mp4 with clip_003.mp4" in summary.render().plain
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, CompareScreen)
+        assert (app.screen.a, app.screen.b) == ("/clips/clip_001.mp4", "/clips/clip_003.mp4")
+        await pilot.press("escape")
+        cursor_to(app, "clip_004.mp4")
+        await pilot.press("space")  # a third: c asks to unmark instead of guessing
+        assert "c compares two: unmark some (space)" in summary.render().plain
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, LibraryScreen)
+
+
+@sync
+async def test_search_looks_through_every_finding_caption_and_category():
+    app = BytemeApp(FakeBackend(), poll_interval_s=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen, table = app.screen, app.screen.query_one(ClipTable)
+
+        async def search(text: str) -> set[str]:
+            field = screen.query_one("#filter")
+            field.value = text
+            await pilot.pause()
+            return {p.rsplit("/", 1)[-1] for p in table._keys}
+
+        scored = {f"clip_00{i}.mp4" for i in range(5)}
+        # a finding that is never the top one: its message and its code
+        assert all("dead air" not in (app.state.rows[f"/clips/{n}"].top_finding or "") for n in scored)
+        assert await search("dead air") == scored
+        assert await search("Retention.RISK") == scored
+        assert await search("too_quiet") == scored  # a finding's code, not only its message
+        assert await search("sourdough") == {"clip_000.mp4", "clip_002.mp4", "clip_004.mp4"}  # captions
+        assert await search("tutorial") == {"clip_001.mp4"}  # the category
+        assert await search("could not read") == {"clip_005.mp4"}  # the error of a failed clip
+        assert await search("clip_007") == {"clip_007.mp4"}  # names still match
+        assert await search("nothing matches this") == set()
 
 
 def strip_text(screen) -> str:
@@ -270,7 +350,7 @@ async def test_compare_progress_settings_help_folder():
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         cursor_to(app, "clip_000.mp4")
-        await pilot.press("space", "c")
+        await pilot.press("space", "down", "c")
         await pilot.pause()
         assert isinstance(app.screen, CompareScreen)
         from textual.widgets import DataTable
@@ -469,6 +549,19 @@ async def test_scores_generated_folder_through_real_queue(clips, tmp_path, monke
         assert rows["broken.mp4"].status in ("error", "failed") and rows["broken.mp4"].error
         text = table_text(app)
         assert "✓ done" in text and f"{rows['a.mp4'].overall:.0f}" in text
+        # the finished jobs stay listed with their score and the time they took, until cleared
+        for _ in range(50):
+            if len(app.state.finished) == 3:
+                break
+            await pilot.pause(0.1)
+        finished = {f.name: f for f in app.state.finished}
+        assert finished["a.mp4"].state == "done" and finished["a.mp4"].overall == rows["a.mp4"].overall
+        assert finished["a.mp4"].tier == rows["a.mp4"].tier and finished["a.mp4"].took_s > 0
+        assert finished["broken.mp4"].overall is None  # failed (or done with an error result): no score
+        app.backend.clear_finished()
+        app.poll()
+        await settle(app, pilot)
+        assert app.state.finished == ()
         await pilot.press("q")
         await settle(app, pilot)
 
@@ -555,3 +648,380 @@ async def test_library_footer_says_folder_wide_findings_once_and_rows_keep_their
         assert rows["clip_003.mp4"].top_finding.startswith("Mean brightness is 21/255")
         assert rows["clip_002.mp4"].top_finding == ONLY_FOLDER_WIDE
         assert "Integrated loudness" not in table_text(app)  # the folder-wide finding is not repeated per row
+
+
+# -- settings ------------------------------------------------------------------------------------------------
+def settings_rows(screen) -> dict[str, tuple[str, str, str]]:
+    from byteme_tui.widgets.settings_table import SettingsTable
+
+    table = screen.query_one(SettingsTable)
+    return {k.value: tuple(c.plain for c in table.get_row(k)) for k in table.rows}
+
+
+@sync
+async def test_settings_whole_keys_grouped_searchable_true_sources_and_saved(tmp_path, monkeypatch):
+    import tomllib
+
+    from textual.widgets import Input, RadioSet, Static
+
+    from byteme_tui.widgets.settings_table import SettingsTable
+
+    user_file = tmp_path / "conf" / "config.toml"
+    user_file.parent.mkdir()
+    user_file.write_text('[tiers]\ngold = 72\n\n[hook]\nwindow_s = 3.0\n')
+    monkeypatch.setenv("BYTEME_CONFIG", str(user_file))
+    be = FakeBackend(use_user_file=True)
+    app = BytemeApp(be, poll_interval_s=None)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("comma")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, SettingsScreen)
+        table = screen.query_one(SettingsTable)
+        rows = settings_rows(screen)
+        n_settings = len(table.by_key)
+        assert n_settings > 300
+        # grouped: a heading per section, each setting under its own section's heading
+        headings = [k for k in rows if k.startswith("§")]
+        assert headings[:4] == ["§engine", "§platform", "§scoring", "§tiers"] and "§targets" in headings
+        keys = list(rows)
+        assert keys.index("§targets") < keys.index('targets."visual.sharpness".good') < keys.index("§text")
+        # whole keys at 160 columns (the longest one, 46 characters), values as TOML
+        longest = 'targets."visual.clipped_highlights_pct".advice'
+        assert rows[longest][0] == longest
+        assert rows['targets."visual.clipped_highlights_pct".kind'][1] == '"max"'
+        # true sources: the user's file, the shipped defaults
+        assert rows["tiers.gold"][1:] == ("72", f"your file {user_file}"[:36 - 1] + "…")
+        assert rows["tiers.silver"][2] == "shipped defaults"
+        # the detail pane shows the whole value and the whole source of the highlighted setting
+        long_value = max(table.by_key.values(), key=lambda s: len(str(s.value)))
+        assert len(long_value.value) > 200 and rows[long_value.key][1].endswith("…")  # cut in its cell...
+        table.move_cursor(row=keys.index(long_value.key))
+        await pilot.pause()
+        detail = screen.query_one("#setting-detail", Static).render().plain
+        assert long_value.value in detail and "from: shipped defaults" in detail  # ...whole in the pane
+        table.move_cursor(row=keys.index("tiers.gold"))
+        await pilot.pause()
+        assert f"from: your file {user_file}" in screen.query_one("#setting-detail", Static).render().plain
+        # search: key, value or source
+        await pilot.press("slash", *"clipped_high")
+        await pilot.pause()
+        rows = settings_rows(screen)
+        assert set(rows) == {"§targets"} | {k for k in rows if "clipped_highlights_pct" in k} and len(rows) > 5
+        assert "of" in screen.sub_title
+        screen.query_one("#search", Input).value = "your file"
+        await pilot.pause()
+        assert set(settings_rows(screen)) == {"§tiers", "tiers.gold", "§hook", "hook.window_s"}
+        await pilot.press("enter", "escape")  # back to the table; esc clears the search
+        await pilot.pause()
+        assert len(screen.query_one(SettingsTable).by_key) == n_settings
+        # the preset switch is one line above the table: nothing draws over the table
+        radios = screen.query_one("#preset", RadioSet)
+        assert radios.region.height == 1 and radios.region.bottom <= table.region.y
+        # switch to reels: the preset's tables say so, platform.preset says it was chosen here
+        await pilot.click(next(b for b in radios.children if b.name == "reels"))
+        await settle(app, pilot)
+        assert be.preset == "reels"
+        rows = settings_rows(screen)
+        assert rows["platform.preset"][1:] == ('"reels"', "chosen for this run (--preset or Se…")
+        # only tables a preset may override come from it (reels overrides none: its own table is shipped)
+        from engine.config_schema import PRESET_OVERRIDES
+
+        reels = [k for k, r in rows.items() if r[2] == "preset 'reels'"]
+        assert all(k.split(".")[0] in PRESET_OVERRIDES for k in reels)
+        # change a value and save it to the user's file: named in the confirmation, other keys kept
+        keys = list(rows)
+        table = screen.query_one(SettingsTable)
+        table.move_cursor(row=keys.index('targets."visual.sharpness".good'))
+        await pilot.pause()
+        await pilot.press("e")
+        edit = screen.query_one("#edit", Input)
+        assert edit.display and edit.has_focus and edit.value == "0.6"
+        edit.value = "yes please"  # not a number: refused in words, nothing written
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert any("This setting takes a number" in n for n in notices(app))
+        assert "visual.sharpness" not in user_file.read_text()
+        edit.value = "0.7"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert not edit.display
+        saved = tomllib.loads(user_file.read_text())
+        assert saved == {"tiers": {"gold": 72}, "hook": {"window_s": 3.0},
+                         "targets": {"visual.sharpness": {"good": 0.7}}}
+        assert any(f'Saved targets."visual.sharpness".good = 0.7 to {user_file}.' in n for n in notices(app))
+        rows = settings_rows(screen)
+        assert rows['targets."visual.sharpness".good'][1] == "0.7"
+        assert rows['targets."visual.sharpness".good'][2].startswith("your file ")
+        assert app.cfg["targets"]["visual.sharpness"]["good"] == 0.7
+
+
+def toml_value_of(v) -> str:
+    from byteme_tui.widgets.settings_table import toml_value
+
+    return toml_value(v)
+
+
+# -- progress ------------------------------------------------------------------------------------------------
+def test_queue_eta_is_the_remaining_media_at_the_measured_rate():
+    from engine.service import queue_eta_s
+
+    # 30 s of media analysed in 60 s of wall time (0.5 media-s per s): 90 s of media left takes 180 s
+    assert queue_eta_s(done_media_s=30.0, elapsed_s=60.0, remaining_media_s=90.0) == pytest.approx(180.0)
+    assert queue_eta_s(done_media_s=0.0, elapsed_s=60.0, remaining_media_s=90.0) is None  # nothing measured yet
+    from byteme_tui.format import about
+
+    assert [about(s) for s in (None, 59, 170, 5400, 5430)] == [
+        "measuring…", "under a minute", "about 3 min", "about 1 h 30 min", "about 1 h 30 min"]
+
+
+@sync
+async def test_progress_shows_the_queue_eta_and_keeps_finished_jobs_until_cleared():
+    from textual.widgets import DataTable, Static
+
+    be = FakeBackend()
+    app = BytemeApp(be, poll_interval_s=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        nine = [p for p in be._rows if not p.endswith("clip_005.mp4")]
+        be.enqueue(nine)  # 9 clips of 12 s (the unprobed ones count at the folder's mean, 12 s)
+        await pilot.press("p")
+        await refresh(app, pilot)
+        total = app.screen.query_one("#total", Static)
+        assert "measuring… left" in total.render().plain  # nothing analysed yet
+        be.step(0.25)  # 10 s: two clips a quarter done = 6 media-s; 102 left at 0.6 media-s/s = 170 s
+        await refresh(app, pilot)
+        assert app.state.eta_s == pytest.approx(170.0)
+        assert "about 3 min left" in total.render().plain
+        finished = app.screen.query_one("#finished", DataTable)
+        assert finished.row_count == 1  # the clip that failed before the run
+        be.step(0.75)  # 20 s: two clips done (24 media-s); 7 clips (84 s) left at 1.2 media-s/s = 70 s
+        await refresh(app, pilot)
+        assert app.state.eta_s == pytest.approx(70.0)
+        assert "about 1 min left" in total.render().plain
+        rows = [[c.plain for c in finished.get_row_at(i)] for i in range(finished.row_count)]
+        assert len(rows) == 3
+        for row in rows[:2]:  # newest first: each with its score, tier and time taken
+            name = row[0]
+            r = app.state.rows[f"/clips/{name}"]
+            assert row[1] == "✓ done" and row[2].startswith(f"{r.overall:.0f} ") and row[3] == r.tier
+            assert row[4] == "20.0 s"
+        assert rows[2][:2] == ["clip_005.mp4", "✗ failed"]
+        assert "C Clear finished" in " ".join(
+            f"{b.key} {b.description}" for b in app.screen.BINDINGS if b.show)  # in the footer
+        be.step(0.5)  # still listed after later polls: finished jobs stay until cleared
+        await refresh(app, pilot)
+        assert finished.row_count == 3
+        await pilot.press("C")
+        await settle(app, pilot)
+        await refresh(app, pilot)
+        assert ("clear_finished",) in be.calls and finished.row_count == 0
+        await pilot.press("escape")
+        summary = app.screen.query_one("#summary", Static).render().plain
+        assert "▶ run" in summary and "left" in summary
+
+
+# -- thumbnails ----------------------------------------------------------------------------------------------
+#: The generated clip's background by second (RGB): what the thumbnail at each second must show.
+SECOND_COLOURS = ((210, 40, 40), (40, 190, 60), (40, 60, 210))
+THUMB_GOP_FRAMES = 15  # a keyframe every 0.5 s at 30 fps: one thumbnail decodes at most this many frames
+
+
+def _second_colour_video(i: int, t: float):
+    import numpy as np
+
+    img = np.empty((640, 360, 3), np.uint8)
+    img[:] = SECOND_COLOURS[min(int(t), 2)]
+    img[40:200, 40:200] = 235  # a light square top left: something to recognise
+    return img
+
+
+def _halfblock_colours(widget) -> list:
+    """The (upper, lower) RGB pairs of every ▀ cell the half-block widget draws."""
+    out = []
+    for y in range(widget.size.height):
+        for seg in widget.render_line(y):
+            if seg.text == "▀":
+                out.append((seg.style.color.triplet, seg.style.bgcolor.triplet))
+    return out
+
+
+def _near(rgb, want, tol=24) -> bool:
+    return all(abs(int(a) - b) <= tol for a, b in zip(rgb, want))
+
+
+@pytest.fixture
+def analysed_clip(clips, tmp_path, monkeypatch):
+    """A 3 s generated clip (red, green, blue seconds) analysed into a fresh store; (folder, service, decode calls)."""
+    from engine import media, pipeline
+    from engine.config import load_config
+    from engine.library import analyze
+    from engine.service import LibraryService
+    from engine.store import Store
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    shutil.copy(clips("thumb_seconds", duration_s=3.0, video=_second_colour_video, audio=None,
+                      gop_frames=THUMB_GOP_FRAMES), folder / "rgb.mp4")
+    monkeypatch.setenv("BYTEME_DATA_DIR", str(tmp_path / "data"))
+    calls = []
+    real = media.decode
+
+    def counting_decode(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(media, "decode", counting_decode)
+    monkeypatch.setattr(pipeline, "decode", counting_decode)
+    store = Store(tmp_path / "store.sqlite3")
+    result = analyze(folder / "rgb.mp4", load_config(use_user_file=False), store=store)
+    store.close()
+    assert result.ok and calls  # the control: analysing decodes the clip, and the counter sees it
+    calls.clear()
+    service = LibraryService(folder, store_path=tmp_path / "store.sqlite3", executor="thread",
+                             thumbnail_dir=tmp_path / "thumbs")
+    return folder, service, calls
+
+
+@sync
+async def test_breakdown_of_an_analysed_clip_shows_its_frames_in_half_blocks(analysed_clip, tmp_path_factory):
+    from byteme_tui.widgets.thumbnail import HalfBlocks, Thumbnail
+    from engine import thumbnails
+
+    folder, service, decode_calls = analysed_clip
+    seeks = []
+    real_grab = thumbnails.grab_frame
+
+    def counting_grab(*args, **kwargs):
+        grab = real_grab(*args, **kwargs)
+        seeks.append(grab.frames_decoded)
+        return grab
+
+    thumbnails.grab_frame = counting_grab
+    shots = tmp_path_factory.mktemp("breakdown-thumbnail")
+    read_first = None
+    try:
+        for size in ((80, 24), (160, 50)):
+            app = BytemeApp(service, poll_interval_s=None)
+            async with app.run_test(size=size) as pilot:
+                await settle(app, pilot)
+                await pilot.press("enter")
+                await settle(app, pilot)
+                screen = app.screen
+                assert isinstance(screen, BreakdownScreen)
+                thumb = screen.query_one(Thumbnail)
+                image = thumb.query_one(HalfBlocks)
+                assert thumb.display and thumb.has_class("-shown") and image.size.width >= 5
+                # the typical frame: of the quarter points (0.75, 1.5, 2.25 s) the sharpest second's
+                sharp = service.result(screen.path).features.series["visual.sharpness"].values
+                typical = max((0.75, 1.5, 2.25), key=lambda t: sharp[int(t)])
+                assert thumb.why == "typical" and thumb.t_s == pytest.approx(typical)
+                cells = _halfblock_colours(image)
+                assert len(cells) >= 5 * 6
+                assert sum(_near(u, SECOND_COLOURS[int(typical)]) for u, _ in cells) > len(cells) / 2
+                assert any(_near(u, (235, 235, 235), 30) for u, _ in cells)  # the light square, top left
+                caption = thumb.query_one("#thumb-caption").render().plain
+                assert caption == f"0:0{round(typical)}\ntypical"
+                app.save_screenshot(filename=f"breakdown-thumbnail-{size[0]}x{size[1]}.svg", path=str(shots))
+                print("breakdown screenshot:", shots / f"breakdown-thumbnail-{size[0]}x{size[1]}.svg")
+                # the second selected on the risk strip: its frame (2 s: blue)
+                await pilot.press("right", "right", "right")
+                await settle(app, pilot)
+                assert thumb.why == "second" and thumb.t_s == pytest.approx(2.0)
+                cells = _halfblock_colours(image)
+                assert sum(_near(u, SECOND_COLOURS[2]) for u, _ in cells) > len(cells) / 2
+                await pilot.press("escape", "q")
+                await settle(app, pilot)
+            read_first = read_first if size != (80, 24) else len(seeks)
+    finally:
+        thumbnails.grab_frame = real_grab
+    # never a second full decode: no decode pass, and each frame read decoded at most one group of pictures
+    assert decode_calls == []
+    assert seeks and all(n <= THUMB_GOP_FRAMES + 1 for n in seeks)
+    assert read_first == len(seeks) == 4  # typical, 0, 1, 2 s; the 160x50 run read them all from the disk cache
+    assert len(list((folder.parent / "thumbs").glob("*.jpg"))) == 4
+
+
+@sync
+async def test_thumbnail_follows_the_selected_finding_and_hides_where_there_is_no_room():
+    from byteme_tui.widgets.thumbnail import Thumbnail
+
+    be = FakeBackend()
+    app = BytemeApp(be, poll_interval_s=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        cursor_to(app, "clip_002.mp4")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        thumb = app.screen.query_one(Thumbnail)
+        # the first finding has no time: the typical frame; the next ones: where each starts
+        assert thumb.display and thumb.why == "typical"
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert (thumb.why, thumb.t_s) == ("finding", 6.0)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert (thumb.why, thumb.t_s) == ("finding", 3.0)
+        assert ("thumbnail", "/clips/clip_002.mp4", 3.0) in be.calls
+        await pilot.resize_terminal(64, 24)  # too narrow: the findings keep the room
+        await pilot.pause()
+        assert not thumb.display
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert thumb.display
+    be = FakeBackend()
+    be.thumbnail = lambda path, t_s=None: None  # no picture (audio only, file moved): nothing shown, no error
+    app = BytemeApp(be, poll_interval_s=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        cursor_to(app, "clip_002.mp4")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, BreakdownScreen) and not app.screen.query_one(Thumbnail).display
+
+
+def test_graphics_are_asked_for_only_on_a_terminal_and_can_be_turned_off():
+    import sys
+
+    from byteme_tui.widgets.thumbnail import detect_graphics, fit_cells
+
+    assert detect_graphics({"BYTEME_GRAPHICS": "halfcell"}) == "halfcell"
+    assert detect_graphics({"BYTEME_GRAPHICS": "OFF"}) == "off"
+    if not sys.__stdout__.isatty():  # a pipe, a browser session, CI: half-blocks, nothing asked
+        assert detect_graphics({}) == "halfcell"
+    # half-blocks: 2 pixels a cell vertically, 1 across: 160x284 at 8 rows takes 9 columns; 160x90 would take 28
+    assert fit_cells(160, 284, 8) == 9 and fit_cells(160, 90, 8) == 28 and fit_cells(0, 10, 8) == 0
+
+
+@sync
+async def test_kitty_and_sixel_thumbnails_use_textual_image():
+    from textual.app import App
+
+    from byteme_tui.widgets.thumbnail import Thumbnail, fit_cells
+    from engine.thumbnails import jpeg_bytes
+
+    class One(App):
+        def compose(self):
+            yield Thumbnail("tgp", id="thumb")
+
+    app = One()
+    async with app.run_test(size=(80, 24)) as pilot:
+        thumb = app.query_one(Thumbnail)
+        from textual_image.widget import TGPImage
+
+        image = thumb.query_one("#thumb-image")
+        assert isinstance(image, TGPImage)
+        picture = np.zeros((284, 160, 3), np.uint8)
+        picture[:, :, 2] = 200
+        thumb.show(jpeg_bytes(picture), 1.0, "typical")
+        await pilot.pause()
+        assert thumb.display and image.image is not None and image.image.size == (160, 284)
+        # the room beside the lists: as tall as they are (here the 24-row screen less the caption, at most 20
+        # rows), as wide as the shape needs at that height but at most a fifth of the terminal (16 columns), and
+        # then only as tall as the picture at that width (16 x 284/160 / 2 = 14 rows)
+        assert image.styles.width.cells == min(fit_cells(160, 284, 20), 80 // 5) == 16
+        assert image.styles.height.cells == 14
+        thumb.show(None, None, "typical")
+        await pilot.pause()
+        assert not thumb.display

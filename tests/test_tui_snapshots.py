@@ -1,4 +1,4 @@
-"""Snapshot tests (pytest-textual-snapshot) of the library, progress and breakdown screens at 80x24 and 120x40,
+"""Snapshot tests (pytest-textual-snapshot) of the library, progress, breakdown and settings screens at 80x24 and 120x40,
 with the fake backend's fixed data: no clocks (Header without clock), no polling, workers waited for. Update
 after a deliberate layout change with ``pytest tests/test_tui_snapshots.py --snapshot-update``."""
 from __future__ import annotations
@@ -48,3 +48,9 @@ def test_progress_layout(snap_compare, size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_breakdown_layout(snap_compare, size):
     assert snap_compare(make_app(), terminal_size=size, run_before=_run_before("down", "enter", "n"))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_settings_layout(snap_compare, size, monkeypatch):
+    monkeypatch.setenv("BYTEME_CONFIG", "/home/creator/.config/byteme/config.toml")  # the path the pane names
+    assert snap_compare(make_app(), terminal_size=size, run_before=_run_before("comma", "down", "down"))

@@ -2,11 +2,13 @@
 the findings list beside tabs of detail (metrics per modality, hook, rewards checklist, originality); charts
 (visual timeline, loudness, versus the folder). n / N jump between findings: the strip marks the finding's span
 and the chart of its modality marks it too. On a short terminal the charts take the place of the lists while
-shown (1 2 3 show them, esc goes back)."""
+shown (1 2 3 show them, esc goes back). A thumbnail left of the findings shows the clip's typical frame, then the
+frame where the selected finding starts (or the second selected on the strip); hidden when there is no room."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
+from textual import on, work
+from textual.worker import get_current_worker
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -21,11 +23,15 @@ from ..widgets.charts import LOUDNESS_TARGET_KEY, LoudnessPlot, TimelinePlot, Ve
 from ..widgets.insights import (RetentionStrip, hook_text, insights_of, originality_text, retention_seconds,
                                 rewards_text)
 from ..widgets.modality_panel import METRIC_LEGEND, ModalityPanel, span_words
+from ..widgets.thumbnail import Thumbnail
 
 #: Terminal rows from which the charts get their own area under the lists (below it, 1 2 3 toggle them in).
 TALL_FROM_ROWS = 34
 #: Terminal columns from which the findings list gives the detail tabs more room than itself.
 WIDE_FROM_COLUMNS = 110
+#: Below this size the thumbnail is left out: at 70x20 the findings list still needs its ~30 columns and the
+#: thumbnail its 8 rows plus a caption (measured on the demo folder's breakdown at 80x24, where it fits).
+THUMB_MIN_COLUMNS, THUMB_MIN_ROWS = 70, 20
 
 
 def finding_prompt(i: int, f) -> Text:
@@ -91,6 +97,7 @@ class BreakdownScreen(Screen):
         yield Static(id="headline")
         yield RetentionStrip(id="strip")
         with Horizontal(id="main"):
+            yield Thumbnail(getattr(self.app, "graphics", "halfcell"), id="thumb")
             yield OptionList(id="findings")
             with TabbedContent(id="detail"):
                 with TabPane("Metrics", id="metrics"):
@@ -138,8 +145,31 @@ class BreakdownScreen(Screen):
         self.query_one(LoudnessPlot).show(r, self.cfg.get("targets", {}).get(LOUDNESS_TARGET_KEY))
         self.query_one(VersusFolderPlot).show(r, self.app.backend.folder_medians())
         findings.focus()
+        self._fit_thumbnail()
+        self.load_thumbnail(None, "typical")
         if r.findings:
             findings.highlighted = 0
+
+    def on_resize(self) -> None:
+        self._fit_thumbnail()
+        self.call_after_refresh(self.query_one(Thumbnail).fit)  # once the lists have their new height
+
+    def _fit_thumbnail(self) -> None:
+        """Leave the picture out where it does not fit, and without colour (half-blocks are colour alone)."""
+        self.set_class(self.size.width < THUMB_MIN_COLUMNS or self.size.height < THUMB_MIN_ROWS
+                       or self.app.no_color, "-no-thumb")
+
+    @work(thread=True, exclusive=True, group="thumbnail")
+    def load_thumbnail(self, t_s: float | None, why: str) -> None:
+        """The frame at ``t_s`` (None: the clip's typical frame) from the service, drawn when it arrives."""
+        try:
+            got = self.app.backend.thumbnail(self.path, t_s)
+        except Exception:  # noqa: BLE001 - a picture is a nicety: never an error over the breakdown
+            got = None
+        if get_current_worker().is_cancelled:
+            return  # a newer frame was asked for meanwhile: never draw an older one over it
+        picture, t = got if got else (None, None)
+        self.app.call_from_thread(self.query_one(Thumbnail).show, picture, t, why)
 
     @staticmethod
     def _headline(r, row=None, similar: dict | None = None) -> Text:
@@ -178,6 +208,10 @@ class BreakdownScreen(Screen):
         f = self.result.findings[int(event.option.id)]
         self.span = (f.start_s, f.end_s) if f.start_s is not None else None
         self.selected_second = int(f.start_s) if f.start_s is not None else None
+        if f.start_s is not None:
+            self.load_thumbnail(f.start_s, "finding")
+        elif self.query_one(Thumbnail).why != "typical":
+            self.load_thumbnail(None, "typical")
         n = len(retention_seconds(self.result))
         if self.selected_second is not None and n:
             self.selected_second = min(self.selected_second, n - 1)
@@ -210,6 +244,7 @@ class BreakdownScreen(Screen):
         cur = self.selected_second if self.selected_second is not None else (-1 if step > 0 else n)
         self.selected_second = max(0, min(n - 1, cur + step))
         self._show_strip()
+        self.load_thumbnail(float(self.selected_second), "second")
 
     # -- tabs and charts -----------------------------------------------------------------------------------
     def action_show_detail(self, tab: str) -> None:

@@ -226,23 +226,28 @@ class ExportDialog(ModalScreen[Path | None]):
 
 HELP = """\
 Library (home)
-  ↑↓ PgUp PgDn   move            enter   breakdown of the clip
-  space          mark a clip     m       mark all shown / none
+  ↑↓ PgUp PgDn   move            Home End  first / last clip
+  enter          breakdown of the clip
+  space          mark a clip (the cursor stays)   m  mark all shown / none
   s              score marked (or the clip under the cursor)
   a              score all       n       score the unscored
   r              rescore (ignore the cache)
   x / X          cancel marked / cancel all     f   retry failed
-  c              compare two marked clips
-  /              filter text     esc     clear filters
+  c              compare: the two marked clips, or the marked one and
+                 the clip under the cursor (the status line names them)
+  /              search names, captions, categories and every finding
+  esc            clear the search and filters
   v / t          cycle status / tier filter
-  o / O          cycle sort column / reverse (or click a header)
+  o / O          cycle sort column / reverse (or click a header);
+                 ↓ highest first, ↑ lowest (or A) first
   d              change folder   u       add URL    e   export report
   p  progress    ,  settings     ?  help   ctrl+p  every command
   q  quit (asks first while clips are being scored)
 
 Progress
   x cancel job   X cancel all   f retry failed   space pause/resume
-  t move job to the front        C clear failed    esc back
+  t move job to the front        C clear the finished list   esc back
+  "about N min left": the whole queue at the speed measured in this run
 
 Breakdown
   n / N          next / previous finding (its span is marked ═ on the
@@ -252,6 +257,12 @@ Breakdown
   1 2 3          timeline / loudness / versus the folder (on a short
                  terminal they replace the lists; esc goes back)
   r rescore      esc back
+  The picture left of the findings: the clip's typical frame, then the
+  frame where the selected finding starts (or the selected second).
+
+Settings
+  /  search keys, values and sources    e  change a value and save it
+  to your config file (named when saved)    esc  back
 
 Risk strip: ▁ low  ▄ medium  █ high; each mark is one second (drawn up to
 {chars} characters wide on a short clip), or on a long clip the worst second of

@@ -13,12 +13,14 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from engine.tiktok.sync import short_count
 
-from ..format import safe
+from ..format import about, clip_text, safe
 from engine.service_state import STATUSES, ClipRow, LibraryState
 from ..widgets.clip_table import ClipTable
 
 TIERS = ("platinum", "gold", "silver", "bronze", "unranked")
 SORTS = ("name", "status", "overall", "visual", "audio", "text", "tier", "duration", "size")
+#: Sorts whose natural order is best first (descending); the others go A to Z, shortest or smallest first.
+DESCENDING_SORTS = ("overall", "visual", "audio", "text")
 STATUS_ORDER = {s: i for i, s in enumerate(("running", "queued", "failed", "error", "new", "cancelled", "done"))}
 TIER_ORDER = {t: i for i, t in enumerate(TIERS)}
 
@@ -38,6 +40,22 @@ def sort_key(sort: str):
     return lambda r: (getattr(r, sort) is None, -(getattr(r, sort) or 0.0))
 
 
+def is_descending(sort: str, reverse: bool) -> bool:
+    """Whether the list as sorted runs from the highest value down (what the arrow shows)."""
+    return (sort in DESCENDING_SORTS) != reverse
+
+
+def compare_pair(marked, cursor: str | None) -> tuple[str, str] | None:
+    """The two clips ``c`` compares: the two marked ones (in the order they were marked), or the one marked clip
+    and the clip under the cursor; None otherwise (none or more than two marked, or the cursor on the marked one)."""
+    marked = list(marked)
+    if len(marked) == 2:
+        return marked[0], marked[1]
+    if len(marked) == 1 and cursor and cursor != marked[0]:
+        return marked[0], cursor
+    return None
+
+
 def visible_rows(rows, *, text: str = "", status: str | None = None, tier: str | None = None,
                  sort: str = "name", reverse: bool = False) -> list[ClipRow]:
     needle = text.strip().lower()
@@ -47,8 +65,9 @@ def visible_rows(rows, *, text: str = "", status: str | None = None, tier: str |
             continue
         if tier and (r.tier or "") != tier:
             continue
-        if needle and needle not in " ".join(
-                str(x) for x in (r.name, r.category, r.tier, r.top_finding, r.error, r.status) if x).lower():
+        if needle and needle not in "\n".join(
+                str(x) for x in (r.name, r.category, r.tier, r.top_finding, r.error, r.status) if x).lower() \
+                and needle not in r.search_text:
             continue
         out.append(r)
     out.sort(key=sort_key(sort), reverse=reverse)
@@ -87,7 +106,7 @@ class LibraryScreen(Screen):
         Binding("f", "retry_failed", "Retry failed", show=False),
         Binding("c", "compare", "Compare", show=False),
         Binding("p", "app.progress", "Progress"),
-        Binding("slash", "focus_filter", "Filter"),
+        Binding("slash", "focus_filter", "Search"),
         Binding("v", "cycle_status", "Status filter", show=False),
         Binding("t", "cycle_tier", "Tier filter", show=False),
         Binding("o", "cycle_sort", "Sort", show=False),
@@ -102,7 +121,7 @@ class LibraryScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.marked: set[str] = set()
+        self.marked: dict[str, None] = {}  # the marked clips, in the order they were marked
         self.status_filter: str | None = None
         self.tier_filter: str | None = None
         self.sort = "name"
@@ -113,7 +132,7 @@ class LibraryScreen(Screen):
         yield Header(show_clock=False)
         with Horizontal(id="toolbar"):
             yield Static(id="folder")
-            yield Input(placeholder="/ filter by name, tier, finding", id="filter", compact=True)
+            yield Input(placeholder="/ search names, captions, findings", id="filter", compact=True)
         yield Static(id="filters")
         yield ClipTable(id="clips")
         yield Static(id="current")
@@ -133,7 +152,7 @@ class LibraryScreen(Screen):
     # -- showing -------------------------------------------------------------------------------------------
     def update_state(self, state: LibraryState) -> None:
         self.state = state
-        self.marked &= set(state.rows)
+        self.marked = {p: None for p in self.marked if p in state.rows}
         self._render_all()
 
     def _render_all(self) -> None:
@@ -143,8 +162,9 @@ class LibraryScreen(Screen):
         rows = visible_rows(state.rows.values(), text=self.query_one("#filter", Input).value,
                             status=self.status_filter, tier=self.tier_filter, sort=self.sort, reverse=self.reverse)
         self.query_one(ClipTable).show(rows, self.marked)
+        descending = is_descending(self.sort, self.reverse)
         self.query_one("#folder", Static).update(Text.assemble(("Folder ", "bold"), safe(state.folder)))
-        arrow = "↓" if self.reverse else "↑"
+        arrow = "↓" if descending else "↑"
         self.query_one("#filters", Static).update(Text(
             f"status: {self.status_filter or 'all'} (v) · tier: {self.tier_filter or 'all'} (t) · "
             f"sort: {self.sort} {arrow} (o/O) · {len(rows)} of {len(state.rows)} shown"))
@@ -155,6 +175,11 @@ class LibraryScreen(Screen):
         self._show_current()
 
     @on(DataTable.RowHighlighted, "#clips")
+    def _cursor_moved(self) -> None:
+        self._show_current()
+        if self.state is not None and len(self.marked) == 1:
+            self.query_one("#summary", Static).update(self._summary(self.state))  # the pair c compares changed
+
     def _show_current(self) -> None:
         """The clip under the cursor and its top finding (or why it failed) in full: the table's last column is
         off-screen or cut below ~180 columns."""
@@ -180,9 +205,14 @@ class LibraryScreen(Screen):
         if self.marked:
             parts.append(f"{len(self.marked)} marked")
         text = Text(" · ".join(parts))
+        if self.marked:
+            text.append("  ")
+            text.append_text(self._compare_hint())
         if state.batch_total and state.active_count:
             text.append(f"  ▶ run {100 * state.batch_fraction:.0f}% ({state.batch_finished}/{state.batch_total})",
                         style="bold cyan")
+            if state.eta_s is not None:
+                text.append(f" · {about(state.eta_s)} left", style="cyan")
         if state.paused:
             text.append("  ‖ paused", style="yellow")
         if state.problem:
@@ -194,6 +224,17 @@ class LibraryScreen(Screen):
             text = Text("No video files in this folder. Press d to pick another folder.")
         return text
 
+    def _compare_hint(self) -> Text:
+        """Which two clips c will compare, or how to get a pair."""
+        pair = compare_pair(self.marked, self.query_one(ClipTable).current_path)
+        if pair is None:
+            hint = "c: mark one more, or move the cursor to another clip" if len(self.marked) < 2 else \
+                "c compares two: unmark some (space)"
+            return Text(hint, style="dim")
+        names = [self.state.rows[p].name if p in self.state.rows else p for p in pair]
+        return Text.assemble(("c compares ", "bold"), safe(clip_text(names[0], 28), "magenta"), " with ",
+                             safe(clip_text(names[1], 28), "magenta"))
+
     # -- selection -----------------------------------------------------------------------------------------
     def selected(self) -> list[str]:
         """The marked clips, or the clip under the cursor when none is marked."""
@@ -204,15 +245,16 @@ class LibraryScreen(Screen):
 
     def action_mark(self) -> None:
         p = self.query_one(ClipTable).current_path
-        if p:
-            self.marked ^= {p}
+        if p:  # the cursor stays: the marked clip and the one under the cursor are what c compares
+            if p in self.marked:
+                del self.marked[p]
+            else:
+                self.marked[p] = None
             self._render_all()
-            table = self.query_one(ClipTable)
-            table.move_cursor(row=min(table.cursor_row + 1, table.row_count - 1))
 
     def action_mark_all(self) -> None:
-        shown = set(self.query_one(ClipTable)._keys)
-        self.marked = set() if shown <= self.marked else self.marked | shown
+        shown = self.query_one(ClipTable)._keys
+        self.marked = {} if set(shown) <= set(self.marked) else {**self.marked, **dict.fromkeys(shown)}
         self._render_all()
 
     # -- filters -------------------------------------------------------------------------------------------
@@ -294,15 +336,12 @@ class LibraryScreen(Screen):
             self.app.open_breakdown(p)
 
     def action_compare(self) -> None:
-        paths = [p for p in self.state.rows if p in self.marked] if self.state else []
-        cur = self.query_one(ClipTable).current_path
-        if len(paths) < 2 and cur and cur not in paths:
-            paths.append(cur)
-        if len(paths) != 2:
+        pair = compare_pair(self.marked, self.query_one(ClipTable).current_path)
+        if pair is None:
             self.notify("Mark two clips with space (or one, with the cursor on the other), then press c.",
                         severity="warning", markup=False)
             return
-        self.app.open_compare(*paths)
+        self.app.open_compare(*pair)
 
     def action_pick_folder(self) -> None:
         self.app.pick_folder()

@@ -1,5 +1,6 @@
-"""Live progress: every running job (stage, bar, frames per second, ETA), the run's total and throughput, and
-failures with their plain errors. Updated from the app's poller; nothing here blocks."""
+"""Live progress: every running job (stage, bar, frames per second, ETA), the run's total, throughput and the
+time left for the whole queue, the last finished jobs (score, time taken) until cleared, and failures with their
+plain errors. Updated from the app's poller; nothing here blocks."""
 from __future__ import annotations
 
 from rich.text import Text
@@ -9,7 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from ..format import bar, clip_text, eta, safe
+from ..format import about, bar, clip_text, eta, safe, score_text, status_text, took
 from engine.service_state import LibraryState
 
 
@@ -22,7 +23,7 @@ class ProgressScreen(Screen):
         Binding("f", "retry_failed", "Retry failed"),
         Binding("space", "pause", "Pause/resume"),
         Binding("t", "to_front", "To front", show=False),
-        Binding("C", "clear_finished", "Clear failed", show=False),
+        Binding("C", "clear_finished", "Clear finished"),
         Binding("question_mark", "app.help", "Help", show=False),
     ]
 
@@ -31,6 +32,8 @@ class ProgressScreen(Screen):
         yield Static(id="total")
         yield Static(Text("Jobs", style="bold"), classes="heading")
         yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
+        yield Static(Text("Finished (C clears)", style="bold"), classes="heading")
+        yield DataTable(id="finished", cursor_type="row", zebra_stripes=True)
         yield Static(Text("Failures", style="bold"), classes="heading")
         yield DataTable(id="failures", cursor_type="row")
         yield Static(id="no-failures")
@@ -42,6 +45,10 @@ class ProgressScreen(Screen):
         for key, label, width in (("name", "Clip", 24), ("stage", "Stage", 8), ("bar", "Progress", 17),
                                   ("fps", "fps", 5), ("eta", "ETA", 6), ("attempt", "Try", 4)):
             jobs.add_column(label, key=key, width=width)
+        done = self.query_one("#finished", DataTable)
+        for key, label, width in (("name", "Clip", 24), ("state", "Result", 11), ("overall", "Overall", 8),
+                                  ("tier", "Tier", 8), ("took", "Took", 7)):
+            done.add_column(label, key=key, width=width)
         fails = self.query_one("#failures", DataTable)
         fails.add_column("Clip", key="name", width=24)
         fails.add_column("Error", key="error", width=120)
@@ -61,7 +68,9 @@ class ProgressScreen(Screen):
         if state.batch_total and not state.active_count:
             total.append("  ·  all done", style="green")
         else:
-            total.append(f"  ·  {rate}  ·  {len(state.running)} running, {queued} queued")
+            if state.active_count:
+                total.append(f" · {about(state.eta_s)} left", style="bold")
+            total.append(f" · {rate} · {len(state.running)} running, {queued} queued")
         if state.paused:
             total.append("  ‖ PAUSED (space resumes)", style="bold yellow")
         self.query_one("#total", Static).update(total)
@@ -71,6 +80,10 @@ class ProgressScreen(Screen):
                               Text(f"{j.fps:.0f}" if j.fps else "-", justify="right"),
                               Text(eta(j.eta_s), justify="right"),
                               Text(f"{max(1, j.attempt)}/{j.max_attempts}")))
+        self._fill(self.query_one("#finished", DataTable), state.finished,
+                   lambda f: (safe(clip_text(f.name, 24)), status_text(f.state),
+                              score_text(f.overall, word=True), safe(f.tier or "-"),
+                              Text(took(f.took_s), justify="right")))
         self._fill(self.query_one("#failures", DataTable), [j for j in state.jobs if j.state == "failed"],
                    lambda j: (safe(clip_text(j.name, 24)), safe(j.error or "failed", "red")))
         failed = any(j.state == "failed" for j in state.jobs)

@@ -3,6 +3,7 @@ changed while the row order is the same, and rebuilds (keeping the cursor on the
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from ..format import clip_text, duration, safe, score_text, size, status_text
@@ -50,6 +51,10 @@ class ClipTable(DataTable):
     DEFAULT_CSS = """
     ClipTable { height: 1fr; }
     """
+    #: Home/End go to the first/last clip (a DataTable's own Home/End scroll sideways, which a row cursor never
+    #: needs: left/right do that).
+    BINDINGS = [Binding("home", "scroll_top", "First clip", show=False),
+                Binding("end", "scroll_bottom", "Last clip", show=False)]
 
     def __init__(self, **kwargs):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
