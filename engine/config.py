@@ -1,7 +1,7 @@
 """Configuration: the shipped defaults (``engine/config.toml``), then the user's file, then the platform preset.
 
 ``load_config()`` returns a plain dict. Every value a score or finding uses comes from here, and
-``explain_sources()`` tells, for the settings screen, which file each value came from.
+``value_sources()`` tells, for ``byteme config`` and the settings screen, where each value came from.
 """
 from __future__ import annotations
 
@@ -163,3 +163,65 @@ def config_hash(cfg: dict) -> str:
     """A short hash of everything that affects scores (not where the values came from)."""
     clean = {k: v for k, v in cfg.items() if not k.startswith("_") and k not in UNSCORED_SECTIONS}
     return hashlib.blake2b(json.dumps(clean, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
+
+
+#: Values the environment sets over every file: (section, key) -> variable (engine/tiktok/auth.py reads them).
+ENVIRONMENT_KEYS = {("tiktok", "client_key"): "BYTEME_TIKTOK_CLIENT_KEY",
+                    ("tiktok", "client_secret"): "BYTEME_TIKTOK_CLIENT_SECRET"}
+#: The source label of a value nobody overrode.
+SHIPPED = "shipped config.toml"
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``: every leaf of a config under its dotted key (a metric's own dots
+    stay: ``targets.audio.loudness_lufs.good_low``)."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def with_environment(cfg: dict, environ=None) -> dict:
+    """``cfg`` with the values the environment sets (``ENVIRONMENT_KEYS``), as the commands that read them see it."""
+    environ = os.environ if environ is None else environ
+    out = dict(cfg)
+    for (section, key), var in ENVIRONMENT_KEYS.items():
+        if environ.get(var):
+            out[section] = {**(out.get(section) if isinstance(out.get(section), dict) else {}), key: environ[var]}
+    return out
+
+
+def value_sources(config_path: str | os.PathLike | None = None, preset: str | None = None, *,
+                  use_user_file: bool = True, environ=None) -> dict[str, str]:
+    """Where each value of ``load_config(config_path, preset=preset)`` comes from: dotted key (as ``flatten``)
+    -> label, the last layer that sets a key winning, in ``load_config``'s order: ``"shipped config.toml"``,
+    ``"user file PATH"``, ``"--config PATH"``, ``"--preset"`` (platform.preset given on the command line),
+    ``"preset NAME"`` (the active preset's overrides), then ``"environment VAR"`` (``with_environment``).
+    Files are read again here; call it after ``load_config`` has validated them."""
+    environ = os.environ if environ is None else environ
+    layers = [(SHIPPED, DEFAULT_CONFIG_PATH)]
+    if use_user_file and config_path is None:
+        up = user_config_path()
+        if up.is_file():
+            layers.append((f"user file {up}", up))
+    if config_path is not None:
+        layers.append((f"--config {config_path}", Path(config_path)))
+    merged: dict = {}
+    origin: dict[str, str] = {}
+    for label, path in layers:
+        data = read_toml(path)
+        merged = deep_merge(merged, data)
+        origin.update(dict.fromkeys(flatten(data), label))
+    if preset is not None:
+        merged.setdefault("platform", {})["preset"] = preset
+        origin["platform.preset"] = "--preset"
+    name = merged.get("platform", {}).get("preset")
+    overrides = {k: v for k, v in merged.get("presets", {}).get(name, {}).items() if isinstance(v, dict)}
+    origin.update(dict.fromkeys(flatten(overrides), f"preset {name}"))
+    for (section, key), var in ENVIRONMENT_KEYS.items():
+        if environ.get(var):
+            origin[f"{section}.{key}"] = f"environment {var}"
+    return origin
