@@ -219,3 +219,29 @@ def test_index_reads_well_in_chromium_at_1280_and_390_px(folder_results, results
             assert max(m["rows"]) <= 150, m  # was ~180 px: a 96 px thumbnail and its padding set the height
         else:
             assert min(m["fix"]) >= 300, m  # on a phone the fix takes the whole width under the scores
+
+
+def _half_white(i, t):
+    """360x640 displayed: the top half white, the bottom half black."""
+    frame = np.zeros((640, 360, 3), np.uint8)
+    frame[:320] = 255
+    return frame
+
+
+@pytest.mark.parametrize("rotation_deg", [0, 90, 270])
+def test_thumbnail_is_upright_and_sized(clips, rotation_deg):
+    """A phone's rotated clip gets its thumbnail turned to the displayed orientation, like the analysis frames."""
+    import io as _io
+
+    from PIL import Image
+
+    from engine.media import probe
+    from engine.report import THUMB_HEIGHT_PX, thumbnail_jpeg
+
+    path = clips(f"half_white_{rotation_deg}", video=_half_white, rotation_deg=rotation_deg, audio=None)
+    info = probe(path)
+    img = np.asarray(Image.open(_io.BytesIO(thumbnail_jpeg(path, 1.0, info.rotation_deg))).convert("L"), float)
+    assert img.shape == (THUMB_HEIGHT_PX, THUMB_HEIGHT_PX * 360 // 640)
+    top, bottom = img[: img.shape[0] // 2 - 8].mean(), img[img.shape[0] // 2 + 8:].mean()
+    assert top > 230 and bottom < 25, (top, bottom)  # JPEG and chroma rounding: within 25 of 255 and 0
+    assert thumbnail_jpeg(path.with_name("missing.mp4"), 1.0) is None  # never raises: no picture
