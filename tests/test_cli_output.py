@@ -55,9 +55,14 @@ def test_table_fits_the_terminal_and_never_cuts_a_word(columns):
         assert "top fix" not in header and lines[2].startswith("    Resolution is")
 
 
-def test_a_long_clip_name_keeps_its_file_name():
-    layout = TableLayout(100, ["x" * 80 + "/clip.mp4"])
-    assert layout.clip("d" * 60 + "/clip.mp4").endswith("/clip.mp4") and len(layout.clip("d" * 60 + "/clip.mp4")) == layout.clip_width
+def test_a_long_clip_name_keeps_its_file_name_and_gives_way_to_the_fix():
+    from engine.cli.table import PREFERRED_FIX_WIDTH
+
+    long_name = "d" * 60 + "/clip.mp4"
+    layout = TableLayout(120, [long_name])
+    assert layout.clip(long_name).endswith("/clip.mp4") and len(layout.clip(long_name)) == layout.clip_width
+    assert layout.fix_width >= PREFERRED_FIX_WIDTH - 1 and layout.fix_column + layout.fix_width < 120
+    assert TableLayout(200, ["d" * 30 + "/clip.mp4"]).clip_width == 39  # room enough: the whole name
 
 
 def test_shown_path_is_relative_to_the_current_folder(tmp_path):

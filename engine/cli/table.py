@@ -50,6 +50,9 @@ TIER_WIDTH, CATEGORY_WIDTH = 9, 15
 #: The clip column never gets narrower or wider than this; the top fix gets what is left beside the scores when
 #: that is at least MIN_FIX_WIDTH, else it goes on indented lines below its row (80 columns: 16 + 56 fixed + 24).
 MIN_CLIP_WIDTH, MAX_CLIP_WIDTH, MIN_FIX_WIDTH = 16, 48, 24
+#: A long clip name gives way to the top fix down to the name's last characters before the fix gets narrower than
+#: this: a 40-character line holds 5-7 words, so a typical 120-180-character fix takes 3-5 lines.
+PREFERRED_FIX_WIDTH = 40
 #: Used when the width cannot be read (not a terminal and no $COLUMNS): the classic 80-column terminal.
 FALLBACK_COLUMNS = 80
 #: Indent of a top fix printed below its row on a narrow terminal.
@@ -70,7 +73,7 @@ class TableLayout:
         longest = max((len(n) for n in names or ()), default=MIN_CLIP_WIDTH)
         #: Too narrow for the top fix beside the scores (under ~96 columns): it goes on the lines below the row.
         self.fix_below = columns < fixed + MIN_CLIP_WIDTH + MIN_FIX_WIDTH
-        room = columns - fixed - (0 if self.fix_below else MIN_FIX_WIDTH)
+        room = columns - fixed - (0 if self.fix_below else PREFERRED_FIX_WIDTH)
         self.clip_width = max(MIN_CLIP_WIDTH, min(longest, MAX_CLIP_WIDTH, room))
         self.fix_column = BELOW_INDENT if self.fix_below else self.clip_width + fixed
         self.fix_width = max(MIN_FIX_WIDTH, columns - self.fix_column - 1)
