@@ -1,9 +1,12 @@
 """Reports: ``byteme report PATH... --format md|html|csv|json``.
 
-* html: a folder with ``index.html`` (the library ranked by overall score, scores against the library median)
-  and one page per clip (scores, hook, retention strip, findings, rewards checklist, originality, charts). Charts
-  are inline SVG; there is no JavaScript and nothing is loaded from the network. Every text that came from a
-  file, a filename, a caption or OCR is escaped with ``html.escape``.
+* html: a folder with ``index.html`` (the clips ranked by overall score, each with a thumbnail, scores, tier, its
+  own top fix, rewards verdict, originality and keywords; what most clips share said once at the top, with the
+  medians, copies and near-duplicate captions from ``engine.textlib``) and one page per clip (scores, hook,
+  retention strip, findings, rewards checklist, originality, words, charts). Pages are Jinja2 templates
+  (``engine/templates``, autoescaping on; every outside text also has its control characters made visible);
+  charts are inline SVG built here with ``esc``; thumbnails are inline JPEG; there is no JavaScript and nothing
+  is loaded from the network.
 * md: one Markdown file with the ranking and a section per clip.
 * csv: one row per clip (scores, hook, retention, rewards verdict, originality, top finding).
 * json: JSON Lines, the ``byteme score --json`` object of each clip plus an ``"insights"`` object.
