@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import socket
 import sys
 from pathlib import Path
 
@@ -48,7 +49,21 @@ def make_server(folder: Path, args):
             return app
 
     return OfflineServer(app_command(folder, args), host=args.host, port=args.port,
-                         title=f"BYTEME: {folder.name or folder}", public_url=getattr(args, "public_url", None))
+                         title=f"BYTEME: {folder.name or folder}", public_url=public_url(args))
+
+
+def public_url(args) -> str | None:
+    """The address the page tells the browser to connect back to. textual-serve builds ``http://HOST:PORT``, which
+    is wrong for a wildcard bind (a browser elsewhere cannot reach 0.0.0.0: this machine's name is used) and for an
+    IPv6 address (it needs brackets). None: textual-serve's own."""
+    if getattr(args, "public_url", None):
+        return args.public_url.rstrip("/")
+    host = args.host.strip("[]")
+    if host in ("0.0.0.0", "::", ""):
+        return f"http://{socket.getfqdn()}:{args.port}"
+    if ":" in host:
+        return f"http://[{host}]:{args.port}"
+    return None
 
 
 def run_serve(folder: Path, args) -> int:

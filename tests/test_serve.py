@@ -66,6 +66,16 @@ def test_each_session_runs_the_app_on_the_folder_with_the_same_store(tmp_path):
     assert "googleapis" not in offline_page(page) and "RobotoMono" in offline_page(page)
 
 
+def test_the_page_connects_back_to_an_address_a_browser_can_reach():
+    from byteme_tui.serve import public_url
+
+    assert public_url(Namespace(host="127.0.0.1", port=8000, public_url=None)) is None  # textual-serve's own
+    assert public_url(Namespace(host="::1", port=8000, public_url=None)) == "http://[::1]:8000"
+    assert public_url(Namespace(host="0.0.0.0", port=9000, public_url=None)) == f"http://{socket.getfqdn()}:9000"
+    assert public_url(Namespace(host="0.0.0.0", port=9000, public_url="https://clips.example/")) == \
+        "https://clips.example"
+
+
 def test_the_engine_never_imports_textual_serve():
     code = ("import sys, engine.cli, engine.cli.serve; from engine.cli import main; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'textual_serve')]; "
