@@ -22,6 +22,7 @@ import time
 from typing import Callable
 
 from ..textsafe import visible
+from .table import shown_path
 
 #: Seconds between redraws of the bar: about four a second (the rate toolong and Textual's guide use for progress).
 REDRAW_S = 0.25
@@ -94,9 +95,9 @@ class RunProgress:
     # -- what the run reports ---------------------------------------------------------------------------------
 
     def starting(self, name: str) -> None:
-        """The run begins on clip ``name`` (a path or name; shown escaped)."""
+        """The run begins on clip ``name`` (a path: shown as the table names it, escaped)."""
         with self._lock:
-            self.current, self.current_stage, self.current_fraction = visible(name), None, 0.0
+            self.current, self.current_stage, self.current_fraction = shown_path(name), None, 0.0
 
     def clip_progress(self, p) -> None:
         """The ``progress`` callback of ``analyze``: a ``pipeline.Progress`` (path, stage, fraction 0-1)."""
@@ -130,9 +131,9 @@ class RunProgress:
         return max(0.0, elapsed / progressed * (self.total - progressed))
 
     def line(self, result) -> str:
-        """The plain line for a finished clip: ``[3/12] clips/a.mp4: overall 78, gold (2.1 s)``."""
-        name = visible(result.path)
-        head = f"byteme: [{self.done}/{self.total}] {name}"
+        """The plain line for a finished clip: ``[3/12] clips/a.mp4: overall 78, gold (2.1 s)`` (the path relative
+        to the current folder, as the table names it)."""
+        head = f"byteme: [{self.done}/{self.total}] {shown_path(result.path)}"
         if not result.ok:
             err = result.error or {}
             return f"{head}: error ({visible(err.get('kind'))}): {visible(err.get('message'))}"
