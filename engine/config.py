@@ -493,3 +493,41 @@ def feature_settings_hash(cfg: dict | None) -> str:
         return ""
     data = json.dumps(feature_settings(cfg), sort_keys=True, default=str)
     return hashlib.blake2b(data.encode(), digest_size=6).hexdigest()
+
+
+#: Values the environment sets over every file: (section, key) -> variable (engine/tiktok/auth.py reads them).
+ENVIRONMENT_KEYS = {("tiktok", "client_key"): "BYTEME_TIKTOK_CLIENT_KEY",
+                    ("tiktok", "client_secret"): "BYTEME_TIKTOK_CLIENT_SECRET"}
+def flatten(d: dict, prefix: str = "") -> dict:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``: every leaf of a config under its dotted key (a metric's own dots
+    stay: ``targets.audio.loudness_lufs.good_low``)."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def with_environment(cfg: dict, environ=None) -> dict:
+    """``cfg`` with the values the environment sets (``ENVIRONMENT_KEYS``), as the commands that read them see it."""
+    environ = os.environ if environ is None else environ
+    out = dict(cfg)
+    for (section, key), var in ENVIRONMENT_KEYS.items():
+        if environ.get(var):
+            out[section] = {**(out.get(section) if isinstance(out.get(section), dict) else {}), key: environ[var]}
+    return out
+
+
+def value_sources(config_path: str | os.PathLike | None = None, preset: str | None = None, *,
+                  use_user_file: bool = True, environ=None) -> dict[str, str]:
+    """Where each value of ``load_config(config_path, preset=preset)`` comes from, by dotted key (as ``flatten``):
+    ``explain_sources``' labels, then ``"environment VAR"`` for a value the environment sets (``with_environment``)."""
+    environ = os.environ if environ is None else environ
+    out = {".".join(keys): label for keys, label in
+           explain_sources(config_path, preset=preset, use_user_file=use_user_file).items()}
+    for (section, key), var in ENVIRONMENT_KEYS.items():
+        if environ.get(var):
+            out[f"{section}.{key}"] = f"environment {var}"
+    return out

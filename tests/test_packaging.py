@@ -50,3 +50,8 @@ def test_pip_install_into_a_fresh_venv_scores_with_the_shipped_model(tmp_path, g
     assert line["status"] == "ok" and line["scores"]["overall"] is not None
     assert "category:default@" in line["engine"]["model"], line["engine"]  # the shipped model decided the category
     assert "not used" not in run.stderr
+    # The HTML report's templates are package data too.
+    rep = subprocess.run([str(env_dir / "bin" / "byteme"), "report", str(good_clip), "--out", str(tmp_path / "rep"),
+                          "--no-ocr"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=RUN_GUARD_S)
+    assert rep.returncode == 0, rep.stderr[-3000:]
+    assert "BYTEME library report" in (tmp_path / "rep" / "index.html").read_text()

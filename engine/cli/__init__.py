@@ -18,18 +18,21 @@ import traceback
 from .. import __version__
 from ..errors import BytemeError, ConfigError, ModelError, OutputError, StoreError
 from ..textsafe import visible
-from . import config, demo, evaluate, fetch, report, results, score, tiktok, train, tui, watch
+from . import config, demo, evaluate, fetch, report, results, score, serve, tiktok, train, tui, watch
 from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_arguments, store_path_for
 
 #: The commands, in the order ``byteme --help`` lists them.
-COMMANDS = (score, results, tui, demo, config, fetch, train, evaluate, watch, report, tiktok)
+COMMANDS = (score, results, tui, serve, demo, config, fetch, train, evaluate, watch, report, tiktok)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="byteme",
+        usage="%(prog)s [-h] [--version] [DIR | COMMAND ...]",
         description="Judge short-form vertical video before it is posted. Without a command: the terminal app "
-        "on the current folder.",
+        "on the current folder; `byteme DIR` opens it on DIR (as `byteme tui DIR` does).",
+        epilog="Examples: byteme ~/clips (the app); byteme serve ~/clips (the app in a browser); byteme score "
+        "clips/ --json > scores.jsonl; byteme report clips/ --out report/. `byteme COMMAND --help` for each.",
     )
     parser.add_argument("--version", action="version", version=f"byteme {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -42,9 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, *, tui=None) -> int:
-    """``tui``: the function that opens the terminal app, ``(folder, args) -> exit code``; the UI package passes
-    it in (``byteme_tui.launch``), so the engine never imports the UI."""
+def main(argv: list[str] | None = None, *, tui=None, serve=None) -> int:
+    """``tui``: the function that opens the terminal app, ``(folder, args) -> exit code``; ``serve``: the one that
+    serves it in a browser, same signature. The UI package passes them in (``byteme_tui.launch``), so the engine
+    never imports the UI, Textual or Rich."""
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] not in parser.command_names and not argv[0].startswith("-") and os.path.exists(argv[0]):
@@ -53,6 +57,7 @@ def main(argv: list[str] | None = None, *, tui=None) -> int:
     if args.command is None:
         args = parser.parse_args(["tui", *(argv or sys.argv[1:])])
     args.tui = tui
+    args.serve = serve
     try:
         return args.run(args)
     except (ConfigError, StoreError, OutputError, ModelError) as exc:  # nothing could start, or an asked-for output or model failed

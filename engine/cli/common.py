@@ -12,7 +12,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def add_common_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="FILE", help="a config.toml with your targets (default: the shipped one)")
+    p.add_argument("--config", metavar="FILE", help="a config.toml with your targets, used instead of your user config file (over the "
+                   "shipped defaults; `byteme config` shows where each value came from)")
     p.add_argument("--preset", choices=None, help="platform preset: tiktok, reels or shorts")
     p.add_argument("--store", metavar="FILE", help="the SQLite store (default: $BYTEME_STORE or the user data dir)")
     p.add_argument("--reset-store", action="store_true",

@@ -16,9 +16,13 @@ HELP = "correlation of the scorers with your own labels, without training"
 
 def add_arguments(p) -> None:
     p.add_argument("labels", metavar="LABELS", help="a CSV (path,score,...) or a folder of clips with .info.json sidecars")
-    p.add_argument("--target", choices=("score", *ENGAGEMENT_TARGETS), default=None)
+    p.add_argument("--target", choices=("score", *ENGAGEMENT_TARGETS), default=None,
+                   help="for a folder of clips: the engagement measure to rank against, from .info.json sidecars "
+                        "and synced TikTok numbers (default: like_rate); a CSV's labels are its score column")
     p.add_argument("--model", default=None, help="the model to evaluate (default: the config's)")
-    p.add_argument("--no-ocr", action="store_true")
+    p.add_argument("--no-ocr", action="store_true",
+                   help="skip on-screen text recognition for clips not yet analysed (faster; text scores then use "
+                        "captions and subtitles only)")
 
 
 def run(args) -> int:

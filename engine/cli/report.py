@@ -6,6 +6,7 @@ import sys
 from ..report import FORMATS, check_out, report_roots, write_report
 from ..textsafe import display_path
 from .common import config_for, model_for, no_clips, store_for
+from .progress import RunProgress
 
 NAME = "report"
 HELP = "write an HTML, Markdown, CSV or JSON report of clips and the library"
@@ -36,11 +37,14 @@ def run(args) -> int:
     if not paths:
         return no_clips(args.paths)
     results = []
-    for p in paths:
-        r = analyze(p, cfg, store=store, model=model, options={"ocr": not args.no_ocr})
-        results.append(r)
-        if args.debug and r.traceback:
-            sys.stderr.write(r.traceback)
+    with RunProgress(len(paths)) as progress:  # stderr: a bar on a terminal, a line per clip otherwise
+        for p in paths:
+            progress.starting(str(p))
+            r = analyze(p, cfg, progress.clip_progress, store=store, model=model, options={"ocr": not args.no_ocr})
+            results.append(r)
+            progress.finished(r)
+            if args.debug and r.traceback:
+                sys.stderr.write(r.traceback)
     store.close()
     written = write_report(results, out, args.format, cfg, roots=report_roots(args.paths),
                            show_other_paths=args.show_other_paths)

@@ -6,14 +6,15 @@ import sys
 
 from ..textsafe import display_path
 from .common import EXIT_OK, store_for
-from .table import print_table_header, print_table_row, table_row
+from .table import layout_for, print_table_header, print_table_row, shown_path, table_row
 
 NAME = "results"
-HELP = "print what the store holds"
+HELP = "print what the store holds: the newest result of each clip, named relative to the current folder"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--json", action="store_true", help="one JSON object per clip per line (the score --json shape)")
+    p.add_argument("--json", action="store_true", help="one JSON object per clip per line on stdout, the `byteme score --json` shape "
+                   "(keys: README, Headless)")
 
 
 def run(args) -> int:
@@ -29,8 +30,9 @@ def run(args) -> int:
     elif not results:
         sys.stdout.write(f"The store at {display_path(store.path)} holds no results yet. Run `byteme score FOLDER`.\n")
     else:
-        print_table_header(sys.stdout)
+        layout = layout_for(sys.stdout, [shown_path(r.path) for r in results])
+        print_table_header(sys.stdout, layout)
         for r in results:
-            print_table_row(table_row(r), sys.stdout)
+            print_table_row(table_row(r), sys.stdout, layout)
     store.close()
     return EXIT_OK

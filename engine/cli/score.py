@@ -1,11 +1,15 @@
 """``byteme score PATH... [--json] [--csv FILE] [--workers N]``: one JSON object per clip (README, Headless)."""
 from __future__ import annotations
 
+import functools
+import io
 import json
 import sys
 
 from .common import EXIT_FAILED, EXIT_OK, config_for, model_for, no_clips, store_for
-from .table import check_writable_file, print_table_header, print_table_row, table_row, write_csv
+from .progress import RunProgress
+from .table import (check_writable_file, layout_for, print_table_header, print_table_row, shown_path, table_row,
+                    write_csv)
 
 NAME = "score"
 HELP = "score clips and folders; --json prints one JSON object per clip per line"
@@ -21,11 +25,12 @@ def add_arguments(p) -> None:
     p.add_argument("--executor", choices=("local", "thread", "ray"), default=None, help="where jobs run with --workers")
     p.add_argument("--ray-address", default=None, help="with --executor ray: auto or HOST:PORT")
     p.add_argument("--model", default=None, help="learned scorer to use (default from config; 'none' for targets only)")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress on stderr (by default: a bar on a terminal, a line per clip otherwise)")
 
 
 def run(args) -> int:
     from ..media import iter_clips
-    from ..library import analyze
 
     if args.csv:
         check_writable_file(args.csv, "--csv")  # before scoring: not after an hour of work
@@ -38,6 +43,7 @@ def run(args) -> int:
     if not paths:
         return no_clips(args.paths)
     options = {"ocr": not args.no_ocr}
+    progress = RunProgress(len(paths), interactive=False if args.quiet else None)
     if (args.workers and args.workers > 0) or args.executor:  # --executor alone: the queue, default workers
         from ..jobs import run_paths  # the job queue (worker processes, Ray)
 
@@ -45,26 +51,47 @@ def run(args) -> int:
                                  ray_address=args.ray_address, use_cache=not args.no_cache, options=options,
                                  model_name=args.model)
     else:
-        results_iter = (analyze(p, cfg, store=store, model=model, use_cache=not args.no_cache, options=options)
-                        for p in paths)
+        results_iter = _in_process(paths, cfg, store, model, not args.no_cache, options, progress)
     failed = 0
     rows = []
     out = sys.stdout
-    if not args.json:
-        print_table_header(out)
-    for r in results_iter:
-        if r.status != "ok":
-            failed += 1
-        if args.json:
-            out.write(json.dumps(r.contract(), ensure_ascii=True) + "\n")
-        else:
-            print_table_row(table_row(r), out)
-        out.flush()
-        if args.debug and r.traceback:
-            sys.stderr.write(r.traceback)
-        if args.csv:
-            rows.append(table_row(r))
+    layout = None if args.json else layout_for(out, [shown_path(str(p)) for p in paths])
+    if layout:
+        print_table_header(out, layout)
+    with progress:
+        for r in results_iter:
+            if r.status != "ok":
+                failed += 1
+            if args.json:
+                text = json.dumps(r.contract(), ensure_ascii=True) + "\n"
+            else:
+                buf = io.StringIO()
+                print_table_row(table_row(r), buf, layout)
+                text = buf.getvalue()
+            write = functools.partial(_emit, out, text)
+            if args.quiet:
+                write()
+            else:
+                progress.finished(r, write)
+            if args.debug and r.traceback:
+                sys.stderr.write(r.traceback)
+            if args.csv:
+                rows.append(table_row(r))
     store.close()
     if args.csv:
         write_csv(args.csv, rows, "--csv")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _emit(out, text: str) -> None:
+    out.write(text)
+    out.flush()
+
+
+def _in_process(paths, cfg, store, model, use_cache, options, progress):
+    """Each clip analysed here in turn, its analysis reported to ``progress`` as it goes."""
+    from ..library import analyze
+
+    for p in paths:
+        progress.starting(str(p))
+        yield analyze(p, cfg, progress.clip_progress, store=store, model=model, use_cache=use_cache, options=options)
