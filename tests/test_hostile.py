@@ -93,7 +93,8 @@ def test_hostile_folder_reports_each_and_scores_the_rest(hostile_folder, store_e
     assert sum(1 for r in rows.values() if r["path"].endswith("00_good.mp4")) == 1
 
 
-def test_table_output_shows_hostile_names_literally(hostile_folder, store_env, capsys):
+def test_table_output_shows_hostile_names_literally(hostile_folder, store_env, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # wide enough that no name is shortened (the table fits the terminal)
     paths = [str(hostile_folder / n) for n in HOSTILE_NAMES.values()]
     code = cli.main(["score", *paths, "--no-ocr"])
     out, _ = capsys.readouterr()

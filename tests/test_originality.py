@@ -23,7 +23,9 @@ CROP, COPY_W, COPY_H, TRIM_FRAMES, FPS = 0.05, 288, 512, 6, 30
 
 @pytest.fixture(scope="module")
 def cfg():
-    return load_config(use_user_file=False)
+    cfg = load_config(use_user_file=False)
+    cfg["presets"]["tiktok"]["rewards"]["enabled"] = True  # off by default; these tests check its originality rule
+    return cfg
 
 
 def _copy_of(src, dst):
