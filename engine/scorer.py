@@ -139,8 +139,39 @@ def score(fv: FeatureVector, cfg: dict, model=None) -> Scores:
         name = targets_name
     # A modality with nothing to judge stays null whatever the model says.
     modalities = {m: (modalities.get(m) if fv.has_modality(m) else None) for m in MODALITIES}
+    extra = {}
+    if modalities.get("visual") is not None:
+        pq = model_picture_quality(fv) if picture_quality_source(cfg) == "model" else None
+        if pq is not None:
+            modalities["visual"] = round(pq, 1)
+            name += f"+picture:{_picture_model_label()}"
+        extra["picture_quality"] = modalities["visual"]
     overall = overall_score(modalities, cfg)
-    return Scores(overall, modalities, ms, tier_for(overall, cfg), category, confidence, name)
+    return Scores(overall, modalities, ms, tier_for(overall, cfg), category, confidence, name, extra)
+
+
+def picture_quality_source(cfg: dict) -> str:
+    """Where perceived picture quality comes from: "model" (the picture-quality model trained on human opinion,
+    engine/picture_quality.py) when ``[scoring] picture_quality = "model"``, else "targets" (config.toml)."""
+    return "model" if cfg.get("scoring", {}).get("picture_quality") == "model" else "targets"
+
+
+def model_picture_quality(fv: FeatureVector) -> float | None:
+    """Perceived picture quality 0-100 from the shipped picture-quality model; None when the model cannot be
+    loaded (absent, invalid, stale: the config targets then decide) or too few of its features were measured."""
+    from . import picture_quality
+    from .errors import ModelError
+
+    try:
+        return picture_quality.load().predict(fv)
+    except ModelError:
+        return None
+
+
+def _picture_model_label() -> str:
+    from . import picture_quality
+
+    return picture_quality.load().label
 
 
 # Content category before the learned scorer: evidence thresholds on measured features. Each names the
