@@ -20,9 +20,31 @@ from .features import FeatureVector
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "picture_quality.json"
 MODEL_FORMAT = "byteme-picture-quality-1"
+#: The model's inputs (engine/train/picture_quality.py says why these): BRISQUE's statistics at two scales, and
+#: the grain estimate (so the model can learn from the flaw pairs that added grain is not detail).
+PQ_FEATURE_KEYS = tuple(f"visual.mscn_{k}{s}" for s in ("", "_half")
+                        for k in ("shape", "var", "pair_shape", "pair_mean", "pair_var", "pair_asym")) + (
+    "visual.noise_sigma",)
+#: Features read on a log scale, with the offset that keeps a zero finite. The MSCN variances span two decades
+#: across real clips (0.005-0.5 on realmos) and a linear model on the raw values is driven by the few largest;
+#: their offset is below the smallest measured there (0.004). Grain (luma levels) spans 0.1-30; its offset is
+#: a tenth of a level, below what the estimator resolves on 8-bit video.
+LOG_OFFSETS = {**{k: 1e-3 for k in PQ_FEATURE_KEYS if k.endswith(("_var", "_var_half"))},
+               "visual.noise_sigma": 0.1}
 #: A prediction needs at least this share of the model's features measured (the rest are imputed with the
 #: training mean); below it the clip is too far from what the model learned on and no number is given.
 MIN_MEASURED_SHARE = 0.8
+
+
+def transform(values: dict, keys=PQ_FEATURE_KEYS, log_offsets: dict = LOG_OFFSETS) -> np.ndarray:
+    """The model's input vector from a metric dict: NaN where not measured, log(v + offset) for the keys in
+    ``log_offsets``."""
+    x = np.full(len(keys), np.nan)
+    for j, k in enumerate(keys):
+        v = values.get(k)
+        if v is not None and math.isfinite(float(v)):
+            x[j] = math.log(max(float(v), 0.0) + log_offsets[k]) if k in log_offsets else float(v)
+    return x
 
 
 @dataclass(frozen=True)
@@ -37,17 +59,14 @@ class PictureModel:
     z_clip: float
     mos_lo: float
     mos_hi: float
+    log_offsets: dict = None
 
     @property
     def label(self) -> str:
         return f"{self.name}@{self.version}"
 
     def predict_mos(self, values: dict) -> float | None:
-        x = np.full(len(self.keys), np.nan)
-        for j, k in enumerate(self.keys):
-            v = values.get(k)
-            if v is not None and math.isfinite(float(v)):
-                x[j] = float(v)
+        x = transform(values, self.keys, self.log_offsets or {})
         ok = np.isfinite(x)
         if ok.mean() < MIN_MEASURED_SHARE:
             return None
@@ -71,12 +90,14 @@ def parse_model(data: dict, known_keys: set | None = None) -> PictureModel:
         keys = tuple(str(k) for k in data["feature_keys"])
         arrs = [np.asarray(data[k], np.float64) for k in ("scaler_mean", "scaler_scale", "coef")]
         intercept = float(data["intercept"])
+        log_offsets = {str(k): float(v) for k, v in dict(data.get("log_offsets", {})).items()}
         target = data.get("target", {})
         lo, hi = float(target.get("lo", 1.0)), float(target.get("hi", 5.0))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"The picture-quality model lacks {exc}.", kind="model_invalid") from None
     n = len(keys)
-    if any(a.shape != (n,) or not np.all(np.isfinite(a)) for a in arrs) or np.any(arrs[1] <= 0) or hi <= lo:
+    if (any(a.shape != (n,) or not np.all(np.isfinite(a)) for a in arrs) or np.any(arrs[1] <= 0) or hi <= lo
+            or not set(log_offsets) <= set(keys) or not all(v > 0 for v in log_offsets.values())):
         raise ModelError(f"The picture-quality model's weights do not match its {n} feature keys.",
                          kind="model_invalid")
     if known_keys is not None:
@@ -87,7 +108,7 @@ def parse_model(data: dict, known_keys: set | None = None) -> PictureModel:
                 f"{', '.join(missing[:3])}); rebuild it with `python -m engine.train.picture_quality`.",
                 kind="model_stale")
     return PictureModel(str(data.get("name", "picture_quality")), int(data.get("version", 0)), keys, arrs[0],
-                        arrs[1], arrs[2], intercept, float(data.get("z_clip", 4.0)), lo, hi)
+                        arrs[1], arrs[2], intercept, float(data.get("z_clip", 4.0)), lo, hi, log_offsets)
 
 
 _lock = threading.Lock()

@@ -143,11 +143,42 @@ def score(fv: FeatureVector, cfg: dict, model=None) -> Scores:
     if modalities.get("visual") is not None:
         pq = model_picture_quality(fv) if picture_quality_source(cfg) == "model" else None
         if pq is not None:
-            modalities["visual"] = round(pq, 1)
+            modalities["visual"] = round(pq * visual_factor_beside_model(ms, cfg), 1)
             name += f"+picture:{_picture_model_label()}"
-        extra["picture_quality"] = modalities["visual"]
+        else:
+            pq = picture_quality_from_targets(ms, cfg)
+        extra["picture_quality"] = None if pq is None else round(pq, 1)
     overall = overall_score(modalities, cfg)
     return Scores(overall, modalities, ms, tier_for(overall, cfg), category, confidence, name, extra)
+
+
+#: The visual targets whose job the picture-quality model takes over when it decides (structure and fidelity of
+#: the picture: what its natural-scene statistics see). Every other visual target (exposure, colour, framing,
+#: frame rate, freezes, shake, black frames) still multiplies the visual score as before.
+MODEL_PICTURE_METRICS = ("visual.sharpness", "visual.noise_sigma", "visual.blockiness", "visual.banding_pct",
+                         "visual.bits_per_pixel", "visual.detail")
+
+
+def picture_quality_from_targets(ms: dict, cfg: dict) -> float | None:
+    """Perceived picture quality by the config targets: 100 x the factors of MODEL_PICTURE_METRICS."""
+    targets = cfg.get("targets", {})
+    keys = [k for k in MODEL_PICTURE_METRICS if k in ms]
+    if not keys:
+        return None
+    product = 1.0
+    for k in keys:
+        product *= metric_factor(ms[k], targets[k])
+    return 100.0 * product
+
+
+def visual_factor_beside_model(ms: dict, cfg: dict) -> float:
+    """The product of the visual targets' factors that the picture model does not replace (1 when all pass)."""
+    targets = cfg.get("targets", {})
+    product = 1.0
+    for k, v in ms.items():
+        if k.startswith("visual.") and k not in MODEL_PICTURE_METRICS:
+            product *= metric_factor(v, targets[k])
+    return product
 
 
 def picture_quality_source(cfg: dict) -> str:
