@@ -31,6 +31,10 @@ PQ_FEATURE_KEYS = tuple(f"visual.mscn_{k}{s}" for s in ("", "_half")
 #: a tenth of a level, below what the estimator resolves on 8-bit video.
 LOG_OFFSETS = {**{k: 1e-3 for k in PQ_FEATURE_KEYS if k.endswith(("_var", "_var_half"))},
                "visual.noise_sigma": 0.1}
+#: Inputs not clipped at ``z_clip`` standard deviations. Grain on real rated clips spans little (0.2-1 level on
+#: realmos), so a clip with heavy grain sits far beyond it; clipped, the model could only take a fixed amount off
+#: for any grain, and measured, it then scored the generated test clip with added grain above its source.
+UNCLIPPED_KEYS = ("visual.noise_sigma",)
 #: A prediction needs at least this share of the model's features measured (the rest are imputed with the
 #: training mean); below it the clip is too far from what the model learned on and no number is given.
 MIN_MEASURED_SHARE = 0.8
@@ -60,6 +64,7 @@ class PictureModel:
     mos_lo: float
     mos_hi: float
     log_offsets: dict = None
+    unclipped: tuple = ()
 
     @property
     def label(self) -> str:
@@ -71,7 +76,8 @@ class PictureModel:
         if ok.mean() < MIN_MEASURED_SHARE:
             return None
         z = np.where(ok, (x - self.mean) / self.scale, 0.0)
-        z = np.clip(z, -self.z_clip, self.z_clip)
+        free = np.array([k in self.unclipped for k in self.keys])
+        z = np.where(free, z, np.clip(z, -self.z_clip, self.z_clip))
         return float(z @ self.coef + self.intercept)
 
     def predict(self, fv: FeatureVector) -> float | None:
@@ -91,6 +97,7 @@ def parse_model(data: dict, known_keys: set | None = None) -> PictureModel:
         arrs = [np.asarray(data[k], np.float64) for k in ("scaler_mean", "scaler_scale", "coef")]
         intercept = float(data["intercept"])
         log_offsets = {str(k): float(v) for k, v in dict(data.get("log_offsets", {})).items()}
+        unclipped = tuple(str(k) for k in data.get("unclipped_keys", ()))
         target = data.get("target", {})
         lo, hi = float(target.get("lo", 1.0)), float(target.get("hi", 5.0))
     except (KeyError, TypeError, ValueError) as exc:
@@ -108,7 +115,7 @@ def parse_model(data: dict, known_keys: set | None = None) -> PictureModel:
                 f"{', '.join(missing[:3])}); rebuild it with `python -m engine.train.picture_quality`.",
                 kind="model_stale")
     return PictureModel(str(data.get("name", "picture_quality")), int(data.get("version", 0)), keys, arrs[0],
-                        arrs[1], arrs[2], intercept, float(data.get("z_clip", 4.0)), lo, hi, log_offsets)
+                        arrs[1], arrs[2], intercept, float(data.get("z_clip", 4.0)), lo, hi, log_offsets, unclipped)
 
 
 _lock = threading.Lock()

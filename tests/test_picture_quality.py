@@ -113,3 +113,38 @@ def test_scorer_takes_picture_quality_from_the_model_only_when_asked():
     assert "visual.sharpness" in MODEL_PICTURE_METRICS and "visual.brightness" not in MODEL_PICTURE_METRICS
     assert by_targets.extra["picture_quality"] < 60
     assert by_model.modalities["visual"] < by_model.extra["picture_quality"]
+
+
+# --- the generated flaw set (tests/visual_helpers.py) with the model deciding picture quality -------------------
+
+
+@pytest.fixture(scope="module")
+def model_mode_set(clips):
+    """name -> (visual score with picture_quality = "model", picture quality) for the base clip and every flawed
+    copy of tests/visual_helpers.py."""
+    import visual_helpers as vh
+
+    cfg = vh.visual_config()
+    cfg["scoring"]["picture_quality"] = "model"
+    out = {}
+    for name in ["base", *vh.FLAWS]:
+        r = vh.visual_result(clips(f"vis_{name}", **vh.recipe(name)), cfg)
+        out[name] = (r.scores.modalities["visual"], r.scores.extra["picture_quality"])
+    return out
+
+
+#: The flaws the picture model replaces the targets for (engine/scorer.py MODEL_PICTURE_METRICS): its own number
+#: must fall for them, not only the visual score.
+_MODEL_FLAWS = ("blurred", "upscaled", "starved")
+
+
+def test_with_the_model_every_generated_flaw_scores_below_its_clean_source(model_mode_set):
+    import visual_helpers as vh
+
+    print({k: v for k, v in model_mode_set.items()})
+    base_visual, base_pq = model_mode_set["base"]
+    for flaw in vh.FLAWS:
+        visual, pq = model_mode_set[flaw]
+        assert visual < base_visual, (flaw, visual, base_visual)
+        if flaw in _MODEL_FLAWS or flaw == "noisy":  # grain: the model times the grain target (scorer.py)
+            assert pq < base_pq, (flaw, pq, base_pq)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..picture_quality import LOG_OFFSETS, MODEL_FORMAT, PQ_FEATURE_KEYS, transform
+from ..picture_quality import LOG_OFFSETS, MODEL_FORMAT, PQ_FEATURE_KEYS, UNCLIPPED_KEYS, transform
 
 #: The model's inputs (engine/picture_quality.py PQ_FEATURE_KEYS): BRISQUE's natural-scene statistics at two
 #: scales (engine/extractors/visual_nss.py), fixed by the literature before looking at the labels (Mittal et al.
@@ -128,8 +128,11 @@ def feature_table(folder: str | Path, *, cache_dir: Path | None = None, workers:
 PAIR_SOURCES = (("scenic_broll", "photo:astronaut"), ("scenic_broll", "photo:coffee"),
                 ("other", "world:1003"), ("scenic_broll", "photo:grass"))
 #: Severity of the single flaw in each flawed copy (corpus severities run 0.1-1; 0.6 is clearly visible for
-#: every flaw at 360x640).
+#: every flaw at 360x640). Grain also at lower severities: measured, a model constrained on heavy grain only
+#: (sigma 24 levels) still scored the generated test clip with light grain (tests/visual_helpers.py) above its
+#: source, because light grain raises the MSCN variance like real detail does.
 PAIR_SEVERITY = 0.6
+PAIR_EXTRA_SEVERITIES = {"noise": (0.1, 0.2, 0.35)}
 #: Flaws the picture model must rank below their source by itself: the ones whose targets it replaces when it
 #: decides (engine/scorer.py MODEL_PICTURE_METRICS: sharpness, noise, blockiness, detail). The others (exposure,
 #: contrast, letterbox bars, shake, dropped frames, freezes) are still judged by their config targets, which
@@ -139,7 +142,7 @@ PAIR_FLAWS_TRAINED = ("blur", "noise", "compression", "downscale")
 PAIR_FLAWS_CHECKED = ("blur", "noise", "exposure", "contrast", "compression", "downscale", "letterbox", "shake",
                       "frame_drops", "freeze")
 #: Cache format of the pair features (bump when PAIR_* above change).
-_PAIRS_VERSION = "1"
+_PAIRS_VERSION = "2"
 
 
 def _pair_recipes(seed: int = SEED) -> list:
@@ -148,10 +151,12 @@ def _pair_recipes(seed: int = SEED) -> list:
     out = []
     for si, (cat, src) in enumerate(PAIR_SOURCES):
         clip_seed = int(np.random.default_rng([seed, si]).integers(2**31))
-        for flaw in (None, *PAIR_FLAWS_CHECKED):
-            r = C.Recipe(len(out), clip_seed, "train", cat, src, {} if flaw is None else {flaw: PAIR_SEVERITY},
+        jobs = [(None, 0.0)] + [(f, PAIR_SEVERITY) for f in PAIR_FLAWS_CHECKED] + [
+            (f, sev) for f, sevs in PAIR_EXTRA_SEVERITIES.items() for sev in sevs]
+        for flaw, sev in jobs:
+            r = C.Recipe(len(out), clip_seed, "train", cat, src, {} if flaw is None else {flaw: sev},
                          has_audio=False, has_caption=False, exposure_over=bool(si % 2))
-            out.append((src, flaw or "clean", r))
+            out.append((src, flaw or "clean", sev, r))
     return out
 
 
@@ -159,11 +164,11 @@ def _pair_worker(args):
     from ..config import load_config
     from . import corpus as C
 
-    src, flaw, r = args
+    src, flaw, sev, r = args
     try:
-        return src, flaw, C.clip_features(r, load_config(None, use_user_file=False), {"ocr": False}), None
+        return src, flaw, sev, C.clip_features(r, load_config(None, use_user_file=False), {"ocr": False}), None
     except Exception as exc:
-        return src, flaw, None, f"{type(exc).__name__}: {exc}"
+        return src, flaw, sev, None, f"{type(exc).__name__}: {exc}"
 
 
 def flaw_pairs(*, cache_dir: Path | None = None, workers: int = 2, log=print) -> list[dict]:
@@ -184,11 +189,11 @@ def flaw_pairs(*, cache_dir: Path | None = None, workers: int = 2, log=print) ->
     else:
         res = [_pair_worker(j) for j in jobs]
     out = []
-    for src, flaw, values, err in res:
+    for src, flaw, sev, values, err in res:
         if err:
             log(f"  {src} {flaw}: {err}")
             continue
-        out.append({"source": src, "flaw": flaw, "values": values})
+        out.append({"source": src, "flaw": flaw, "severity": sev, "values": values})
     cache_dir.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(out), encoding="utf-8")
     return out
@@ -197,8 +202,8 @@ def flaw_pairs(*, cache_dir: Path | None = None, workers: int = 2, log=print) ->
 def pair_index(pairs: list[dict], flaws=PAIR_FLAWS_CHECKED) -> list[tuple[int, int, str, str]]:
     """(clean row, flawed row, source, flaw) for every flawed copy whose clean source is there."""
     clean = {p["source"]: i for i, p in enumerate(pairs) if p["flaw"] == "clean"}
-    return [(clean[p["source"]], i, p["source"], p["flaw"]) for i, p in enumerate(pairs)
-            if p["flaw"] in flaws and p["source"] in clean]
+    return [(clean[p["source"]], i, p["source"], f"{p['flaw']} {p.get('severity', PAIR_SEVERITY):g}")
+            for i, p in enumerate(pairs) if p["flaw"] in flaws and p["source"] in clean]
 
 
 def matrix(rows: list[dict], keys) -> np.ndarray:
@@ -244,8 +249,13 @@ def _scaler(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _z(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Standardised and clipped; missing values are imputed with the training mean (0)."""
-    return np.clip(np.where(np.isfinite(x), (x - mean) / scale, 0.0), -Z_CLIP, Z_CLIP)
+    """Standardised and clipped (except the model's UNCLIPPED_KEYS columns); missing values are imputed with the
+    training mean (0)."""
+    z = np.where(np.isfinite(x), (x - mean) / scale, 0.0)
+    if z.shape[-1] != len(FEATURE_KEYS):  # a comparison model on other features: clip every column
+        return np.clip(z, -Z_CLIP, Z_CLIP)
+    free = np.array([k in UNCLIPPED_KEYS for k in FEATURE_KEYS])
+    return np.where(free, z, np.clip(z, -Z_CLIP, Z_CLIP))
 
 
 def fit_ridge(x: np.ndarray, y: np.ndarray, alpha: float, pairs: tuple | None = None) -> dict:
@@ -449,6 +459,7 @@ def train(table: dict, pairs: list[dict] | None = None) -> dict:
         "coef": [round(float(v), 8) for v in m["coef"]],
         "intercept": round(float(m["intercept"]), 8),
         "z_clip": Z_CLIP,
+        "unclipped_keys": list(UNCLIPPED_KEYS),
         "target": {"name": "MOS", "lo": MOS_LO, "hi": MOS_HI, "maps_to_0_100": True},
         "training": {"data": f"realmos: {len(y)} KoNViD-1k clips (960x540, 8 s) with their MOS",
                      "n_clips": len(y), "alpha": alpha, "seed": SEED,
