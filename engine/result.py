@@ -37,7 +37,9 @@ class ClipResult:
             "error": self.error,
             "media": self.media.contract() if self.media else None,
             "scores": (
-                {"overall": s.overall, **{m: s.modalities.get(m) for m in ("visual", "audio", "text")}}
+                {"overall": s.overall, **{m: s.modalities.get(m) for m in ("visual", "audio", "text")},
+                 # Beyond the contract's keys: perceived picture quality 0-100 (engine/scorer.py).
+                 "picture_quality": s.extra.get("picture_quality")}
                 if s else None
             ),
             "tier": s.tier if s else None,
