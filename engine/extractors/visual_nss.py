@@ -43,8 +43,9 @@ from .visual_frames import analysis_gray
 #: in docs/BENCHMARKS.md (issue 15 section).
 SAMPLES_PER_S = 1.0
 #: At most this many sampled frames a clip: longer clips are sampled evenly over their length, so the cost stays
-#: bounded (a 60 s clip gets one frame every 2.5 s; the realmos clips are 8 s and keep one a second).
-MAX_SAMPLES = 24
+#: bounded at ~0.25 s of CPU (docs/BENCHMARKS.md): a 60 s clip gets one frame every 5 s; the realmos clips (8 s)
+#: and the synthetic corpus (2 s) keep one a second, so the picture model sees what it was trained on.
+MAX_SAMPLES = 12
 #: BRISQUE's local window: 7x7 Gaussian, sigma 7/6 px (Mittal et al. 2012, section III).
 MSCN_WINDOW_PX = 7
 MSCN_SIGMA_PX = 7.0 / 6.0

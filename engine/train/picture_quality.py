@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..picture_quality import LOG_OFFSETS, MODEL_FORMAT, PQ_FEATURE_KEYS, UNCLIPPED_KEYS, transform
+from ..picture_quality import LOG_OFFSETS, MODEL_FORMAT, MODEL_PATH, PQ_FEATURE_KEYS, UNCLIPPED_KEYS, transform
 
 #: The model's inputs (engine/picture_quality.py PQ_FEATURE_KEYS): BRISQUE's natural-scene statistics at two
 #: scales (engine/extractors/visual_nss.py), fixed by the literature before looking at the labels (Mittal et al.
@@ -40,8 +40,6 @@ FOLDS = 5
 REPEATS = 10
 #: MOS scale of realmos (KoNViD-1k: absolute category rating 1-5).
 MOS_LO, MOS_HI = 1.0, 5.0
-#: Extractor modules whose source is part of the feature cache key (a change there invalidates the cache).
-_CACHE_SOURCES = ("visual.py", "visual_nss.py", "visual_temporal.py", "visual_frames.py")
 
 
 def default_cache_dir() -> Path:
@@ -49,12 +47,13 @@ def default_cache_dir() -> Path:
 
 
 def feature_cache_key() -> str:
-    """Engine version plus a hash of the visual extractors' source: cached features are reused only while they
+    """Engine version plus a hash of every extractor module's source: cached features are reused only while they
     would come out the same."""
     h = hashlib.sha256(__version__.encode())
     here = Path(__file__).resolve().parent.parent / "extractors"
-    for name in _CACHE_SOURCES:
-        h.update((here / name).read_bytes())
+    for f in sorted(here.rglob("*.py")):
+        h.update(f.relative_to(here).as_posix().encode())
+        h.update(f.read_bytes())
     return f"{__version__}-{h.hexdigest()[:12]}"
 
 
@@ -481,7 +480,7 @@ def predictor(model: dict):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m engine.train.picture_quality", description=__doc__.split("\n")[0])
     ap.add_argument("realmos", help="folder with labels.csv and the clips")
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "models" / "picture_quality.json"))
+    ap.add_argument("--out", default=str(MODEL_PATH))
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-pairs", action="store_true", help="train on the MOS alone (no flaw-pair constraints)")
