@@ -161,6 +161,8 @@ def visual_parts(fv: FeatureVector | None, ms: dict, cfg: dict) -> dict:
         raise ConfigError(f"[scoring] picture_quality = {source!r} is not a known source of picture quality "
                           f"(known: {', '.join(sorted(PICTURE_QUALITY_SOURCES))}).")
     perceived = PICTURE_QUALITY_SOURCES[source](fv, ms, cfg)
+    if perceived is None and source != "targets":  # the source cannot judge this clip: the targets decide
+        source, perceived = "targets", targets_picture_quality(fv, ms, cfg)
     fit = platform_fit(ms, cfg.get("targets", {}))
     return {"perceived_quality": perceived, "platform_fit": None if fit is None else round(100.0 * fit, 1),
             "source": source}
@@ -292,8 +294,8 @@ def score(fv: FeatureVector, cfg: dict, model=None) -> Scores:
     picture = visual_parts(fv, ms, cfg)
     if model is None or quality_source(cfg) != "model":
         modalities = dict(modalities, visual=visual_score(picture["perceived_quality"], picture["platform_fit"]))
-        if picture["source"] != "targets":
-            name = f"{name}+picture:{picture['source']}"
+        if picture["source"] == "model":
+            name = f"{name}+picture:{picture_model_label()}"
     # A modality with nothing to judge stays null whatever the model says.
     modalities = {m: (modalities.get(m) if fv.has_modality(m) else None) for m in MODALITIES}
     evidence = modality_evidence(fv, cfg)
@@ -301,6 +303,45 @@ def score(fv: FeatureVector, cfg: dict, model=None) -> Scores:
     extra = {"picture": picture if modalities["visual"] is not None else None,
              "overall_weights": {m: round(w, 4) for m, w in overall_weights(modalities, cfg, evidence).items()}}
     return Scores(overall, modalities, ms, tier_for(overall, cfg), category, confidence, name, extra)
+
+
+#: The visual targets whose job the picture-quality model takes over when it decides (structure and fidelity of the
+#: picture: what its natural-scene statistics see). Every other target of the "quality" group (exposure, colour,
+#: grain, frame rate, freezes, shake, black frames) still multiplies the perceived quality. Grain stays beside the
+#: model: measured (tests/test_picture_quality.py), the model alone still scores the generated clip with light added
+#: grain a little above its clean source (54 against 50), because grain raises the MSCN variance like real detail.
+MODEL_PICTURE_METRICS = ("visual.sharpness", "visual.blockiness", "visual.banding_pct", "visual.bits_per_pixel",
+                         "visual.detail")
+
+
+def model_picture_quality(fv: FeatureVector | None, ms: dict, cfg: dict) -> float | None:
+    """Perceived picture quality (0-100) from the picture-quality model trained on people's ratings
+    (engine/picture_quality.py), times the factors of the quality targets it does not replace; None when the model
+    cannot be used (absent, invalid, stale) or too few of its features were measured: the targets then decide."""
+    from . import picture_quality
+    from .errors import ModelError
+
+    if fv is None:
+        return None
+    try:
+        pq = picture_quality.load().predict(fv)
+    except ModelError:
+        return None
+    if pq is None:
+        return None
+    rest = factor_product({k: v for k, v in ms.items() if k not in MODEL_PICTURE_METRICS},
+                          cfg.get("targets", {}), "visual", "quality")
+    return round(pq * (1.0 if rest is None else rest), 1)
+
+
+def picture_model_label() -> str:
+    """``name@version`` of the shipped picture-quality model (part of the result's model stamp when it decides)."""
+    from . import picture_quality
+
+    return picture_quality.load().label
+
+
+PICTURE_QUALITY_SOURCES["model"] = model_picture_quality
 
 
 # Content category before the learned scorer: evidence thresholds on measured features. Each names the

@@ -1,0 +1,514 @@
+"""The perceived-picture-quality model: trained on real human opinion (``realmos``), checked on synthetic flaws.
+
+``python -m engine.train.picture_quality /path/to/realmos`` extracts every clip's features (cached outside the
+repository, keyed by the engine version and the extractors' source), evaluates by repeated k-fold by clip
+(fixed seed), fits the shipped model on all clips, and writes ``engine/models/picture_quality.json`` (weights, scaler,
+feature keys, version, training summary; JSON, never a pickle). ``scripts/realmos_eval.py`` prints the full
+comparison table.
+
+The realmos folder: ``labels.csv`` with ``file`` and ``mos`` (1-5) columns and the clips beside it. The model
+predicts MOS; ``engine.picture_quality`` maps it linearly onto 0-100 (1 -> 0, 5 -> 100).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import math
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..picture_quality import LOG_OFFSETS, MODEL_FORMAT, MODEL_PATH, PQ_FEATURE_KEYS, UNCLIPPED_KEYS, transform
+
+#: The model's inputs (engine/picture_quality.py PQ_FEATURE_KEYS): BRISQUE's natural-scene statistics at two
+#: scales (engine/extractors/visual/nss.py), fixed by the literature before looking at the labels (Mittal et al.
+#: 2012 use the same two-scale MSCN/GGD/AGGD set), and the grain estimate. Measured on realmos
+#: (scripts/realmos_eval.py, 10 x 5-fold): BRISQUE's 12 alone give SRCC 0.56-0.58 but reward added grain (it
+#: raises the MSCN variance like real detail does); with the grain estimate and the flaw pairs the model ranks
+#: grain below its source. Adding every other picture metric (34 in all) gives 0.46-0.51, and selecting features
+#: by their correlation inside each fold 0.34-0.49: with 67 labels every extra input adds more noise than signal.
+FEATURE_KEYS = PQ_FEATURE_KEYS
+#: Fixed seed of the repeated k-fold and of the model fit.
+SEED = 15
+FOLDS = 5
+REPEATS = 10
+#: MOS scale of realmos (KoNViD-1k: absolute category rating 1-5).
+MOS_LO, MOS_HI = 1.0, 5.0
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "byteme" / "realmos"
+
+
+def feature_cache_key() -> str:
+    """Engine version plus a hash of every extractor module's source: cached features are reused only while they
+    would come out the same."""
+    h = hashlib.sha256(__version__.encode())
+    here = Path(__file__).resolve().parent.parent / "extractors"
+    for f in sorted(here.rglob("*.py")):
+        h.update(f.relative_to(here).as_posix().encode())
+        h.update(f.read_bytes())
+    return f"{__version__}-{h.hexdigest()[:12]}"
+
+
+def read_realmos(folder: str | Path) -> list[tuple[Path, float]]:
+    """(clip path, MOS) for every row of ``labels.csv`` whose clip exists, in file order."""
+    folder = Path(folder)
+    rows = []
+    with open(folder / "labels.csv", newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            p = folder / r["file"]
+            if p.is_file():
+                rows.append((p, float(r["mos"])))
+    return rows
+
+
+def _extract(path: str) -> tuple[str, dict | None, float | None, str | None]:
+    from ..config import load_config
+    from ..pipeline import extract_features
+    from ..scorer import score
+
+    try:
+        cfg = load_config(None, use_user_file=False)
+        _, fv = extract_features(Path(path), cfg, options={"ocr": False})
+        vis = score(fv, cfg).modalities.get("visual")
+        return path, dict(fv.values), vis, None
+    except Exception as exc:  # one unreadable clip is reported and left out
+        return path, None, None, f"{type(exc).__name__}: {exc}"
+
+
+def feature_table(folder: str | Path, *, cache_dir: Path | None = None, workers: int = 2, log=print) -> dict:
+    """{file name: {"values": {...}, "visual_targets": float, "mos": float}} for the realmos clips; cached per
+    ``feature_cache_key()`` in ``cache_dir`` (default ~/.cache/byteme/realmos)."""
+    labels = read_realmos(folder)
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache = cache_dir / f"features-{feature_cache_key()}.json"
+    table: dict = {}
+    if cache.is_file():
+        try:
+            table = json.loads(cache.read_text(encoding="utf-8"))
+        except ValueError:
+            table = {}
+    todo = [str(p) for p, _ in labels if p.name not in table]
+    if todo:
+        log(f"extracting features of {len(todo)} clip(s) ({workers} worker(s)); cache {cache}")
+        if workers > 1:
+            with ProcessPoolExecutor(workers) as ex:
+                results = list(ex.map(_extract, todo))
+        else:
+            results = [_extract(p) for p in todo]
+        for path, values, vis, err in results:
+            if err:
+                log(f"  {Path(path).name}: {err}")
+                continue
+            table[Path(path).name] = {"values": values, "visual_targets": vis}
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps(table), encoding="utf-8")
+        tmp.replace(cache)
+    out = {}
+    for p, mos in labels:
+        if p.name in table:
+            out[p.name] = {**table[p.name], "mos": mos}
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Synthetic flaw pairs: a clean source and copies of it with one visual flaw each (engine/train/corpus.py)
+# ------------------------------------------------------------------------------------------------------------
+
+#: Sources of the flaw pairs: (category template, source) from the corpus's training photos and worlds.
+PAIR_SOURCES = (("scenic_broll", "photo:astronaut"), ("scenic_broll", "photo:coffee"),
+                ("other", "world:1003"), ("scenic_broll", "photo:grass"))
+#: Severity of the single flaw in each flawed copy (corpus severities run 0.1-1; 0.6 is clearly visible for
+#: every flaw at 360x640). Grain also at lower severities: measured, a model constrained on heavy grain only
+#: (sigma 24 levels) still scored the generated test clip with light grain (tests/visual_helpers.py) above its
+#: source, because light grain raises the MSCN variance like real detail does.
+PAIR_SEVERITY = 0.6
+PAIR_EXTRA_SEVERITIES = {"noise": (0.1, 0.2, 0.35)}
+#: Flaws the picture model must rank below their source by itself: the ones whose targets it replaces when it
+#: decides (engine/scorer.py MODEL_PICTURE_METRICS: sharpness, noise, blockiness, detail). The others (exposure,
+#: contrast, letterbox bars, shake, dropped frames, freezes) are still judged by their config targets, which
+#: multiply the visual score beside the model; MSCN statistics are contrast-normalised and per frame, so they
+#: cannot see those flaws, and constraining them would only bend the model away from people's ratings.
+PAIR_FLAWS_TRAINED = ("blur", "noise", "compression", "downscale")
+PAIR_FLAWS_CHECKED = ("blur", "noise", "exposure", "contrast", "compression", "downscale", "letterbox", "shake",
+                      "frame_drops", "freeze")
+#: Cache format of the pair features (bump when PAIR_* above change).
+_PAIRS_VERSION = "2"
+
+
+def _pair_recipes(seed: int = SEED) -> list:
+    from . import corpus as C
+
+    out = []
+    for si, (cat, src) in enumerate(PAIR_SOURCES):
+        clip_seed = int(np.random.default_rng([seed, si]).integers(2**31))
+        jobs = [(None, 0.0)] + [(f, PAIR_SEVERITY) for f in PAIR_FLAWS_CHECKED] + [
+            (f, sev) for f, sevs in PAIR_EXTRA_SEVERITIES.items() for sev in sevs]
+        for flaw, sev in jobs:
+            r = C.Recipe(len(out), clip_seed, "train", cat, src, {} if flaw is None else {flaw: sev},
+                         has_audio=False, has_caption=False, exposure_over=bool(si % 2))
+            out.append((src, flaw or "clean", sev, r))
+    return out
+
+
+def _pair_worker(args):
+    from ..config import load_config
+    from . import corpus as C
+
+    src, flaw, sev, r = args
+    try:
+        return src, flaw, sev, C.clip_features(r, load_config(None, use_user_file=False), {"ocr": False}), None
+    except Exception as exc:
+        return src, flaw, sev, None, f"{type(exc).__name__}: {exc}"
+
+
+def flaw_pairs(*, cache_dir: Path | None = None, workers: int = 2, log=print) -> list[dict]:
+    """[{"source", "flaw", "values"}] for every clean source and each of its flawed copies; cached like
+    ``feature_table``."""
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache = cache_dir / f"flawpairs-{_PAIRS_VERSION}-{feature_cache_key()}.json"
+    if cache.is_file():
+        try:
+            return json.loads(cache.read_text(encoding="utf-8"))
+        except ValueError:
+            pass
+    jobs = _pair_recipes()
+    log(f"rendering {len(jobs)} synthetic clips (clean sources and flawed copies), {workers} worker(s)")
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as ex:
+            res = list(ex.map(_pair_worker, jobs))
+    else:
+        res = [_pair_worker(j) for j in jobs]
+    out = []
+    for src, flaw, sev, values, err in res:
+        if err:
+            log(f"  {src} {flaw}: {err}")
+            continue
+        out.append({"source": src, "flaw": flaw, "severity": sev, "values": values})
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(out), encoding="utf-8")
+    return out
+
+
+def pair_index(pairs: list[dict], flaws=PAIR_FLAWS_CHECKED) -> list[tuple[int, int, str, str]]:
+    """(clean row, flawed row, source, flaw) for every flawed copy whose clean source is there."""
+    clean = {p["source"]: i for i, p in enumerate(pairs) if p["flaw"] == "clean"}
+    return [(clean[p["source"]], i, p["source"], f"{p['flaw']} {p.get('severity', PAIR_SEVERITY):g}")
+            for i, p in enumerate(pairs) if p["flaw"] in flaws and p["source"] in clean]
+
+
+def matrix(rows: list[dict], keys) -> np.ndarray:
+    """Raw feature values [len(rows), len(keys)], NaN where not measured."""
+    x = np.full((len(rows), len(keys)), np.nan)
+    for i, r in enumerate(rows):
+        for j, k in enumerate(keys):
+            v = r.get(k)
+            if v is not None and math.isfinite(float(v)):
+                x[i, j] = float(v)
+    return x
+
+
+def model_matrix(rows: list[dict], keys=FEATURE_KEYS) -> np.ndarray:
+    """The model's inputs: raw values with the variance features on a log scale (``transform``)."""
+    return np.array([transform(r, keys) for r in rows]).reshape(len(rows), len(keys))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The model: ridge regression on standardised features, with optional ranking constraints from flaw pairs
+# ------------------------------------------------------------------------------------------------------------
+
+#: Standardised inputs are clipped to this many standard deviations: a clip far outside what people rated must
+#: not extrapolate the linear model into nonsense (a synthetic flat frame has MSCN variances far below any real
+#: clip's).
+Z_CLIP = 4.0
+#: Ridge strengths tried by the inner (nested) cross-validation.
+ALPHAS = (1.0, 3.0, 10.0, 30.0, 100.0)
+#: Flaw-pair constraint: a flawed copy must score at least PAIR_MARGIN_MOS below its clean source (0.1 MOS = 2.5
+#: points on 0-100, about the spread of KoNViD's MOS confidence intervals' half-width); violations cost
+#: PAIR_WEIGHT times their squared size, per pair, next to the squared error of each rated clip: 1e4 makes the
+#: constraints nearly hard (measured: weight 100 left grain copies above their source).
+PAIR_MARGIN_MOS = 0.1
+PAIR_WEIGHT = 1e4
+
+
+def _scaler(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = np.nanmean(x, axis=0)
+    mean = np.where(np.isfinite(mean), mean, 0.0)
+    scale = np.nanstd(x, axis=0)
+    scale = np.where(np.isfinite(scale) & (scale > 1e-12), scale, 1.0)
+    return mean, scale
+
+
+def _z(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Standardised and clipped (except the model's UNCLIPPED_KEYS columns); missing values are imputed with the
+    training mean (0)."""
+    z = np.where(np.isfinite(x), (x - mean) / scale, 0.0)
+    if z.shape[-1] != len(FEATURE_KEYS):  # a comparison model on other features: clip every column
+        return np.clip(z, -Z_CLIP, Z_CLIP)
+    free = np.array([k in UNCLIPPED_KEYS for k in FEATURE_KEYS])
+    return np.where(free, z, np.clip(z, -Z_CLIP, Z_CLIP))
+
+
+def fit_ridge(x: np.ndarray, y: np.ndarray, alpha: float, pairs: tuple | None = None) -> dict:
+    """Ridge on standardised features (scaler from ``x``, the rated clips). ``pairs`` = (x_clean, x_flawed): each
+    row i of x_flawed must score at least PAIR_MARGIN_MOS below row i of x_clean (squared-hinge penalty, solved
+    by L-BFGS from the plain ridge solution). Returns {"mean", "scale", "coef", "intercept"}."""
+    mean, scale = _scaler(x)
+    z = _z(x, mean, scale)
+    y0 = float(y.mean())
+    n_feat = z.shape[1]
+    coef = np.linalg.solve(z.T @ z + alpha * np.eye(n_feat), z.T @ (y - y0))
+    intercept = y0
+    if pairs is not None and len(pairs[0]):
+        from scipy.optimize import minimize
+
+        d = _z(pairs[0], mean, scale) - _z(pairs[1], mean, scale)  # clean - flawed, per pair
+
+        def loss(p):
+            w, b = p[:-1], p[-1]
+            r = z @ w + b - y
+            h = np.maximum(0.0, PAIR_MARGIN_MOS - d @ w)
+            f = r @ r + alpha * w @ w + PAIR_WEIGHT * h @ h
+            g_w = 2 * z.T @ r + 2 * alpha * w - 2 * PAIR_WEIGHT * d.T @ h
+            return f, np.append(g_w, 2 * r.sum())
+
+        res = minimize(loss, np.append(coef, intercept), jac=True, method="L-BFGS-B",
+                       options={"maxiter": 2000, "gtol": 1e-9})
+        coef, intercept = res.x[:-1], float(res.x[-1])
+    return {"mean": mean, "scale": scale, "coef": coef, "intercept": intercept}
+
+
+def predict_ridge(m: dict, x: np.ndarray) -> np.ndarray:
+    return _z(x, m["mean"], m["scale"]) @ m["coef"] + m["intercept"]
+
+
+def srcc_plcc(pred: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    from scipy.stats import pearsonr, spearmanr
+
+    ok = np.isfinite(pred) & np.isfinite(y)
+    if ok.sum() < 3 or np.std(pred[ok]) == 0:
+        return float("nan"), float("nan")
+    return float(spearmanr(pred[ok], y[ok])[0]), float(pearsonr(pred[ok], y[ok])[0])
+
+
+def kfold_indices(n: int, folds: int, repeats: int, seed: int):
+    """Yields (repeat, train index, test index) for ``repeats`` shuffles of ``folds``-fold CV by clip."""
+    rng = np.random.default_rng(seed)
+    for rep in range(repeats):
+        perm = rng.permutation(n)
+        for f in range(folds):
+            test = np.sort(perm[f::folds])
+            train = np.setdiff1d(np.arange(n), test)
+            yield rep, train, test
+
+
+def repeated_kfold(predict_fold, n: int, y: np.ndarray, *, folds=FOLDS, repeats=REPEATS, seed=SEED) -> dict:
+    """SRCC/PLCC of ``predict_fold(train, test) -> predictions for test`` pooled over each repeat's folds
+    (every clip predicted once per repeat by a model that never saw it); mean and sd over repeats."""
+    per_rep: dict = {}
+    for rep, train, test in kfold_indices(n, folds, repeats, seed):
+        pred = per_rep.setdefault(rep, np.full(n, np.nan))
+        pred[test] = predict_fold(train, test)
+    s = np.array([srcc_plcc(p, y) for p in per_rep.values()])
+    return {"srcc_mean": round(float(np.nanmean(s[:, 0])), 3), "srcc_sd": round(float(np.nanstd(s[:, 0])), 3),
+            "plcc_mean": round(float(np.nanmean(s[:, 1])), 3), "plcc_sd": round(float(np.nanstd(s[:, 1])), 3),
+            "repeats": repeats, "folds": folds, "seed": seed, "n": n}
+
+
+def choose_alpha(x: np.ndarray, y: np.ndarray, pairs: tuple | None = None, *, seed: int = SEED) -> float:
+    """The ridge strength with the best inner 5-fold SRCC (one repeat): used inside each outer fold only."""
+    best, best_s = ALPHAS[0], -2.0
+    for a in ALPHAS:
+        pred = np.full(len(y), np.nan)
+        for _, tr, te in kfold_indices(len(y), FOLDS, 1, seed):
+            pred[te] = predict_ridge(fit_ridge(x[tr], y[tr], a, pairs), x[te])
+        s = srcc_plcc(pred, y)[0]
+        if s > best_s:
+            best, best_s = a, s
+    return best
+
+
+def ridge_fold(x: np.ndarray, y: np.ndarray, alpha: float | None = None, pairs: tuple | None = None):
+    """A ``predict_fold`` for ``repeated_kfold``: ridge with a fixed alpha, or the nested choice when None."""
+    def f(train, test):
+        a = alpha if alpha is not None else choose_alpha(x[train], y[train], pairs)
+        return predict_ridge(fit_ridge(x[train], y[train], a, pairs), x[test])
+    return f
+
+
+def pair_arrays(pairs: list[dict], flaws=PAIR_FLAWS_TRAINED, keys=FEATURE_KEYS) -> tuple[np.ndarray, np.ndarray]:
+    """(x_clean, x_flawed) model inputs of the flaw pairs whose flaw is in ``flaws``."""
+    idx = pair_index(pairs, flaws)
+    rows = [p["values"] for p in pairs]
+    x = model_matrix(rows, keys)
+    return x[[i for i, _, _, _ in idx]], x[[j for _, j, _, _ in idx]]
+
+
+def pair_ranking(score_of, pairs: list[dict], flaws=PAIR_FLAWS_CHECKED) -> dict:
+    """How many flawed copies score below their clean source by ``score_of(values) -> float | None``;
+    {"below": n, "total": n, "wrong": ["source flaw (clean -> flawed)", ...]}."""
+    scores = [score_of(p["values"]) for p in pairs]
+    wrong, below, total = [], 0, 0
+    for i, j, src, flaw in pair_index(pairs, flaws):
+        total += 1
+        a, b = scores[i], scores[j]
+        if a is not None and b is not None and b < a:
+            below += 1
+        else:
+            wrong.append(f"{src} {flaw} ({_f(a)} -> {_f(b)})")
+    return {"below": below, "total": total, "wrong": wrong}
+
+
+def _f(v) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+def _cfg() -> dict:
+    from ..config import load_config
+
+    return load_config(None, use_user_file=False)
+
+
+def targets_visual(values: dict) -> float | None:
+    """The config-target visual score of a metric dict (the shipped config, no user file)."""
+    from ..features import FeatureVector
+    from ..scorer import score
+
+    return score(FeatureVector(values=dict(values)), _cfg()).modalities.get("visual")
+
+
+def factor_beside_model(values: dict) -> float:
+    """The visual targets' factor that still multiplies the model's picture quality (engine/scorer.py)."""
+    from ..features import FeatureVector
+    from ..scorer import metric_scores, visual_factor_beside_model
+
+    cfg = _cfg()
+    return visual_factor_beside_model(metric_scores(FeatureVector(values=dict(values)), cfg), cfg)
+
+
+def visual_with_model(pq, values: dict) -> float | None:
+    """The visual score with ``[scoring] picture_quality = "model"``: ``pq(values)`` (0-100) times the factor of
+    the targets the model does not replace."""
+    q = pq(values)
+    return None if q is None else q * factor_beside_model(values)
+
+
+def _mos_to_100(mos: np.ndarray) -> np.ndarray:
+    return np.clip(100.0 * (mos - MOS_LO) / (MOS_HI - MOS_LO), 0.0, 100.0)
+
+
+def evaluate(table: dict, pairs: list[dict] | None = None, *, repeats=REPEATS, seed=SEED) -> dict:
+    """The comparison the model card reports, every line by repeated k-fold on the same folds: the config-target
+    visual score and sharpness alone (nothing to fit), the model (ridge, nested alpha; with the flaw pairs as
+    ranking constraints when given) and the visual score it gives with the other visual targets beside it."""
+    names = sorted(table)
+    y = np.array([table[n]["mos"] for n in names])
+    rows = [table[n]["values"] for n in names]
+    x = model_matrix(rows)
+    targets = np.array([np.nan if table[n]["visual_targets"] is None else table[n]["visual_targets"] for n in names])
+    sharp = matrix(rows, ["visual.sharpness"])[:, 0]
+    factor = np.array([factor_beside_model(r) for r in rows])
+    pa = pair_arrays(pairs) if pairs else None
+    fitted = ridge_fold(x, y, pairs=pa)
+    memo: dict = {}
+
+    def fold(tr, te):  # the model's predictions per fold, shared by the two lines that use them
+        key = te.tobytes()
+        if key not in memo:
+            memo[key] = fitted(tr, te)
+        return memo[key]
+
+    out = {
+        "config_targets": repeated_kfold(lambda tr, te: targets[te], len(y), y, repeats=repeats, seed=seed),
+        "sharpness": repeated_kfold(lambda tr, te: sharp[te], len(y), y, repeats=repeats, seed=seed),
+        "model": repeated_kfold(fold, len(y), y, repeats=repeats, seed=seed),
+        "visual_with_model": repeated_kfold(lambda tr, te: _mos_to_100(fold(tr, te)) * factor[te], len(y), y,
+                                            repeats=repeats, seed=seed),
+    }
+    return out
+
+
+def train(table: dict, pairs: list[dict] | None = None) -> dict:
+    """The shipped model: ridge on every realmos clip (alpha by 5-fold CV on them), with the flaw pairs as ranking
+    constraints when given. A JSON-ready dict (engine/picture_quality.py reads it)."""
+    names = sorted(table)
+    y = np.array([table[n]["mos"] for n in names])
+    x = model_matrix([table[n]["values"] for n in names])
+    pa = pair_arrays(pairs) if pairs else None
+    alpha = choose_alpha(x, y, pa)
+    m = fit_ridge(x, y, alpha, pa)
+    return {
+        "format": MODEL_FORMAT,
+        "name": "picture_quality",
+        "version": 1,
+        "engine_version": __version__,
+        "feature_cache_key": feature_cache_key(),
+        "feature_keys": list(FEATURE_KEYS),
+        "log_offsets": dict(LOG_OFFSETS),
+        "scaler_mean": [round(float(v), 8) for v in m["mean"]],
+        "scaler_scale": [round(float(v), 8) for v in m["scale"]],
+        "coef": [round(float(v), 8) for v in m["coef"]],
+        "intercept": round(float(m["intercept"]), 8),
+        "z_clip": Z_CLIP,
+        "unclipped_keys": list(UNCLIPPED_KEYS),
+        "target": {"name": "MOS", "lo": MOS_LO, "hi": MOS_HI, "maps_to_0_100": True},
+        "training": {"data": f"realmos: {len(y)} KoNViD-1k clips (960x540, 8 s) with their MOS",
+                     "n_clips": len(y), "alpha": alpha, "seed": SEED,
+                     "method": "ridge regression on standardised features, alpha by 5-fold CV",
+                     "flaw_pairs": (f"{len(pa[0])} synthetic flaw pairs as ranking constraints (margin "
+                                    f"{PAIR_MARGIN_MOS} MOS, weight {PAIR_WEIGHT})") if pa else None},
+    }
+
+
+def predictor(model: dict):
+    """values dict -> 0-100 from a trained model dict (as engine.picture_quality does with the shipped file)."""
+    from ..picture_quality import parse_model
+    from ..features import FeatureVector
+
+    m = parse_model(json.loads(json.dumps(model)))
+    return lambda values: m.predict(FeatureVector(values=dict(values)))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m engine.train.picture_quality", description=__doc__.split("\n")[0])
+    ap.add_argument("realmos", help="folder with labels.csv and the clips")
+    ap.add_argument("--out", default=str(MODEL_PATH))
+    ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--no-pairs", action="store_true", help="train on the MOS alone (no flaw-pair constraints)")
+    args = ap.parse_args(argv)
+    table = feature_table(args.realmos, cache_dir=args.cache_dir, workers=args.workers)
+    if len(table) < 10:
+        print(f"Only {len(table)} labelled clips were readable in {args.realmos}; at least 10 are needed.",
+              file=sys.stderr)
+        return 1
+    pairs = None if args.no_pairs else flaw_pairs(cache_dir=args.cache_dir, workers=args.workers)
+    ev = evaluate(table, pairs)
+    model = train(table, pairs)
+    model["training"]["repeated_kfold"] = ev
+    if pairs:
+        pq = predictor(model)
+        model["training"]["flaw_ranking"] = {
+            "model_alone_on_its_flaws": pair_ranking(pq, pairs, PAIR_FLAWS_TRAINED),
+            "visual_with_model": pair_ranking(lambda v: visual_with_model(pq, v), pairs),
+            "visual_config_targets": pair_ranking(targets_visual, pairs)}
+    Path(args.out).write_text(json.dumps(model, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    for k, r in ev.items():
+        print(f"{k:18s} SRCC {r['srcc_mean']:.3f} ± {r['srcc_sd']:.3f}   PLCC {r['plcc_mean']:.3f} ± {r['plcc_sd']:.3f}")
+    if pairs:
+        for k, fr in model["training"]["flaw_ranking"].items():
+            print(f"flaw pairs, {k}: {fr['below']}/{fr['total']} below their source; not below: {fr['wrong']}")
+    print(f"wrote {args.out} (alpha {model['training']['alpha']})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

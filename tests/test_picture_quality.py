@@ -1,0 +1,151 @@
+"""The picture-quality model file (engine/picture_quality.py) and how the scorer uses it (engine/scorer.py)."""
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+from engine import picture_quality as PQ
+from engine.config import load_config
+from engine.errors import ModelError
+from engine.features import FeatureVector
+from engine.scorer import MODEL_PICTURE_METRICS, metric_factor, score
+
+
+def _model(**change) -> dict:
+    keys = list(PQ.PQ_FEATURE_KEYS)
+    d = {"format": PQ.MODEL_FORMAT, "name": "t", "version": 3, "feature_keys": keys,
+         "log_offsets": dict(PQ.LOG_OFFSETS), "scaler_mean": [0.0] * len(keys), "scaler_scale": [1.0] * len(keys),
+         "coef": [0.0] * len(keys), "intercept": 3.0, "z_clip": 4.0, "target": {"lo": 1.0, "hi": 5.0}}
+    d.update(change)
+    return d
+
+
+def _values(v: float = 0.5) -> dict:
+    return {k: v for k in PQ.PQ_FEATURE_KEYS}
+
+
+def test_mos_maps_linearly_onto_0_100_and_is_clamped():
+    m = PQ.parse_model(_model())
+    assert m.predict(FeatureVector(values=_values())) == pytest.approx(50.0)  # MOS 3 -> 50
+    m = PQ.parse_model(_model(intercept=5.0))
+    assert m.predict(FeatureVector(values=_values())) == pytest.approx(100.0)
+    # One feature with weight 1 on a non-log key: MOS 3 + z, z clipped at 4 standard deviations.
+    coef = [0.0] * len(PQ.PQ_FEATURE_KEYS)
+    j = PQ.PQ_FEATURE_KEYS.index("visual.mscn_shape")
+    coef[j] = 1.0
+    m = PQ.parse_model(_model(coef=coef))
+    vals = _values()
+    vals["visual.mscn_shape"] = 1.5
+    assert m.predict(FeatureVector(values=vals)) == pytest.approx(100 * (3 + 1.5 - 1) / 4)
+    vals["visual.mscn_shape"] = -100.0
+    assert m.predict(FeatureVector(values=vals)) == 0.0  # MOS 3 - 4 = -1, clamped to 0
+
+
+def test_log_features_are_read_on_a_log_scale():
+    x = PQ.transform({"visual.mscn_var": 0.099, "visual.noise_sigma": 0.0, "visual.mscn_shape": 2.0})
+    k = PQ.PQ_FEATURE_KEYS
+    assert x[k.index("visual.mscn_var")] == pytest.approx(np.log(0.1))
+    assert x[k.index("visual.noise_sigma")] == pytest.approx(np.log(0.1))  # offset 0.1 level
+    assert x[k.index("visual.mscn_shape")] == 2.0
+    assert np.isnan(x[k.index("visual.mscn_var_half")])
+
+
+def test_too_few_measured_features_give_no_number():
+    m = PQ.parse_model(_model())
+    vals = _values()
+    for k in PQ.PQ_FEATURE_KEYS[: len(PQ.PQ_FEATURE_KEYS) // 2]:
+        vals.pop(k)
+    assert m.predict(FeatureVector(values=vals)) is None
+
+
+@pytest.mark.parametrize("change, words", [
+    (dict(format="other"), "format"),
+    (dict(coef=[1.0]), "do not match"),
+    (dict(scaler_scale=[0.0] * len(PQ.PQ_FEATURE_KEYS)), "do not match"),
+    (dict(log_offsets={"visual.not_a_key": 1.0}), "do not match"),
+])
+def test_invalid_model_files_are_refused_in_plain_words(change, words):
+    with pytest.raises(ModelError) as e:
+        PQ.parse_model(_model(**change))
+    assert words in e.value.message
+
+
+def test_a_model_reading_a_metric_that_is_gone_is_stale():
+    keys = list(PQ.PQ_FEATURE_KEYS)
+    with pytest.raises(ModelError) as e:
+        PQ.parse_model(_model(), known_keys=set(keys[1:]))
+    assert e.value.kind == "model_stale" and keys[0] in e.value.message
+
+
+def test_shipped_model_loads_and_fits_the_extractors():
+    m = PQ.load()
+    assert m.keys == PQ.PQ_FEATURE_KEYS and m.label.startswith("picture_quality@")
+    data = json.loads(PQ.MODEL_PATH.read_text(encoding="utf-8"))
+    assert data["training"]["n_clips"] >= 60  # trained on realmos
+
+
+def _cfg(source: str) -> dict:
+    cfg = copy.deepcopy(load_config(None, use_user_file=False))
+    cfg["scoring"]["picture_quality"] = source
+    return cfg
+
+
+def test_scorer_takes_picture_quality_from_the_model_only_when_asked():
+    m = PQ.load()
+    vals = {k: float(v) for k, v in zip(m.keys, m.mean)}  # the training mean: the model says its intercept
+    vals["visual.noise_sigma"] = float(np.exp(m.mean[m.keys.index("visual.noise_sigma")]) - 0.1)
+    for k in m.keys:
+        if k in PQ.LOG_OFFSETS and k != "visual.noise_sigma":
+            vals[k] = float(np.exp(m.mean[m.keys.index(k)]) - PQ.LOG_OFFSETS[k])
+    vals.update({"visual.sharpness": 0.1, "visual.brightness": 20.0})  # very soft and very dark by the targets
+    fv = FeatureVector(values=vals)
+    by_targets = score(fv, _cfg("targets"))
+    by_model = score(fv, _cfg("model"))
+    expected_pq = 100 * (m.intercept - 1) / 4
+    assert by_model.extra["picture"]["source"] == "model" and by_targets.extra["picture"]["source"] == "targets"
+    assert "+picture:picture_quality@" in by_model.model
+    assert "picture:" not in by_targets.model
+    # Targets: sharpness (a picture metric) costs; with the model the sharpness target is replaced, while the
+    # brightness target (not the model's job) still multiplies the perceived quality.
+    assert "visual.sharpness" in MODEL_PICTURE_METRICS and "visual.brightness" not in MODEL_PICTURE_METRICS
+    assert by_targets.extra["picture"]["perceived_quality"] < 60
+    brightness = metric_factor(by_model.metric_scores["visual.brightness"], _cfg("model")["targets"]["visual.brightness"])
+    assert by_model.extra["picture"]["perceived_quality"] == pytest.approx(expected_pq * brightness, abs=0.2)
+
+
+# --- the generated flaw set (tests/visual_helpers.py) with the model deciding picture quality -------------------
+
+
+@pytest.fixture(scope="module")
+def model_mode_set(clips):
+    """name -> (visual score with picture_quality = "model", picture quality) for the base clip and every flawed
+    copy of tests/visual_helpers.py."""
+    import visual_helpers as vh
+
+    cfg = vh.visual_config()
+    cfg["scoring"]["picture_quality"] = "model"
+    out = {}
+    for name in ["base", *vh.FLAWS]:
+        r = vh.visual_result(clips(f"vis_{name}", **vh.recipe(name)), cfg)
+        out[name] = (r.scores.modalities["visual"], r.scores.extra["picture"]["perceived_quality"])
+    return out
+
+
+#: The flaws the picture model replaces the targets for (engine/scorer.py MODEL_PICTURE_METRICS): its own number
+#: must fall for them, not only the visual score.
+_MODEL_FLAWS = ("blurred", "upscaled", "starved")
+
+
+def test_with_the_model_every_generated_flaw_scores_below_its_clean_source(model_mode_set):
+    import visual_helpers as vh
+
+    print({k: v for k, v in model_mode_set.items()})
+    base_visual, base_pq = model_mode_set["base"]
+    for flaw in vh.FLAWS:
+        visual, pq = model_mode_set[flaw]
+        assert visual < base_visual, (flaw, visual, base_visual)
+        if flaw in _MODEL_FLAWS or flaw == "noisy":  # grain: the model times the grain target (scorer.py)
+            assert pq < base_pq, (flaw, pq, base_pq)

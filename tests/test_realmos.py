@@ -1,0 +1,67 @@
+"""Agreement with people on real clips: the realmos set (67 KoNViD-1k clips with their mean opinion scores).
+
+Needs ../shared/realmos beside the repository (or the folder named by BYTEME_REALMOS); skipped with the reason
+when it is absent. Extracts every clip's features from scratch (into a temporary cache), evaluates by repeated
+5-fold CV by clip (fixed seed), prints SRCC/PLCC mean ± sd, and asserts floors a little below what was measured
+(engine/models/MODEL_CARD.md), so a change that makes the picture score agree less with people fails here.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.train import picture_quality as P
+
+ROOT = Path(__file__).resolve().parents[1]
+REALMOS = Path(os.environ.get("BYTEME_REALMOS") or ROOT.parent / "shared" / "realmos")
+
+pytestmark = pytest.mark.skipif(not (REALMOS / "labels.csv").is_file(),
+                                reason=f"needs the realmos clips with human ratings at {REALMOS} (or BYTEME_REALMOS)")
+
+#: Floors, each ~0.05 below the repeated-k-fold mean measured here (the sd over repeats is 0.01-0.03). The test
+#: trains on the MOS alone (the flaw pairs would add ~1-2 min of rendering and fitting); measured with this test:
+#: model 0.541 ± 0.032, visual score with it 0.617 ± 0.013, config targets 0.453, sharpness 0.466. The shipped
+#: model adds the flaw pairs and measures 0.495 / 0.588 (engine/models/MODEL_CARD.md).
+MODEL_SRCC_FLOOR = 0.50
+VISUAL_WITH_MODEL_SRCC_FLOOR = 0.57
+MODEL_PLCC_FLOOR = 0.48  # measured 0.534 ± 0.022
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    t = P.feature_table(REALMOS, cache_dir=tmp_path_factory.mktemp("realmos-cache"), workers=2)
+    assert len(t) >= 60, f"only {len(t)} realmos clips could be analysed"
+    return t
+
+
+def test_picture_model_agrees_with_people_on_clips_it_never_saw(table):
+    ev = P.evaluate(table, repeats=P.REPEATS)
+    for k, r in ev.items():
+        print(f"{k:20s} SRCC {r['srcc_mean']:.3f} ± {r['srcc_sd']:.3f}   PLCC {r['plcc_mean']:.3f} ± {r['plcc_sd']:.3f}")
+    assert ev["model"]["srcc_mean"] >= MODEL_SRCC_FLOOR
+    assert ev["model"]["plcc_mean"] >= MODEL_PLCC_FLOOR
+    assert ev["visual_with_model"]["srcc_mean"] >= VISUAL_WITH_MODEL_SRCC_FLOOR
+    # The point of the model: it agrees with people better than the hand-set targets and sharpness alone.
+    assert ev["visual_with_model"]["srcc_mean"] > ev["config_targets"]["srcc_mean"] + 0.05
+    assert ev["model"]["srcc_mean"] > ev["sharpness"]["srcc_mean"]
+
+
+def test_shipped_model_reads_the_features_this_engine_measures(table):
+    """The shipped model file still fits the extractors: every feature it reads is measured on real clips, and its
+    scores on the realmos clips (which it was trained on) rank them as people did (in-sample, so a stale or broken
+    file shows, not a generalisation claim: that is the k-fold test above)."""
+    from engine import picture_quality as PQ
+    from engine.features import FeatureVector
+
+    shipped = PQ.load()
+    names = sorted(table)
+    for n in names:
+        assert all(table[n]["values"].get(k) is not None for k in shipped.keys), n
+    pred = np.array([shipped.predict(FeatureVector(values=table[n]["values"])) for n in names])
+    mos = np.array([table[n]["mos"] for n in names])
+    srcc, _ = P.srcc_plcc(pred, mos)
+    print(f"shipped model, in-sample SRCC {srcc:.3f}")
+    assert srcc >= MODEL_SRCC_FLOOR + 0.05
