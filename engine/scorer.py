@@ -329,9 +329,21 @@ def model_picture_quality(fv: FeatureVector | None, ms: dict, cfg: dict) -> floa
         return None
     if pq is None:
         return None
+    return round(pq * quality_factor_beside_model(ms, cfg), 1)
+
+
+def quality_factor_beside_model(ms: dict, cfg: dict) -> float:
+    """The product of the factors of the "quality" targets the picture model does not replace (1 when all pass)."""
     rest = factor_product({k: v for k, v in ms.items() if k not in MODEL_PICTURE_METRICS},
                           cfg.get("targets", {}), "visual", "quality")
-    return round(pq * (1.0 if rest is None else rest), 1)
+    return 1.0 if rest is None else rest
+
+
+def visual_factor_beside_model(ms: dict, cfg: dict) -> float:
+    """What the model's picture quality (0-100) is multiplied by to give the visual score: the quality targets
+    beside it, then the platform fit (``visual_score``)."""
+    fit = platform_fit(ms, cfg.get("targets", {}))
+    return _visual(100.0 * quality_factor_beside_model(ms, cfg), None if fit is None else 100.0 * fit) / 100.0
 
 
 def picture_model_label() -> str:
