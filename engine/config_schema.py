@@ -219,7 +219,7 @@ RETENTION = Table({
     "originality_points": Num(0, MAX_WEIGHT),
 })
 
-#: The checks a rewards rule can run (engine.insights._check) and the keys each one needs.
+#: The checks a rewards rule can run (engine.feedback.rewards._check) and the keys each one needs.
 RULE_NEEDS = {"min_duration_s": ("value",), "max_duration_s": ("value",), "aspect": ("width", "height"),
               "min_resolution": ("width", "height"), "audio_present": (), "original": ()}
 RULE = Table({

@@ -41,17 +41,19 @@ def metric_score(value: float, target: dict) -> float:
     good and bad bounds."""
     kind = target["kind"]
     if kind == "min":
-        return _ramp(value, target["bad"], target["good"])
+        return ramp(value, target["bad"], target["good"])
     if kind == "max":
-        return _ramp(-value, -target["bad"], -target["good"])
+        return ramp(-value, -target["bad"], -target["good"])
     if value < target["good_low"]:
-        return _ramp(value, target["bad_low"], target["good_low"])
+        return ramp(value, target["bad_low"], target["good_low"])
     if value > target["good_high"]:
-        return _ramp(-value, -target["bad_high"], -target["good_high"])
+        return ramp(-value, -target["bad_high"], -target["good_high"])
     return 1.0
 
 
-def _ramp(x: float, bad: float, good: float) -> float:
+def ramp(x: float, bad: float, good: float) -> float:
+    """0-1, linear from 0 at ``bad`` to 1 at ``good`` and clipped (either may be the larger; a step at ``good`` when
+    they are equal)."""
     if good == bad:
         return 1.0 if x >= good else 0.0
     return float(min(1.0, max(0.0, (x - bad) / (good - bad))))

@@ -10,7 +10,10 @@ import pytest
 from engine import synth, library
 from engine.config import load_config
 from engine.features import FeatureVector
-from engine.insights import cut_on_beat, hook_report, retention_timeline, rewards_checklists, rewards_findings
+from engine.feedback.beats import cut_on_beat
+from engine.feedback.hook import hook_report
+from engine.feedback.retention import retention_timeline
+from engine.feedback.rewards import rewards_checklists, rewards_findings
 from engine.media import MediaInfo
 
 SR = 48000
