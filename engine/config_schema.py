@@ -7,7 +7,7 @@ here is a ``ConfigError`` naming the file, the line and the key (with the neares
 
 To add a key: declare it here in its section (type, range, ``features=True`` when extractors read it, so that
 changing it re-analyses instead of reusing cached features) and give its default in ``engine/config.toml``.
-``tests/test_config.py`` checks that the two agree (every shipped key declared, every declared key of a fixed
+``tests/unit/test_config.py`` checks that the two agree (every shipped key declared, every declared key of a fixed
 section shipped).
 
 Kinds of entry:

@@ -110,7 +110,7 @@ def factor_product(ms: dict, targets: dict, modality: str, group: str | None = N
 #: excellent; "not vertical" or "below 1080x1920" is what a creator must fix for the platform, not what a viewer
 #: sees. With a quarter, a clip whose perceived quality is more than a third higher (1 / 0.75) than another's always
 #: ranks above it, whatever their sizes: pixel count never buys a poor picture a better score than a clean one.
-#: BYTEME's choice (no standard), checked by tests/test_visual.py with generated clips.
+#: BYTEME's choice (no standard), checked by tests/unit/test_visual.py with generated clips.
 PLATFORM_FIT_MAX_SHARE = 0.25
 
 

@@ -236,7 +236,7 @@ def test_the_opening_picture_scales_the_hook(cfg):
     assert blurry["score"] == pytest.approx(floor * sharp["score"], abs=0.1)
 
 
-REALCLIPS = Path(__file__).resolve().parents[2] / "shared" / "realclips"
+REALCLIPS = Path(__file__).resolve().parents[3] / "shared" / "realclips"
 #: The blurry, upscaled 480x360 real clip that scored 100 before the hook was calibrated (issue 16).
 BLURRY_REAL = "dover_eWgy8eG3stA_000164_000174.mp4"
 
@@ -274,7 +274,7 @@ def test_real_clips_get_their_labelled_category_or_a_humble_other(realclip_resul
     a wrong category on 9 of the 13 (with OCR), e.g. a dark clip "tutorial_text" at 95% confidence."""
     import csv
 
-    with open(Path(__file__).parent / "data" / "category_labels.csv", newline="", encoding="utf-8") as fh:
+    with open(Path(__file__).resolve().parents[1] / "data" / "category_labels.csv", newline="", encoding="utf-8") as fh:
         labels = {row["clip"]: row["category"] for row in csv.DictReader(fh) if row["set"] == "realclips"}
     said = {name: (r.scores.category, r.scores.category_confidence) for name, r in realclip_results.items()}
     wrong = {n: (labels[n], said[n]) for n in labels if said[n][0] != labels[n]}
