@@ -7,7 +7,7 @@ here is a ``ConfigError`` naming the file, the line and the key (with the neares
 
 To add a key: declare it here in its section (type, range, ``features=True`` when extractors read it, so that
 changing it re-analyses instead of reusing cached features) and give its default in ``engine/config.toml``.
-``tests/test_config.py`` checks that the two agree (every shipped key declared, every declared key of a fixed
+``tests/unit/test_config.py`` checks that the two agree (every shipped key declared, every declared key of a fixed
 section shipped).
 
 Kinds of entry:
@@ -219,7 +219,7 @@ RETENTION = Table({
     "originality_points": Num(0, MAX_WEIGHT),
 })
 
-#: The checks a rewards rule can run (engine.insights._check) and the keys each one needs.
+#: The checks a rewards rule can run (engine.feedback.rewards._check) and the keys each one needs.
 RULE_NEEDS = {"min_duration_s": ("value",), "max_duration_s": ("value",), "aspect": ("width", "height"),
               "min_resolution": ("width", "height"), "audio_present": (), "original": ()}
 RULE = Table({

@@ -6,7 +6,8 @@ their own and see what each kind of feedback looks like. Every clip is built by 
 the folder is the same on every machine. ``DEMO_CLIPS`` says what is wrong with each one.
 
 The clips share one recipe (the same kind of picture, voice and caption) and differ only by their flaw, so the clean
-clip is clearly the best and each flawed clip loses on its own flaw (``tests/test_demo.py`` scores the folder).
+clip is clearly the best and each flawed clip loses on its own flaw (``tests/functional/test_demo.py`` scores the
+folder).
 
 Run it as ``python -m engine.demo DIR`` (or ``byteme demo DIR``).
 """

@@ -6,7 +6,7 @@ by two processes at once has crashed workers). Everything here is plain numpy/sc
 neither librosa nor numba and a cold ``byteme score`` starts at once.
 
 Each function follows the librosa function of the same name, with librosa's defaults, so the numbers are the same:
-``tests/test_dsp.py`` compares every function with librosa on the same signals (librosa stays installed as the
+``tests/unit/test_dsp.py`` compares every function with librosa on the same signals (librosa stays installed as the
 reference and is imported only there). Shapes follow librosa: spectrograms are ``[shape=(bins, frames)]``.
 
     mel_filterbank      librosa.filters.mel(htk=False, norm="slaney")   Slaney mel scale, constant-area triangles

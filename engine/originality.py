@@ -338,3 +338,14 @@ def overlay_summary(fv) -> dict:
         return {"status": "unknown", "corners": [], "boxes": {},
                 "reason": "the corners never change (a locked-off shot), so a burned-in logo cannot be told apart"}
     return {"status": "clear", "corners": [], "boxes": {}, "reason": "no persistent overlay in the corners"}
+
+
+def originality_report(store, content_hash: str | None, path: str, fv) -> dict:
+    """Index a clip and find its matches in the library (``status`` "indexed"), with the corner-overlay summary;
+    without a store or a content hash, the overlay alone (``status`` "not_indexed")."""
+    overlay = overlay_summary(fv)
+    if store is None or not content_hash:
+        return {"status": "not_indexed", "matches": [], "overlay": overlay}
+    index_clip(store, content_hash, path, fv)
+    matches = find_matches(store, content_hash)
+    return {"status": "indexed", "matches": [m.as_dict() for m in matches], "overlay": overlay}

@@ -41,17 +41,19 @@ def metric_score(value: float, target: dict) -> float:
     good and bad bounds."""
     kind = target["kind"]
     if kind == "min":
-        return _ramp(value, target["bad"], target["good"])
+        return ramp(value, target["bad"], target["good"])
     if kind == "max":
-        return _ramp(-value, -target["bad"], -target["good"])
+        return ramp(-value, -target["bad"], -target["good"])
     if value < target["good_low"]:
-        return _ramp(value, target["bad_low"], target["good_low"])
+        return ramp(value, target["bad_low"], target["good_low"])
     if value > target["good_high"]:
-        return _ramp(-value, -target["bad_high"], -target["good_high"])
+        return ramp(-value, -target["bad_high"], -target["good_high"])
     return 1.0
 
 
-def _ramp(x: float, bad: float, good: float) -> float:
+def ramp(x: float, bad: float, good: float) -> float:
+    """0-1, linear from 0 at ``bad`` to 1 at ``good`` and clipped (either may be the larger; a step at ``good`` when
+    they are equal)."""
     if good == bad:
         return 1.0 if x >= good else 0.0
     return float(min(1.0, max(0.0, (x - bad) / (good - bad))))
@@ -108,7 +110,7 @@ def factor_product(ms: dict, targets: dict, modality: str, group: str | None = N
 #: excellent; "not vertical" or "below 1080x1920" is what a creator must fix for the platform, not what a viewer
 #: sees. With a quarter, a clip whose perceived quality is more than a third higher (1 / 0.75) than another's always
 #: ranks above it, whatever their sizes: pixel count never buys a poor picture a better score than a clean one.
-#: BYTEME's choice (no standard), checked by tests/test_visual.py with generated clips.
+#: BYTEME's choice (no standard), checked by tests/unit/test_visual.py with generated clips.
 PLATFORM_FIT_MAX_SHARE = 0.25
 
 

@@ -74,7 +74,7 @@ TONAL_LOCAL_PERCENTILE = 25
 TONAL_LOCAL_BINS = 21
 #: A window is tonal when at least this share of its speech-band energy is in spectral lines (median over the
 #: window). Measured (median over active frames): real music beds 0.27-0.70 (66068e9a 0.65, 1e719ead 0.70,
-#: 909c1cd9 0.34, 59d4fdb6 0.27), the generated bed of tests/test_audio.py 0.52, pink and white noise 0.00, clicks
+#: 909c1cd9 0.34, 59d4fdb6 0.27), the generated bed of tests/unit/test_audio.py 0.52, pink and white noise 0.00, clicks
 #: over room rumble (13bdbeb5) 0.05, a quiet room then claps (ef49ff16) 0.00.
 MUSIC_BED_MIN_TONAL_SHARE = 0.15
 #: A beat needs onsets: the 99th percentile of the onset envelope (spectral-flux onset strength as librosa's,

@@ -55,7 +55,7 @@ DETAIL_REF_OCTAVES = 2
 #: The reference ratio is capped at the natural one: a 1/f scene holds about equal energy per octave (ratio ~1,
 #: Field 1987). Coarsest octaves weaker than that (a layout of flat boxes, a slide, one big uniform area) do not
 #: give the content's slope: uncapped, a generated slide of flat boxes over a photo read a reference of 2.2 and
-#: "upscaled 8x" (tests/test_visual.py); natural clips read 0.7-0.9 (the flaw set's base), under the cap.
+#: "upscaled 8x" (tests/unit/test_visual.py); natural clips read 0.7-0.9 (the flaw set's base), under the cap.
 DETAIL_REF_MAX_RATIO = 1.0
 #: Pyramid depth for detail: 5 octaves resolve real detail down to 1/32 of the nominal size.
 DETAIL_OCTAVES = 5
@@ -76,7 +76,7 @@ CLIPPED_HIGHLIGHT_LUMA = 250
 CRUSHED_SHADOW_LUMA = 5
 #: Clipped and crushed shares are counted on averages of this many px a side: grain spreads a crushed or blown area
 #: over neighbouring levels without bringing its detail back, and per pixel, added grain "cured" crushed shadows on
-#: a generated slide (tests/test_visual.py); sigma-8 grain averages to 2 levels over 4x4.
+#: a generated slide (tests/unit/test_visual.py); sigma-8 grain averages to 2 levels over 4x4.
 EXPOSURE_BLOCK_PX = 4
 
 # --- compression --------------------------------------------------------------------------------------------
@@ -117,7 +117,7 @@ BANDING_EDGE_LEVELS = 4.0
 #: gradient sits on 1-level plateaus (that is the format, below the ~1-2% Weber contrast threshold at mid-grey, as
 #: BLOCK_MASKING_LEVELS), and a solid fill ends in a hard edge, not a band: without this rule a grain-free
 #: generated scene (gradients and solid shapes) read 92-99% banding, so added grain "cured" a flaw no one could
-#: see (tests/test_visual.py). Bands made by grading or compression step by 2-8 levels; a hard edge by more.
+#: see (tests/unit/test_visual.py). Bands made by grading or compression step by 2-8 levels; a hard edge by more.
 BANDING_STEP_REACH_PX = 4
 BANDING_MIN_STEP_LEVELS = 2
 BANDING_MAX_STEP_LEVELS = 8
@@ -239,7 +239,7 @@ def blockiness(luma: np.ndarray, *, grid: int = BLOCK_GRID_PX) -> float:
     the steps of the lines on either side of it (``BLOCK_NEIGHBOUR_LINES``) as (on + BLOCK_MASKING_LEVELS) /
     (beside + BLOCK_MASKING_LEVELS) - 1, and the median over the grid lines is kept. A codec's blocking lifts
     nearly every grid line; a few sharp edges of the picture that happen to lie on the grid lift only those lines
-    and do not move the median (a grid-aligned slide read 300%+ as a mean over lines, tests/test_visual.py).
+    and do not move the median (a grid-aligned slide read 300%+ as a mean over lines, tests/unit/test_visual.py).
     """
     vals = []
     k = BLOCK_NEIGHBOUR_LINES
@@ -407,7 +407,7 @@ def frame_bars(gray: np.ndarray) -> tuple[dict, str]:
                     runs[k] = sym if abs(runs[k] - sym) <= BAR_SYMMETRY_TOLERANCE * n else 0
         # A solid bar that is not black must be matched on the opposite side too: a slide or text card with flat
         # margins of its own colour (a title band above, more space below) is picture, not bars; grain on the
-        # same slide would otherwise "cure" its bars (tests/test_visual.py). Black bars may be one-sided.
+        # same slide would otherwise "cure" its bars (tests/unit/test_visual.py). Black bars may be one-sided.
         lone = [k for k, other in ((a, b), (b, a)) if solid[k] and runs[k]
                 and float(np.mean(mean[sides[k]])) >= BAR_BLACK_LUMA
                 and abs(runs[k] - runs[other]) > BAR_SYMMETRY_TOLERANCE * n]

@@ -46,7 +46,7 @@ FREEZE_MIN_S = 0.5
 #: is a still shot, not a freeze, and its repeated frames are not duplicates either. FREEZE_MOTION_DIFF: the
 #: calmest real tripod shots we measured move 0.6+ levels (see FREEZE_MEAN_DIFF); an encoder refining a still
 #: picture changes it by less (0.05-0.3 levels for up to 1.5 s after a cut at 40 kb/s, generated stills in
-#: tests/test_visual.py). FREEZE_CONTEXT_S = 3 frames at 30 fps: the flaw set's freeze has 6 moving frames before
+#: tests/unit/test_visual.py). FREEZE_CONTEXT_S = 3 frames at 30 fps: the flaw set's freeze has 6 moving frames before
 #: it in its shot (tests/visual_helpers.py).
 FREEZE_MOTION_DIFF = 0.6
 FREEZE_CONTEXT_S = 0.1

@@ -173,7 +173,7 @@ def test_unreadable_permissions_as_a_normal_user(hostile_folder):
     env = dict(os.environ, BYTEME_DATA_DIR=str(data), HOME=str(data), NUMBA_CACHE_DIR=str(data / "numba"),
                XDG_DATA_HOME=str(data / "share"), XDG_CONFIG_HOME=str(data / "config"),
                XDG_CACHE_HOME=str(data / "cache"), BYTEME_CONFIG=str(data / "no-config.toml"))
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     why = _why_nobody_cannot_run_byteme(env, repo)
     if why:
         shutil.rmtree(tmp_path, ignore_errors=True)

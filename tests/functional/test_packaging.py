@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: Upper bound for the install and the scoring run on a loaded 2-core machine (a guard against a hang, not a timing).
 RUN_GUARD_S = 600
 

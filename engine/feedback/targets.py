@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .features import MODALITIES, FeatureVector, MetricSpec
-from .scorer import Scores, metric_score, modality_value, target_group
+from ..features import MODALITIES, FeatureVector, MetricSpec
+from ..scorer import Scores, metric_score, modality_value, target_group
 
 
 def modality_product(metric_scores: dict, targets: dict, modality: str) -> float:

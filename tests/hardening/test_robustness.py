@@ -438,7 +438,7 @@ def test_ctrl_c_during_ocr_exits_130_without_abort(clips, tmp_path, faults):
     env.pop("BYTEME_STORE", None)
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "score", str(clip), "--no-cache"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=Path(__file__).resolve().parents[1],
+                            cwd=Path(__file__).resolve().parents[2],
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_for_file(started, proc)
     proc.send_signal(signal.SIGINT)
@@ -454,7 +454,7 @@ def test_app_without_a_terminal_says_so_and_exits_2(tmp_path):
 
     env = dict(os.environ, BYTEME_DATA_DIR=str(tmp_path / "data"))
     proc = subprocess.run([sys.executable, "-m", "byteme_tui.launch", str(tmp_path)], capture_output=True,
-                          stdin=subprocess.DEVNULL, env=env, cwd=Path(__file__).resolve().parents[1],
+                          stdin=subprocess.DEVNULL, env=env, cwd=Path(__file__).resolve().parents[2],
                           timeout=HANG_GUARD_S)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert proc.stdout == b""  # not one escape code

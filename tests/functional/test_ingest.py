@@ -193,7 +193,7 @@ def server(clip_bytes):
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("BYTEME_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(ingest, "RETRY_BACKOFF_S", 0.01)
+    monkeypatch.setattr(ingest.session, "RETRY_BACKOFF_S", 0.01)
 
 
 def _files(folder: Path) -> list[Path]:
@@ -478,8 +478,8 @@ def test_visible_file_name(name, expected, tmp_path):
 
 
 def test_unsafe_temp_name_is_refused(tmp_path):
-    assert not ingest._inside(tmp_path / ".." / "x.mp4", tmp_path)
-    assert ingest._inside(tmp_path / "a" / "x.mp4", tmp_path)
+    assert not ingest.names.is_inside(tmp_path / ".." / "x.mp4", tmp_path)
+    assert ingest.names.is_inside(tmp_path / "a" / "x.mp4", tmp_path)
 
 
 # --- error mapping -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Hardening (issue 11): the hostile cases that tests/test_hostile.py leaves out.
+"""Hardening (issue 11): the hostile cases that tests/hardening/test_hostile.py leaves out.
 
 - a 3-minute clip and a 4K clip score (the 4K one analysed at the reduced size);
 - a pipe named ``.mp4`` (a reader would wait on it forever), a pipe as a caption sidecar, a decoder that is too slow
@@ -32,7 +32,7 @@ from engine.config import load_config
 from engine.media import ANALYSIS_SHORT_SIDE_PX
 from engine.sidecars import MAX_CAPTION_CHARS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Tiny clips for the runs where the number of clips matters, not their content: cheap to encode and analyse.
 TINY_W, TINY_H, TINY_S = 96, 160, 0.5
@@ -205,7 +205,8 @@ def test_pipes_and_a_slow_decoder_in_this_process(tiny_clips, tmp_path, store_en
 
 
 _HANG_SITECUSTOMIZE = '''
-"""Test hook of tests/test_hardening.py: a decoder that hangs (blocks, deaf to any cancel) on clips named *hang*."""
+"""Test hook of tests/hardening/test_hardening.py: a decoder that hangs (blocks, deaf to any cancel) on clips named
+*hang*."""
 import os, time
 if os.environ.get("BYTEME_TEST_HANG_ON"):
     import engine.media as _media

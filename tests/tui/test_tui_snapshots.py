@@ -1,6 +1,6 @@
 """Snapshot tests (pytest-textual-snapshot) of the library, progress, breakdown and settings screens at 80x24 and 120x40,
 with the fake backend's fixed data: no clocks (Header without clock), no polling, workers waited for. Update
-after a deliberate layout change with ``pytest tests/test_tui_snapshots.py --snapshot-update``."""
+after a deliberate layout change with ``pytest tests/tui/test_tui_snapshots.py --snapshot-update``."""
 from __future__ import annotations
 
 import pytest

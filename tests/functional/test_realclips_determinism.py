@@ -14,7 +14,7 @@ import pytest
 from engine.config import load_config
 from engine.library import analyze
 
-REALCLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "realclips"
+REALCLIPS = Path(__file__).resolve().parents[2].parent / "shared" / "realclips"
 #: Three short clips: one with on-screen text read at 10 frames and irregular frame timing (421c8b59), one with
 #: a music bed (1e719ead), one with captions burned in over speech (59d4fdb6).
 CLIPS = ("421c8b59e121d32a1a0efe90be07d612.mp4", "1e719ead7eaa79bcfac60dd0700a3caf.mp4",
@@ -39,7 +39,7 @@ def _in_process(paths: list[Path]) -> dict[str, dict]:
 
 def _cli(paths: list[Path], tmp_path: Path, *args: str) -> dict[str, dict]:
     env = {**os.environ, "BYTEME_CONFIG": str(tmp_path / "no-user-config.toml"),
-           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.run([sys.executable, "-m", "engine.cli", "score", *map(str, paths), "--json", "--no-cache",
                            "--store", str(tmp_path / f"store{len(args)}.sqlite"), *args],
                           capture_output=True, text=True, env=env, check=False)

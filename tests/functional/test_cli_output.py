@@ -18,7 +18,7 @@ from engine.cli.table import TableLayout, print_table_header, print_table_row, s
 from engine.config import CHOSEN_PRESET_SOURCE, ENVIRONMENT_KEYS, load_config, value_sources
 from engine.config import SHIPPED_SOURCE as SHIPPED
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: The top fix of the issue's report: the table cut it inside "1080x1920".
 LONG_FIX = ("Resolution is 540x960 against 1080x1920 for this platform; film or export at 1080x1920 so the picture "
             "is not upscaled and softened by the app.")

@@ -10,7 +10,10 @@ import pytest
 from engine import synth, library
 from engine.config import load_config
 from engine.features import FeatureVector
-from engine.insights import cut_on_beat, hook_report, retention_timeline, rewards_checklists, rewards_findings
+from engine.feedback.beats import cut_on_beat
+from engine.feedback.hook import hook_report
+from engine.feedback.retention import retention_timeline
+from engine.feedback.rewards import rewards_checklists, rewards_findings
 from engine.media import MediaInfo
 
 SR = 48000
@@ -233,7 +236,7 @@ def test_the_opening_picture_scales_the_hook(cfg):
     assert blurry["score"] == pytest.approx(floor * sharp["score"], abs=0.1)
 
 
-REALCLIPS = Path(__file__).resolve().parents[2] / "shared" / "realclips"
+REALCLIPS = Path(__file__).resolve().parents[3] / "shared" / "realclips"
 #: The blurry, upscaled 480x360 real clip that scored 100 before the hook was calibrated (issue 16).
 BLURRY_REAL = "dover_eWgy8eG3stA_000164_000174.mp4"
 
@@ -271,7 +274,7 @@ def test_real_clips_get_their_labelled_category_or_a_humble_other(realclip_resul
     a wrong category on 9 of the 13 (with OCR), e.g. a dark clip "tutorial_text" at 95% confidence."""
     import csv
 
-    with open(Path(__file__).parent / "data" / "category_labels.csv", newline="", encoding="utf-8") as fh:
+    with open(Path(__file__).resolve().parents[1] / "data" / "category_labels.csv", newline="", encoding="utf-8") as fh:
         labels = {row["clip"]: row["category"] for row in csv.DictReader(fh) if row["set"] == "realclips"}
     said = {name: (r.scores.category, r.scores.category_confidence) for name, r in realclip_results.items()}
     wrong = {n: (labels[n], said[n]) for n in labels if said[n][0] != labels[n]}

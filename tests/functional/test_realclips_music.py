@@ -15,7 +15,7 @@ from engine.features import FeatureVector
 from engine.media import decode_audio, probe
 from engine.pipeline import evaluate
 
-REALCLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "realclips"
+REALCLIPS = Path(__file__).resolve().parents[2].parent / "shared" / "realclips"
 #: Clips whose sound is music by a look at their spectrograms (sustained harmonic lines changing in steps, a
 #: beat; no pauses): football skills (66068e9a, the clip of the issue), the dog (1e719ead), a song with vocals
 #: (909c1cd9), a Kinetics clip with a band (dover_HyZMiWeJyMw).

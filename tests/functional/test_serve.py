@@ -20,7 +20,7 @@ import pytest
 from engine import cli
 from engine.cli.serve import is_local
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: Seconds to wait for the server to answer (a bound on a hang, not a timing).
 SERVER_START_S = 60.0
 

@@ -11,7 +11,8 @@ from engine import pipeline, synth, library
 from engine.config import load_config
 from engine.features import FeatureVector
 from engine.feedback import fmt_pair, fmt_value, plural
-from engine.insights import retention_timeline, rewards_checklists, rewards_findings
+from engine.feedback.retention import retention_timeline
+from engine.feedback.rewards import rewards_checklists, rewards_findings
 from engine.media import MediaInfo
 from engine.report import html_clip
 
