@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
+from .paths import SHIPPED_MODELS_DIR
 from .features import MODALITIES, FeatureVector
 
 #: Identifies the file layout; a file with another format string is refused.
@@ -52,7 +53,7 @@ HIDDEN = (64, 32)
 #: weights within +-1e6, every layer of HIDDEN stays below ~1e25, far from float32's 3.4e38: no score can overflow
 #: to inf or NaN. A file beyond it is crafted or broken.
 MAX_ABS_WEIGHT = 1e6
-SHIPPED_DIR = Path(__file__).with_name("models")
+SHIPPED_DIR = SHIPPED_MODELS_DIR
 DEFAULT_NAME = "default"
 
 

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 DATA_DIR_ENV = "BYTEME_DATA_DIR"
+#: The models shipped with BYTEME (package data): the learned scorer and the picture-quality model.
+SHIPPED_MODELS_DIR = Path(__file__).with_name("models")
 
 
 def data_dir(*, create: bool = True) -> Path:

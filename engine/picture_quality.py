@@ -17,9 +17,9 @@ import numpy as np
 
 from .errors import ModelError
 from .features import FeatureVector
-from .model import SHIPPED_DIR
+from .paths import SHIPPED_MODELS_DIR
 
-MODEL_PATH = SHIPPED_DIR / "picture_quality.json"  # beside the shipped learned scorer
+MODEL_PATH = SHIPPED_MODELS_DIR / "picture_quality.json"  # beside the shipped learned scorer
 MODEL_FORMAT = "byteme-picture-quality-1"
 #: The model's inputs (engine/train/picture_quality.py says why these): BRISQUE's statistics at two scales, and
 #: the grain estimate (so the model can learn from the flaw pairs that added grain is not detail).

@@ -310,7 +310,7 @@ def score(fv: FeatureVector, cfg: dict, model=None) -> Scores:
 #: The visual targets whose job the picture-quality model takes over when it decides (structure and fidelity of the
 #: picture: what its natural-scene statistics see). Every other target of the "quality" group (exposure, colour,
 #: grain, frame rate, freezes, shake, black frames) still multiplies the perceived quality. Grain stays beside the
-#: model: measured (tests/test_picture_quality.py), the model alone still scores the generated clip with light added
+#: model: measured (tests/unit/test_picture_quality.py), the model alone still scores the generated clip with light added
 #: grain a little above its clean source (54 against 50), because grain raises the MSCN variance like real detail.
 MODEL_PICTURE_METRICS = ("visual.sharpness", "visual.blockiness", "visual.banding_pct", "visual.bits_per_pixel",
                          "visual.detail")

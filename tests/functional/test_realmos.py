@@ -15,7 +15,7 @@ import pytest
 
 from engine.train import picture_quality as P
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REALMOS = Path(os.environ.get("BYTEME_REALMOS") or ROOT.parent / "shared" / "realmos")
 
 pytestmark = pytest.mark.skipif(not (REALMOS / "labels.csv").is_file(),
