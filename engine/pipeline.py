@@ -159,6 +159,8 @@ def extract_features(
         report("audio", DECODE_SHARE, force=True)
         audio, audio_errors, audio_fv = audio_pass.result()
         stats.decode_errors += audio_errors
+        if early is not None:  # the audio pass ended after the last frame: its verdict now, before the finish()es
+            early.audio_stage(audio_pass, DECODE_SHARE)
     ctx.audio = audio
     ctx.frame_times_s = stats.frame_times_s
     fv = FeatureVector()
@@ -236,6 +238,7 @@ class _Provisional:
         self.finished: set[str] = set()  # names of the real extractors that have finished
         self.audio_done = False
         self.last = 0.0
+        self.reported: set[str] = set()  # ``finished`` at the last snapshot of the finish stage
 
     def _emit(self, snap: Snapshot) -> None:
         try:
@@ -275,7 +278,8 @@ class _Provisional:
         self._emit(Snapshot(info, fv, 0.0, frozenset(self.settled), "probe"))
 
     def audio_stage(self, audio_pass: "_AudioPass", fraction: float) -> None:
-        """Once, when the audio pass beside the video decode is done: the probe's part and the audio's."""
+        """Once, when the audio pass beside the video decode is done (seen at a progress step of the decode, or
+        after the last frame if it ends later): the probe's part and the audio's."""
         if self.audio_done:
             return
         self.audio_done = True
@@ -292,8 +296,9 @@ class _Provisional:
     def finish_stage(self, info, fv: FeatureVector, audio_fv: FeatureVector | None, fraction: float) -> None:
         """Between the extractors' finish() after decoding, at most every ``SNAPSHOT_GAP_S``: what the finished
         ones wrote, the audio pass's part if not merged yet, and the probe parts of those still to run."""
-        if time.monotonic() - self.last < SNAPSHOT_GAP_S:
-            return
+        if time.monotonic() - self.last < SNAPSHOT_GAP_S or self.finished == self.reported:
+            return  # too soon, or nothing finished since the last one
+        self.reported = set(self.finished)
         try:
             snap = _copied(fv)
             if audio_fv is not None:
