@@ -1,13 +1,14 @@
 """Time to the first provisional verdict and to the final one, against a decode-only pass of the same clip.
 
-    python scripts/bench_first_verdict.py CLIP [--runs 3] [--no-ocr]
+    python scripts/bench_first_verdict.py CLIP [--runs 3] [--no-ocr] [--baseline-root DIR]
 
 Each run, in turn: a decode-only pass (``engine.media.probe`` + ``engine.media.decode`` with no extractor: every
 video and audio frame decoded, nothing measured) timed in a fresh process from its start, then
 ``byteme score CLIP --json --progressive --no-cache -q`` timed from the moment it is started to its first
 ``"status": "provisional"`` line and to its final line. A throwaway store in a temporary folder. The load average
 (1 minute) is printed next to every number: the machine is shared, so a number means little without it. A
-benchmark, not a test: nothing here passes or fails.
+benchmark, not a test: nothing here passes or fails. ``--baseline-root``: also time the same ``byteme score`` (its
+final line; without ``--progressive``) from another checkout, e.g. the main branch before this change.
 """
 from __future__ import annotations
 
@@ -38,8 +39,9 @@ def decode_only(clip: str, env: dict) -> dict:
             "load": load()}
 
 
-def score(clip: str, env: dict, extra: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "engine.cli", "score", clip, "--json", "--progressive", "--no-cache", "-q", *extra]
+def score(clip: str, env: dict, extra: list[str], progressive: bool = True) -> dict:
+    cmd = [sys.executable, "-m", "engine.cli", "score", clip, "--json", "--no-cache", "-q", *extra,
+           *(["--progressive"] if progressive else [])]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     first = final = None
@@ -62,6 +64,7 @@ def main() -> None:
     ap.add_argument("clip")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-ocr", action="store_true")
+    ap.add_argument("--baseline-root", default=None, help="another checkout to time too (final line only)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "BYTEME_STORE": str(Path(tmp) / "bench.db")}
@@ -70,6 +73,11 @@ def main() -> None:
             s = score(args.clip, env, ["--no-ocr"] if args.no_ocr else [])
             ratio = round(s["final_s"] / d["decode_only_s"], 2) if s["final_s"] else None
             print(json.dumps({"run": i + 1, **d, **s, "final_over_decode_only": ratio}))
+            if args.baseline_root:
+                b = score(args.clip, {**env, "PYTHONPATH": args.baseline_root}, ["--no-ocr"] if args.no_ocr else [],
+                          progressive=False)
+                print(json.dumps({"run": i + 1, "baseline": args.baseline_root, "final_s": b["final_s"],
+                                  "exit": b["exit"], "load": b["load"]}))
 
 
 if __name__ == "__main__":

@@ -151,3 +151,15 @@ def test_score_progressive_prints_provisional_lines_before_each_final_line(good_
     assert all(r["path"] == str(good_clip) for r in lines[:-1])
     assert all(set(r) == set(plain[0]) | {"progress"} for r in lines[:-2])
     assert [r for r in lines if r["status"] != "provisional"] == plain  # the final lines, identical
+
+
+def test_score_progressive_with_workers_scores_the_workers_snapshots(good_clip, tmp_path):
+    """With --workers the worker sends its snapshots and the supervisor scores them: the same lines as in-process
+    (provisional ones first, then the final one, identical to a run without --progressive)."""
+    code_p, lines = _score([good_clip, "--progressive", "--workers", "1"], tmp_path / "a.db")
+    code, plain = _score([good_clip, "--workers", "1"], tmp_path / "b.db")
+    assert code_p == code == 0
+    statuses = [r["status"] for r in lines]
+    assert statuses[-1] == "ok" and statuses[:-1] and set(statuses[:-1]) == {"provisional"}
+    assert lines[0]["progress"] == 0.0 and lines[0]["path"] == str(good_clip)
+    assert lines[-1] == plain[0]

@@ -20,7 +20,7 @@ def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per clip per line on stdout (keys: README, Headless; engine/result.py)")
     p.add_argument("--progressive", action="store_true",
                    help="with --json: lines with \"status\": \"provisional\" (and \"progress\" 0-1) before each "
-                   "clip's final line, from what is known so far (in-process runs only: not with --workers)")
+                   "clip's final line, from what is known so far")
     p.add_argument("--csv", metavar="FILE", help="also write the rows as CSV to FILE")
     p.add_argument("--no-cache", action="store_true", help="decode and analyse again even when the store knows a clip")
     p.add_argument("--no-ocr", action="store_true", help="skip on-screen text recognition (the costly part)")
@@ -53,7 +53,7 @@ def run(args) -> int:
 
         results_iter = run_paths(paths, cfg, store=store, workers=args.workers, executor=args.executor,
                                  ray_address=args.ray_address, use_cache=not args.no_cache, options=options,
-                                 model_name=args.model)
+                                 model_name=args.model, provisional=bool(args.progressive and args.json))
     else:
         provisional = None
         if args.progressive and args.json:
@@ -69,6 +69,12 @@ def run(args) -> int:
         print_table_header(out, layout)
     with progress:
         for r in results_iter:
+            if r.status == "provisional":  # from the job queue's workers (in-process ones print themselves)
+                if args.json:
+                    text = json.dumps(r.contract(), ensure_ascii=True) + "\n"
+                    write = functools.partial(_emit, out, text)
+                    write() if args.quiet else progress.interleave(write)
+                continue
             if r.status != "ok":
                 failed += 1
             if args.json:
