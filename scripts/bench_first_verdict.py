@@ -64,7 +64,8 @@ def main() -> None:
     ap.add_argument("clip")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-ocr", action="store_true")
-    ap.add_argument("--baseline-root", default=None, help="another checkout to time too (final line only)")
+    ap.add_argument("--baseline-root", action="append", default=[],
+                    help="a checkout to time too, without --progressive (final line only); may be repeated")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "BYTEME_STORE": str(Path(tmp) / "bench.db")}
@@ -73,11 +74,11 @@ def main() -> None:
             s = score(args.clip, env, ["--no-ocr"] if args.no_ocr else [])
             ratio = round(s["final_s"] / d["decode_only_s"], 2) if s["final_s"] else None
             print(json.dumps({"run": i + 1, **d, **s, "final_over_decode_only": ratio}))
-            if args.baseline_root:
-                b = score(args.clip, {**env, "PYTHONPATH": args.baseline_root}, ["--no-ocr"] if args.no_ocr else [],
+            for root in args.baseline_root:
+                b = score(args.clip, {**env, "PYTHONPATH": root}, ["--no-ocr"] if args.no_ocr else [],
                           progressive=False)
-                print(json.dumps({"run": i + 1, "baseline": args.baseline_root, "final_s": b["final_s"],
-                                  "exit": b["exit"], "load": b["load"]}))
+                print(json.dumps({"run": i + 1, "baseline": root, "final_s": b["final_s"], "exit": b["exit"],
+                                  "load": b["load"]}))
 
 
 if __name__ == "__main__":
