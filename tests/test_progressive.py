@@ -163,3 +163,21 @@ def test_score_progressive_with_workers_scores_the_workers_snapshots(good_clip, 
     assert statuses[-1] == "ok" and statuses[:-1] and set(statuses[:-1]) == {"provisional"}
     assert lines[0]["progress"] == 0.0 and lines[0]["path"] == str(good_clip)
     assert lines[-1] == plain[0]
+
+
+def test_the_library_row_of_a_provisional_verdict_is_marked(good_clip, cfg):
+    """The app's library row for a running clip with a provisional verdict: its scores so far with "~" before
+    each, "provisional:" before its top fix, and no error (a provisional result is not a failed one)."""
+    from byteme_tui.widgets.clip_table import cells
+    from dataclasses import replace
+    from engine.service import row_from_result
+
+    seen, _ = _run(good_clip, cfg, options={"ocr": False})
+    row = row_from_result(str(good_clip), "good.mp4", 1, seen[-1])
+    assert row.error is None and row.overall == seen[-1].scores.overall
+    shown = cells(replace(row, provisional=True, status="running", fraction=0.4), False)
+    assert shown["overall"].plain.startswith(f"~{row.overall:.0f}")
+    assert shown["status"].plain.endswith("~") and "40%" in shown["status"].plain
+    assert shown["finding"].plain.startswith("provisional: ")
+    final = cells(replace(row, status="done"), False)
+    assert "~" not in final["overall"].plain and not final["finding"].plain.startswith("provisional")
