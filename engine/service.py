@@ -149,9 +149,9 @@ class LibraryService:
         self._rows: dict[str, ClipRow] = {}
         self._problems: dict[str, str] = {}  # path key -> "kind: message" of a file that cannot be read or probed
         self._results: dict[str, object] = {}
-        #: path key -> the newest provisional verdict of its running job (written by the supervisor's thread, read
-        #: under ``_lock``; a dict assignment is atomic), dropped when the job leaves the running states.
-        self._provisional: dict[str, object] = {}
+        #: job id -> the newest provisional verdict of that running job (written by the supervisor's thread, read
+        #: under ``_lock``; a dict assignment is atomic), dropped when the job is no longer running.
+        self._provisional: dict[int, object] = {}
         self._shared: list = []  # engine.folder.SharedFinding: findings most scored clips share
         self._active: set[str] = set()
         self._finished_at: deque = deque()
@@ -205,7 +205,7 @@ class LibraryService:
 
     def _on_provisional(self, job_id: int, result) -> None:
         """The supervisor's callback (its thread): keep the newest provisional verdict of a running job."""
-        self._provisional[path_key(result.path)] = result
+        self._provisional[job_id] = result
 
     # -- reading -------------------------------------------------------------------------------------------
     def open(self) -> LibraryState:
@@ -267,8 +267,9 @@ class LibraryService:
                 self._batch_done_media_s += sum(media_seconds(self._rows, finished).values())
                 self._reload(finished)
             self._active = now_active
-            for key in [k for k in self._provisional if k not in now_active]:
-                self._provisional.pop(key, None)  # its job is done, failed or cancelled: the final row stands
+            running = {j.id for j in latest.values() if j.state == "running"}
+            for job_id in [i for i in self._provisional if i not in running]:
+                self._provisional.pop(job_id, None)  # its job is done, failed or cancelled: the final row stands
             rows = dict(self._rows)
             for key, row in self._rows.items():
                 j = latest.get(key)
@@ -276,7 +277,7 @@ class LibraryService:
                 if j is None:
                     rows[key] = base
                 elif j.state in ACTIVE:
-                    early = self._provisional.get(key) if j.state == "running" else None
+                    early = self._provisional.get(j.id) if j.state == "running" else None
                     if early is not None:  # its scores so far, marked provisional
                         base = replace(row_from_result(key, base.name, base.size_bytes, early, self._shared),
                                        provisional=True)
