@@ -219,9 +219,9 @@ class Snapshot:
 PROBE_EXTRACTORS = ("visual_image", "text_sources")
 #: The summary of the text sources, kept in a probe snapshot only when some source is already known (above).
 TEXT_SUMMARY = "text_summary"
-#: Least time between two snapshots taken while the extractors finish after the decode (a snapshot costs a
-#: scoring pass, ~10 ms; a consumer wants news, not every extractor): the same rhythm as a progress bar a person
-#: reads, a second.
+#: Least time between two snapshots taken while the extractors finish after the decode. A snapshot costs a
+#: scoring pass (1-6 ms, once 121 ms, on the 15 s 1080x1920 clip at load average 13: docs/BENCHMARKS.md, issue 21);
+#: the gap is a choice, not a measurement: a person reading the lines wants news, not one line per extractor.
 SNAPSHOT_GAP_S = 1.0
 
 
