@@ -248,7 +248,8 @@ class _Provisional:
         self.last = time.monotonic()
 
     def probe_stage(self) -> None:
-        """Before decoding: the probe's metrics, the text of the sidecars, and no audio when there is none."""
+        """Before decoding: the probe's metrics, the text of the sidecars, and no audio (no picture) when there is
+        none."""
         try:
             info = copy.copy(self.ctx.info)
             pctx = ClipContext(path=self.ctx.path, info=info, config=self.ctx.config, cancel=self.ctx.cancel,
@@ -257,6 +258,9 @@ class _Provisional:
             if not info.has_audio:  # what the audio extractors say of a clip without sound is known now
                 names |= {e.name for e in self.extractors if e.audio_only}
                 self.settled.add("audio")
+            if not info.has_video:  # and what the picture's extractors say of a clip without picture
+                names |= {e.name for e in self.extractors if e.wants_frames and e.modality == "visual"}
+                self.settled.add("visual")
             fv = FeatureVector()
             for e in self.extractors:
                 if e.name in names or e.name == TEXT_SUMMARY:

@@ -181,3 +181,10 @@ def test_the_library_row_of_a_provisional_verdict_is_marked(good_clip, cfg):
     assert shown["finding"].plain.startswith("provisional: ")
     final = cells(replace(row, status="done"), False)
     assert "~" not in final["overall"].plain and not final["finding"].plain.startswith("provisional")
+
+
+def test_no_picture_is_said_at_once_and_stays(audio_only_m4a, cfg):
+    seen, final = _run(audio_only_m4a, cfg, options={"ocr": False})
+    assert seen[0].progress == 0.0
+    assert "visual.not_scored" in _codes(seen[0]) and "visual.not_scored" in _codes(final)
+    assert seen[0].scores.modalities["visual"] is None
