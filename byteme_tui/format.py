@@ -43,11 +43,17 @@ def band(score: float | None) -> tuple[str, str]:
     return "poor", "red"
 
 
-def score_text(score: float | None, *, word: bool = False) -> Text:
+#: Marks a provisional score (a verdict of a clip still being analysed): "~72".
+PROVISIONAL_MARK = "~"
+
+
+def score_text(score: float | None, *, word: bool = False, provisional: bool = False) -> Text:
     if score is None:
         return Text("-", style="dim", justify="right")
     w, style = band(score)
-    return Text(f"{score:.0f} {w}" if word else f"{score:.0f}", style=style, justify="right")
+    mark = PROVISIONAL_MARK if provisional else ""
+    return Text(f"{mark}{score:.0f} {w}" if word else f"{mark}{score:.0f}", style=style + (" italic" if mark else ""),
+                justify="right")
 
 
 def status_text(status: str, fraction: float | None = None, stage: str | None = None) -> Text:

@@ -16,8 +16,9 @@ from typing import Callable
 
 from .config import config_hash, feature_settings_hash, load_config
 from .extractors import metric_specs
-from .insights import enrich
-from .pipeline import Progress, evaluate, extract_watched, failed_result
+from .feedback import SEVERITY_ORDER
+from .insights import enrich, hook_report
+from .pipeline import Progress, Snapshot, evaluate, extract_watched, failed_result
 from .result import ClipResult
 from .sidecars import fingerprint as sidecar_fingerprint
 from .store import store_error
@@ -46,6 +47,35 @@ def judge(path: str, info, fv, cfg: dict, *, model=None, store=None, content_has
     return result
 
 
+#: The hook's findings that read only the audio and the probe (no sound, a late first sound, a quiet opening):
+#: shown in a provisional verdict once the audio is settled. The hook's other findings wait for the frames and the
+#: words.
+PROVISIONAL_HOOK_CODES = ("hook.no_sound", "hook.late_first_sound", "hook.quiet_opening")
+
+
+def provisional_result(path: str, snap: Snapshot, cfg: dict, *, model=None) -> ClipResult:
+    """A provisional verdict from a ``Snapshot``: scores of what is measured so far (``status`` "provisional",
+    ``progress`` the fraction done), with the findings that cannot change any more: those of the metrics and the
+    extractors already measured, the "not scored" notes of the settled modalities only, and the audio hook
+    findings once the audio is settled. No originality (no store) and no other insight: those need the whole
+    clip. Never a substitute for the final result: ``analyze`` always makes that from the full features."""
+    result = evaluate(path, snap.info, snap.features, cfg, model=model)
+    result.status = "provisional"
+    result.progress = round(min(1.0, max(0.0, snap.fraction)), 3)
+    result.findings = [f for f in result.findings
+                       if not (f.code.endswith(".not_scored") and f.modality not in snap.settled)]
+    if "audio" in snap.settled:
+        try:
+            hook = hook_report(snap.features, snap.info, cfg)
+        except Exception:  # an insight of a partial clip that cannot be made is left out
+            hook = {"findings": []}
+        result.findings += [f for f in hook["findings"] if f.code in PROVISIONAL_HOOK_CODES]
+        ranked = [f for f in result.findings if f.severity != "info"]
+        ranked.sort(key=lambda f: (-(f.points or 0.0), SEVERITY_ORDER.get(f.severity, 9)))
+        result.findings = ranked + [f for f in result.findings if f.severity == "info"]
+    return result
+
+
 def analyze(
     path: str | Path,
     config: dict | None = None,
@@ -56,11 +86,14 @@ def analyze(
     model=None,
     use_cache: bool = True,
     options: dict | None = None,
+    provisional: Callable[[ClipResult], None] | None = None,
 ) -> ClipResult:
     """Analyse one clip end to end. Never raises for a bad file: returns a ClipResult with status "error".
 
     With a ``store``, features are looked up by content hash (no decode for a known clip) and the result is saved.
-    ``Cancelled`` is the one exception that propagates.
+    ``Cancelled`` is the one exception that propagates. ``provisional`` receives provisional verdicts
+    (``provisional_result``) while a clip is decoded (none for a clip the store knows); the final result is the
+    same with or without it.
     """
     cfg = config if config is not None else load_config(metric_names=lambda: metric_specs())
     t0 = time.monotonic()
@@ -74,7 +107,12 @@ def analyze(
             info, fv = cached
             info.path = display
         else:
-            info, fv = extract_watched(path, cfg, progress=progress, cancel=cancel, options=options)
+            early = None
+            if provisional is not None:
+                def early(snap: Snapshot) -> None:
+                    provisional(provisional_result(display, snap, cfg, model=model))
+            info, fv = extract_watched(path, cfg, progress=progress, cancel=cancel, options=options,
+                                       provisional=early)
             if store is not None and chash:
                 store.put_features(chash, info, fv, options, sidecars, feature_settings_hash(cfg))
         if progress is not None:

@@ -5,18 +5,26 @@ extractor), ``evaluate`` (scores and findings from features) and ``failed_result
 Progress is reported as ``Progress`` events (stage, fraction of the whole clip, frames per second, ETA),
 batched by time to about four a second, so a UI never drowns in updates. Cancellation is a plain
 ``threading.Event``; a cancelled clip raises ``Cancelled``.
+
+Progressive verdicts: ``extract_features(provisional=...)`` also hands out ``Snapshot``s of what is already known
+while the clip is analysed (the probe and the sidecars before decoding starts, the audio when its pass ends beside
+the video decode, then what the extractors have finished), each a FeatureVector of its own built from copies.
+The final features never depend on them: the early extractors run on fresh instances into their own vectors, and
+a snapshot only reads the real one.
 """
 from __future__ import annotations
 
+import copy
 import threading
 import traceback
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .errors import BytemeError, Cancelled, MediaError
 from .extractors import ClipContext, metric_specs, registered
+from .extractors.base import SHARED_EVENTS
 from .features import FeatureVector
 from .feedback import build_findings, cap_tier
 from .media import decode, decode_audio, lower_thread_priority, probe
@@ -92,8 +100,12 @@ def extract_features(
     progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
     options: dict | None = None,
+    provisional: Callable[["Snapshot"], None] | None = None,
 ):
-    """Probe and decode once; run every extractor. Returns (MediaInfo, FeatureVector)."""
+    """Probe and decode once; run every extractor. Returns (MediaInfo, FeatureVector).
+
+    ``provisional`` receives ``Snapshot``s of the partial features as they become known (see the module
+    docstring); what it does, or raises, changes nothing in the result."""
     report = _Reporter(str(path), progress)
     report("probe", 0.0, force=True)
     info = probe(path)
@@ -106,6 +118,9 @@ def extract_features(
     for e in extractors:
         e.begin(ctx)
     frame_users = [e for e in extractors if e.wants_frames] if info.has_video else []
+    early = _Provisional(provisional, ctx, extractors) if provisional is not None else None
+    if early is not None:
+        early.probe_stage()
 
     def on_frame(frame):
         report.frames += 1
@@ -114,6 +129,8 @@ def extract_features(
 
     def on_decode_progress(fraction: float):
         report("decode", DECODE_SHARE * fraction)
+        if early is not None and audio_pass is not None and audio_pass.done.is_set():
+            early.audio_stage(audio_pass, DECODE_SHARE * fraction)
 
     max_s = float(eng["max_analysis_s"])
     rate_hz = int(eng["audio_rate_hz"])
@@ -142,6 +159,8 @@ def extract_features(
         report("audio", DECODE_SHARE, force=True)
         audio, audio_errors, audio_fv = audio_pass.result()
         stats.decode_errors += audio_errors
+        if early is not None:  # the audio pass ended after the last frame: its verdict now, before the finish()es
+            early.audio_stage(audio_pass, DECODE_SHARE)
     ctx.audio = audio
     ctx.frame_times_s = stats.frame_times_s
     fv = FeatureVector()
@@ -163,11 +182,152 @@ def extract_features(
             if audio_fv is not None:
                 _merge(fv, audio_fv)  # at the first audio-only extractor: the same order as when run here
                 audio_fv = None
+            if early is not None:
+                early.finished.add(e.name)
             continue
-        report(e.stage or e.modality, DECODE_SHARE + (1 - DECODE_SHARE) * i / max(1, n), force=True)
+        at = DECODE_SHARE + (1 - DECODE_SHARE) * i / max(1, n)
+        if early is not None:
+            early.finish_stage(info, fv, audio_fv, at)
+        report(e.stage or e.modality, at, force=True)
         ctx.report = lambda stage, frac, i=i: report(stage, DECODE_SHARE + (1 - DECODE_SHARE) * (i + frac) / n)
         e.finish(ctx, fv)
+        if early is not None:
+            early.finished.add(e.name)
     return info, fv
+
+
+@dataclass
+class Snapshot:
+    """What is known of a clip part-way through its analysis: a copy of the media info (the probe's until the
+    decode settles it), features built from copies, the modalities whose findings can no longer change
+    (``settled``: e.g. "audio" once the audio pass is done, or at once for a clip without an audio track) and the
+    fraction of the analysis done (the ``Progress`` scale)."""
+
+    info: object
+    features: FeatureVector
+    fraction: float
+    settled: frozenset = field(default_factory=frozenset)
+    stage: str = "probe"
+
+
+#: Extractors whose ``finish()`` can run on the probe alone (no frame, no audio) and then writes, for every key it
+#: writes at all, the value it writes after decoding: ``visual_image`` (resolution, aspect ratio and bits per pixel
+#: come from the probe; its frame metrics are written only when frames were seen) and ``text_sources`` (the
+#: caption, .info.json, subtitle files and container tags). ``text_summary`` runs after them and is kept only when
+#: some text source was found (then on-screen text and speech can add sources but not change whether there is a
+#: caption); with nothing found yet, OCR may still find text, so it waits.
+PROBE_EXTRACTORS = ("visual_image", "text_sources")
+#: The summary of the text sources, kept in a probe snapshot only when some source is already known (above).
+TEXT_SUMMARY = "text_summary"
+#: Least time between two snapshots taken while the extractors finish after the decode. A snapshot costs a
+#: scoring pass (1-6 ms, once 121 ms, on the 15 s 1080x1920 clip at load average 13: docs/BENCHMARKS.md, issue 21);
+#: the gap is a choice, not a measurement: a person reading the lines wants news, not one line per extractor.
+SNAPSHOT_GAP_S = 1.0
+
+
+class _Provisional:
+    """The snapshots of one clip's analysis (``extract_features(provisional=...)``). Every failure here is
+    swallowed: a provisional verdict that cannot be made is not made, and the final one is unaffected."""
+
+    def __init__(self, callback, ctx: ClipContext, extractors):
+        self.callback = callback
+        self.ctx = ctx
+        self.extractors = extractors
+        self.parts: dict[str, FeatureVector] = {}  # early extractor name -> what it wrote on the probe alone
+        self.settled: set[str] = set()
+        self.finished: set[str] = set()  # names of the real extractors that have finished
+        self.audio_done = False
+        self.last = 0.0
+        self.reported: set[str] = set()  # ``finished`` at the last snapshot of the finish stage
+
+    def _emit(self, snap: Snapshot) -> None:
+        try:
+            self.callback(snap)
+        except Exception:
+            pass
+        self.last = time.monotonic()
+
+    def probe_stage(self) -> None:
+        """Before decoding: the probe's metrics, the text of the sidecars, and no audio (no picture) when there is
+        none."""
+        try:
+            info = copy.copy(self.ctx.info)
+            pctx = ClipContext(path=self.ctx.path, info=info, config=self.ctx.config, cancel=self.ctx.cancel,
+                               options=dict(self.ctx.options))
+            names = set(PROBE_EXTRACTORS)
+            if not info.has_audio:  # what the audio extractors say of a clip without sound is known now
+                names |= {e.name for e in self.extractors if e.audio_only}
+                self.settled.add("audio")
+            if not info.has_video:  # and what the picture's extractors say of a clip without picture
+                names |= {e.name for e in self.extractors if e.wants_frames and e.modality == "visual"}
+                self.settled.add("visual")
+            fv = FeatureVector()
+            for e in self.extractors:
+                if e.name in names or e.name == TEXT_SUMMARY:
+                    part = FeatureVector()
+                    fresh = type(e)()
+                    fresh.begin(pctx)
+                    if e.name == TEXT_SUMMARY:  # reads what text_sources wrote
+                        part.text.update(copy.deepcopy(fv.text))
+                        fresh.finish(pctx, part)
+                        if not part.text.get("sources_found"):
+                            continue
+                        part.text = {k: v for k, v in part.text.items() if k not in fv.text}
+                    else:
+                        fresh.finish(pctx, part)
+                    self.parts[e.name] = part
+                    _merge(fv, part)
+        except Exception:
+            return
+        self._emit(Snapshot(info, fv, 0.0, frozenset(self.settled), "probe"))
+
+    def audio_stage(self, audio_pass: "_AudioPass", fraction: float) -> None:
+        """Once, when the audio pass beside the video decode is done (seen at a progress step of the decode, or
+        after the last frame if it ends later): the probe's part and the audio's."""
+        if self.audio_done:
+            return
+        self.audio_done = True
+        try:
+            fv = FeatureVector()
+            for part in self.parts.values():
+                _merge(fv, part)
+            _merge(fv, _copied(audio_pass.fv))
+            self.settled.add("audio")
+        except Exception:
+            return
+        self._emit(Snapshot(copy.copy(self.ctx.info), fv, fraction, frozenset(self.settled), "audio"))
+
+    def finish_stage(self, info, fv: FeatureVector, audio_fv: FeatureVector | None, fraction: float) -> None:
+        """Between the extractors' finish() after decoding, at most every ``SNAPSHOT_GAP_S``: what the finished
+        ones wrote, the audio pass's part if not merged yet, and the probe parts of those still to run."""
+        if time.monotonic() - self.last < SNAPSHOT_GAP_S or self.finished == self.reported:
+            return  # too soon, or nothing finished since the last one
+        self.reported = set(self.finished)
+        try:
+            snap = _copied(fv)
+            if audio_fv is not None:
+                _merge(snap, _copied(audio_fv))
+            for name, part in self.parts.items():
+                if name not in self.finished:
+                    _merge(snap, part)
+            settled = set(self.settled)
+            for m in ("visual", "audio", "text"):
+                if all(e.name in self.finished for e in self.extractors if e.modality == m):
+                    settled.add(m)
+        except Exception:
+            return
+        self._emit(Snapshot(copy.copy(info), snap, fraction, frozenset(settled), "finish"))
+
+
+def _copied(fv: FeatureVector) -> FeatureVector:
+    """A FeatureVector whose tables and shared event lists are copies (the values in them are not changed by
+    scoring, so they are shared)."""
+    out = FeatureVector(dict(fv.values), dict(fv.series), dict(fv.events), {m: list(n) for m, n in fv.notes.items()},
+                        dict(fv.text))
+    for key in SHARED_EVENTS:
+        if key in out.events:
+            out.events[key] = copy.copy(out.events[key])
+    return out
 
 
 #: Decode the audio of a clip with video in a pass of its own and run the audio-only extractors
@@ -196,6 +356,7 @@ class _AudioPass:
         self.audio = None
         self.errors = 0
         self.error: BaseException | None = None
+        self.done = threading.Event()  # set when every audio-only extractor has finished (not on an error)
         self.thread = threading.Thread(target=self._run, name="byteme-audio", daemon=True)
         self.thread.start()
 
@@ -213,6 +374,7 @@ class _AudioPass:
                 if self.is_set():
                     raise Cancelled()
                 e.finish(self.ctx, self.fv)
+            self.done.set()
         except BaseException as exc:  # raised again in the caller's thread by result()
             self.error = exc
 
@@ -244,9 +406,18 @@ def truncated_finding(info) -> dict:
 
 
 def _merge(fv: FeatureVector, part: FeatureVector) -> None:
+    """Add what ``part`` holds to ``fv``; the event lists several extractors add to (``SHARED_EVENTS``: the
+    findings they raise, their own finding messages) are joined, as when the extractors run in turn on one vector."""
     fv.values.update(part.values)
     fv.series.update(part.series)
-    fv.events.update(part.events)
+    for key, value in part.events.items():
+        if key in SHARED_EVENTS and key in fv.events:
+            if isinstance(value, dict):
+                fv.events[key] = {**fv.events[key], **value}
+            else:
+                fv.events[key] = [*fv.events[key], *value]
+        else:
+            fv.events[key] = value
     fv.text.update(part.text)
     for modality, notes in part.notes.items():
         fv.notes.setdefault(modality, []).extend(notes)
@@ -294,7 +465,7 @@ def failed_result(exc: BaseException, path: Path, cfg: dict, cancel: threading.E
 STUCK_GRACE_S = 10.0
 
 
-def extract_watched(path: Path, cfg: dict, *, progress, cancel, options):
+def extract_watched(path: Path, cfg: dict, *, progress, cancel, options, provisional=None):
     """``extract_features`` in a thread of its own, waited for at most the clip's time limit plus
     ``STUCK_GRACE_S`` (the limit is always set: engine.config requires it above 0)."""
     limit = float(cfg["engine"]["clip_timeout_s"])  # above 0 (engine.config)
@@ -307,7 +478,8 @@ def extract_watched(path: Path, cfg: dict, *, progress, cancel, options):
 
     def run():
         try:
-            box["value"] = extract_features(path, cfg, progress=progress, cancel=deadline, options=options)
+            box["value"] = extract_features(path, cfg, progress=progress, cancel=deadline, options=options,
+                                            provisional=provisional)
         except BaseException as exc:  # raised again below, in the caller's thread
             box["error"] = exc
         finally:
@@ -334,4 +506,4 @@ def extract_watched(path: Path, cfg: dict, *, progress, cancel, options):
     return box["value"]
 
 
-__all__ = ["Progress", "evaluate", "extract_features", "extract_watched", "failed_result", "MediaError"]
+__all__ = ["Progress", "Snapshot", "evaluate", "extract_features", "extract_watched", "failed_result", "MediaError"]

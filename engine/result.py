@@ -14,7 +14,7 @@ from .textsafe import path_bytes
 @dataclass
 class ClipResult:
     path: str
-    status: str  # "ok" | "error"
+    status: str  # "ok" | "error" | "provisional" (a verdict part-way through, ``byteme score --progressive``)
     error: dict | None = None  # {"kind": ..., "message": ...}
     media: MediaInfo | None = None
     scores: Scores | None = None
@@ -24,6 +24,7 @@ class ClipResult:
     cached: bool = False
     elapsed_s: float = 0.0
     traceback: str | None = None  # for --debug only; never part of the contract
+    progress: float | None = None  # a provisional verdict's fraction of the analysis done (0-1)
 
     @property
     def ok(self) -> bool:
@@ -35,9 +36,10 @@ class ClipResult:
         return next((f for f in self.findings if f.severity != "info"), None) or (self.findings[0] if self.findings else None)
 
     def contract(self) -> dict:
-        """The JSON object of the ``byteme score --json`` contract (DESIGN.md)."""
+        """The JSON object of the ``byteme score --json`` contract (DESIGN.md); a provisional verdict's has
+        ``"progress"`` (0-1) too."""
         s = self.scores
-        return {
+        out = {
             "path": self.path,
             "status": self.status,
             "error": self.error,
@@ -63,6 +65,9 @@ class ClipResult:
             "quality": ({"picture": s.extra.get("picture"), "overall_weights": s.extra.get("overall_weights")}
                         if s and "picture" in s.extra else None),
         }
+        if self.status == "provisional":
+            out["progress"] = self.progress
+        return out
 
     @classmethod
     def failed(cls, path: str, kind: str, message: str, elapsed_s: float = 0.0) -> "ClipResult":

@@ -65,7 +65,7 @@ def row_from_result(path: str, name: str, size_bytes: int, result, shared=()) ->
         text=s.modalities.get("text") if s else None,
         tier=s.tier if s else None, category=s.category if s else None,
         top_finding=top_finding(result, shared),
-        error=f"{err.get('kind')}: {err.get('message')}" if result.status != "ok" else None,
+        error=f"{err.get('kind')}: {err.get('message')}" if result.status == "error" else None,
         search_text=search_text(result),
     )
 
@@ -149,6 +149,9 @@ class LibraryService:
         self._rows: dict[str, ClipRow] = {}
         self._problems: dict[str, str] = {}  # path key -> "kind: message" of a file that cannot be read or probed
         self._results: dict[str, object] = {}
+        #: job id -> the newest provisional verdict of that running job (written by the supervisor's thread, read
+        #: under ``_lock``; a dict assignment is atomic), dropped when the job is no longer running.
+        self._provisional: dict[int, object] = {}
         self._shared: list = []  # engine.folder.SharedFinding: findings most scored clips share
         self._active: set[str] = set()
         self._finished_at: deque = deque()
@@ -196,8 +199,13 @@ class LibraryService:
             return
         from .jobs import Supervisor
 
-        self._supervisor = Supervisor(self.store.path, workers=self.workers, executor=self.executor)
+        self._supervisor = Supervisor(self.store.path, workers=self.workers, executor=self.executor,
+                                      provisional=self._on_provisional)
         self._supervisor.start(wait_ready=False)  # worker processes start in the background
+
+    def _on_provisional(self, job_id: int, result) -> None:
+        """The supervisor's callback (its thread): keep the newest provisional verdict of a running job."""
+        self._provisional[job_id] = result
 
     # -- reading -------------------------------------------------------------------------------------------
     def open(self) -> LibraryState:
@@ -259,6 +267,9 @@ class LibraryService:
                 self._batch_done_media_s += sum(media_seconds(self._rows, finished).values())
                 self._reload(finished)
             self._active = now_active
+            running = {j.id for j in latest.values() if j.state == "running"}
+            for job_id in [i for i in self._provisional if i not in running]:
+                self._provisional.pop(job_id, None)  # its job is done, failed or cancelled: the final row stands
             rows = dict(self._rows)
             for key, row in self._rows.items():
                 j = latest.get(key)
@@ -266,6 +277,10 @@ class LibraryService:
                 if j is None:
                     rows[key] = base
                 elif j.state in ACTIVE:
+                    early = self._provisional.get(j.id) if j.state == "running" else None
+                    if early is not None:  # its scores so far, marked provisional
+                        base = replace(row_from_result(key, base.name, base.size_bytes, early, self._shared),
+                                       provisional=True)
                     rows[key] = replace(base, status=j.state, stage=j.stage, fraction=j.fraction, job_id=j.id)
                 elif j.state == "failed":
                     rows[key] = replace(base, status="failed", error=error_text(j.error), job_id=j.id)

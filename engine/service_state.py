@@ -30,6 +30,9 @@ class ClipRow:
     top_finding: str | None = None
     error: str | None = None  # "kind: message", outside text
     job_id: int | None = None
+    #: The scores, tier and top finding are a provisional verdict of the running job (``byteme score
+    #: --progressive``'s), not the final one: shown marked as such until the job is done.
+    provisional: bool = False
     views: int | None = None  # the clip's own TikTok numbers, newest reading (``byteme tiktok sync``)
     likes: int | None = None
     #: What the library's search looks through beyond the name, lower-cased: category, tier, the caption and

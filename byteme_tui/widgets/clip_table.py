@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from ..format import clip_text, duration, safe, score_text, size, status_text
+from ..format import PROVISIONAL_MARK, clip_text, duration, safe, score_text, size, status_text
 from engine.service_state import ClipRow
 
 #: (key, label, width). Status and scores come first so they fit an 80-column terminal.
@@ -30,20 +30,24 @@ MARK = "●"
 
 def cells(row: ClipRow, marked: bool) -> dict:
     status = status_text(row.status, row.fraction, None)
+    p = row.provisional  # a running clip's verdict so far: "~" before each score, "provisional" before the fix
+    if p:
+        status.append(" " + PROVISIONAL_MARK)
+    finding = row.error or row.top_finding or ""
     return {
         "mark": Text(MARK if marked else " ", style="bold magenta"),
         "name": safe(clip_text(row.name, 26)),
         "status": status,
-        "overall": score_text(row.overall, word=True),
-        "visual": score_text(row.visual),
-        "audio": score_text(row.audio),
-        "text": score_text(row.text),
+        "overall": score_text(row.overall, word=True, provisional=p),
+        "visual": score_text(row.visual, provisional=p),
+        "audio": score_text(row.audio, provisional=p),
+        "text": score_text(row.text, provisional=p),
         "tier": safe(row.tier or "-"),
         "duration": Text(duration(row.duration_s), justify="right"),
         "size": Text(size(row.size_bytes), justify="right"),
         "orientation": Text(row.orientation),
         "category": safe(row.category or "-"),
-        "finding": safe(clip_text(row.error or row.top_finding or "", 70), "red" if row.error else ""),
+        "finding": safe(clip_text(("provisional: " if p else "") + finding, 70), "red" if row.error else ""),
     }
 
 

@@ -105,6 +105,13 @@ class RunProgress:
             self.current_stage = visible(p.stage) if getattr(p, "stage", None) else None
             self.current_fraction = min(1.0, max(0.0, float(getattr(p, "fraction", 0.0) or 0.0)))
 
+    def interleave(self, write: Callable[[], None]) -> None:
+        """Print something on stdout mid-clip (a provisional line) with the bar cleared, then draw it again."""
+        with self._lock:
+            self._clear()
+            write()
+            self._draw()
+
     def finished(self, result, write: Callable[[], None] | None = None) -> None:
         """A clip is done. ``write`` prints its row on stdout while the bar is cleared (same terminal)."""
         with self._lock:

@@ -31,7 +31,7 @@ from typing import Iterator
 from ..config import feature_settings_hash
 from ..errors import BytemeError
 from ..sidecars import fingerprint as sidecar_fingerprint
-from ..library import cached_features, judge
+from ..library import cached_features, judge, provisional_result
 from ..store import Store, path_from_key, write_tx
 from .executors import Executor, default_workers, make_executor
 from .queue import (LEASE_RENEW_S, LEASE_S, JobQueue, JobRow, claim, ensure_schema, expire_dead_owners, host_name,
@@ -78,7 +78,10 @@ class Supervisor:
         executor: str | None = "local",
         ray_address: str | None = None,
         lease_s: float = LEASE_S,
+        provisional=None,
     ):
+        """``provisional``: ``(job id, ClipResult) -> None``, given the provisional verdicts of the running jobs
+        (``library.provisional_result`` of the workers' snapshots, scored here); None: the workers send none."""
         self.store_path = Path(store_path) if store_path else Store().path
         self.executor_kind = executor or "local"
         self.workers = int(workers) if workers else 0
@@ -95,6 +98,7 @@ class Supervisor:
         self._inflight: dict[int, _InFlight] = {}
         self._configs: dict[str, dict] = {}
         self._models = ModelCache()
+        self.provisional = provisional
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def start(self, *, wait_ready: bool = True, timeout: float = 120.0) -> "Supervisor":
@@ -220,7 +224,8 @@ class Supervisor:
             return
         timeout_s = float(cfg["engine"]["clip_timeout_s"])  # checked by engine.config: above 0
         self._inflight[job.id] = _InFlight(job, job.config_hash, chash, time.monotonic(), timeout_s)
-        spec = JobSpec(job.id, job.attempt, str(path_from_key(job.path)), cfg, job.model_name, dict(job.options or {}))
+        spec = JobSpec(job.id, job.attempt, str(path_from_key(job.path)), cfg, job.model_name, dict(job.options or {}),
+                       provisional=self.provisional is not None)
         label = self.executor.submit(spec)
         self._write(
             "UPDATE jobs SET worker=?, updated_at=? WHERE id=? AND owner=? AND state='running'",
@@ -257,6 +262,16 @@ class Supervisor:
         fl.last_seq = ev.seq
         if ev.kind == "progress":
             fl.pending = {"stage": ev.stage, "fraction": ev.fraction, "fps": ev.fps, "eta_s": ev.eta_s}
+            return
+        if ev.kind == "provisional":
+            if self.provisional is not None:
+                try:  # a provisional verdict that cannot be made is not made; the job goes on
+                    cfg = self._config(fl.job.config_hash)
+                    r = provisional_result(fl.job.path, ev.result, cfg,
+                                           model=self._models.get(fl.job.model_name, cfg))
+                    self.provisional(fl.job.id, r)
+                except Exception:
+                    pass
             return
         del self._inflight[ev.job_id]
         job = fl.job
@@ -453,11 +468,14 @@ def run_paths(
     use_cache: bool = True,
     options: dict | None = None,
     model_name: str | None = None,
+    provisional: bool = False,
 ) -> Iterator:
     """Queue ``paths`` in the store, run a supervisor on it, and return an iterator of ClipResults in INPUT order,
     read back from the store. Jobs another process (the TUI) already queued or runs for the same clips are joined,
     not repeated; finished, unchanged clips are not recomputed. Interrupting (Ctrl-C) puts running jobs back in the
-    queue: the next run continues from there.
+    queue: the next run continues from there. With ``provisional``, each clip's provisional verdicts (ClipResults
+    with status "provisional", scored by the supervisor from its worker's snapshots) come before its final result;
+    a clip whose job another process runs has none.
     """
     from ..result import ClipResult
 
@@ -472,18 +490,34 @@ def run_paths(
     ids = queue.enqueue(paths, options=options, config=cfg, force=not use_cache, model_name=model_name)
     if len(ids) != len(paths):  # enqueue walks folders; cmd_score passes files, so this means a bug
         raise BytemeError("Some clips could not be queued.", kind="internal")
-    sup = Supervisor(queue.path, workers=workers, executor=executor or "local", ray_address=ray_address)
+    early: dict[int, list] = {}  # job id -> provisional verdicts not yet handed out
+    early_lock = threading.Lock()
+
+    def keep(job_id: int, r) -> None:
+        with early_lock:
+            early.setdefault(job_id, []).append(r)
+
+    def take(job_id: int) -> list:
+        with early_lock:
+            return early.pop(job_id, [])
+
+    sup = Supervisor(queue.path, workers=workers, executor=executor or "local", ray_address=ray_address,
+                     provisional=keep if provisional else None)
     sup.start()
 
     def results() -> Iterator[ClipResult]:
         try:
             for path, job_id in zip(paths, ids):
                 while True:
+                    for r in take(job_id):
+                        r.path = str(path)
+                        yield r
                     job = queue.job(job_id)
                     if job is None:
                         yield ClipResult.failed(str(path), "cancelled", "Its job was removed from the queue.")
                         break
                     if job.state == "done":
+                        take(job_id)  # a provisional verdict that came too late for its clip's final
                         r = queue.result(job_id)
                         if r is None:
                             r = ClipResult.failed(str(path), "internal", "The job finished but its result is missing.")

@@ -27,12 +27,14 @@ class JobSpec:
     config: dict
     model_name: str | None = None
     options: dict = field(default_factory=dict)
+    provisional: bool = False  # send "provisional" events (``pipeline.Snapshot``s) while the clip is analysed
 
 
 @dataclass
 class JobEvent:
-    """``kind``: progress | result | cancelled | lost (the worker died; ``message`` says how) | error (the worker
-    itself failed outside the analysis, e.g. the model would not load: not retried)."""
+    """``kind``: progress | provisional (``result`` is a ``pipeline.Snapshot`` of what is known so far, for the
+    supervisor to score; only when the spec asks) | result | cancelled | lost (the worker died; ``message`` says
+    how) | error (the worker itself failed outside the analysis, e.g. the model would not load: not retried)."""
 
     job_id: int
     attempt: int
@@ -48,7 +50,7 @@ class JobEvent:
 
     @property
     def final(self) -> bool:
-        return self.kind != "progress"
+        return self.kind not in ("progress", "provisional")
 
 
 class ModelCache:
@@ -103,12 +105,16 @@ def run_job(
         top = max(top, p.fraction)  # a bar never moves back
         send("progress", stage=p.stage, fraction=top, fps=p.fps, eta_s=p.eta_s)
 
+    def on_snapshot(snap) -> None:
+        send("provisional", stage=snap.stage, fraction=snap.fraction, result=snap)
+
     try:
         send("progress", stage="starting", fraction=0.0)
         t0 = time.monotonic()
         try:
             info, fv = extract_features(Path(spec.path), spec.config, progress=on_progress, cancel=cancel,
-                                        options=spec.options)
+                                        options=spec.options,
+                                        provisional=on_snapshot if spec.provisional else None)
         except Exception as exc:  # Cancelled is one: failed_result raises a user's cancel again
             result = failed_result(exc, Path(spec.path), spec.config, cancel, t0)
         else:

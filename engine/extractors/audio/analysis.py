@@ -26,10 +26,10 @@ import math
 from functools import cached_property
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from ...features import FeatureVector, MetricSpec
 from ... import dsp
+from ...dsp import resample_poly  # scipy imported on first use
 from . import levels as lv
 from ..base import FINDINGS, ClipContext, EventSpec, Extractor, register
 

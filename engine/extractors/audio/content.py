@@ -9,11 +9,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.ndimage import minimum_filter1d, uniform_filter1d
-from scipy.signal import welch
 
 from ...features import FeatureVector, MetricSpec
 from ... import dsp
+from ...dsp import minimum_filter1d, uniform_filter1d, welch  # scipy imported on first use
 from .analysis import FRAMES_PER_BLOCK, HOP, ANALYSIS_RATE_HZ, AudioAnalysis, usable
 from ..base import ClipContext, EventSpec, Extractor, register
 

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter, resample_poly
+from ...dsp import lfilter, resample_poly  # scipy imported on first use
 
 # --- BS.1770-4 constants -------------------------------------------------------------------------------------
 #: BS.1770-4 Table 1: pre-filter (high shelf, +4 dB above ~1.5 kHz) at 48 kHz.

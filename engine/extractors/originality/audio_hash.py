@@ -20,9 +20,7 @@ import base64
 import math
 
 import numpy as np
-from scipy.ndimage import maximum_filter
-from scipy.signal import resample_poly
-
+from ...dsp import maximum_filter, resample_poly  # scipy imported on first use
 from ...features import FeatureVector
 from ..base import ClipContext, EventSpec, Extractor, register
 

@@ -1,0 +1,190 @@
+"""Progressive verdicts (issue 21): provisional results while a clip is analysed, the findings that cannot change
+among the first, and a final result that is the same whether or not provisional ones were made."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.config import load_config
+from engine.library import analyze
+from engine.pipeline import Snapshot, _merge, extract_features
+from engine.features import FeatureVector
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config()
+
+
+def _run(path, cfg, **kw):
+    seen = []
+    final = analyze(path, cfg, provisional=seen.append, **kw)
+    return seen, final
+
+
+def _codes(result) -> set[str]:
+    return {f.code for f in result.findings}
+
+
+def test_a_provisional_verdict_comes_from_the_probe_before_the_decode_and_the_final_is_unchanged(good_clip, cfg):
+    seen, final = _run(good_clip, cfg, options={"ocr": False})
+    plain = analyze(good_clip, cfg, options={"ocr": False})
+    assert seen, "no provisional verdict"
+    first = seen[0]
+    assert first.status == "provisional" and first.progress == 0.0
+    # the probe's metrics, measured before any frame: the same values as in the final result
+    assert first.features.values["visual.aspect_ratio"] == pytest.approx(360 / 640)
+    assert first.features.values["visual.aspect_ratio"] == final.features.values["visual.aspect_ratio"]
+    assert not any(k.startswith("audio.") for k in first.features.values)  # the audio was not measured yet
+    assert [r.progress for r in seen] == sorted(r.progress for r in seen)
+    assert all(0.0 <= r.progress <= 1.0 and r.status == "provisional" for r in seen)
+    row = first.contract()
+    assert row["status"] == "provisional" and row["progress"] == 0.0
+    assert set(row) == set(final.contract()) | {"progress"}  # the same shape, plus progress
+    assert final.status == "ok" and "progress" not in final.contract()
+    assert json.dumps(final.contract(), sort_keys=True) == json.dumps(plain.contract(), sort_keys=True)
+
+
+def test_no_audio_track_is_said_at_once_and_stays(video_only_mp4, cfg):
+    seen, final = _run(video_only_mp4, cfg, options={"ocr": False})
+    first = seen[0]
+    assert first.progress == 0.0
+    assert {"audio.not_scored", "hook.no_sound"} <= _codes(first)
+    assert {"audio.not_scored", "hook.no_sound"} <= _codes(final)
+    assert first.scores.modalities["audio"] is None
+    # a modality still being measured is not reported as "not scored"
+    assert "text.not_scored" not in _codes(first) and "text.not_scored" in _codes(final)
+
+
+def test_a_landscape_clip_and_a_missing_caption_are_said_at_once(clips, cfg, tmp_path):
+    landscape = clips("progressive_landscape", width=320, height=180, duration_s=1.0)
+    seen, final = _run(landscape, cfg, options={"ocr": False})
+    assert "visual.not_vertical" in _codes(seen[0]) and "visual.not_vertical" in _codes(final)
+
+
+def test_a_missing_caption_is_said_at_once_when_the_clip_has_other_text(subtitled_clip, cfg):
+    seen, final = _run(subtitled_clip, cfg, options={"ocr": False})
+    assert seen[0].progress == 0.0
+    assert seen[0].features.values["text.caption_present"] == 0.0
+    assert "text.no_caption" in _codes(seen[0]) and "text.no_caption" in _codes(final)
+
+
+def test_a_caption_sidecar_is_read_before_the_decode(clips, cfg, tmp_path):
+    clip = tmp_path / "captioned.mp4"
+    clip.write_bytes(clips("progressive_captioned", duration_s=1.0).read_bytes())
+    clip.with_suffix(".txt").write_text("3 tips for brighter clips: which one do you use? #lighting #filmmaking\n")
+    seen, final = _run(clip, cfg, options={"ocr": False})
+    first = seen[0]
+    assert first.features.text["caption"].startswith("3 tips")
+    assert first.features.values["text.caption_present"] == 1.0
+    for key in ("text.caption_present", "text.caption_chars", "text.hashtag_count"):
+        assert first.features.values.get(key) == final.features.values.get(key), key
+
+
+def test_the_audio_verdict_arrives_while_the_video_decodes(clips, cfg):
+    """A clip long enough for the audio pass (beside the video decode) to end first: a provisional verdict with
+    the audio measured and the picture not yet, whose audio values are the final ones."""
+    clip = clips("progressive_long", width=360, height=640, duration_s=3.0)
+    seen, final = _run(clip, cfg, options={"ocr": False})
+    audio = [r for r in seen if "audio.loudness_lufs" in r.features.values]
+    assert audio, [sorted(r.features.values) for r in seen]
+    assert audio[0].features.values["audio.loudness_lufs"] == final.features.values["audio.loudness_lufs"]
+    assert audio[0].scores.modalities["audio"] is not None
+
+
+def test_a_failing_consumer_changes_nothing(good_clip, cfg):
+    def boom(_):
+        raise RuntimeError("consumer failed")
+
+    final = analyze(good_clip, cfg, options={"ocr": False}, provisional=boom)
+    plain = analyze(good_clip, cfg, options={"ocr": False})
+    assert final.status == "ok"
+    assert json.dumps(final.contract(), sort_keys=True) == json.dumps(plain.contract(), sort_keys=True)
+
+
+def test_snapshots_do_not_share_the_findings_list_with_the_final_features(good_clip, cfg):
+    snaps: list[Snapshot] = []
+    _, fv = extract_features(good_clip, cfg, options={"ocr": False}, provisional=snaps.append)
+    for s in snaps:
+        assert s.features is not fv
+        assert s.features.events.get("findings") is not fv.events.get("findings") or not fv.events.get("findings")
+
+
+def test_merge_joins_the_findings_of_the_audio_pass_with_those_already_raised():
+    """The audio pass's features are merged into the clip's: findings the video side raised (a truncated file,
+    irregular frame timing) are kept beside the audio's own (a silent track), as when every extractor runs in
+    turn on one vector."""
+    fv, audio = FeatureVector(), FeatureVector()
+    fv.events["findings"] = [{"code": "media.truncated"}]
+    fv.events["finding_messages"] = {"visual.low_frame_rate": "a"}
+    audio.events["findings"] = [{"code": "audio.silent_track"}]
+    audio.events["finding_messages"] = {"audio.x": "b"}
+    _merge(fv, audio)
+    assert [f["code"] for f in fv.events["findings"]] == ["media.truncated", "audio.silent_track"]
+    assert fv.events["finding_messages"] == {"visual.low_frame_rate": "a", "audio.x": "b"}
+
+
+def _score(args, store: Path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "engine.cli", "score", *map(str, args), "--json", "--no-ocr",
+                          "--quiet", "--store", str(store)], env=env, capture_output=True, text=True, timeout=600)
+    return run.returncode, [json.loads(line) for line in run.stdout.splitlines()]
+
+
+def test_score_progressive_prints_provisional_lines_before_each_final_line(good_clip, tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all" * 100)
+    code_p, lines = _score([good_clip, broken, "--progressive"], tmp_path / "a.db")
+    code, plain = _score([good_clip, broken], tmp_path / "b.db")
+    assert code_p == code == 1  # a clip failed: the exit code is the same with --progressive
+    assert [r["status"] for r in plain] == ["ok", "error"]
+    statuses = [r["status"] for r in lines]
+    assert statuses[0] == "provisional" and statuses[-2:] == ["ok", "error"]
+    assert set(statuses[:-2]) == {"provisional"}
+    assert all(r["path"] == str(good_clip) for r in lines[:-1])
+    assert all(set(r) == set(plain[0]) | {"progress"} for r in lines[:-2])
+    assert [r for r in lines if r["status"] != "provisional"] == plain  # the final lines, identical
+
+
+def test_score_progressive_with_workers_scores_the_workers_snapshots(good_clip, tmp_path):
+    """With --workers the worker sends its snapshots and the supervisor scores them: the same lines as in-process
+    (provisional ones first, then the final one, identical to a run without --progressive)."""
+    code_p, lines = _score([good_clip, "--progressive", "--workers", "1"], tmp_path / "a.db")
+    code, plain = _score([good_clip, "--workers", "1"], tmp_path / "b.db")
+    assert code_p == code == 0
+    statuses = [r["status"] for r in lines]
+    assert statuses[-1] == "ok" and statuses[:-1] and set(statuses[:-1]) == {"provisional"}
+    assert lines[0]["progress"] == 0.0 and lines[0]["path"] == str(good_clip)
+    assert lines[-1] == plain[0]
+
+
+def test_the_library_row_of_a_provisional_verdict_is_marked(good_clip, cfg):
+    """The app's library row for a running clip with a provisional verdict: its scores so far with "~" before
+    each, "provisional:" before its top fix, and no error (a provisional result is not a failed one)."""
+    from byteme_tui.widgets.clip_table import cells
+    from dataclasses import replace
+    from engine.service import row_from_result
+
+    seen, _ = _run(good_clip, cfg, options={"ocr": False})
+    row = row_from_result(str(good_clip), "good.mp4", 1, seen[-1])
+    assert row.error is None and row.overall == seen[-1].scores.overall
+    shown = cells(replace(row, provisional=True, status="running", fraction=0.4), False)
+    assert shown["overall"].plain.startswith(f"~{row.overall:.0f}")
+    assert shown["status"].plain.endswith("~") and "40%" in shown["status"].plain
+    assert shown["finding"].plain.startswith("provisional: ")
+    final = cells(replace(row, status="done"), False)
+    assert "~" not in final["overall"].plain and not final["finding"].plain.startswith("provisional")
+
+
+def test_no_picture_is_said_at_once_and_stays(audio_only_m4a, cfg):
+    seen, final = _run(audio_only_m4a, cfg, options={"ocr": False})
+    assert seen[0].progress == 0.0
+    assert "visual.not_scored" in _codes(seen[0]) and "visual.not_scored" in _codes(final)
+    assert seen[0].scores.modalities["visual"] is None
