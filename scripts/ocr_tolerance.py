@@ -1,11 +1,11 @@
 """On-screen text as before issue 21 (every changed-mask frame chosen, every chosen frame read in full) and now
-(``engine.extractors.text.ocr.SETTLE_TEXT``: a changed mask must hold for two scans; ``REUSE_READINGS``: a same
-picture or a same text box is not read again), per clip: frames chosen, OCR work and time, and every OCR-derived
+(``engine.extractors.text.ocr.REUSE_READINGS``: a same picture or a same text box is not read again; with
+``--settle``, ``SETTLE_TEXT``: a changed mask must last two scans), per clip: frames chosen, OCR work and time, and every OCR-derived
 metric of both, with the largest difference.
 
     PYTHONPATH=. .venv/bin/python scripts/ocr_tolerance.py                      # ../shared/realclips
     PYTHONPATH=. .venv/bin/python scripts/ocr_tolerance.py CLIP_OR_FOLDER ...
-    ... --no-settle / --no-reuse                        # "now" without one of the two changes
+    ... --settle / --no-settle / --no-reuse             # "now" with or without either change
 
 Each clip is decoded once and both OCR extractors see the same frames. Times are wall time of ``finish()`` with the load average beside them.
 """
@@ -59,7 +59,9 @@ def main(argv=None) -> int:
     from engine.config import load_config
 
     argv = list(argv if argv is not None else sys.argv[1:])
-    settle = "--no-settle" not in argv
+    from engine.extractors.text import ocr
+
+    settle = ("--settle" in argv or ocr.SETTLE_TEXT) and "--no-settle" not in argv
     reuse_now = "--no-reuse" not in argv
     args = [a for a in argv if not a.startswith("--")] or [str(ROOT.parent / "shared" / "realclips")]
     paths = []

@@ -95,10 +95,12 @@ SAME_PLACE_IOU, SAME_PLACE_TEXT_RATIO = 0.6, 0.5
 UNSAFE_OVERLAP_SHARE = 0.25
 #: A recognised line needs this many letters or digits (single characters are mostly texture misread as text).
 MIN_LINE_ALNUM = 2
-#: A frame is chosen for changed text only when the text mask differs from the last chosen frame's at two scans
-#: running (1 / ocr_scan_fps apart), and the second is read (issue 21: fewer, better-chosen frames). Measured with scripts/ocr_tolerance.py
-#: (frames chosen and metrics with and without; docs/BENCHMARKS.md).
-SETTLE_TEXT = True
+#: True: a frame is chosen for changed text only when the text mask differs from the last chosen frame's at two
+#: scans running (1 / ocr_scan_fps apart), and the second is read. Off: measured with scripts/ocr_tolerance.py on
+#: the 13 clips of ../shared/realclips it chose 121 frames instead of 161 and cut OCR time by 31 %, but moved
+#: text.onscreen_text_pct by up to 22 points and text.onscreen_reading_wps by up to 1.6 words/s on clips whose
+#: text comes and goes (a small label read on other frames), beyond any tolerance we could state (docs/BENCHMARKS.md).
+SETTLE_TEXT = False
 #: Reading is not repeated for what was already read (issue 21: the same caption stays up over many chosen frames).
 #: A chosen frame whose picture is the same as the last frame read gets that frame's lines without OCR; a text box
 #: the detector finds again at the same place with the same pixels gets the words read there before (only the new
