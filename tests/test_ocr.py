@@ -2,6 +2,8 @@
 across frames, the bottom unsafe zone is flagged; frame choice and bookkeeping are checked without OCR."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -295,3 +297,33 @@ def test_same_pixels_tolerates_codec_noise_not_a_changed_word():
     assert ocr.same_pixels(a, noisy)
     assert not ocr.same_pixels(a, b)
     assert not ocr.same_pixels(a, a[:, :-1]) and not ocr.same_pixels(None, a)
+
+
+#: A real clip with a still caption over a moving picture, where text boxes repeat pixel for pixel (measured with
+#: scripts/ocr_tolerance.py: 32 of 67 boxes reused); skipped when ../shared/realclips is absent.
+REUSE_CLIP = Path(__file__).resolve().parents[1].parent / "shared" / "realclips" / "421c8b59e121d32a1a0efe90be07d612.mp4"
+
+
+@pytest.mark.skipif(not REUSE_CLIP.exists(), reason="../shared/realclips is not here")
+def test_reusing_readings_keeps_every_ocr_metric_on_a_real_clip(monkeypatch):
+    """Tolerance of REUSE_READINGS (docs/BENCHMARKS.md): the OCR metrics are identical with and without it."""
+    pytest.importorskip("rapidocr_onnxruntime")
+    cfg = load_config(use_user_file=False)
+    info = probe(REUSE_CLIP)
+    ctx = ClipContext(path=REUSE_CLIP, info=info, config=cfg, options={})
+    pair = [OnScreenText(), OnScreenText()]
+    for e in pair:
+        e.begin(ctx)
+    decode(REUSE_CLIP, info, on_frame=lambda f: [e.on_frame(f, ctx) for e in pair])
+    out = []
+    for e, reuse in zip(pair, (False, True)):
+        monkeypatch.setattr(ocr, "REUSE_READINGS", reuse)
+        fv = FeatureVector()
+        e.finish(ctx, fv)
+        out.append(fv)
+    full, now = out
+    assert now.events["text.ocr_work"]["boxes_reused"] > 0
+    assert now.text["ocr_frames_s"] == full.text["ocr_frames_s"]
+    keys = ("text.onscreen_text_pct", "text.onscreen_reading_wps", "text.unsafe_zone_text_pct")
+    assert {k: now.values.get(k) for k in keys} == {k: full.values.get(k) for k in keys}
+    assert [ln[0] for ln in now.text["ocr"]] == [ln[0] for ln in full.text["ocr"]]  # the same lines, same starts
