@@ -11,7 +11,9 @@ OCR is the costly part of the text modality, so frames are chosen cheaply while 
   ``ocr_max_frames`` held (beyond that, every second one is dropped and the spacing doubles).
 
 In ``finish()`` at most ``ocr_read_frames`` of the kept frames are read, picked in coverage order (first, last,
-middle, quarters, ... so a clip with more kept frames than that still gets an even sample) at ``ocr_long_side_px``.
+middle, quarters, ... so a clip with more kept frames than that still gets an even sample) at ``ocr_long_side_px``,
+in time order: a frame with the same picture as the last one read gets its reading, and a text box with the same
+pixels as one of the last frame read keeps the words read there (``REUSE_READINGS``; ``text.ocr_work`` counts it).
 The work is fixed by the clip and the config, never by the clock: the same file gives the same lines and the same
 score however busy the machine is. (A stuck OCR call is caught by the clip's time limit, ``[engine]
 clip_timeout_s``, which fails the clip with a plain error, never with a partial reading.) Lines that repeat across
