@@ -244,7 +244,7 @@ def _chosen(frames, settle):
 def test_changed_text_is_read_once_it_has_settled():
     """A changed text mask is read at the scan that confirms it (two scans running), so a word-like blip that lasts
     one scan is not read, and a caption is read once, complete; without ``settle`` the blip is read."""
-    gray = lambda rgb: cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)  # noqa: E731
+    gray = lambda rgb: cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     flat = np.full((H, W, 3), 90, np.uint8)
     blip = gray(synth.render_text(flat, "SALE NOW", x=None, y=400, height_px=24))
     caption = gray(synth.render_text(flat, "PASTA NIGHT", x=None, y=96, height_px=26))
