@@ -327,3 +327,29 @@ def test_reusing_readings_keeps_every_ocr_metric_on_a_real_clip(monkeypatch):
     keys = ("text.onscreen_text_pct", "text.onscreen_reading_wps", "text.unsafe_zone_text_pct")
     assert {k: now.values.get(k) for k in keys} == {k: full.values.get(k) for k in keys}
     assert [ln[0] for ln in now.text["ocr"]] == [ln[0] for ln in full.text["ocr"]]  # the same lines, same starts
+
+
+def test_a_rapidocr_with_other_steps_is_read_whole():
+    """RapidOCR is pinned (Makefile), but a version whose steps take other arguments must not fail the clip: the
+    reader falls back to the whole call, with the same answer."""
+    answer = [[[[0, 0], [10, 0], [10, 5], [0, 5]], "PASTA", 0.9]]
+
+    class OtherVersion:
+        calls = 0
+
+        def __getattr__(self, name):
+            if name in ocr._Reader._STEPS:
+                def step(*args, **kwargs):
+                    raise TypeError(f"{name}() takes other arguments")
+                return step
+            raise AttributeError(name)
+
+        def __call__(self, img, **kwargs):
+            OtherVersion.calls += 1
+            return answer, [0.1]
+
+    reader = ocr._Reader(OtherVersion())
+    img = np.zeros((64, 36), np.uint8)
+    assert reader.read(img) == answer and not reader.steps
+    assert reader.read(img) == answer  # the same picture: the last reading, no call
+    assert OtherVersion.calls == 1 and reader.work["same_picture"] == 1

@@ -174,7 +174,16 @@ class _Reader:
             self.work["same_picture"] += 1
             return self.last_raw  # last_img stays the frame actually read: no drift through a slow change
         self.work["detected"] += 1
-        raw = self._read_steps(img) if self.steps else self.engine(img, use_cls=False)[0]
+        raw = None
+        if self.steps:
+            try:
+                raw = self._read_steps(img)
+            except (TypeError, ValueError, AttributeError, KeyError):
+                # another RapidOCR version with other steps: read whole from now on (no box reuse), same lines
+                self.steps = False
+                self.last_crops = []
+        if not self.steps:
+            raw = self.engine(img, use_cls=False)[0]
         self.last_img, self.last_raw = img, raw
         return raw
 
