@@ -11,7 +11,9 @@ OCR is the costly part of the text modality, so frames are chosen cheaply while 
   ``ocr_max_frames`` held (beyond that, every second one is dropped and the spacing doubles).
 
 In ``finish()`` at most ``ocr_read_frames`` of the kept frames are read, picked in coverage order (first, last,
-middle, quarters, ... so a clip with more kept frames than that still gets an even sample) at ``ocr_long_side_px``.
+middle, quarters, ... so a clip with more kept frames than that still gets an even sample) at ``ocr_long_side_px``,
+in time order: a frame with the same picture as the last one read gets its reading, and a text box with the same
+pixels as one of the last frame read keeps the words read there (``REUSE_READINGS``; ``text.ocr_work`` counts it).
 The work is fixed by the clip and the config, never by the clock: the same file gives the same lines and the same
 score however busy the machine is. (A stuck OCR call is caught by the clip's time limit, ``[engine]
 clip_timeout_s``, which fails the clip with a plain error, never with a partial reading.) Lines that repeat across
@@ -95,6 +97,25 @@ SAME_PLACE_IOU, SAME_PLACE_TEXT_RATIO = 0.6, 0.5
 UNSAFE_OVERLAP_SHARE = 0.25
 #: A recognised line needs this many letters or digits (single characters are mostly texture misread as text).
 MIN_LINE_ALNUM = 2
+#: True: a frame is chosen for changed text only when the text mask differs from the last chosen frame's at two
+#: scans running (1 / ocr_scan_fps apart), and the second is read. Off: measured with scripts/ocr_tolerance.py on
+#: the 13 clips of ../shared/realclips it chose 121 frames instead of 161 and cut OCR time by 31 %, but moved
+#: text.onscreen_text_pct by up to 22 points and text.onscreen_reading_wps by up to 1.6 words/s on clips whose
+#: text comes and goes (a small label read on other frames), beyond any tolerance we could state (docs/BENCHMARKS.md).
+SETTLE_TEXT = False
+#: Reading is not repeated for what was already read (issue 21: the same caption stays up over many chosen frames).
+#: A chosen frame whose picture is the same as the last frame read gets that frame's lines without OCR; a text box
+#: the detector finds again at the same place with the same pixels gets the words read there before (only the new
+#: or changed boxes go to the recogniser). Both decisions are made from the pixels in time order, so the work and
+#: the result stay a function of the file and the config. False: every chosen frame is read in full (the tests and
+#: scripts/ocr_tolerance.py compare the two).
+REUSE_READINGS = True
+#: Two pictures (or two crops of a text box) are the same when at most SAME_PIXELS_SHARE of their pixels differ by
+#: more than SAME_PIXEL_LEVELS luma levels. H.264 at phone bitrates moves a static picture's pixels by 1-4 levels
+#: from frame to frame (measured: absolute difference of consecutive decoded frames of a static caption in the
+#: test clips, 99.9th percentile 5 levels); a changed letter changes hundreds of pixels of its box by 50 or more.
+SAME_PIXEL_LEVELS = 8
+SAME_PIXELS_SHARE = 0.002
 
 _ENGINE = None
 _ENGINE_KEY = None
@@ -121,6 +142,81 @@ def get_engine(threads: int = 1, det_limit_px: int = 640):
                                intra_op_num_threads=key[0], inter_op_num_threads=1, print_verbose=False)
             _ENGINE_KEY = key
         return _ENGINE
+
+
+def same_pixels(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """The same picture (or crop): same shape, at most SAME_PIXELS_SHARE of pixels off by SAME_PIXEL_LEVELS."""
+    if a is None or b is None or a.shape != b.shape or a.size == 0:
+        return False
+    return np.count_nonzero(cv2.absdiff(a, b) > SAME_PIXEL_LEVELS) <= SAME_PIXELS_SHARE * a.size
+
+
+class _Reader:
+    """RapidOCR on a sequence of frames in time order, without reading again what it just read
+    (``REUSE_READINGS``). ``read(img)`` returns what ``engine(img, use_cls=False)[0]`` returns:
+    [[box points, text, score], ...] or None. An engine without RapidOCR's steps (a test double) is called whole,
+    and only same-picture frames are reused."""
+
+    _STEPS = ("preprocess", "maybe_add_letterbox", "auto_text_det", "get_crop_img_list", "text_rec",
+              "_get_origin_points", "filter_result")
+
+    def __init__(self, engine, reuse: bool = True):
+        self.engine, self.reuse = engine, reuse
+        self.steps = reuse and all(hasattr(engine, a) for a in self._STEPS)
+        self.last_img = None
+        self.last_raw = None
+        self.last_crops: list[tuple[np.ndarray, tuple]] = []  # (crop, recognition) of the last frame read
+        self.work = {"frames": 0, "same_picture": 0, "detected": 0, "boxes": 0, "boxes_reused": 0}
+
+    def read(self, img: np.ndarray):
+        self.work["frames"] += 1
+        if self.reuse and same_pixels(img, self.last_img):
+            self.work["same_picture"] += 1
+            return self.last_raw  # last_img stays the frame actually read: no drift through a slow change
+        self.work["detected"] += 1
+        raw = None
+        if self.steps:
+            try:
+                raw = self._read_steps(img)
+            except (TypeError, ValueError, AttributeError, KeyError):
+                # another RapidOCR version with other steps: read whole from now on (no box reuse), same lines
+                self.steps = False
+                self.last_crops = []
+        if not self.steps:
+            raw = self.engine(img, use_cls=False)[0]
+        self.last_img, self.last_raw = img, raw
+        return raw
+
+    def _read_steps(self, img: np.ndarray):
+        """RapidOCR's own ``__call__`` (det, crops, rec; no classifier) with the recognition of a crop that matches a
+        crop of the last frame read taken from there."""
+        e = self.engine
+        raw_h, raw_w = img.shape[:2]
+        im = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else img
+        im, ratio_h, ratio_w = e.preprocess(im)
+        op = {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}}
+        im, op = e.maybe_add_letterbox(im, op)
+        boxes, _ = e.auto_text_det(im)
+        if boxes is None:
+            self.last_crops = []
+            return None
+        crops = e.get_crop_img_list(im, boxes)
+        recs: list = [None] * len(crops)
+        for i, crop in enumerate(crops):
+            recs[i] = next((rec for old, rec in self.last_crops if same_pixels(crop, old)), None)
+        todo = [i for i, r in enumerate(recs) if r is None]
+        self.work["boxes"] += len(crops)
+        self.work["boxes_reused"] += len(crops) - len(todo)
+        if todo:
+            fresh, _ = e.text_rec([crops[i] for i in todo], False)
+            for i, r in zip(todo, fresh):
+                recs[i] = r
+        self.last_crops = list(zip(crops, recs))
+        origin = e._get_origin_points(boxes, op, raw_h, raw_w)
+        fb, fr = e.filter_result(origin, recs)
+        if not fb or not fr:
+            return None
+        return [[b.tolist(), *r] for b, r in zip(fb, fr)]
 
 
 def text_mask(gray: np.ndarray) -> np.ndarray:
@@ -320,6 +416,9 @@ class OnScreenText(Extractor):
     stage = "ocr"
     EVENTS = (
         EventSpec("text.ocr_seconds", "s", "Wall time spent reading text."),
+        EventSpec("text.ocr_work", "{frames, same_picture, detected, boxes, boxes_reused}",
+                  "OCR work: frames read, frames given the last reading (same picture), frames through the "
+                  "detector, text boxes found and boxes whose words were reused (same pixels at the same place)."),
         EventSpec("text.onscreen_screens", "[{start_s, end_s, words, wps}]", "Reading rate of each screen of text."),
         EventSpec("text.unsafe_text", "[{start_s, end_s, text, zone, box}]",
                   "Lines in a zone the platform's buttons and captions cover."),
@@ -359,6 +458,8 @@ class OnScreenText(Extractor):
         self.last_thumb = None
         self.last_t = -math.inf
         self.scans = 0
+        self.settle = SETTLE_TEXT
+        self.pending = False  # the last scan saw changed text, waiting for this one to confirm it (SETTLE_TEXT)
 
     # --- choosing frames, during decoding ---
 
@@ -397,6 +498,16 @@ class OnScreenText(Extractor):
                 reason = "text changed"
             elif since >= float(self.cfg["ocr_refresh_s"]):
                 reason = "refresh"  # a safety net: text the mask cannot see (small, low contrast) is still read
+        if reason == "text changed" and self.settle:
+            # Read changed text at the next scan that still differs from the last frame chosen: a word-like flicker
+            # of the background (texture panning through the detector's shapes) rarely lasts two scans; a caption
+            # that pops or types in is read a scan later, more complete.
+            confirmed = self.pending
+            self.pending = not confirmed
+            if not confirmed:
+                return
+        else:
+            self.pending = False
         if reason is None:
             return
         self.candidates.append((frame.t_s, self._ocr_image(frame), reason))
@@ -426,13 +537,15 @@ class OnScreenText(Extractor):
         n = len(self.candidates)
         chosen = coverage_order(n)[:read_limit]  # a fixed choice: the clip and the config decide, not the clock
         results: dict[int, list[dict]] = {}
-        for done, idx in enumerate(chosen):
+        reader = _Reader(engine, REUSE_READINGS)
+        # In time order, so that each frame is compared with the one read before it (the set read is the same).
+        for done, idx in enumerate(sorted(chosen)):
             if ctx.cancel is not None and ctx.cancel.is_set():
                 from ...errors import Cancelled
 
                 raise Cancelled()  # the user's cancel, or the clip's time limit: the clip fails, never half-read
             t, img, _ = self.candidates[idx]
-            raw, _ = engine(img, use_cls=False)
+            raw = reader.read(img)
             h, w = img.shape[:2]
             lines = []
             for box, text, conf in raw or []:
@@ -451,6 +564,7 @@ class OnScreenText(Extractor):
         fv.text["ocr"] = [[ln["start_s"], ln["text"], ln["box"], ln["end_s"]] for ln in lines]
         fv.text["ocr_status"] = f"Read {len(read)} of {n} chosen frames (at most {read_limit})."
         fv.events["text.ocr_seconds"] = round(time.monotonic() - t0, 3)  # a timing for benchmarks, never scored
+        fv.events["text.ocr_work"] = dict(reader.work)
         if len(read) < n:
             fv.events.setdefault("findings", []).append({
                 "modality": "text", "severity": "info", "code": "text.ocr_frame_limit",
