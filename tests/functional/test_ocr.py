@@ -301,7 +301,7 @@ def test_same_pixels_tolerates_codec_noise_not_a_changed_word():
 
 #: A real clip with a still caption over a moving picture, where text boxes repeat pixel for pixel (measured with
 #: scripts/ocr_tolerance.py: 32 of 67 boxes reused); skipped when ../shared/realclips is absent.
-REUSE_CLIP = Path(__file__).resolve().parents[1].parent / "shared" / "realclips" / "421c8b59e121d32a1a0efe90be07d612.mp4"
+REUSE_CLIP = Path(__file__).resolve().parents[2].parent / "shared" / "realclips" / "421c8b59e121d32a1a0efe90be07d612.mp4"
 
 
 @pytest.mark.skipif(not REUSE_CLIP.exists(), reason="../shared/realclips is not here")

@@ -15,7 +15,7 @@ from engine.library import analyze
 from engine.pipeline import Snapshot, _merge, extract_features
 from engine.features import FeatureVector
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
