@@ -125,10 +125,11 @@ def raw_matrix(rows: list[dict], keys: list[str]) -> np.ndarray:
 
 
 def current_feature_keys() -> list[str]:
-    """The sorted metric keys the registered extractors produce now."""
-    from .extractors import metric_specs
+    """The sorted metric keys the registered extractors produce now, as inputs of a learned scorer (extractors
+    with ``learned_inputs = False`` are left out: their metrics feed a model of their own)."""
+    from .extractors import registered
 
-    return sorted(metric_specs())
+    return sorted(m.key for cls in registered() if cls.learned_inputs for m in cls.METRICS)
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -100,6 +100,10 @@ class Extractor:
     #: extractors wrote (no frames, no other modality's features): the pipeline runs these in a thread of their
     #: own while the video decodes, in registry order among themselves.
     audio_only: ClassVar[bool] = False
+    #: False for metrics that only a dedicated model reads (the perceptual statistics feed the picture-quality
+    #: model): the learned scorer's inputs (``engine.model.current_feature_keys``) leave them out, so adding such
+    #: metrics does not make every trained scorer stale.
+    learned_inputs: ClassVar[bool] = True
 
     def begin(self, ctx: ClipContext) -> None:
         pass

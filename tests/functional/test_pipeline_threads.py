@@ -55,7 +55,10 @@ def test_audio_beside_video_gives_the_features_of_one_pass(which, good_clip, vp9
     monkeypatch.setattr(pipeline, "AUDIO_BESIDE_VIDEO", True)
     beside = _features(path, c)
     assert one_pass["values"].get("audio.loudness_lufs") is not None  # the audio was measured at all
-    assert beside == one_pass
+    # Every value equal; the perceptual gradient statistics (visual/nss.py) may differ in the 12th digit between
+    # the two runs (OpenCV's float32 filters), far below what any score or finding reads (4 decimals).
+    assert beside["values"] == pytest.approx(one_pass["values"], rel=1e-9, abs=1e-12)
+    assert {k: v for k, v in beside.items() if k != "values"} == {k: v for k, v in one_pass.items() if k != "values"}
     assert list(beside["values"]) == list(one_pass["values"])  # and in the same order
     if which == "first_second":  # the limit took effect in both passes
         whole = _features(path, cfg)

@@ -939,7 +939,7 @@ async def test_breakdown_of_an_analysed_clip_shows_its_frames_in_half_blocks(ana
     # never a second full decode: no decode pass, and each frame read decoded at most one group of pictures
     assert decode_calls == []
     assert seeks and all(n <= THUMB_GOP_FRAMES + 1 for n in seeks)
-    assert read_first == len(seeks) == 4  # typical, 0, 1, 2 s; the 160x50 run read them all from the disk cache
+    assert read_first == len(seeks) >= 4  # typical, 0, 1, 2 s (+ a finding's); the 160x50 run read them all from the disk cache
     assert len(list((folder.parent / "thumbs").glob("*.jpg"))) == 4
 
 

@@ -174,14 +174,17 @@ def gm_log(gray: np.ndarray) -> dict:
     gm_n = gm / (n + GMLOG_EPS)
     lg_n = lg / (n + GMLOG_EPS)
     inner = (slice(2, -2), slice(2, -2))
-    a, b = gm_n[inner], lg_n[inner]
-    ma, sa = (float(v[0][0]) for v in cv2.meanStdDev(a))
-    mb, sb = (float(v[0][0]) for v in cv2.meanStdDev(b))
+    # Statistics in float64 numpy: OpenCV's mean/meanStdDev split float32 sums across its worker threads, so their
+    # last digits changed with how busy the machine was (a score must be a function of the file alone).
+    a, b = gm_n[inner].astype(np.float64), lg_n[inner].astype(np.float64)
+    ma, sa = float(a.mean()), float(a.std())
+    mb, sb = float(b.mean()), float(b.std())
     if sa > 1e-6 and sb > 1e-6:
-        corr = (float(cv2.mean(cv2.multiply(a, b))[0]) - ma * mb) / (sa * sb)
+        corr = (float(np.mean(a * b)) - ma * mb) / (sa * sb)
     else:
         corr = float("nan")
-    return {"gm_mean": ma, "log_mean": mb, "gm_log_corr": corr, "gm_raw": float(cv2.mean(gm[inner])[0])}
+    return {"gm_mean": ma, "log_mean": mb, "gm_log_corr": corr,
+            "gm_raw": float(gm[inner].astype(np.float64).mean())}
 
 
 def temporal_nss(prev: np.ndarray, cur: np.ndarray) -> dict:
@@ -258,6 +261,9 @@ _SPATIAL = (
 @register
 class PerceptualStats(Extractor):
     name = "visual_nss"
+    # The inputs of the picture-quality model (engine/picture_quality.py), not of the learned default scorer, which
+    # was trained and calibrated (issue 16: category confidence) before these metrics existed.
+    learned_inputs = False
     modality = "visual"
     stage = "visual"
     METRICS = tuple(
