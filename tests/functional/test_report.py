@@ -189,7 +189,7 @@ def test_folder_findings_are_said_once(folder_results, cfg):
 def test_index_reads_well_in_chromium_at_1280_and_390_px(folder_results, results, cfg, tmp_path):
     """The issue measured a top-fix column of ~80 px and rows ~180 px tall at 1280 px. Screenshots are written
     into this test's tmp dir and their paths printed (pytest -s, or the captured output of a failure)."""
-    from tests.cdp import Browser, chromium
+    from cdp import Browser, chromium
 
     if chromium() is None:
         pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")

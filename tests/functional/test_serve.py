@@ -144,7 +144,7 @@ def scored_folder(good_clip, clips, tmp_path, monkeypatch):
 
 
 def test_the_app_in_headless_chromium(scored_folder, tmp_path, capsys):
-    from tests.cdp import Browser, chromium
+    from cdp import Browser, chromium
 
     if chromium() is None:
         pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")

@@ -21,7 +21,7 @@ from engine.cli import tiktok as command
 from engine.tiktok import TikTokAuthError, TikTokError, auth
 from engine.tiktok import client as tclient
 from engine.tiktok import sync as tsync
-from tests.tiktok_fake import CLIENT_KEY, CLIENT_SECRET, OPEN_ID, FakeTikTok, Fault
+from tiktok_fake import CLIENT_KEY, CLIENT_SECRET, OPEN_ID, FakeTikTok, Fault
 
 #: Bound on how long a test waits for a background thread (not an assertion about speed: a hang guard).
 HANG_GUARD_S = 60
@@ -393,7 +393,7 @@ def test_download_writes_a_sidecar_and_matches_next_time(env, fake, tmp_path):
 def test_sync_download_through_yt_dlp_from_the_share_address(env, fake, capsys, tmp_path):
     """--download: yt-dlp fetches share_url (here the fake's direct file, which yt-dlp's generic extractor names
     by the URL, not the TikTok id): sync writes <clip>.tiktok.json, and the next sync matches without fetching."""
-    from tests.conftest import build_clip
+    from conftest import build_clip
 
     clip = build_clip(tmp_path / "src.mp4", duration_s=1.0, width=180, height=320)
     fake.media["v0.mp4"] = clip.read_bytes()
@@ -581,7 +581,7 @@ def test_train_labels_read_the_synced_numbers(tmp_path):
 
 def test_eval_on_a_folder_uses_synced_numbers(env, fake, capsys, clips):
     """The training path end to end: sync matches clips, `byteme eval FOLDER --target like_rate` reads them."""
-    from tests.conftest import build_clip
+    from conftest import build_clip
 
     signed_in(env, fake)
     fake.videos = fake.videos[:3]
