@@ -506,8 +506,12 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.ray
-def test_ray_run_shuts_down_the_ray_it_started(good_clip, tmp_path, data_dir, capsys):
+def test_ray_run_shuts_down_the_ray_it_started(good_clip, tmp_path, data_dir, capsys, monkeypatch):
     import time
+
+    # An earlier test's ray.init() leaves RAY_AUTH_MODE in this process's environment; with this test's own HOME
+    # Ray's GCS server then finds no ~/.ray/auth_token and aborts. This run starts its own Ray, as a user's would.
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
 
     ray = pytest.importorskip("ray", reason="the optional ray extra is not installed (pip install 'byteme[ray]')")
     if ray.is_initialized():
