@@ -509,9 +509,9 @@ def _alive(pid: int) -> bool:
 def test_ray_run_shuts_down_the_ray_it_started(good_clip, tmp_path, data_dir, capsys, monkeypatch):
     import time
 
-    # An earlier test's ray.init() leaves RAY_AUTH_MODE in this process's environment; with this test's own HOME
-    # Ray's GCS server then finds no ~/.ray/auth_token and aborts. This run starts its own Ray, as a user's would.
-    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    # An earlier test's ray.init() in this process leaves Ray's token authentication on; with this test's own HOME
+    # Ray's GCS server then finds no ~/.ray/auth_token and aborts. A token of its own lets this run start its Ray.
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "byteme-test-token")
 
     ray = pytest.importorskip("ray", reason="the optional ray extra is not installed (pip install 'byteme[ray]')")
     if ray.is_initialized():
