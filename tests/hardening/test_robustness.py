@@ -506,26 +506,41 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.ray
-def test_ray_run_shuts_down_the_ray_it_started(good_clip, tmp_path, data_dir, capsys, monkeypatch):
+def test_ray_run_shuts_down_the_ray_it_started(good_clip, tmp_path, data_dir):
+    """`byteme score --executor ray` in a process of its own (as a user runs it; Ray keeps per-process state, so an
+    earlier test's in-process Ray must not be reused): afterwards no process of the Ray session it started lives."""
+    import subprocess
+    import sys
     import time
 
-    # An earlier test's ray.init() in this process leaves Ray's token authentication on; with this test's own HOME
-    # Ray's GCS server then finds no ~/.ray/auth_token and aborts. A token of its own lets this run start its Ray.
-    monkeypatch.setenv("RAY_AUTH_TOKEN", "byteme-test-token")
+    pytest.importorskip("ray", reason="the optional ray extra is not installed (pip install 'byteme[ray]')")
+    sessions = Path("/tmp/ray")
+    before = set(sessions.glob("session_2*")) if sessions.is_dir() else set()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    run = subprocess.run([sys.executable, "-m", "engine.cli", "score", str(good_clip), "--executor", "ray",
+                          "--workers", "1", "--no-ocr", "--json"], capture_output=True, text=True, env=env,
+                         timeout=HANG_GUARD_S)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout.splitlines()[-1])["status"] == "ok"
+    started = [p.name for p in sessions.glob("session_2*") if p not in before] if sessions.is_dir() else []
+    assert started, "the run started no Ray session"
 
-    ray = pytest.importorskip("ray", reason="the optional ray extra is not installed (pip install 'byteme[ray]')")
-    if ray.is_initialized():
-        pytest.skip("Ray is already running in this test process (another test's cluster)")
-    before = _descendants(os.getpid())
-    code = cli.main(["score", str(good_clip), "--executor", "ray", "--workers", "1", "--no-ocr", "--json"])
-    assert code == 0, capsys.readouterr().err
-    assert not ray.is_initialized()
-    started = _descendants(os.getpid()) - before
+    def session_processes() -> list[str]:
+        out = []
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit():
+                try:
+                    cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    continue
+                if any(name in cmd for name in started):
+                    out.append(cmd[:120])
+        return out
+
     give_up = time.monotonic() + HANG_GUARD_S  # Ray's processes end a moment after ray.shutdown() returns
-    while any(_alive(p) for p in started) and time.monotonic() < give_up:
+    while session_processes() and time.monotonic() < give_up:
         time.sleep(0.2)
-    assert not [p for p in started if _alive(p)], [Path(f"/proc/{p}/cmdline").read_bytes()[:120] for p in started
-                                                  if _alive(p)]
+    assert not session_processes()
 
 
 def test_library_lists_broken_symlinks_and_probe_failures_with_their_error(tmp_path, good_clip, data_dir):
