@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hang_guard import hang_guard
 
 from engine import cli, pipeline, synth, library
 from engine.config import load_config
@@ -93,19 +94,6 @@ def _rows(out: str) -> dict:
     return {Path(r["path"]).name: r for r in map(json.loads, out.splitlines())}
 
 
-@contextlib.contextmanager
-def _alarm(seconds: int):
-    """Turn a hang in this process (a blocked open() of a pipe) into a test failure: SIGALRM interrupts it."""
-    def on_alarm(signum, frame):
-        raise TimeoutError(f"hung for {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 # -- long and large clips --------------------------------------------------------------------------------------
@@ -186,7 +174,7 @@ def test_pipes_and_a_slow_decoder_in_this_process(tiny_clips, tmp_path, store_en
         return real_decode(p, info, on_frame=crawling, **kw)
 
     monkeypatch.setattr(pipeline, "decode", slow_decode)
-    with _alarm(120):
+    with hang_guard(120):
         code = cli.main(["score", str(folder), "--json", "--no-ocr", "--config", str(limit), "--model", "none"])
     out, err = capsys.readouterr()
     rows = _rows(out)

@@ -2,17 +2,16 @@
 models, and scores/tiers/categories that come from the model and the config."""
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 import os
 import pickle
 import random
-import signal
 
 import numpy as np
 import pytest
+from hang_guard import hang_guard
 import torch
 
 from engine import model as M
@@ -247,19 +246,6 @@ def test_a_model_the_user_asked_for_that_cannot_be_used_is_an_error(tmp_path, go
     assert code == 0 and "no_such_model" in err and "config targets" in err and '"scores"' in out
 
 
-@contextlib.contextmanager
-def _no_hang(seconds: int):
-    """A blocked open() of a pipe becomes a test failure instead of a hung suite (SIGALRM interrupts it)."""
-    def on_alarm(signum, frame):
-        raise TimeoutError(f"hung for {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def test_a_pipe_or_folder_as_model_is_refused_without_blocking(tmp_path):
@@ -271,7 +257,7 @@ def test_a_pipe_or_folder_as_model_is_refused_without_blocking(tmp_path):
     side = real.with_suffix(".json")
     side.rename(tmp_path / "saved.json")
     os.mkfifo(side)  # the metadata beside a good model is a pipe
-    with _no_hang(60):
+    with hang_guard(60):
         for path in (fifo, folder, real):
             M.clear_cache()
             with pytest.raises(ModelError) as e:
