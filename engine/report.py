@@ -288,7 +288,7 @@ def retention_strip(r) -> str | None:
     n = len(secs)
     iw = W - PAD_L - PAD_R
     bw = iw / n
-    parts = [f'<text x="4" y="24" font-size="10">risk</text>']
+    parts = ['<text x="4" y="24" font-size="10">risk</text>']
     for s in secs:
         why = ", ".join(s["reasons"]) or "no risk found"
         parts.append(f'<rect class="risk-{s["level"]}" x="{PAD_L + s["t"] * bw:.1f}" y="8" width="{max(1.0, bw - 1):.1f}" '
