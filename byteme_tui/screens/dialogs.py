@@ -280,5 +280,5 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss(None)", "Close")]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="dialog tall"):
+        with VerticalScroll(classes="dialog tall help"):
             yield Static(Text(HELP))
