@@ -299,3 +299,44 @@ def test_a_provisional_verdict_leaves_out_the_findings_of_partial_metrics(good_c
     assert early.scores.modalities["visual"] == whole.scores.modalities["visual"]
     final_snap = Snapshot(info, fv, 0.9, frozenset({"audio", "text"}), "finish")
     assert "visual.blurry" in _codes(provisional_result(str(good_clip), final_snap, cfg))
+
+
+def test_the_service_hands_out_a_running_clips_provisional_verdict_then_the_final(clips, tmp_path, monkeypatch):
+    """``LibraryService.provisional(path)`` (what the app's breakdown shows for a running clip): the newest verdict
+    the supervisor scored from its worker's snapshots while the job runs; None once the job is done, when
+    ``result(path)`` is the final one."""
+    import shutil
+    import time
+
+    pytest.importorskip("engine.jobs")
+    from engine.service import LibraryService
+    from engine.store import path_key
+
+    monkeypatch.setenv("BYTEME_DATA_DIR", str(tmp_path / "data"))
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    shutil.copy(clips("progressive_long", width=360, height=640, duration_s=3.0), folder / "long.mp4")
+    key = path_key(folder / "long.mp4")
+    backend = LibraryService(folder, store_path=tmp_path / "s.sqlite3", workers=1, executor="thread")
+    seen = []
+    try:
+        backend.open()
+        assert backend.provisional(key) is None
+        assert backend.enqueue([key]) == 1
+        deadline = time.monotonic() + 300  # a guard against a hang, not a timing assertion
+        while True:
+            state = backend.poll()
+            early = backend.provisional(key)
+            if early is not None:
+                assert state.rows[key].status == "running" and state.rows[key].provisional
+                seen.append(early)
+            if state.rows[key].status in ("done", "error", "failed"):
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert state.rows[key].status == "done"
+        assert seen and all(r.status == "provisional" and 0.0 <= r.progress < 1.0 for r in seen)
+        assert backend.provisional(key) is None
+        assert backend.result(key).status == "ok"
+    finally:
+        backend.shutdown(cancel_jobs=True)
