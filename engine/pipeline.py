@@ -259,15 +259,17 @@ class _Provisional:
         self.emitted = 0.0  # the progress of the last snapshot handed out
         self.decoded_s = 0.0  # video seconds decoded at the last decode-time snapshot
         self.summaries: _Summaries | None = None  # the thread that makes the decode-time snapshots
+        self.decode_over = False  # set by end_decode: no decode-time snapshot is handed out after it
         #: frame extractor name -> (its summary of the frames seen at the last decode-time snapshot, the keys in
         #: it that are partial): later snapshots keep them until the extractor has finished
         self.frame_parts: dict[str, tuple[FeatureVector, frozenset]] = {}
 
     def _emit(self, snap: Snapshot) -> None:
         """Hand a snapshot to the callback, one at a time; one that comes after a later one (a decode-time summary
-        finished after the audio's snapshot) is dropped, so progress never goes back."""
+        finished after the audio's snapshot) is dropped, so progress never goes back, and so is a decode-time one
+        finished after the decode (``end_decode``)."""
         with self.lock:
-            if snap.fraction < self.emitted:
+            if snap.fraction < self.emitted or (snap.stage == "decode" and self.decode_over):
                 return
             self.emitted = snap.fraction
             try:
@@ -382,12 +384,18 @@ class _Provisional:
             twin.finish(pctx, part)
             part.events.pop(FINDINGS.key, None)
             parts[name] = (part, frozenset(k for k in part.values if k not in final))
-        self.frame_parts = parts
+        with self.lock:
+            if self.decode_over:
+                return  # too late: the extractors are finishing on the whole clip
+            self.frame_parts = parts
         partial = self._frame_parts(fv)
         self._emit(Snapshot(copy.copy(self.ctx.info), fv, fraction, frozenset(settled), "decode", partial))
 
     def end_decode(self) -> None:
-        """The decode is over (or failed): a summary not yet started is dropped, one being made is waited for."""
+        """The decode is over (or failed): a summary not yet started is dropped, and one being made is not waited
+        for (it ends in its thread, reading only its frozen copies, and is not handed out)."""
+        with self.lock:
+            self.decode_over = True
         if self.summaries is not None:
             self.summaries.close()
             self.summaries = None
@@ -449,11 +457,11 @@ class _Summaries:
                 pass
 
     def close(self) -> None:
+        """Drop a job not yet started; the thread ends after the one it is making, if any (not waited for)."""
         with self.cond:
             self.closed = True
             self.job = None
             self.cond.notify()
-        self.thread.join()
 
 
 def _copied(fv: FeatureVector) -> FeatureVector:

@@ -10,6 +10,8 @@ In the run with verdicts it times, with wrappers around the pipeline's own funct
   on the extractors' path: it copies lists), per call;
 - ``summary``: a decode-time snapshot in its own thread (the frozen extractors' finish(), merging) plus scoring it
   into a provisional verdict (``library.provisional_result``), per snapshot, wall and that thread's CPU time;
+- every provisional stage in the pipeline's own threads (probe, audio, decode: the freezing, finish, and the end
+  of the decode, which drops a pending summary), CPU;
 - scoring each verdict (the consumer, inside ``_emit``), per stage, CPU of the thread that made it;
 - the whole analysis, wall and process CPU, with and without verdicts (the difference is the noise of a shared
   machine plus the verdicts' cost: compare it with the sums above).
@@ -81,6 +83,21 @@ def main() -> int:
             emits.append((snap.stage, time.thread_time() - t))
 
     pipeline._Provisional._emit = timed_emit
+    stage_cpu: dict[str, list[float]] = {}
+
+    def timed_stage(name):
+        inner_stage = getattr(pipeline._Provisional, name)
+
+        def run(self, *a, **kw):
+            c = time.thread_time()
+            try:
+                return inner_stage(self, *a, **kw)
+            finally:
+                stage_cpu.setdefault(name, []).append(time.thread_time() - c)
+        setattr(pipeline._Provisional, name, run)
+
+    for name in ("probe_stage", "audio_stage", "decode_stage", "finish_stage", "end_decode"):
+        timed_stage(name)  # in the pipeline's own threads: everything but the summaries
 
     analyze(args.clip, cfg, options=options)  # warm-up: imports, the scorer, first-use set-ups
     print(f"clip {args.clip}, OCR {'on' if args.ocr else 'off'}")
@@ -91,6 +108,7 @@ def main() -> int:
                 freeze.clear()
                 summary.clear()
                 emits.clear()
+                stage_cpu.clear()
             seen = []
             t, c = time.perf_counter(), time.process_time()
             analyze(args.clip, cfg, options=options, provisional=seen.append if mode == "with" else None)
@@ -110,6 +128,8 @@ def main() -> int:
             stages.setdefault(stage, []).append(c)
         print("  scoring each verdict (CPU, its thread): " + "; ".join(
             f"{stage} {len(v)}x {1000 * sum(v):.0f} ms" for stage, v in stages.items()))
+        print("  in the pipeline's threads (CPU, calls include their verdict's scoring): " + "; ".join(
+            f"{name} {len(v)}x {1000 * sum(v):.1f} ms" for name, v in stage_cpu.items()))
     return 0
 
 

@@ -340,3 +340,22 @@ def test_the_service_hands_out_a_running_clips_provisional_verdict_then_the_fina
         assert backend.result(key).status == "ok"
     finally:
         backend.shutdown(cancel_jobs=True)
+
+
+def test_no_decode_time_snapshot_is_handed_out_after_the_decode_or_out_of_order(good_clip, cfg):
+    """A summary that finishes after the decode ended (its thread is not waited for) is dropped, and so is any
+    snapshot whose progress is below one already handed out: a consumer never sees progress go back, nor a decode
+    verdict after the extractors' own."""
+    from engine.extractors import ClipContext
+    from engine.media import probe
+    from engine.pipeline import _Provisional
+
+    info = probe(good_clip)
+    seen: list[Snapshot] = []
+    early = _Provisional(seen.append, ClipContext(path=good_clip, info=info, config=cfg), [])
+    early._emit(Snapshot(info, FeatureVector(), 0.3, stage="decode"))
+    early._emit(Snapshot(info, FeatureVector(), 0.2, stage="audio"))  # below 0.3: dropped
+    early.end_decode()
+    early._emit(Snapshot(info, FeatureVector(), 0.5, stage="decode"))  # after the decode: dropped
+    early._emit(Snapshot(info, FeatureVector(), 0.9, stage="finish"))
+    assert [(s.stage, s.fraction) for s in seen] == [("decode", 0.3), ("finish", 0.9)]
