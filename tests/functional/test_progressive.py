@@ -179,7 +179,9 @@ def test_the_library_row_of_a_provisional_verdict_is_marked(good_clip, cfg):
     assert shown["overall"].plain.startswith(f"~{row.overall:.0f}")
     assert shown["status"].plain.endswith("~") and "40%" in shown["status"].plain
     assert shown["finding"].plain.startswith("provisional: ")
+    assert shown["tier"].plain == f"~{row.tier}"
     final = cells(replace(row, status="done"), False)
+    assert final["tier"].plain == row.tier
     assert "~" not in final["overall"].plain and not final["finding"].plain.startswith("provisional")
 
 
