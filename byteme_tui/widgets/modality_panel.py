@@ -51,7 +51,8 @@ def panel_text(modality: str, result, cfg: dict, specs: dict, width: int = 80) -
     out = Text()
     out.append(f"{modality.capitalize()}  ", style="bold")
     mark = PROVISIONAL_MARK if getattr(result, "status", None) == "provisional" else ""  # a running clip's so far
-    out.append(f"{mark}{score:.0f} {word}" if score is not None else "not scored", style=style)
+    out.append(f"{mark}{score:.0f} {word}" if score is not None else "not scored yet" if mark else "not scored",
+               style=style)
     out.append("\n")
     picture = (s.extra.get("picture") if s else None) if modality == "visual" else None
     if picture:
@@ -91,7 +92,7 @@ def panel_text(modality: str, result, cfg: dict, specs: dict, width: int = 80) -
     findings = [f for f in result.findings if f.modality == modality] if width >= BAR_FROM else []
     findings.sort(key=lambda f: getattr(f, "group", None) == "platform_fit")  # stable: quality first
     if not keys:
-        out.append("  nothing measured\n", style="dim")
+        out.append("  nothing measured yet\n" if mark else "  nothing measured\n", style="dim")
     for f in findings:
         out.append("  ")
         out.append_text(severity_text(f.severity))
