@@ -48,9 +48,12 @@ class AppActions:
     def open_breakdown(self, path: str) -> None:
         from .screens.breakdown import BreakdownScreen
 
-        if self.backend.result(path) is None:
+        early = getattr(self.backend, "provisional", None)  # a running clip's verdict so far
+        if self.backend.result(path) is None and (early is None or early(path) is None):
             row = self.state.rows.get(path) if self.state else None
-            if row is not None and row.error:
+            if row is not None and row.status in ("queued", "running"):
+                self.notify("This clip is being analysed: its first verdict comes in a moment.", markup=False)
+            elif row is not None and row.error:
                 self.notify(f"This clip could not be scored. {row.error} (f retries failed clips)",
                             severity="error", markup=False, timeout=10)
             else:

@@ -53,17 +53,34 @@ def judge(path: str, info, fv, cfg: dict, *, model=None, store=None, content_has
 PROVISIONAL_HOOK_CODES = ("hook.no_sound", "hook.late_first_sound", "hook.quiet_opening")
 
 
+def partial_codes(keys, cfg: dict) -> set[str]:
+    """The finding codes the target rules of the metric ``keys`` can raise (``[targets]``: ``code``, ``code_low``,
+    ``code_high``, else ``<key>.off_target``, as ``engine.feedback``)."""
+    out = set()
+    targets = cfg.get("targets", {})
+    for key in keys:
+        t = targets.get(key) or {}
+        out.update(t[c] for c in ("code", "code_low", "code_high") if t.get(c))
+        out.add(f"{key}.off_target")
+    return out
+
+
 def provisional_result(path: str, snap: Snapshot, cfg: dict, *, model=None) -> ClipResult:
     """A provisional verdict from a ``Snapshot``: scores of what is measured so far (``status`` "provisional",
     ``progress`` the fraction done), with the findings that cannot change any more: those of the metrics and the
-    extractors already measured, the "not scored" notes of the settled modalities only, and the audio hook
-    findings once the audio is settled. No originality (no store) and no other insight: those need the whole
+    extractors already measured (not those of the metrics summarised over the frames decoded so far,
+    ``Snapshot.partial``, nor a tier cap that only those caused), the "not scored" notes of the settled modalities only, and the audio
+    hook findings once the audio is settled. No originality (no store) and no other insight: those need the whole
     clip. Never a substitute for the final result: ``analyze`` always makes that from the full features."""
     result = evaluate(path, snap.info, snap.features, cfg, model=model)
     result.status = "provisional"
     result.progress = round(min(1.0, max(0.0, snap.fraction)), 3)
+    partial = partial_codes(getattr(snap, "partial", ()), cfg)
     result.findings = [f for f in result.findings
-                       if not (f.code.endswith(".not_scored") and f.modality not in snap.settled)]
+                       if not (f.code.endswith(".not_scored") and f.modality not in snap.settled)
+                       and f.code not in partial]
+    if not any(f.severity == "high" for f in result.findings):  # the cap's cause was a partial metric's finding
+        result.findings = [f for f in result.findings if f.code != "tier.capped"]
     if "audio" in snap.settled:
         try:
             hook = hook_report(snap.features, snap.info, cfg)

@@ -8,9 +8,10 @@ batched by time to about four a second, so a UI never drowns in updates. Cancell
 
 Progressive verdicts: ``extract_features(provisional=...)`` also hands out ``Snapshot``s of what is already known
 while the clip is analysed (the probe and the sidecars before decoding starts, the audio when its pass ends beside
-the video decode, then what the extractors have finished), each a FeatureVector of its own built from copies.
-The final features never depend on them: the early extractors run on fresh instances into their own vectors, and
-a snapshot only reads the real one.
+the video decode, the frame extractors' summaries of the frames decoded so far every few seconds of video, then
+what the extractors have finished), each a FeatureVector of its own built from copies. The final features never
+depend on them: the early extractors run on fresh instances into their own vectors, the decode-time summaries on
+frozen copies (``Extractor.snapshot``) in a thread of their own, and a snapshot only reads the real vector.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from typing import Callable
 
 from .errors import BytemeError, Cancelled, MediaError
 from .extractors import ClipContext, metric_specs, registered
-from .extractors.base import SHARED_EVENTS
+from .extractors.base import FINDINGS, SHARED_EVENTS
 from .features import FeatureVector
 from .feedback import build_findings, cap_tier
 from .media import decode, decode_audio, lower_thread_priority, probe
@@ -129,8 +130,11 @@ def extract_features(
 
     def on_decode_progress(fraction: float):
         report("decode", DECODE_SHARE * fraction)
-        if early is not None and audio_pass is not None and audio_pass.done.is_set():
-            early.audio_stage(audio_pass, DECODE_SHARE * fraction)
+        if early is not None:
+            audio_done = audio_pass is not None and audio_pass.done.is_set()
+            if audio_done:
+                early.audio_stage(audio_pass, DECODE_SHARE * fraction)
+            early.decode_stage(frame_users, fraction, audio_pass.fv if audio_done else None)
 
     max_s = float(eng["max_analysis_s"])
     rate_hz = int(eng["audio_rate_hz"])
@@ -154,6 +158,9 @@ def extract_features(
         if audio_pass is not None:
             audio_pass.stop()
         raise
+    finally:
+        if early is not None:
+            early.end_decode()  # no decode-time snapshot after this point
     audio_fv = None
     if audio_pass is not None:
         report("audio", DECODE_SHARE, force=True)
@@ -208,6 +215,9 @@ class Snapshot:
     fraction: float
     settled: frozenset = field(default_factory=frozenset)
     stage: str = "probe"
+    #: Metric keys whose values summarise only the frames decoded so far (the decode-time snapshots): the scores
+    #: read them, but their findings may still change, so a provisional verdict leaves those out.
+    partial: frozenset = field(default_factory=frozenset)
 
 
 #: Extractors whose ``finish()`` can run on the probe alone (no frame, no audio) and then writes, for every key it
@@ -223,6 +233,12 @@ TEXT_SUMMARY = "text_summary"
 #: scoring pass (1-6 ms, once 121 ms, on the 15 s 1080x1920 clip at load average 13: docs/BENCHMARKS.md, issue 21);
 #: the gap is a choice, not a measurement: a person reading the lines wants news, not one line per extractor.
 SNAPSHOT_GAP_S = 1.0
+#: During the decode, a new summary of the frames seen so far is made when this much more video has decoded, or
+#: ``DECODE_SNAPSHOT_SHARE`` of the clip if that is less (and ``SNAPSHOT_GAP_S`` has passed since the last snapshot):
+#: the issue's "every ~2-3 s of video or ~25 % of the clip". A choice, not a measurement: sharpness, exposure and
+#: colour change over shots (seconds), and the image extractor samples 2 frames a second, so 2.5 s adds 5 samples.
+DECODE_SNAPSHOT_STEP_S = 2.5
+DECODE_SNAPSHOT_SHARE = 0.25
 
 
 class _Provisional:
@@ -239,13 +255,28 @@ class _Provisional:
         self.audio_done = False
         self.last = 0.0
         self.reported: set[str] = set()  # ``finished`` at the last snapshot of the finish stage
+        self.lock = threading.Lock()  # one snapshot handed out at a time, in order of progress
+        self.emitted = 0.0  # the progress of the last snapshot handed out
+        self.decoded_s = 0.0  # video seconds decoded at the last decode-time snapshot
+        self.summaries: _Summaries | None = None  # the thread that makes the decode-time snapshots
+        self.decode_over = False  # set by end_decode: no decode-time snapshot is handed out after it
+        #: frame extractor name -> (its summary of the frames seen at the last decode-time snapshot, the keys in
+        #: it that are partial): later snapshots keep them until the extractor has finished
+        self.frame_parts: dict[str, tuple[FeatureVector, frozenset]] = {}
 
     def _emit(self, snap: Snapshot) -> None:
-        try:
-            self.callback(snap)
-        except Exception:
-            pass
-        self.last = time.monotonic()
+        """Hand a snapshot to the callback, one at a time; one that comes after a later one (a decode-time summary
+        finished after the audio's snapshot) is dropped, so progress never goes back, and so is a decode-time one
+        finished after the decode (``end_decode``)."""
+        with self.lock:
+            if snap.fraction < self.emitted or (snap.stage == "decode" and self.decode_over):
+                return
+            self.emitted = snap.fraction
+            try:
+                self.callback(snap)
+            except Exception:
+                pass
+            self.last = time.monotonic()
 
     def probe_stage(self) -> None:
         """Before decoding: the probe's metrics, the text of the sidecars, and no audio (no picture) when there is
@@ -292,14 +323,87 @@ class _Provisional:
             for part in self.parts.values():
                 _merge(fv, part)
             _merge(fv, _copied(audio_pass.fv))
+            partial = self._frame_parts(fv)
             self.settled.add("audio")
         except Exception:
             return
-        self._emit(Snapshot(copy.copy(self.ctx.info), fv, fraction, frozenset(self.settled), "audio"))
+        self._emit(Snapshot(copy.copy(self.ctx.info), fv, fraction, frozenset(self.settled), "audio", partial))
+
+    def _frame_parts(self, fv: FeatureVector) -> frozenset:
+        """Merge into ``fv`` the last decode-time summaries of the frame extractors not finished yet; their partial
+        keys."""
+        partial: set[str] = set()
+        for name, (part, keys) in list(self.frame_parts.items()):
+            if name not in self.finished:
+                _merge(fv, _copied(part))
+                partial |= keys
+        return frozenset(partial)
+
+    def decode_stage(self, frame_users, fraction: float, audio_fv: FeatureVector | None) -> None:
+        """During the decode, in the thread that runs ``on_frame`` (between two frames): when the time has come
+        (``DECODE_SNAPSHOT_STEP_S``), freeze the frame extractors that can summarise part of a clip
+        (``Extractor.snapshot``: copies, no computation) and hand them to the summarising thread, which runs their
+        finish() and the rest off this thread. ``fraction`` is of the decode; ``audio_fv`` the audio pass's
+        features once it is done."""
+        duration = float(self.ctx.info.duration_s or 0.0)
+        seen_s = fraction * duration
+        step = min(DECODE_SNAPSHOT_STEP_S, DECODE_SNAPSHOT_SHARE * duration)
+        if (duration <= 0 or fraction >= 1.0 or seen_s - self.decoded_s < step
+                or time.monotonic() - self.last < SNAPSHOT_GAP_S):
+            return
+        try:
+            frozen = [(e.name, e.snapshot()) for e in frame_users]
+        except Exception:
+            return
+        frozen = [(name, twin) for name, twin in frozen if twin is not None]
+        if not frozen:
+            return
+        self.decoded_s = seen_s
+        if self.summaries is None:
+            self.summaries = _Summaries(self._summarise)
+        self.summaries.put((frozen, seen_s, DECODE_SHARE * fraction, audio_fv, frozenset(self.settled)))
+
+    def _summarise(self, job) -> None:
+        """A decode-time snapshot (in the summarising thread): the probe's parts, the audio's when done, then the
+        frozen frame extractors' finish() over the frames seen, on a context whose duration is the time decoded.
+        Findings those raise themselves are left out (they judge part of the clip)."""
+        frozen, seen_s, fraction, audio_fv, settled = job
+        seen = copy.copy(self.ctx.info)
+        seen.duration_s = seen_s
+        pctx = ClipContext(path=self.ctx.path, info=seen, config=self.ctx.config, cancel=self.ctx.cancel,
+                           options=dict(self.ctx.options))
+        fv = FeatureVector()
+        for part in self.parts.values():
+            _merge(fv, part)
+        final = set(fv.values)
+        if audio_fv is not None:
+            _merge(fv, _copied(audio_fv))
+        parts = {}
+        for name, twin in frozen:
+            part = FeatureVector()
+            twin.finish(pctx, part)
+            part.events.pop(FINDINGS.key, None)
+            parts[name] = (part, frozenset(k for k in part.values if k not in final))
+        with self.lock:
+            if self.decode_over:
+                return  # too late: the extractors are finishing on the whole clip
+            self.frame_parts = parts
+        partial = self._frame_parts(fv)
+        self._emit(Snapshot(copy.copy(self.ctx.info), fv, fraction, frozenset(settled), "decode", partial))
+
+    def end_decode(self) -> None:
+        """The decode is over (or failed): a summary not yet started is dropped, and one being made is not waited
+        for (it ends in its thread, reading only its frozen copies, and is not handed out)."""
+        with self.lock:
+            self.decode_over = True
+        if self.summaries is not None:
+            self.summaries.close()
+            self.summaries = None
 
     def finish_stage(self, info, fv: FeatureVector, audio_fv: FeatureVector | None, fraction: float) -> None:
         """Between the extractors' finish() after decoding, at most every ``SNAPSHOT_GAP_S``: what the finished
-        ones wrote, the audio pass's part if not merged yet, and the probe parts of those still to run."""
+        ones wrote, the audio pass's part if not merged yet, the probe parts of those still to run and the last
+        decode-time summaries of the frame extractors among them."""
         if time.monotonic() - self.last < SNAPSHOT_GAP_S or self.finished == self.reported:
             return  # too soon, or nothing finished since the last one
         self.reported = set(self.finished)
@@ -310,13 +414,54 @@ class _Provisional:
             for name, part in self.parts.items():
                 if name not in self.finished:
                     _merge(snap, part)
+            partial = self._frame_parts(snap)
             settled = set(self.settled)
             for m in ("visual", "audio", "text"):
                 if all(e.name in self.finished for e in self.extractors if e.modality == m):
                     settled.add(m)
         except Exception:
             return
-        self._emit(Snapshot(copy.copy(info), snap, fraction, frozenset(settled), "finish"))
+        self._emit(Snapshot(copy.copy(info), snap, fraction, frozenset(settled), "finish", partial))
+
+
+class _Summaries:
+    """The thread that makes one clip's decode-time snapshots, beside the decode at the extractors' lowered
+    priority. It holds one job at a time: a newer one replaces a job not yet started (the newer summary says
+    more). Its failures are swallowed: a provisional verdict that cannot be made is not made."""
+
+    def __init__(self, work: Callable):
+        self.work = work
+        self.job = None
+        self.closed = False
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._run, name="byteme-snapshots", daemon=True)
+        self.thread.start()
+
+    def put(self, job) -> None:
+        with self.cond:
+            self.job = job
+            self.cond.notify()
+
+    def _run(self) -> None:
+        lower_thread_priority()
+        while True:
+            with self.cond:
+                while self.job is None and not self.closed:
+                    self.cond.wait()
+                if self.job is None:
+                    return
+                job, self.job = self.job, None
+            try:
+                self.work(job)
+            except Exception:
+                pass
+
+    def close(self) -> None:
+        """Drop a job not yet started; the thread ends after the one it is making, if any (not waited for)."""
+        with self.cond:
+            self.closed = True
+            self.job = None
+            self.cond.notify()
 
 
 def _copied(fv: FeatureVector) -> FeatureVector:

@@ -367,6 +367,15 @@ class LibraryService:
         with self._lock:
             return self._results.get(path)
 
+    def provisional(self, path: str):
+        """The newest provisional verdict (a ``ClipResult`` with status "provisional") of the clip's running job, as
+        of the last ``poll``; None when it is not running or has none yet."""
+        with self._lock:
+            row = self._rows.get(path)
+            if row is None or row.status != "running" or row.job_id is None:
+                return None
+            return self._provisional.get(row.job_id)
+
     def thumbnail(self, path: str, t_s: float | None = None) -> tuple[bytes, float] | None:
         """A small JPEG of the scored clip's frame at ``t_s`` seconds (None: the representative frame) and the time
         it shows; None when the clip has no picture or cannot be read now. One seek and at most a group of pictures

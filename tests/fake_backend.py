@@ -81,6 +81,25 @@ def fake_result(path: str, seed: int, duration_s: float = 12.0) -> ClipResult:
                       content_hash=f"h{seed}")
 
 
+def fake_provisional(path: str, seed: int, fraction: float) -> ClipResult:
+    """A running clip's provisional verdict at ``fraction`` of its analysis, shaped like
+    ``engine.library.provisional_result``'s: scores so far (the picture's still moving with ``fraction``, no text
+    score yet), only the findings that cannot change (the audio's), no insights."""
+    final = fake_result(path, seed)
+    fs = final.scores
+    visual = round(fs.modalities["visual"] - 20.0 * (1.0 - fraction), 1)
+    audio = fs.modalities["audio"]
+    overall = round((visual + audio) / 2, 1)
+    scores = Scores(overall=overall, modalities={"visual": visual, "audio": audio, "text": None},
+                    metric_scores={k: v for k, v in fs.metric_scores.items() if not k.startswith("text.")},
+                    tier="silver" if overall >= 55 else "bronze", category=fs.category, category_confidence=None,
+                    model="fake@1")
+    fv = FeatureVector({k: v for k, v in final.features.values.items() if not k.startswith("text.")})
+    findings = [f for f in final.findings if f.code == "audio.too_quiet"]
+    return ClipResult(path=path, status="provisional", media=final.media, scores=scores, findings=findings,
+                      features=fv, progress=round(fraction, 3))
+
+
 def fake_insights(seed: int, n: int) -> dict:
     """Insights shaped like ``engine.insights.compute``'s: a risk per second (dead air at 6-8 s), a hook, one
     rewards checklist with a pass, a fail and an unknown, and one near-duplicate whose name is hostile text."""
@@ -117,9 +136,10 @@ def fake_insights(seed: int, n: int) -> dict:
 class FakeBackend:
     def __init__(self, folder: str = "/clips", *, n_clips: int = 10, scored: int = 5, hostile: bool = True,
                  queue_available: bool = True, report: bool = False, synced: dict | None = None,
-                 use_user_file: bool = False):
+                 use_user_file: bool = False, provisional: bool = False):
         """``synced``: clip name -> (views, likes), the clip's own TikTok numbers as ``byteme tiktok sync``
-        stores them."""
+        stores them. ``provisional``: running jobs have provisional verdicts (``fake_provisional``) once they have
+        advanced, as the service keeps them from ``--progressive`` workers."""
         self.folder = Path(folder)
         self.calls: list[tuple] = []
         self.preset: str | None = None
@@ -141,6 +161,8 @@ class FakeBackend:
         self._started_s: dict[int, float] = {}
         self._finished: list[FinishedJob] = []
         self._version = 0
+        self.provisional_on = provisional
+        self._provisional: dict[str, ClipResult] = {}  # path -> the running job's newest provisional verdict
         names = [f"clip_{i:03d}.mp4" for i in range(n_clips)]
         if hostile and n_clips >= 2:
             names[-2:] = HOSTILE_NAMES
@@ -198,6 +220,10 @@ class FakeBackend:
 
     def result(self, path: str):
         return self._results.get(path)
+
+    def provisional(self, path: str):
+        with self._lock:
+            return self._provisional.get(path)
 
     def thumbnail(self, path: str, t_s: float | None = None):
         """A drawn picture instead of a decoded frame, the shape of the clip (160 px wide), its colours fixed by
@@ -299,7 +325,14 @@ class FakeBackend:
                 f = min(1.0, j.fraction + fraction)
                 if f < 1.0:
                     self._set_job(j, fraction=f, stage="visual" if f < 0.6 else "audio", eta_s=4.0 * (1 - f))
+                    if self.provisional_on:  # its verdict so far, marked provisional in its row (as the service)
+                        early = self._provisional[j.path] = fake_provisional(j.path, list(self._rows).index(j.path), f)
+                        row = self._rows[j.path]
+                        self._rows[j.path] = replace(row_from_result(j.path, row.name, row.size_bytes, early),
+                                                     provisional=True, status="running", stage=row.stage,
+                                                     fraction=f, job_id=j.id)
                     continue
+                self._provisional.pop(j.path, None)
                 del self._jobs[j.id]
                 self._batch_done_media_s += media_seconds(self._rows, [j.path])[j.path]
                 seed = list(self._rows).index(j.path)
@@ -317,6 +350,7 @@ class FakeBackend:
             for j in list(self._jobs.values()):
                 if j.path in paths and j.state in ACTIVE:
                     del self._jobs[j.id]
+                    self._provisional.pop(j.path, None)
                     self._finish(j, "cancelled")
                     self._rows[j.path] = replace(self._rows[j.path], status="cancelled", stage=None, fraction=None)
                     n += 1

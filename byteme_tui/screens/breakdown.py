@@ -3,7 +3,11 @@ the findings list beside tabs of detail (metrics per modality, hook, rewards che
 (visual timeline, loudness, versus the folder). n / N jump between findings: the strip marks the finding's span
 and the chart of its modality marks it too. On a short terminal the charts take the place of the lists while
 shown (1 2 3 show them, esc goes back). A thumbnail left of the findings shows the clip's typical frame, then the
-frame where the selected finding starts (or the second selected on the strip); hidden when there is no room."""
+frame where the selected finding starts (or the second selected on the strip); hidden when there is no room.
+
+A clip still being analysed shows its newest provisional verdict (``byteme score --progressive``'s): its scores so far
+and the findings that cannot change, marked "provisional — N% analysed", refreshed as newer ones arrive and
+replaced by the final result when the job is done."""
 from __future__ import annotations
 
 from rich.text import Text
@@ -18,7 +22,7 @@ from textual.widgets.option_list import Option
 
 from engine.features import MODALITIES
 
-from ..format import band, duration, safe, severity_text, size
+from ..format import PROVISIONAL_MARK, band, duration, safe, severity_text, size
 from ..widgets.charts import LOUDNESS_TARGET_KEY, LoudnessPlot, TimelinePlot, VersusFolderPlot
 from ..widgets.insights import (RetentionStrip, hook_text, insights_of, originality_text, retention_seconds,
                                 rewards_text)
@@ -29,6 +33,8 @@ from ..widgets.thumbnail import Thumbnail
 TALL_FROM_ROWS = 34
 #: Terminal columns from which the findings list gives the detail tabs more room than itself.
 WIDE_FROM_COLUMNS = 110
+#: What the tabs that need the whole clip say while a provisional verdict is shown.
+WHOLE_CLIP_ONLY = "Measured once the whole clip is analysed: this is a provisional verdict of a clip still running."
 #: Below this size the thumbnail is left out: at 70x20 the findings list still needs its ~30 columns and the
 #: thumbnail its 8 rows plus a caption (measured on the demo folder's breakdown at 80x24, where it fits).
 THUMB_MIN_COLUMNS, THUMB_MIN_ROWS = 70, 20
@@ -91,6 +97,7 @@ class BreakdownScreen(Screen):
         self.path = path
         self.selected_second: int | None = None
         self.span = None
+        self.provisional = False  # the result shown is a running job's provisional verdict
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -124,31 +131,64 @@ class BreakdownScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.result = self.app.backend.result(self.path)
         self.cfg = self.app.cfg or {}
         self.specs = self.app.specs or {}
-        r = self.result
+        r, provisional = self._newest()
+        self._show(r, provisional)
+        self.query_one("#findings", OptionList).focus()
+        self._fit_thumbnail()
+
+    def _newest(self):
+        """(the result to show, whether it is provisional): the final result when there is one, else the newest
+        provisional verdict of the clip's running job (None when there is neither)."""
+        final = self.app.backend.result(self.path)
+        if final is not None:
+            return final, False
+        early = getattr(self.app.backend, "provisional", None)
+        return (early(self.path) if early is not None else None), True
+
+    def update_state(self, state) -> None:
+        """From the app at each poll: while a provisional verdict is shown, show a newer one when it arrives, and
+        the final result once the job is done. A final result on screen stays as it is."""
+        if not self.provisional:
+            return
+        r, provisional = self._newest()
+        if r is not None and r is not self.result:
+            self._show(r, provisional)
+
+    def _show(self, r, provisional: bool) -> None:
+        """Fill every part of the screen from ``r``; the highlighted finding stays where it was when it still
+        exists (a newer provisional verdict is a refresh, not a new screen)."""
+        was_provisional, self.provisional = self.provisional, provisional
+        self.result = r
+        self.set_class(provisional, "-provisional")
         state = getattr(self.app, "state", None)
         row = state.rows.get(self.path) if state is not None else None
-        self.query_one("#headline", Static).update(self._headline(r, row, self.app.backend.own_performance(self.path)))
+        self.query_one("#headline", Static).update(self._headline(r, row, self.app.backend.own_performance(self.path),
+                                                                  progress=(r.progress or 0.0) if provisional else None))
         for m in MODALITIES:
             self.query_one(f"#panel-{m}", ModalityPanel).show(r, self.cfg, self.specs)
-        self.query_one("#hook-text", Static).update(hook_text(r))
-        self.query_one("#rewards-text", Static).update(rewards_text(r))
-        self.query_one("#originality-text", Static).update(originality_text(r))
+        for widget, text in (("#hook-text", hook_text), ("#rewards-text", rewards_text),
+                             ("#originality-text", originality_text)):
+            self.query_one(widget, Static).update(Text(WHOLE_CLIP_ONLY, style="dim") if provisional else text(r))
         findings = self.query_one("#findings", OptionList)
+        keep = findings.highlighted
+        findings.clear_options()
         findings.add_options([Option(finding_prompt(i, f), id=str(i)) for i, f in enumerate(r.findings)])
         if not r.findings:
-            findings.add_option(Option(Text("No findings: nothing lost points.", style="green"), disabled=True))
-        self.query_one(RetentionStrip).show(retention_seconds(r))
+            findings.add_option(Option(Text("No findings that cannot change yet." if provisional else
+                                            "No findings: nothing lost points.",
+                                            style="dim" if provisional else "green"), disabled=True))
+        strip = self.query_one(RetentionStrip)
+        strip.empty = "Retention risk: " + WHOLE_CLIP_ONLY[0].lower() + WHOLE_CLIP_ONLY[1:] if provisional else None
+        strip.show(retention_seconds(r))
         self.query_one(TimelinePlot).show(r, self.specs)
         self.query_one(LoudnessPlot).show(r, self.cfg.get("targets", {}).get(LOUDNESS_TARGET_KEY))
         self.query_one(VersusFolderPlot).show(r, self.app.backend.folder_medians())
-        findings.focus()
-        self._fit_thumbnail()
-        self.load_thumbnail(None, "typical")
+        if not provisional or not was_provisional:
+            self.load_thumbnail(None, "typical")  # a provisional verdict has no picture yet; the final one has
         if r.findings:
-            findings.highlighted = 0
+            findings.highlighted = keep if keep is not None and keep < len(r.findings) else 0
 
     def on_resize(self) -> None:
         self._fit_thumbnail()
@@ -172,20 +212,28 @@ class BreakdownScreen(Screen):
         self.app.call_from_thread(self.query_one(Thumbnail).show, picture, t, why)
 
     @staticmethod
-    def _headline(r, row=None, similar: dict | None = None) -> Text:
+    def _headline(r, row=None, similar: dict | None = None, *, progress: float | None = None) -> Text:
+        """Name, then overall score, hook, tier and category; ``progress`` (0-1): a provisional verdict, said first
+        and its scores marked ``~``."""
         s = r.scores
         head = Text()
         head.append_text(safe(r.path.rsplit("/", 1)[-1], "bold"))
         head.append("\n")
+        mark = ""
+        if progress is not None:
+            mark = PROVISIONAL_MARK
+            head.append(f" provisional — {100 * progress:.0f}% analysed ", style="bold reverse")
+            head.append(" ")
         if s:
             word, style = band(s.overall)
-            head.append(f"Overall {s.overall:.0f} {word}" if s.overall is not None else "Overall n/a", style=style)
+            head.append(f"Overall {mark}{s.overall:.0f} {word}" if s.overall is not None else "Overall n/a",
+                        style=style)
             hook = (insights_of(r).get("hook") or {}).get("score")
             if hook is not None:
                 head.append(" · hook ")
                 hw, hs = band(hook)
                 head.append(f"{hook:.0f} {hw}", style=hs)
-            head.append(f" · {s.tier} · ")
+            head.append(f" · {mark}{s.tier} · ")
             head.append_text(safe(s.category))
             if isinstance(s.category_confidence, (int, float)):  # calibrated ([category] in config.toml)
                 head.append(f" {100 * s.category_confidence:.0f}% sure", style="dim")

@@ -42,7 +42,7 @@ def cells(row: ClipRow, marked: bool) -> dict:
         "visual": score_text(row.visual, provisional=p),
         "audio": score_text(row.audio, provisional=p),
         "text": score_text(row.text, provisional=p),
-        "tier": safe(row.tier or "-"),
+        "tier": safe((PROVISIONAL_MARK if p and row.tier else "") + (row.tier or "-")),
         "duration": Text(duration(row.duration_s), justify="right"),
         "size": Text(size(row.size_bytes), justify="right"),
         "orientation": Text(row.orientation),

@@ -62,13 +62,15 @@ def strip_layout(n_seconds: int, width: int) -> tuple[float, int]:
     return float(per), math.ceil(n_seconds / per)
 
 
-def strip_lines(seconds: list[dict], width: int, span=None, selected: int | None = None) -> Text:
+def strip_lines(seconds: list[dict], width: int, span=None, selected: int | None = None,
+                empty: str | None = None) -> Text:
     """Three lines: the risk marks; under them the selected finding's span (═) and the selected second (▲);
-    then the selected second's level and reasons."""
+    then the selected second's level and reasons. ``empty``: what to say when there are no seconds (default: the
+    clip was scored before insights existed)."""
     out = Text()
     if not seconds:
-        out.append("Retention risk: not computed for this clip (scored before insights existed: rescore with r).",
-                   style="dim")
+        out.append(empty or "Retention risk: not computed for this clip (scored before insights existed: rescore "
+                   "with r).", style="dim")
         return out
     n = len(seconds)
     per, used = strip_layout(n, max(1, width - len(STRIP_LABEL)))
@@ -114,13 +116,14 @@ class RetentionStrip(Widget):
         self.seconds: list[dict] = []
         self.span = None
         self.selected: int | None = None
+        self.empty: str | None = None  # what to say without seconds (strip_lines' default when None)
 
     def show(self, seconds: list[dict], span=None, selected: int | None = None) -> None:
         self.seconds, self.span, self.selected = seconds, span, selected
         self.refresh()
 
     def render(self) -> Text:
-        return strip_lines(self.seconds, self.content_size.width or 76, self.span, self.selected)
+        return strip_lines(self.seconds, self.content_size.width or 76, self.span, self.selected, self.empty)
 
 
 def _score_words(score) -> Text:

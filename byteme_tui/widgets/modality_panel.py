@@ -6,7 +6,7 @@ from textual.widgets import Static
 
 from engine.feedback import clock, fmt_value
 
-from ..format import band, bar, safe, severity_text
+from ..format import PROVISIONAL_MARK, band, bar, safe, severity_text
 
 
 def target_words(target: dict | None, unit: str) -> str:
@@ -50,7 +50,9 @@ def panel_text(modality: str, result, cfg: dict, specs: dict, width: int = 80) -
     word, style = band(score)
     out = Text()
     out.append(f"{modality.capitalize()}  ", style="bold")
-    out.append(f"{score:.0f} {word}" if score is not None else "not scored", style=style)
+    mark = PROVISIONAL_MARK if getattr(result, "status", None) == "provisional" else ""  # a running clip's so far
+    out.append(f"{mark}{score:.0f} {word}" if score is not None else "not scored yet" if mark else "not scored",
+               style=style)
     out.append("\n")
     picture = (s.extra.get("picture") if s else None) if modality == "visual" else None
     if picture:
@@ -90,7 +92,7 @@ def panel_text(modality: str, result, cfg: dict, specs: dict, width: int = 80) -
     findings = [f for f in result.findings if f.modality == modality] if width >= BAR_FROM else []
     findings.sort(key=lambda f: getattr(f, "group", None) == "platform_fit")  # stable: quality first
     if not keys:
-        out.append("  nothing measured\n", style="dim")
+        out.append("  nothing measured yet\n" if mark else "  nothing measured\n", style="dim")
     for f in findings:
         out.append("  ")
         out.append_text(severity_text(f.severity))

@@ -18,6 +18,11 @@ The pipeline decodes each clip once and calls, for every extractor in registry o
     on_frame(frame, ctx)  for each decoded video frame (``VideoFrame``: .gray / .rgb at analysis size, .full_gray)
     finish(ctx, fv)       once, after decoding: ``ctx.audio`` holds the mono audio; write metrics into ``fv``
 
+and, optionally, while the clip decodes (provisional verdicts, ``pipeline.extract_features(provisional=...)``):
+
+    snapshot()            between two on_frame calls: a frozen copy of what it has seen so far, whose finish()
+                          summarises the clip up to that frame; None (the default) when it has no cheap summary
+
 The registry order follows from the declarations (``registered()``): an extractor comes after every extractor
 that writes what it ``needs`` (or what it runs ``after``); ties go by family (the subpackage: visual, audio, text,
 crossmodal, originality), then by name, so the order is the same on every run. Extractors keep per-clip state on
@@ -25,6 +30,7 @@ crossmodal, originality), then by name, so the order is the same on every run. E
 """
 from __future__ import annotations
 
+import copy
 import heapq
 import threading
 from dataclasses import dataclass, field
@@ -117,6 +123,26 @@ class Extractor:
     def enabled(self, ctx: ClipContext) -> bool:
         """False to skip this extractor for this run (e.g. OCR with --no-ocr)."""
         return True
+
+    def snapshot(self) -> "Extractor | None":
+        """A frozen copy of this extractor whose ``finish()`` gives a partial summary of the frames seen so far (a
+        provisional verdict while the clip decodes), or None: the default, for an extractor with no cheap partial
+        summary (it is then left out of the provisional verdicts until it has finished).
+
+        Called in the thread that runs ``on_frame``, between two frames, so it must only copy (``frozen``), never
+        compute; the copy's ``finish()`` runs later in another thread, on a context whose ``info.duration_s`` is
+        the time decoded so far, and must leave this instance's state alone."""
+        return None
+
+    def frozen(self, *growing: str) -> "Extractor":
+        """A shallow copy of this extractor whose attributes named in ``growing`` (the lists it appends to, the
+        arrays it updates in place) are copies of their own: what ``snapshot()`` returns."""
+        twin = copy.copy(self)
+        for name in growing:
+            value = getattr(self, name)
+            if value is not None:
+                setattr(twin, name, value.copy())
+        return twin
 
 
 class RegistryError(TypeError):

@@ -92,11 +92,13 @@ def run_job(
     from ..result import ClipResult
 
     seq = 0
+    sending = threading.Lock()  # progress comes from the extractors' thread, snapshots from the snapshots' thread
 
     def send(kind: str, **kw) -> None:
         nonlocal seq
-        seq += 1
-        emit(JobEvent(spec.job_id, spec.attempt, kind, seq=seq, worker=worker, **kw))
+        with sending:  # numbered and emitted in one step: the supervisor drops an event numbered below the last
+            seq += 1
+            emit(JobEvent(spec.job_id, spec.attempt, kind, seq=seq, worker=worker, **kw))
 
     top = 0.0
 

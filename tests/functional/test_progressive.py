@@ -179,7 +179,9 @@ def test_the_library_row_of_a_provisional_verdict_is_marked(good_clip, cfg):
     assert shown["overall"].plain.startswith(f"~{row.overall:.0f}")
     assert shown["status"].plain.endswith("~") and "40%" in shown["status"].plain
     assert shown["finding"].plain.startswith("provisional: ")
+    assert shown["tier"].plain == f"~{row.tier}"
     final = cells(replace(row, status="done"), False)
+    assert final["tier"].plain == row.tier
     assert "~" not in final["overall"].plain and not final["finding"].plain.startswith("provisional")
 
 
@@ -188,3 +190,174 @@ def test_no_picture_is_said_at_once_and_stays(audio_only_m4a, cfg):
     assert seen[0].progress == 0.0
     assert "visual.not_scored" in _codes(seen[0]) and "visual.not_scored" in _codes(final)
     assert seen[0].scores.modalities["visual"] is None
+
+
+# -- the verdict refines during the decode (Extractor.snapshot) ---------------------------------------------------
+
+#: Two analyses of the same clip in one process differ by up to ~1e-11 relative in the gradient statistics
+#: (visual.gradient, visual.gm_norm*: OpenCV's float32 filters split over its threads; measured here on the 3 s clip
+#: below, two plain runs: 9.608798819568108 and 9.60879881960837), with or without snapshots.
+SAME_REL = 1e-9
+
+
+def _same(a: FeatureVector, b: FeatureVector) -> None:
+    """The same features: every value within ``SAME_REL``, series, events, notes and text identical."""
+    assert set(a.values) == set(b.values)
+    for key, v in a.values.items():
+        assert v == pytest.approx(b.values[key], rel=SAME_REL, abs=1e-12), key
+    rest = lambda fv: json.dumps({k: v for k, v in fv.as_dict().items() if k != "values"}, sort_keys=True)
+    assert rest(a) == rest(b)
+
+
+@pytest.mark.parametrize("name", ["visual_image", "visual_temporal", "visual_nss"])
+def test_a_snapshot_summarises_exactly_the_frames_seen_and_leaves_the_live_extractor_alone(name, clips, cfg):
+    """An extractor's snapshot taken after k frames gives, through finish(), what an extractor that saw only those k
+    frames gives; and the live one, which went on to the end, gives what one that was never snapshotted gives."""
+    import copy
+
+    from engine.extractors import ClipContext, registered
+    from engine.media import decode, probe
+
+    clip = clips("progressive_long", width=360, height=640, duration_s=3.0)
+    cls = next(c for c in registered() if c.name == name)
+    info = probe(clip)
+    ctx = ClipContext(path=clip, info=info, config=cfg)
+    live, never, first_k = cls(), cls(), cls()
+    for e in (live, never, first_k):
+        e.begin(ctx)
+    k = 40  # of 90 frames: past the first samples of each extractor, well before the end
+    twin = {}
+
+    def on_frame(frame):
+        live.on_frame(frame, ctx)
+        never.on_frame(frame, ctx)
+        if frame.index < k:
+            first_k.on_frame(frame, ctx)
+        if frame.index == k - 1:
+            twin["at_k"] = live.snapshot()
+            twin["t_s"] = frame.t_s
+
+    decode(clip, info, on_frame=on_frame, short_side_px=int(cfg["engine"]["analysis_short_side_px"]),
+           include_audio=False)
+    assert twin["at_k"] is not None and twin["at_k"] is not live
+    seen = copy.copy(info)
+    seen.duration_s = twin["t_s"] + 1 / 30
+    sctx = ClipContext(path=clip, info=seen, config=cfg)
+    a, b = FeatureVector(), FeatureVector()
+    twin["at_k"].finish(sctx, a)
+    first_k.finish(sctx, b)
+    assert a.values
+    _same(a, b)
+    full_live, full_never = FeatureVector(), FeatureVector()
+    live.finish(ctx, full_live)
+    never.finish(ctx, full_never)
+    _same(full_live, full_never)
+    assert full_live.values != a.values  # the summary of 40 frames is not the whole clip's
+
+
+def test_the_verdict_refines_while_the_video_decodes_and_the_final_is_unchanged(clips, cfg, monkeypatch):
+    """With the wall-clock gap between snapshots at 0 (a 3 s clip decodes in a fraction of a second), a 3 s clip gets
+    a summary every quarter of its length: provisional verdicts during the decode that score the picture from the
+    frames seen so far (its partial metrics named, their findings left out), at rising progress; the final features
+    are those of a run without snapshots."""
+    from engine import pipeline
+
+    monkeypatch.setattr(pipeline, "SNAPSHOT_GAP_S", 0.0)
+    clip = clips("progressive_long", width=360, height=640, duration_s=3.0)
+    snaps: list[Snapshot] = []
+    _, fv = extract_features(clip, cfg, options={"ocr": False}, provisional=snaps.append)
+    _, plain = extract_features(clip, cfg, options={"ocr": False})
+    _same(fv, plain)
+    during = [s for s in snaps if s.stage == "decode"]
+    assert len(during) >= 2, [(s.stage, s.fraction) for s in snaps]
+    assert all(0.0 < s.fraction < pipeline.DECODE_SHARE for s in during)
+    assert [s.fraction for s in snaps] == sorted(s.fraction for s in snaps)
+    for s in during:
+        for key in ("visual.sharpness", "visual.motion_energy", "visual.mscn_var"):  # image, temporal, nss
+            assert key in s.features.values and key in s.partial, key
+        assert "visual.aspect_ratio" not in s.partial  # from the probe: final from the start
+        assert not s.features.events.get("findings")  # an extractor's own findings on part of the clip wait
+    # the summaries see more and more of the clip: the per-second series grow
+    lengths = [len(s.features.series["visual.motion_energy"].values) for s in during]
+    assert lengths == sorted(lengths) and lengths[0] < len(fv.series["visual.motion_energy"].values)
+    result = analyze(clip, cfg, options={"ocr": False}, provisional=lambda r: None)
+    assert result.status == "ok"
+
+
+def test_a_provisional_verdict_leaves_out_the_findings_of_partial_metrics(good_clip, cfg):
+    """A blurry picture measured on part of the clip moves the provisional score but raises no finding yet; the same
+    value measured on the whole clip does."""
+    from engine.library import provisional_result
+    from engine.pipeline import evaluate
+
+    snaps: list[Snapshot] = []
+    info, fv = extract_features(good_clip, cfg, options={"ocr": False}, provisional=snaps.append)
+    fv.values["visual.sharpness"] = 0.05  # far below the target's "bad" (0.25)
+    whole = evaluate(str(good_clip), info, fv, cfg)
+    assert "visual.blurry" in _codes(whole)
+    snap = Snapshot(info, fv, 0.4, frozenset({"audio", "text"}), "decode", frozenset({"visual.sharpness"}))
+    early = provisional_result(str(good_clip), snap, cfg)
+    assert "visual.blurry" not in _codes(early)
+    assert early.scores.modalities["visual"] == whole.scores.modalities["visual"]
+    final_snap = Snapshot(info, fv, 0.9, frozenset({"audio", "text"}), "finish")
+    assert "visual.blurry" in _codes(provisional_result(str(good_clip), final_snap, cfg))
+
+
+def test_the_service_hands_out_a_running_clips_provisional_verdict_then_the_final(clips, tmp_path, monkeypatch):
+    """``LibraryService.provisional(path)`` (what the app's breakdown shows for a running clip): the newest verdict
+    the supervisor scored from its worker's snapshots while the job runs; None once the job is done, when
+    ``result(path)`` is the final one."""
+    import shutil
+    import time
+
+    pytest.importorskip("engine.jobs")
+    from engine.service import LibraryService
+    from engine.store import path_key
+
+    monkeypatch.setenv("BYTEME_DATA_DIR", str(tmp_path / "data"))
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    shutil.copy(clips("progressive_long", width=360, height=640, duration_s=3.0), folder / "long.mp4")
+    key = path_key(folder / "long.mp4")
+    backend = LibraryService(folder, store_path=tmp_path / "s.sqlite3", workers=1, executor="thread")
+    seen = []
+    try:
+        backend.open()
+        assert backend.provisional(key) is None
+        assert backend.enqueue([key]) == 1
+        deadline = time.monotonic() + 300  # a guard against a hang, not a timing assertion
+        while True:
+            state = backend.poll()
+            early = backend.provisional(key)
+            if early is not None:
+                assert state.rows[key].status == "running" and state.rows[key].provisional
+                seen.append(early)
+            if state.rows[key].status in ("done", "error", "failed"):
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert state.rows[key].status == "done"
+        assert seen and all(r.status == "provisional" and 0.0 <= r.progress < 1.0 for r in seen)
+        assert backend.provisional(key) is None
+        assert backend.result(key).status == "ok"
+    finally:
+        backend.shutdown(cancel_jobs=True)
+
+
+def test_no_decode_time_snapshot_is_handed_out_after_the_decode_or_out_of_order(good_clip, cfg):
+    """A summary that finishes after the decode ended (its thread is not waited for) is dropped, and so is any
+    snapshot whose progress is below one already handed out: a consumer never sees progress go back, nor a decode
+    verdict after the extractors' own."""
+    from engine.extractors import ClipContext
+    from engine.media import probe
+    from engine.pipeline import _Provisional
+
+    info = probe(good_clip)
+    seen: list[Snapshot] = []
+    early = _Provisional(seen.append, ClipContext(path=good_clip, info=info, config=cfg), [])
+    early._emit(Snapshot(info, FeatureVector(), 0.3, stage="decode"))
+    early._emit(Snapshot(info, FeatureVector(), 0.2, stage="audio"))  # below 0.3: dropped
+    early.end_decode()
+    early._emit(Snapshot(info, FeatureVector(), 0.5, stage="decode"))  # after the decode: dropped
+    early._emit(Snapshot(info, FeatureVector(), 0.9, stage="finish"))
+    assert [(s.stage, s.fraction) for s in seen] == [("decode", 0.3), ("finish", 0.9)]

@@ -1025,3 +1025,52 @@ async def test_kitty_and_sixel_thumbnails_use_textual_image():
         thumb.show(None, None, "typical")
         await pilot.pause()
         assert not thumb.display
+
+
+@sync
+async def test_breakdown_of_a_running_clip_shows_its_provisional_verdict_live_then_the_final():
+    """Opening the breakdown of a clip whose job runs: its provisional verdict (scores marked ~, "provisional — N%
+    analysed", only the findings that cannot change, no insights yet), a newer one shown as it arrives, and the final
+    result in its place once the job is done."""
+    from textual.widgets import OptionList, Static
+
+    backend = FakeBackend(provisional=True)
+    app = BytemeApp(backend, poll_interval_s=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        cursor_to(app, "clip_007.mp4")  # unscored
+        await pilot.press("s")
+        await settle(app, pilot)
+        await refresh(app, pilot)
+        await pilot.press("enter")  # queued/running, no verdict yet: a notice, not a screen
+        await pilot.pause()
+        assert isinstance(app.screen, LibraryScreen)
+        backend.step(0.4)
+        await refresh(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, BreakdownScreen) and screen.provisional and screen.has_class("-provisional")
+        head = screen.query_one("#headline", Static).render().plain
+        early = backend.provisional("/clips/clip_007.mp4")
+        assert "provisional — 40% analysed" in head and f"Overall ~{early.scores.overall:.0f}" in head
+        panel = screen.query_one("#panel-visual", Static).render().plain
+        assert panel.startswith(f"Visual  ~{early.scores.modalities['visual']:.0f}")
+        findings = screen.query_one(OptionList)
+        assert findings.option_count == 1 and "Integrated loudness" in str(findings.get_option_at_index(0).prompt)
+        assert "whole clip is analysed" in screen.query_one("#hook-text", Static).render().plain
+        backend.step(0.3)  # a newer verdict: shown in place, the screen stays
+        await refresh(app, pilot)
+        assert app.screen is screen
+        head = screen.query_one("#headline", Static).render().plain
+        newer = backend.provisional("/clips/clip_007.mp4")
+        assert newer is not early and "provisional — 70% analysed" in head
+        assert f"Overall ~{newer.scores.overall:.0f}" in head
+        backend.step(0.5)  # done: the final result replaces it
+        await refresh(app, pilot)
+        final = backend.result("/clips/clip_007.mp4")
+        assert final is not None and screen.result is final and not screen.provisional
+        head = screen.query_one("#headline", Static).render().plain
+        assert "provisional" not in head and "~" not in head and f"Overall {final.scores.overall:.0f}" in head
+        assert findings.option_count == len(final.findings)
+        assert "Hook, first 3 s" in screen.query_one("#hook-text", Static).render().plain

@@ -50,6 +50,15 @@ def test_breakdown_layout(snap_compare, size):
     assert snap_compare(make_app(), terminal_size=size, run_before=_run_before("down", "enter", "n"))
 
 
+def test_breakdown_provisional_layout(snap_compare):
+    """The breakdown of a clip still running (clip_007, 40% analysed): its provisional verdict, marked."""
+    be = FakeBackend(provisional=True)
+    be.enqueue(["/clips/clip_007.mp4"])
+    be.step(0.4)
+    app = BytemeApp(be, poll_interval_s=None)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_run_before(*["down"] * 8, "enter"))
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_settings_layout(snap_compare, size, monkeypatch):
     monkeypatch.setenv("BYTEME_CONFIG", "/home/creator/.config/byteme/config.toml")  # the path the pane names

@@ -568,6 +568,10 @@ class ImageQuality(Extractor):
             "cast": cast,
         })
 
+    def snapshot(self) -> "ImageQuality | None":
+        """The samples so far (their medians and means are the metrics of the clip up to this frame)."""
+        return self.frozen("t", "rows", "bars", "bar_kinds", "full") if self.t else None
+
     def finish(self, ctx: ClipContext, fv: FeatureVector) -> None:
         info = ctx.info
         if not info.has_video:

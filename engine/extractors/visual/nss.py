@@ -312,6 +312,10 @@ class PerceptualStats(Extractor):
             self.prev = g
             self.want_pair = True
 
+    def snapshot(self) -> "PerceptualStats | None":
+        """The sampled frames' statistics so far (medians over them are the clip's up to this frame)."""
+        return self.frozen("rows", "trows") if self.rows else None
+
     def finish(self, ctx: ClipContext, fv: FeatureVector) -> None:
         if not ctx.info.has_video or not self.rows:
             return

@@ -305,6 +305,13 @@ class Temporal(Extractor):
                 self.hook_changed |= cv2.absdiff(th, self.first) > HOOK_CHANGE_LEVELS
         self.prev2, self.prev, self.prev_coarse, self.prev_coarse_std = self.prev, th, coarse, coarse_std
 
+    def snapshot(self) -> "Temporal | None":
+        """The per-frame arrays so far (and the hook's change mask, which on_frame updates in place): finish()
+        then judges the clip up to this frame."""
+        if len(self.t) < 2:
+            return None
+        return self.frozen("t", "diff", "diff2", "changed", "luma", "cut", "dx", "dy", "resp", "hook_changed")
+
     def finish(self, ctx: ClipContext, fv: FeatureVector) -> None:
         n = len(self.t)
         if n == 0:
