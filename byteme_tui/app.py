@@ -69,6 +69,13 @@ class BytemeApp(AppActions, App[int]):
             self.post_message(CommandDone(f"The config could not be read: {exc}", "error"))
             self.cfg = {}
         self.specs = metric_specs()
+        self.call_from_thread(self._metadata_loaded)
+
+    def _metadata_loaded(self) -> None:
+        """A breakdown opened before the targets were read shows them now (not "no target" on every metric)."""
+        for screen in self.screen_stack:
+            if hasattr(screen, "metadata_loaded"):
+                screen.metadata_loaded()
 
     @work(thread=True, exclusive=True, group="poll")
     def poll(self) -> None:

@@ -147,6 +147,13 @@ class BreakdownScreen(Screen):
         early = getattr(self.app.backend, "provisional", None)
         return (early(self.path) if early is not None else None), True
 
+    def metadata_loaded(self) -> None:
+        """From the app once the config targets and metric labels are read: opened before that, the screen drew
+        its metrics without targets; draw them again with them."""
+        self.cfg, self.specs = self.app.cfg or {}, self.app.specs or {}
+        if getattr(self, "result", None) is not None:
+            self._show(self.result, self.provisional)
+
     def update_state(self, state) -> None:
         """From the app at each poll: while a provisional verdict is shown, show a newer one when it arrives, and
         the final result once the job is done. A final result on screen stays as it is."""

@@ -1074,3 +1074,42 @@ async def test_breakdown_of_a_running_clip_shows_its_provisional_verdict_live_th
         assert "provisional" not in head and "~" not in head and f"Overall {final.scores.overall:.0f}" in head
         assert findings.option_count == len(final.findings)
         assert "Hook, first 3 s" in screen.query_one("#hook-text", Static).render().plain
+
+
+class _SlowConfigBackend(FakeBackend):
+    """Its config is read only once the test lets it (the app reads it in its load worker)."""
+
+    def __init__(self, *args, **kwargs):
+        import threading
+
+        super().__init__(*args, **kwargs)
+        self.config_ready = threading.Event()
+
+    def config(self) -> dict:
+        self.config_ready.wait(timeout=30)
+        return super().config()
+
+
+@sync
+async def test_breakdown_opened_before_the_config_is_read_shows_the_targets_once_it_is():
+    backend = _SlowConfigBackend()
+    app = BytemeApp(backend, poll_interval_s=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(50):  # the library is listed before the config is read
+            await pilot.pause(0.05)
+            if app.state is not None:
+                break
+        assert app.cfg is None
+        cursor_to(app, "clip_002.mp4")
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, BreakdownScreen)
+        panel = screen.query_one("#panel-visual").render().plain
+        assert "no target" in panel or "·" in panel  # no targets known yet
+        before = panel
+        backend.config_ready.set()
+        await settle(app, pilot)
+        after = screen.query_one("#panel-visual").render().plain
+        assert app.cfg and after != before
+        assert "✓" in after or "✗" in after or "~" in after  # each metric marked against its target now
