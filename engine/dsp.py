@@ -89,10 +89,14 @@ def upfirdn(h: np.ndarray, x: np.ndarray, up: int = 1, down: int = 1) -> np.ndar
         # y[n] = sum_r sum_i h[r + i*down] * x[(n - i)*down - r]: one decimated stream per phase r.
         out = np.zeros(n_out)
         for r in range(min(down, len(h))):
-            hr = h[r::down]
-            xr = x[0::down] if r == 0 else np.concatenate(([0.0], x[down - r::down]))
-            c = np.convolve(xr, hr)[:n_out]
-            out[: len(c)] += c
+            # phase r reads x[m*down - r]: for r > 0 that is x[down - r::down] one output later
+            xr = x[0::down] if r == 0 else x[down - r::down]
+            if not len(xr):
+                continue
+            c = np.convolve(xr, h[r::down])
+            k = 0 if r == 0 else 1
+            m = min(len(c), n_out - k)
+            out[k:k + m] += c[:m]
         return out
     full = np.zeros(n_full)
     for p in range(up):
