@@ -3,11 +3,15 @@ made cheaper must keep every metric within its documented tolerance, ``tests/fun
 
     PYTHONPATH=. .venv/bin/python scripts/metric_drift.py --dump tests/data/metric_reference.json
     PYTHONPATH=. .venv/bin/python scripts/metric_drift.py --compare tests/data/metric_reference.json
+    PYTHONPATH=. .venv/bin/python scripts/metric_drift.py --compare tests/data/metric_reference.json --skip-frame NONREF
 
 Clips: the 13 of ``../shared/realclips`` and the first ``REALMOS_CLIPS`` of ``../shared/realmos`` (by name), each
 analysed with the shipped config and model, without on-screen text reading (OCR has a tolerance test of its own,
 ``scripts/ocr_tolerance.py``; its metrics are left out here so the two changes are measured apart). Recorded per
 clip: every metric value at full precision, the overall and modality scores and the picture-quality score.
+
+``--skip-frame NONREF`` (or ``NONKEY``) measures what a decoder-level skip would do: the video is decoded with
+FFmpeg's ``skip_frame`` set (non-reference frames not decoded) and every metric compared with the full decode.
 """
 from __future__ import annotations
 
@@ -91,8 +95,22 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dump", help="write the measurements here")
     ap.add_argument("--compare", help="compare with this earlier dump")
+    ap.add_argument("--skip-frame", choices=("NONREF", "BIDIR", "NONINTRA", "NONKEY"),
+                    help="decode the video with FFmpeg's skip_frame (a measurement, not a product option)")
     ap.add_argument("clips", nargs="*", help="default: ../shared/realclips and a few ../shared/realmos clips")
     args = ap.parse_args(argv)
+    if args.skip_frame:
+        from engine import media
+
+        opened = media._open
+
+        def _open_skipping(path, mode=args.skip_frame):
+            container = opened(path)
+            for s in container.streams.video:
+                s.codec_context.skip_frame = mode
+            return container
+
+        media._open = _open_skipping
     paths = [Path(c) for c in args.clips] or clips()
     if not paths:
         print(f"no clips under {SHARED}: nothing to measure")
