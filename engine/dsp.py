@@ -118,6 +118,8 @@ def resample_poly(x: np.ndarray, up: int, down: int) -> np.ndarray:
     if up == down == 1:
         return x.astype(out_dtype)
     n_in = len(x)
+    if n_in == 0:
+        return np.zeros(0, out_dtype)
     n_out = n_in * up // down + bool(n_in * up % down)
     h = _resample_filter(up, down)
     half_len = (len(h) - 1) // 2
@@ -210,9 +212,11 @@ def welch(x: np.ndarray, fs: float, nperseg: int, noverlap: int | None = None) -
     psd). Computed in float64 and returned in ``x``'s precision (float32 for float32 input, as scipy)."""
     x = np.asarray(x)
     out_dtype = np.result_type(x.dtype, np.float32)
-    noverlap = nperseg // 2 if noverlap is None else noverlap
+    if len(x) == 0:
+        return np.zeros(0, out_dtype), np.zeros(0, out_dtype)
     if len(x) < nperseg:
         nperseg = len(x)
+    noverlap = nperseg // 2 if noverlap is None else min(noverlap, nperseg - 1)
     step = nperseg - noverlap
     win = hann(nperseg, sym=False)
     scale = 1.0 / (fs * float(np.sum(win * win)))
