@@ -75,7 +75,7 @@ def extractors(clip: Path) -> None:
 
 
 def cli(clip: Path, baseline: Path, rounds: int, args: list[str]) -> None:
-    trees = {"baseline": baseline, "this": ROOT}
+    trees = {"baseline": baseline.resolve(), "this": ROOT}
     res: dict[str, list] = {k: [] for k in trees}
     for _ in range(rounds):
         for name, tree in trees.items():
@@ -83,8 +83,9 @@ def cli(clip: Path, baseline: Path, rounds: int, args: list[str]) -> None:
                 env = {**os.environ, "PYTHONPATH": str(tree), "BYTEME_DATA_DIR": d}
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t0 = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "engine.cli", "score", str(clip), "--no-cache", "--json",
-                                *args], env=env, capture_output=True, check=True)
+                # run from the tree itself: ``python -m`` puts the working folder before PYTHONPATH
+                subprocess.run([sys.executable, "-m", "engine.cli", "score", str(clip.resolve()), "--no-cache",
+                                "--json", *args], env=env, cwd=str(tree), capture_output=True, check=True)
                 wall = time.perf_counter() - t0
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
             used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -102,8 +103,8 @@ def main(argv=None) -> int:
     ap.add_argument("clip", type=Path)
     ap.add_argument("--baseline-root", type=Path, help="another checkout (cli)")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("args", nargs="*", help="extra arguments of byteme score (cli), after --")
-    a = ap.parse_args(argv)
+    a, extra = ap.parse_known_args(argv)
+    a.args = [x for x in extra if x != "--"]  # extra arguments of byteme score (cli), e.g. -- --no-ocr
     if a.what == "extractors":
         extractors(a.clip)
     else:
