@@ -97,8 +97,18 @@ def main(argv=None) -> int:
     ap.add_argument("--compare", help="compare with this earlier dump")
     ap.add_argument("--skip-frame", choices=("NONREF", "BIDIR", "NONINTRA", "NONKEY"),
                     help="decode the video with FFmpeg's skip_frame (a measurement, not a product option)")
+    ap.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE",
+                    help="override a constant for this run, e.g. engine.extractors.visual.image.SAMPLES_PER_S=1 "
+                         "(what a cheaper setting would change; a measurement, not a product option)")
     ap.add_argument("clips", nargs="*", help="default: ../shared/realclips and a few ../shared/realmos clips")
     args = ap.parse_args(argv)
+    for item in args.set:
+        import ast
+        import importlib
+
+        target, value = item.split("=", 1)
+        module, name = target.rsplit(".", 1)
+        setattr(importlib.import_module(module), name, ast.literal_eval(value))
     if args.skip_frame:
         from engine import media
 
