@@ -27,40 +27,215 @@ from functools import lru_cache
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-# --- scipy on first use ------------------------------------------------------------------------------------------
-# Importing scipy.signal costs seconds (its functions' docstrings are parsed at import; measured with
-# `python -X importtime -c "import numpy, scipy.signal"`: 1.8 s at load average 11 on the shared
-# 2-core machine, scipy.fft and scipy.ndimage 0.5 s each). Imported at module level, every run paid it
-# before its first clip was even probed (the extractors are imported to check the config's metric names). These
-# wrappers import it the first time an audio measurement runs: in the audio pass, beside the video decode.
+# --- scipy on first use, scipy.signal never ---------------------------------------------------------------------
+# Importing scipy.signal costs seconds (its functions' docstrings are parsed at import, and it imports scipy.stats;
+# measured with `python -X importtime -c "import numpy, scipy.signal"`: 1.8 s at load average 11 on the shared
+# 2-core machine, scipy.fft and scipy.ndimage 0.5 s each). Every single-clip run paid it (the loudness measurement
+# was its first user), so the four scipy.signal functions the scoring path needs are computed here with numpy
+# (issue 21): ``resample_poly``, ``iir_fir``/``fir_filter`` (the K-weighting biquads), ``welch`` and ``hann``.
+# tests/unit/test_dsp.py compares each with scipy.signal on the same signals. scipy.ndimage is imported on first
+# use by the wrappers below, in the audio pass, beside the video decode.
 
 
-def resample_poly(*args, **kwargs):
-    """``scipy.signal.resample_poly``, imported on first use."""
-    from scipy.signal import resample_poly as f
-
-    return f(*args, **kwargs)
-
-
-def lfilter(*args, **kwargs):
-    """``scipy.signal.lfilter``, imported on first use."""
-    from scipy.signal import lfilter as f
-
-    return f(*args, **kwargs)
+def hann(m: int, sym: bool = True) -> np.ndarray:
+    """``scipy.signal.windows.hann(m, sym)``: 0.5 + 0.5 cos over [-pi, pi] (periodic when ``sym`` is False: one
+    more point, the last dropped), float64, the same arithmetic as scipy's ``general_cosine``."""
+    if m < 1:
+        return np.zeros(0)
+    if m == 1:
+        return np.ones(1)
+    n = m if sym else m + 1
+    w = 0.5 + 0.5 * np.cos(np.linspace(-np.pi, np.pi, n))
+    return w if sym else w[:-1]
 
 
-def welch(*args, **kwargs):
-    """``scipy.signal.welch``, imported on first use."""
-    from scipy.signal import welch as f
+def kaiser(m: int, beta: float) -> np.ndarray:
+    """Symmetric Kaiser window (``scipy.signal.windows.kaiser(m, beta)``), float64."""
+    if m == 1:
+        return np.ones(1)
+    n = np.arange(m)
+    alpha = (m - 1) / 2.0
+    return np.i0(beta * np.sqrt(1 - ((n - alpha) / alpha) ** 2.0)) / np.i0(beta)
 
-    return f(*args, **kwargs)
+
+#: ``scipy.signal.resample_poly``'s default anti-aliasing filter: a Kaiser-windowed sinc (beta 5.0) of
+#: 2 * RESAMPLE_HALF_LEN_PER_RATE * max(up, down) + 1 taps, cut off at the lower Nyquist frequency.
+RESAMPLE_KAISER_BETA = 5.0
+RESAMPLE_HALF_LEN_PER_RATE = 10
 
 
-def hann(*args, **kwargs):
-    """``scipy.signal.windows.hann``, imported on first use."""
-    from scipy.signal.windows import hann as f
+@lru_cache(maxsize=16)
+def _resample_filter(up: int, down: int) -> np.ndarray:
+    """scipy's ``firwin(2 * half_len + 1, 1 / max_rate, window=("kaiser", 5.0)) * up``, unit gain at DC."""
+    max_rate = max(up, down)
+    half_len = RESAMPLE_HALF_LEN_PER_RATE * max_rate
+    m = np.arange(2 * half_len + 1) - half_len
+    f_c = 1.0 / max_rate
+    h = f_c * np.sinc(f_c * m)
+    h = h * kaiser(2 * half_len + 1, RESAMPLE_KAISER_BETA)
+    h /= np.sum(h)
+    return h * up
 
-    return f(*args, **kwargs)
+
+def upfirdn(h: np.ndarray, x: np.ndarray, up: int = 1, down: int = 1) -> np.ndarray:
+    """``scipy.signal.upfirdn(h, x, up, down)`` for 1-d ``x`` (zeros beyond its ends): ``x`` upsampled by
+    ``up`` (zeros between samples), filtered by ``h``, every ``down``-th sample kept; float64. Polyphase: each
+    output phase is one ``np.convolve`` at the input rate."""
+    x = np.asarray(x, dtype=np.float64)
+    h = np.asarray(h, dtype=np.float64)
+    n_full = (len(x) - 1) * up + len(h)  # the upsampled signal convolved with h
+    n_out = (n_full - 1) // down + 1
+    if up == 1:
+        # y[n] = sum_r sum_i h[r + i*down] * x[(n - i)*down - r]: one decimated stream per phase r.
+        out = np.zeros(n_out)
+        for r in range(min(down, len(h))):
+            # phase r reads x[m*down - r]: for r > 0 that is x[down - r::down] one output later
+            xr = x[0::down] if r == 0 else x[down - r::down]
+            if not len(xr):
+                continue
+            c = np.convolve(xr, h[r::down])
+            k = 0 if r == 0 else 1
+            m = min(len(c), n_out - k)
+            out[k:k + m] += c[:m]
+        return out
+    full = np.zeros(n_full)
+    for p in range(up):
+        hp = h[p::up]
+        if len(hp):
+            c = np.convolve(x, hp)
+            full[p::up][: len(c)] = c[: len(full[p::up])]
+    return full[::down] if down > 1 else full
+
+
+def resample_poly(x: np.ndarray, up: int, down: int) -> np.ndarray:
+    """``scipy.signal.resample_poly(x, up, down)`` for 1-d ``x`` (its default Kaiser filter and zero padding)
+    [shape=(ceil(len(x) * up / down),)]: computed in float64, returned in ``x``'s precision (float32 for float32,
+    as scipy, which also computes in float32: the two differ by float32 rounding, ~2e-7 of the peak)."""
+    g = math.gcd(int(up), int(down))
+    up, down = int(up) // g, int(down) // g
+    x = np.asarray(x)
+    out_dtype = np.result_type(x.dtype, np.float32)
+    if up == down == 1:
+        return x.astype(out_dtype)
+    n_in = len(x)
+    if n_in == 0:
+        return np.zeros(0, out_dtype)
+    n_out = n_in * up // down + bool(n_in * up % down)
+    h = _resample_filter(up, down)
+    half_len = (len(h) - 1) // 2
+    n_pre_pad = down - half_len % down
+    n_pre_remove = (half_len + n_pre_pad) // down
+    n_post_pad = 0
+
+    def out_len(len_h: int) -> int:
+        return ((n_in - 1) * up + len_h - 1) // down + 1
+
+    while out_len(len(h) + n_pre_pad + n_post_pad) < n_out + n_pre_remove:
+        n_post_pad += 1
+    h = np.concatenate((np.zeros(n_pre_pad), h, np.zeros(n_post_pad)))
+    return upfirdn(h, x, up, down)[n_pre_remove : n_pre_remove + n_out].astype(out_dtype, copy=False)
+
+
+#: An IIR filter run as an FIR filter keeps its impulse response until the rest of it is below this share of its
+#: largest tap (the tail of a stable filter decays geometrically: the K-weighting high-pass, poles at radius
+#: 0.995 at 48 kHz, stops after 8,748 taps); outputs are within 3e-13 of the peak of scipy's recursive ``lfilter``
+#: (tests/unit/test_dsp.py), the rounding of the recursion itself.
+IIR_TAIL_REL = 1e-20
+#: Longest impulse response kept (an unstable or nearly unstable filter is refused, not truncated).
+IIR_MAX_TAPS = 1 << 18
+#: Block length of the FFT convolution (samples): 64 Ki points transform in ~1 ms.
+FFT_FILTER_N = 1 << 16
+
+
+def _all_pole(v: list, a: list) -> list:
+    """``y[n] = v[n] - sum_k a[k] y[n-1-k]`` over the finite input ``v`` and on into its free decay, until the
+    last ``len(a)`` outputs (the filter's whole state) are below ``IIR_TAIL_REL`` of the largest one."""
+    order = len(a)
+    y: list = []
+    peak = 0.0
+    for n in range(IIR_MAX_TAPS):
+        acc = v[n] if n < len(v) else 0.0
+        for k in range(min(order, n)):
+            acc -= a[k] * y[n - 1 - k]
+        y.append(acc)
+        peak = max(peak, abs(acc))
+        if n >= len(v) and n >= order and all(abs(t) < IIR_TAIL_REL * peak for t in y[-order:]):
+            return y
+    raise ValueError("the filter's impulse response does not decay: not a stable filter")
+
+
+@lru_cache(maxsize=8)
+def iir_fir(stages: tuple) -> np.ndarray:
+    """Impulse response (float64) of a cascade of IIR filters ``((b, a), ...)`` (as ``scipy.signal.lfilter``
+    takes them), computed by their recursion and kept until its tail is below ``IIR_TAIL_REL`` of its peak."""
+    h = np.ones(1)
+    for b, a in stages:
+        b = np.asarray(b, dtype=np.float64) / float(a[0])
+        a = np.asarray(a, dtype=np.float64) / float(a[0])
+        h = np.asarray(_all_pole(np.convolve(h, b).tolist(), a[1:].tolist()))
+    keep = np.flatnonzero(np.abs(h) >= IIR_TAIL_REL * np.max(np.abs(h)))
+    return h[: int(keep[-1]) + 1].copy()
+
+
+@lru_cache(maxsize=8)
+def _fir_spectrum(h_bytes: bytes, nfft: int) -> np.ndarray:
+    return np.fft.rfft(np.frombuffer(h_bytes, np.float64), nfft)
+
+
+def fir_filter(h: np.ndarray, x: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Outputs ``start:stop`` of the causal FIR filter ``h`` run over ``x`` (zeros before ``x[0]``), float64:
+    ``np.convolve(x, h)[start:stop]``, by FFT (overlap-save) reading only ``x[start - len(h) + 1:stop]``. The FFT
+    blocks sit on a fixed grid from sample 0, so every output sample is the same number, bit for bit, whatever
+    ``start`` and ``stop`` a caller reads it through."""
+    stop = len(x) if stop is None else min(stop, len(x))
+    out = np.empty(max(0, stop - start))
+    nh = len(h)
+    nfft = FFT_FILTER_N
+    while nfft < 4 * nh:
+        nfft *= 2
+    step = nfft - nh + 1
+    hf = _fir_spectrum(np.ascontiguousarray(h, np.float64).tobytes(), nfft)
+    for s in range(start - start % step, stop, step):
+        e = min(len(x), s + step)
+        lo = s - nh + 1
+        seg = np.asarray(x[max(0, lo):e], dtype=np.float64)
+        if lo < 0:
+            seg = np.concatenate((np.zeros(-lo), seg))
+        y = np.fft.irfft(np.fft.rfft(seg, nfft) * hf, nfft)[nh - 1:nh - 1 + e - s]
+        a, b = max(s, start), min(e, stop)
+        out[a - start:b - start] = y[a - s:b - s]
+    return out
+
+
+def welch(x: np.ndarray, fs: float, nperseg: int, noverlap: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``scipy.signal.welch(x, fs, nperseg=nperseg, noverlap=noverlap)`` with its defaults (periodic Hann window,
+    each segment's mean removed, one-sided power spectral density, mean of the segments' periodograms): (freqs,
+    psd). Computed in float64 and returned in ``x``'s precision (float32 for float32 input, as scipy)."""
+    x = np.asarray(x)
+    out_dtype = np.result_type(x.dtype, np.float32)
+    if len(x) == 0:
+        return np.zeros(0, out_dtype), np.zeros(0, out_dtype)
+    if len(x) < nperseg:
+        nperseg = len(x)
+    noverlap = nperseg // 2 if noverlap is None else min(noverlap, nperseg - 1)
+    step = nperseg - noverlap
+    win = hann(nperseg, sym=False)
+    scale = 1.0 / (fs * float(np.sum(win * win)))
+    n_seg = (len(x) - noverlap) // step
+    freqs = np.fft.rfftfreq(nperseg, 1.0 / fs)
+    total = np.zeros(len(freqs))
+    segs = sliding_window_view(np.asarray(x, dtype=np.float64), nperseg)[::step][:n_seg]
+    for s0 in range(0, n_seg, 256):  # in chunks: memory stays bounded
+        seg = segs[s0:s0 + 256]
+        seg = (seg - seg.mean(axis=1, keepdims=True)) * win
+        spec = np.fft.rfft(seg, axis=1)
+        total += (spec.real ** 2 + spec.imag ** 2).sum(axis=0)
+    psd = total * scale / max(1, n_seg)
+    if nperseg % 2:
+        psd[1:] *= 2
+    else:
+        psd[1:-1] *= 2
+    return freqs.astype(out_dtype), psd.astype(out_dtype)
 
 
 def uniform_filter1d(*args, **kwargs):

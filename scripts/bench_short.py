@@ -18,7 +18,8 @@ Sections:
   scoring and the store), with OCR and (c) with ``--no-ocr``. Prints the ratios (b)/(a) and (c)/(a).
 - ``ocr``: the OCR extractor's own time (``text.ocr_seconds``: reading the chosen frames) and frames read per clip.
 - ``skip``: what a decoder-level skip would save: the video stream alone decoded in full, with
-  ``skip_frame="NONREF"`` (no non-reference frames) and ``"NONKEY"`` (keyframes only), frames and seconds; and how
+  ``skip_frame="NONREF"`` (no non-reference frames) and ``"NONKEY"`` (keyframes only), and with every frame but
+  the deblocking filter skipped (``skip_loop_filter``), frames, seconds and CPU seconds; and how
   many frames of a full analysis get an analysis-size conversion (``VideoFrame.gray``/``rgb``: the swscale step).
 - ``throughput``: 20 clips (5 s 720x1280) scored with ``byteme score FOLDER --no-cache --json`` as a fresh process,
   in-process, with ``--workers 1`` and ``--workers 2``; clips per minute, start-up included.
@@ -54,6 +55,9 @@ CUT_EVERY_S = 4.0
 CAPTION_EVERY_S = 3.0
 CAPTIONS = ("WAIT FOR IT", "THIS CHANGED EVERYTHING", "3 TIPS FOR BETTER VIDEOS", "FOLLOW FOR MORE",
             "DAY 12 OF 30", "THE SECRET INGREDIENT", "WATCH TILL THE END", "LINK IN BIO")
+#: Decoder settings of the ``skip`` section: FFmpeg's ``skip_frame`` (frames not decoded) and ``skip_loop_filter``
+#: (every frame decoded, deblocking skipped on non-reference frames or on all of them).
+SKIP_MODES = ("DEFAULT", "NONREF", "NONKEY", "LOOPFILTER_NOREF", "LOOPFILTER_ALL")
 THROUGHPUT_CLIPS = 20
 THROUGHPUT_SIZE = (720, 1280)
 THROUGHPUT_S = 5.0
@@ -215,16 +219,20 @@ def section_skip(clips: list[Path]) -> list[dict]:
     rows = []
     for path in clips:
         row = {"clip": path.name}
-        for mode in ("DEFAULT", "NONREF", "NONKEY"):
-            t0 = time.perf_counter()
+        for mode in SKIP_MODES:
+            t0, c0 = time.perf_counter(), time.process_time()
             n = 0
             with av.open(str(path)) as c:
                 v = c.streams.video[0]
                 v.thread_type = "AUTO"
-                v.codec_context.skip_frame = mode
+                if mode.startswith("LOOPFILTER_"):  # every frame decoded, the deblocking filter skipped
+                    v.codec_context.options = {"skip_loop_filter": mode.split("_", 1)[1].lower()}
+                else:
+                    v.codec_context.skip_frame = mode
                 for _ in c.decode(v):
                     n += 1
-            row[mode] = {"frames": n, "s": round(time.perf_counter() - t0, 2), "load": loadavg()}
+            row[mode] = {"frames": n, "s": round(time.perf_counter() - t0, 2),
+                         "cpu_s": round(time.process_time() - c0, 2), "load": loadavg()}
         converted = set()
         gray, rgb = media.VideoFrame.gray, media.VideoFrame.rgb
 
@@ -242,8 +250,8 @@ def section_skip(clips: list[Path]) -> list[dict]:
         row["converted_frames"] = len(converted)
         row["frames"] = fv.events.get("frames_decoded")
         rows.append(row)
-        log(f"{path.name}: " + ", ".join(f"{m} {row[m]['frames']} frames {row[m]['s']} s (load {row[m]['load']})"
-                                          for m in ("DEFAULT", "NONREF", "NONKEY"))
+        log(f"{path.name}: " + ", ".join(f"{m} {row[m]['frames']} frames {row[m]['s']} s, {row[m]['cpu_s']} CPU-s "
+                                          f"(load {row[m]['load']})" for m in SKIP_MODES)
             + f"; analysis converts {row['converted_frames']} of {row['frames']} frames")
     return rows
 

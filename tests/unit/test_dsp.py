@@ -233,7 +233,7 @@ def test_spectral_shape_known_answers():
 
 def test_analysing_a_clip_imports_neither_librosa_nor_numba(clips, tmp_path):
     """End to end in a fresh process (default options: the optional transcript is off), on a clip with a beat so
-    that the rhythm, timbre and onset code all run."""
+    that the rhythm, timbre and onset code all run. Nor scipy.signal: its import cost ~1 s a process (issue 21)."""
     path = clips("dsp_music", audio="music", width=160, height=284, fps=15, duration_s=2.0)
     code = (
         "import sys\n"
@@ -242,9 +242,92 @@ def test_analysing_a_clip_imports_neither_librosa_nor_numba(clips, tmp_path):
         f"r = library.analyze({str(path)!r}, load_config(use_user_file=False))\n"
         "assert r.status == 'ok', r.error\n"
         "assert 'audio.beat_strength' in r.features.values and 'audio.mfcc_00_mean' in r.features.values\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('librosa', 'numba', 'llvmlite'))\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('librosa', 'numba', 'llvmlite')\n"
+        "             or m == 'scipy.signal' or m.startswith('scipy.signal.'))\n"
         "print(bad[:10]); sys.exit(1 if bad else 0)\n"
     )
     env = dict(os.environ, BYTEME_DATA_DIR=str(tmp_path))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --- scipy.signal's functions in numpy (issue 21: its import cost ~1 s a process) ---------------------------------------
+
+scipy_signal = pytest.importorskip("scipy.signal")
+
+
+def _noise(n: int, seed: int = 1) -> np.ndarray:
+    return (np.random.default_rng(seed).standard_normal(n) * 0.1).astype(np.float32)
+
+
+@pytest.mark.parametrize("m", [1, 2, 7, 512, 1001])
+def test_windows_equal_scipy(m):
+    for sym in (True, False):
+        assert np.array_equal(dsp.hann(m, sym=sym), scipy_signal.windows.hann(m, sym=sym))
+    np.testing.assert_allclose(dsp.kaiser(m, 5.0), scipy_signal.windows.kaiser(m, 5.0), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("up,down,n", [(1, 2, 48_000 * 3 + 7), (1, 6, 48_000 + 5), (4, 1, 4096 + 128), (1, 3, 4801),
+                                        (2, 3, 1001), (3, 1, 10), (1, 2, 1), (1, 6, 5), (4, 1, 1), (4, 1, 0),
+                                        (1, 2, 0)])
+def test_resample_poly_equals_scipy(up, down, n):
+    """scipy computes float32 input in float32; ours in float64: they differ by float32 rounding only."""
+    x = _noise(n)
+    ref = scipy_signal.resample_poly(x, up, down)
+    got = dsp.resample_poly(x, up, down)
+    assert got.dtype == ref.dtype and got.shape == ref.shape
+    if n == 0:
+        return
+    assert np.max(np.abs(got - ref)) <= 1e-6 * np.max(np.abs(ref))
+    x64 = x.astype(np.float64)
+    ref64 = scipy_signal.resample_poly(x64, up, down)
+    assert np.max(np.abs(dsp.resample_poly(x64, up, down) - ref64)) <= 1e-12 * np.max(np.abs(ref64))
+
+
+def test_k_weighting_as_fir_equals_the_biquads():
+    """The BS.1770 K-weighting run as its truncated impulse response (FFT convolution) against scipy's recursive
+    ``lfilter`` of the two biquads, in blocks as the loudness meter reads it."""
+    from engine.extractors.audio import levels
+
+    x = _noise(48_000 * 7)
+    x[48_000:96_000] *= 1e-4  # a quiet stretch: the error must stay small next to its own level too
+    ref = x.astype(np.float64)
+    for b, a in levels._k_stages(48_000):
+        ref = scipy_signal.lfilter(b, a, ref)
+    got = levels.k_weight(x, sr=48_000)
+    assert np.max(np.abs(got - ref)) <= 1e-12 * np.max(np.abs(ref))
+    quiet = slice(60_000, 96_000)  # past the loud stretch's decay into it
+    assert np.max(np.abs(got[quiet] - ref[quiet])) <= 1e-9 * np.max(np.abs(ref[quiet]))
+    idx = np.array([0, 1, 1000, 48_000, 100_000, 262_144, 262_145, len(x)])
+    energy = levels.kweighted_energy_at(x, sr=48_000, indices=idx, block=100_003)
+    want = np.concatenate(([0.0], np.cumsum(ref ** 2)))[idx]
+    np.testing.assert_allclose(energy, want, rtol=1e-12, atol=0)
+
+
+def test_fir_filter_equals_convolution_in_any_blocks():
+    h = np.random.default_rng(2).standard_normal(300)
+    x = _noise(200_000).astype(np.float64)
+    ref = np.convolve(x, h)[: len(x)]
+    np.testing.assert_allclose(dsp.fir_filter(h, x), ref, rtol=0, atol=1e-12)
+    parts = np.concatenate([dsp.fir_filter(h, x, s, s + 70_001) for s in range(0, len(x), 70_001)])
+    np.testing.assert_allclose(parts, ref, rtol=0, atol=1e-12)
+
+
+def test_iir_fir_refuses_an_unstable_filter():
+    with pytest.raises(ValueError):
+        dsp.iir_fir((((1.0,), (1.0, -1.0001)),))
+
+
+@pytest.mark.parametrize("nperseg", [4096, 1000, 513])
+def test_welch_equals_scipy(nperseg):
+    x = _noise(24_000 * 5)
+    f_ref, p_ref = scipy_signal.welch(x, fs=24_000, nperseg=nperseg, noverlap=nperseg // 2)
+    f, p = dsp.welch(x, fs=24_000, nperseg=nperseg, noverlap=nperseg // 2)
+    assert p.dtype == p_ref.dtype and p.shape == p_ref.shape
+    np.testing.assert_allclose(f, f_ref, rtol=1e-6)
+    np.testing.assert_allclose(p, p_ref, rtol=1e-5)
+
+
+def test_welch_of_nothing_is_empty():
+    f, p = dsp.welch(np.zeros(0, np.float32), fs=24_000, nperseg=4096)
+    assert f.size == p.size == 0

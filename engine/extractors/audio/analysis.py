@@ -29,7 +29,7 @@ import numpy as np
 
 from ...features import FeatureVector, MetricSpec
 from ... import dsp
-from ...dsp import resample_poly  # scipy imported on first use
+from ...dsp import resample_poly  # numpy (dsp), no scipy.signal import
 from . import levels as lv
 from ..base import FINDINGS, ClipContext, EventSpec, Extractor, register
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ...features import FeatureVector, MetricSpec
 from ... import dsp
-from ...dsp import minimum_filter1d, uniform_filter1d, welch  # scipy imported on first use
+from ...dsp import minimum_filter1d, uniform_filter1d, welch  # scipy.ndimage imported on first use
 from .analysis import FRAMES_PER_BLOCK, HOP, ANALYSIS_RATE_HZ, AudioAnalysis, usable
 from ..base import ClipContext, EventSpec, Extractor, register
 
@@ -184,17 +184,18 @@ def mains_hum(y: np.ndarray, *, sr: int, programme_power: float) -> tuple[float,
     return best
 
 
-#: Welch segments (4 s each, half overlapping) averaged per call of ``scipy.signal.welch``: scipy holds every
-#: segment's spectrum in complex128 at once (0.46 GB for 10 minutes at 24 kHz); 16 at a time is ~25 MB.
+#: Welch segments (4 s each, half overlapping) averaged per call of ``dsp.welch``: scipy.signal.welch, used here
+#: before, held every segment's spectrum in complex128 at once (0.46 GB for 10 minutes at 24 kHz); 16 at a time
+#: is ~25 MB.
 WELCH_SEGMENTS_PER_BLOCK = 16
 
 
 def _welch_mean(y: np.ndarray, *, fs: float, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
-    """``scipy.signal.welch(y, fs, nperseg=nperseg, noverlap=nperseg // 2)`` (Hann, mean of the segments'
-    periodograms), ``WELCH_SEGMENTS_PER_BLOCK`` segments at a time. A signal of up to that many segments (66 s at
-    4 s segments) gives scipy's numbers exactly; a longer one the mean of the blocks' means weighted by their
-    segment counts, which differs from scipy's in the last bits only (relative ~1e-7: each block's mean is
-    rounded to float32 as scipy rounds its result)."""
+    """``dsp.welch(y, fs, nperseg=nperseg, noverlap=nperseg // 2)`` (as scipy.signal.welch: Hann, mean of the
+    segments' periodograms), ``WELCH_SEGMENTS_PER_BLOCK`` segments at a time. A signal of up to that many segments
+    (66 s at 4 s segments) gives one call's numbers; a longer one the mean of the blocks' means weighted by their
+    segment counts, which differs in the last bits only (relative ~1e-7: each block's mean is rounded to float32,
+    as scipy rounds its result)."""
     noverlap = nperseg // 2
     hop = nperseg - noverlap
     n_seg = (len(y) - noverlap) // hop

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from ...dsp import lfilter, resample_poly  # scipy imported on first use
+from ...dsp import fir_filter, iir_fir, resample_poly  # numpy only: no scipy.signal import (issue 21)
 
 # --- BS.1770-4 constants -------------------------------------------------------------------------------------
 #: BS.1770-4 Table 1: pre-filter (high shelf, +4 dB above ~1.5 kHz) at 48 kHz.
@@ -81,17 +81,21 @@ def _k_stages(sr: int) -> tuple:
     return tuple((f.b, f.a) for f in pyloudnorm.Meter(sr)._filters.values())
 
 
+def _k_fir(sr: int) -> np.ndarray:
+    """The K-weighting cascade as one FIR filter: its impulse response (``dsp.iir_fir``, kept to 1e-20 of its
+    peak), so the filter runs as an FFT convolution without scipy.signal. Outputs match ``scipy.signal.lfilter``
+    of the two biquads within 3e-13 of the peak (tests/unit/test_dsp.py: 1e-12 asserted)."""
+    return iir_fir(tuple((tuple(map(float, b)), tuple(map(float, a))) for b, a in _k_stages(sr)))
+
+
 def k_weight(y: np.ndarray, *, sr: int) -> np.ndarray:
     """K-weighted copy of mono ``y`` (BS.1770-4), float64 [shape=(n,)]."""
-    x = np.asarray(y, dtype=np.float64)
-    for b, a in _k_stages(sr):
-        x = lfilter(b, a, x)
-    return x
+    return fir_filter(_k_fir(sr), y)
 
 
 #: The K-weighted signal and its running energy are computed in blocks of this many samples (5.5 s at 48 kHz,
 #: 2 MB per float64 block) and never held whole: a 10-minute clip's K-weighted copy and its cumulative sum would
-#: be 230 MB each (float64). The filter state is carried from block to block, so the numbers are bit-identical.
+#: be 230 MB each (float64). Each block is filtered from the samples before it, so the numbers do not depend on it.
 ENERGY_BLOCK_SAMPLES = 1 << 18
 
 
@@ -101,23 +105,20 @@ def kweighted_energy_at(y: np.ndarray, *, sr: int, indices: np.ndarray,
     [shape=(len(indices),)].
 
     ``indices`` : int [shape=(m,)], sorted, each in 0..len(y). The same numbers, bit for bit, as
-    ``np.concatenate(([0.0], np.cumsum(k_weight(y, sr=sr) ** 2)))[indices]``: the biquads run block by block with
-    their state carried over (``lfilter(zi=...)``), and each block's cumulative sum starts from the previous block's
-    total added to its first sample, the same sequence of additions as one ``np.cumsum``.
+    ``np.concatenate(([0.0], np.cumsum(k_weight(y, sr=sr) ** 2)))[indices]``: each block is filtered from the
+    samples before it (``dsp.fir_filter``), and each block's cumulative sum starts from the previous block's total
+    added to its first sample, the same sequence of additions as one ``np.cumsum``.
     """
     idx = np.asarray(indices, dtype=np.int64)
     out = np.zeros(len(idx))
-    stages = _k_stages(sr)
-    state = [np.zeros(max(len(a), len(b)) - 1) for b, a in stages]
+    h = _k_fir(sr)
     carry = 0.0
     n = len(y)
     # indices k in (start, stop] read the cumulative sum at position k - 1 of this block; index 0 reads 0.
     lo = int(np.searchsorted(idx, 1))
     for start in range(0, n, block):
         stop = min(n, start + block)
-        x = np.asarray(y[start:stop], dtype=np.float64)
-        for i, (b, a) in enumerate(stages):
-            x, state[i] = lfilter(b, a, x, zi=state[i])
+        x = fir_filter(h, y, start, stop)
         x *= x
         x[0] += carry
         np.cumsum(x, out=x)

@@ -20,7 +20,7 @@ import base64
 import math
 
 import numpy as np
-from ...dsp import maximum_filter, resample_poly  # scipy imported on first use
+from ...dsp import maximum_filter, resample_poly  # scipy.ndimage on first use; resample_poly numpy
 from ...features import FeatureVector
 from ..base import ClipContext, EventSpec, Extractor, register
 
