@@ -232,10 +232,11 @@ class _Frame:
 
 def _chosen(frames, settle):
     cfg = load_config(use_user_file=False)
-    ctx = ClipContext(path=None, info=type("I", (), {"has_video": True})(), config=cfg, options={})
+    ctx = ClipContext(path=None, info=type("I", (), {"has_video": True, "duration_s": 5.0})(), config=cfg, options={})
     e = OnScreenText()
     e.begin(ctx)
     e.active, e.settle = True, settle  # frame choice only: no OCR engine needed
+    e.early_off = True  # and no reading while "decoding"
     for f in frames:
         e.on_frame(f, ctx)
     return [(round(t, 2), reason) for t, _, reason in e.candidates]
