@@ -354,3 +354,76 @@ def test_a_rapidocr_with_other_steps_is_read_whole():
     assert reader.read(img) == answer and not reader.steps
     assert reader.read(img) == answer  # the same picture: the last reading, no call
     assert OtherVersion.calls == 1 and reader.work["same_picture"] == 1
+
+
+def _read_paced(path, cfg, catch_up_until_s, hide_duration=False):
+    """The OCR extractor alone on ``path``; after each decoded frame before ``catch_up_until_s`` the reading thread
+    is given time to read every frame kept so far, and from then on it is given no new frame (so what it reads
+    during the decode is set by the test, not by the machine's speed). ``hide_duration``: the extractor does not
+    know the clip's duration while it decodes (so it cannot project how many frames it will keep). Returns the
+    features and the thread's readings (``{frame index: reading}``, before finish() used or dropped them)."""
+    import copy
+
+    info = probe(path)
+    ctx = ClipContext(path=path, info=copy.copy(info), config=cfg, options={})
+    if hide_duration:
+        ctx.info.duration_s = 0.0
+    e = OnScreenText()
+    e.begin(ctx)
+
+    def on_frame(f):
+        e.early_off = e.early_off or f.t_s >= catch_up_until_s
+        e.on_frame(f, ctx)
+        early = e._early
+        give_up = 600  # x 0.05 s: a stuck thread fails the count assertions below instead of hanging the suite
+        while f.t_s < catch_up_until_s and early is not None and len(early.raws) < early.allowed and give_up:
+            import time
+
+            time.sleep(0.05)
+            give_up -= 1
+
+    decode(path, info, on_frame=on_frame)
+    early = dict(e._early.raws) if e._early is not None else {}
+    ctx.info.duration_s = info.duration_s
+    fv = FeatureVector()
+    e.finish(ctx, fv)
+    return fv, early
+
+
+def test_reading_during_the_decode_reads_what_reading_after_it_reads(ocr_clip, monkeypatch):
+    """READ_DURING_DECODE: however far the reading thread got while the clip decoded (nothing, half the clip, all
+    of it), the frames read, the lines, the OCR work and every metric are those of reading everything in finish()."""
+    pytest.importorskip("rapidocr_onnxruntime")
+    cfg = load_config(use_user_file=False)
+    monkeypatch.setattr(ocr, "READ_DURING_DECODE", False)
+    after, _ = _read_paced(ocr_clip, cfg, 0.0)
+    assert after.events["text.ocr_read_during_decode"] == 0
+    monkeypatch.setattr(ocr, "READ_DURING_DECODE", True)
+    n = len(after.text["ocr_frames_s"])
+    for until_s, early_read in ((0.0, None), (DUR / 2, "some"), (DUR + 1, n)):
+        fv, _ = _read_paced(ocr_clip, cfg, until_s)
+        assert fv.text["ocr"] == after.text["ocr"] and fv.text["ocr_frames_s"] == after.text["ocr_frames_s"]
+        assert fv.events["text.ocr_work"] == after.events["text.ocr_work"]
+        assert {k: v for k, v in fv.values.items() if k.startswith("text.")} == \
+            {k: v for k, v in after.values.items() if k.startswith("text.")}
+        got = fv.events["text.ocr_read_during_decode"]
+        if early_read == "some":
+            assert 0 < got < n
+        elif early_read is not None:
+            assert got == n
+
+
+def test_early_readings_are_dropped_when_a_sample_is_read(ocr_clip, monkeypatch):
+    """More frames kept than ``ocr_read_frames``: finish() reads its even sample afresh (what was read during the
+    decode, in another order, is not used), the same as reading only in finish()."""
+    pytest.importorskip("rapidocr_onnxruntime")
+    cfg = load_config(use_user_file=False)
+    cfg["text"]["ocr_read_frames"] = 2
+    monkeypatch.setattr(ocr, "READ_DURING_DECODE", False)
+    after, _ = _read_paced(ocr_clip, cfg, 0.0)
+    monkeypatch.setattr(ocr, "READ_DURING_DECODE", True)
+    fv, early = _read_paced(ocr_clip, cfg, DUR + 1, hide_duration=True)  # read until more than 2 were kept
+    assert sorted(early) == [0, 1]  # the first two kept frames were read during the decode ...
+    assert len(after.text["ocr_frames_s"]) == 2 and fv.events["text.ocr_read_during_decode"] == 0  # ... and dropped
+    assert fv.text["ocr"] == after.text["ocr"] and fv.text["ocr_frames_s"] == after.text["ocr_frames_s"]
+    assert fv.events["text.ocr_work"] == after.events["text.ocr_work"]

@@ -130,6 +130,10 @@ READ_DURING_DECODE = True
 #: ``finish()``, e.g. a broken file, must not leave it behind); the next kept frame starts it again. Longer than a
 #: frame gap of the scan (``1 / ocr_scan_fps``) plus a slow decode of it, so it rarely restarts within a clip.
 READER_IDLE_EXIT_S = 2.0
+#: How often a waiting reading thread looks at the clip's cancel event. The threads are not daemons: a process that
+#: exits (Ctrl-C, a failed clip) waits for them, so ONNX Runtime is never torn down under a running read; they end
+#: within one frame's read plus this.
+READER_POLL_S = 0.25
 
 _ENGINE = None
 _ENGINE_KEY = None
@@ -156,6 +160,22 @@ def get_engine(threads: int = 1, det_limit_px: int = 640):
                                intra_op_num_threads=key[0], inter_op_num_threads=1, print_verbose=False)
             _ENGINE_KEY = key
         return _ENGINE
+
+
+def warm_engine(threads: int = 1, det_limit_px: int = 640) -> None:
+    """Create the process's RapidOCR instance in a thread of low priority, unless it exists: the first clip of a
+    process then loads the models while it decodes, not after (``get_engine`` waits for this if it is not done)."""
+    if _ENGINE is not None and _ENGINE_KEY == (int(threads), DET_LIMIT_TYPE, int(det_limit_px)):
+        return
+
+    def run():
+        lower_thread_priority()
+        try:
+            get_engine(threads, det_limit_px)
+        except Exception:
+            pass  # finish() creates it again and says why it could not
+
+    threading.Thread(target=run, name="byteme-ocr-load", daemon=False).start()  # not a daemon: see READER_POLL_S
 
 
 def same_pixels(a: np.ndarray | None, b: np.ndarray | None) -> bool:
@@ -257,7 +277,7 @@ class _EarlyReader:
                 return
             self.allowed = max(self.allowed, n)
             if self.thread is None:
-                self.thread = threading.Thread(target=self._run, name="byteme-ocr", daemon=True)
+                self.thread = threading.Thread(target=self._run, name="byteme-ocr", daemon=False)  # not a daemon: see READER_POLL_S
                 self.thread.start()
             self.cv.notify()
 
@@ -270,6 +290,9 @@ class _EarlyReader:
             thread.join()
         return None if self.failed or self.reader is None else self
 
+    def _cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
     def _run(self) -> None:
         lower_thread_priority()
         try:
@@ -277,11 +300,14 @@ class _EarlyReader:
                 self.reader = _Reader(get_engine(self.threads, self.det_limit_px), REUSE_READINGS)
             while True:
                 with self.cv:
-                    while len(self.raws) >= self.allowed and not self.stopped:
-                        if not self.cv.wait(READER_IDLE_EXIT_S) and len(self.raws) >= self.allowed:
+                    idle_s = 0.0
+                    while len(self.raws) >= self.allowed and not self.stopped and not self._cancelled():
+                        if idle_s >= READER_IDLE_EXIT_S:
                             self.thread = None  # idle: end; allow() starts a new thread
                             return
-                    if self.stopped or (self.cancel is not None and self.cancel.is_set()):
+                        self.cv.wait(READER_POLL_S)
+                        idle_s += READER_POLL_S
+                    if self.stopped or self._cancelled():
                         self.thread = None
                         return
                     i = len(self.raws)
@@ -530,6 +556,8 @@ class OnScreenText(Extractor):
         elif not ctx.info.has_video:
             self.status = "On-screen text was not read: the file has no video."
         self.active = self.status is None
+        if self.active and READ_DURING_DECODE:
+            warm_engine(int(cfg["ocr_threads"]), max(64, int(cfg["ocr_long_side_px"])))
         self.candidates: list[tuple[float, np.ndarray, str]] = []
         self.next_scan = 0.0
         self.min_gap = 1.0 / max(0.1, float(cfg["ocr_max_fps"]))
