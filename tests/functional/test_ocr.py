@@ -2,6 +2,7 @@
 across frames, the bottom unsafe zone is flagged; frame choice and bookkeeping are checked without OCR."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -427,3 +428,42 @@ def test_early_readings_are_dropped_when_a_sample_is_read(ocr_clip, monkeypatch)
     assert len(after.text["ocr_frames_s"]) == 2 and fv.events["text.ocr_read_during_decode"] == 0  # ... and dropped
     assert fv.text["ocr"] == after.text["ocr"] and fv.text["ocr_frames_s"] == after.text["ocr_frames_s"]
     assert fv.events["text.ocr_work"] == after.events["text.ocr_work"]
+
+
+def test_the_detector_runs_again_only_where_text_may_be_new():
+    """DETECT_NEW_TEXT_ONLY: a frame kept for a changed mask is read in the last detection's boxes when the mask
+    changed only inside them; a change outside them, another reason to keep the frame, or ``ocr_refresh_s`` since
+    the last detection, and the detector runs."""
+    gray_shape = (640, 360)
+    grid = (math.ceil(gray_shape[0] / 2 / ocr.CELL_PX), math.ceil(gray_shape[1] / 2 / ocr.CELL_PX))
+    cell_px = 2 * ocr.CELL_PX  # a mask cell in the 360x640 image's pixels
+    base = np.zeros(grid, bool)
+    base[3, 2:6] = True  # a caption's cells
+    box = np.array([[2 * cell_px, 3 * cell_px], [6 * cell_px, 3 * cell_px], [6 * cell_px, 4 * cell_px],
+                    [2 * cell_px, 4 * cell_px]], np.float32)
+    reader = ocr._Reader(engine=None, reuse=True, refresh_s=3.0)
+    reader.new_text_only = True
+    img = np.zeros(gray_shape, np.uint8)
+    reader.last_det = (ocr.FrameHint(1.0, "first", base.copy(), gray_shape), img.shape, [box])
+
+    def hint(t_s, mask, reason="text changed"):
+        return ocr.FrameHint(t_s, reason, mask, gray_shape)
+
+    inside = base.copy()
+    inside[3, 4] = False  # part of the caption changed
+    outside = base.copy()
+    outside[15, 3] = True  # a word-like cluster lower down
+    vanished = np.zeros(grid, bool)
+    vanished[15, 3] = True
+    reader.last_det[0].mask[15, 3] = True  # ... that was there at the detection and went away
+    assert reader._boxes_still_hold(img, hint(1.5, inside | vanished))
+    assert reader._boxes_still_hold(img, hint(1.5, base | vanished))
+    assert not reader._boxes_still_hold(img, hint(1.5, base))  # the cell outside the box changed (vanished)
+    reader.last_det[0].mask[15, 3] = False
+    assert not reader._boxes_still_hold(img, hint(1.5, outside))  # appeared outside the box
+    assert not reader._boxes_still_hold(img, hint(1.5, inside, reason="cut"))
+    assert not reader._boxes_still_hold(img, hint(1.5, inside, reason="refresh"))
+    assert not reader._boxes_still_hold(img, hint(4.0, inside))  # ocr_refresh_s since the last detection
+    assert not reader._boxes_still_hold(img, None)
+    reader.new_text_only = False
+    assert not reader._boxes_still_hold(img, hint(1.5, inside))

@@ -122,6 +122,14 @@ REUSE_READINGS = True
 #: test clips, 99.9th percentile 5 levels); a changed letter changes hundreds of pixels of its box by 50 or more.
 SAME_PIXEL_LEVELS = 8
 SAME_PIXELS_SHARE = 0.002
+#: The detector (two thirds of OCR's time: ~50 ms of CPU a 360x640 frame, against ~30 ms to recognise a caption)
+#: runs only where text may be new. A frame kept because its text mask changed ("text changed") is read in the
+#: boxes of the last detection, without detecting again, when its mask has no word-like cell that was not lit at
+#: that detection outside those boxes (text that vanished, changed in place or stayed is read there; text that
+#: appeared or moved elsewhere is detected). A frame kept for another reason (first, cut, refresh), and any frame
+#: once ``ocr_refresh_s`` has passed since the last detection, is detected in full: text the mask cannot see is
+#: found as often as before the issue. False: every frame not a same picture is detected.
+DETECT_NEW_TEXT_ONLY = True
 #: Read the kept frames while the clip decodes, in a thread of lower priority than the decoder (issue 21: OCR in
 #: ``finish()`` came after the last frame, on one core, while the decoder leaves about half a core idle on this
 #: 2-core machine). False: everything is read in ``finish()``; the lines are the same either way (tested).
@@ -185,6 +193,16 @@ def same_pixels(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     return np.count_nonzero(cv2.absdiff(a, b) > SAME_PIXEL_LEVELS) <= SAME_PIXELS_SHARE * a.size
 
 
+class FrameHint:
+    """What the frame choice knew of a kept frame: its time, why it was kept, its text mask and the size of the
+    luma the mask was computed on."""
+
+    __slots__ = ("t_s", "reason", "mask", "gray_shape")
+
+    def __init__(self, t_s: float, reason: str, mask: np.ndarray, gray_shape: tuple):
+        self.t_s, self.reason, self.mask, self.gray_shape = t_s, reason, mask, gray_shape
+
+
 class _Reader:
     """RapidOCR on a sequence of frames in time order, without reading again what it just read
     (``REUSE_READINGS``). ``read(img)`` returns what ``engine(img, use_cls=False)[0]`` returns:
@@ -194,43 +212,74 @@ class _Reader:
     _STEPS = ("preprocess", "maybe_add_letterbox", "auto_text_det", "get_crop_img_list", "text_rec",
               "_get_origin_points", "filter_result")
 
-    def __init__(self, engine, reuse: bool = True):
-        self.engine, self.reuse = engine, reuse
+    def __init__(self, engine, reuse: bool = True, refresh_s: float = DEFAULTS["ocr_refresh_s"]):
+        self.engine, self.reuse, self.refresh_s = engine, reuse, float(refresh_s)
+        self.new_text_only = DETECT_NEW_TEXT_ONLY
         self.steps = reuse and all(hasattr(engine, a) for a in self._STEPS)
         self.last_img = None
         self.last_raw = None
         self.last_crops: list[tuple[np.ndarray, tuple]] = []  # (crop, recognition) of the last frame read
-        self.work = {"frames": 0, "same_picture": 0, "detected": 0, "boxes": 0, "boxes_reused": 0}
+        self.last_det = None  # (hint, image shape, boxes) of the last detection (DETECT_NEW_TEXT_ONLY)
+        self.work = {"frames": 0, "same_picture": 0, "detected": 0, "boxes_only": 0, "boxes": 0, "boxes_reused": 0}
 
-    def read(self, img: np.ndarray):
+    def read(self, img: np.ndarray, hint: "FrameHint | None" = None):
+        """``hint``: why the frame was kept and its text mask (``DETECT_NEW_TEXT_ONLY``); None: detect."""
         self.work["frames"] += 1
         if self.reuse and same_pixels(img, self.last_img):
             self.work["same_picture"] += 1
             return self.last_raw  # last_img stays the frame actually read: no drift through a slow change
-        self.work["detected"] += 1
         raw = None
         if self.steps:
             try:
-                raw = self._read_steps(img)
+                raw = self._read_steps(img, hint)
             except (TypeError, ValueError, AttributeError, KeyError):
                 # another RapidOCR version with other steps: read whole from now on (no box reuse), same lines
                 self.steps = False
                 self.last_crops = []
         if not self.steps:
+            self.work["detected"] += 1
             raw = self.engine(img, use_cls=False)[0]
         self.last_img, self.last_raw = img, raw
         return raw
 
-    def _read_steps(self, img: np.ndarray):
+    def _boxes_still_hold(self, img: np.ndarray, hint: "FrameHint | None") -> bool:
+        """DETECT_NEW_TEXT_ONLY: may this frame be read in the last detection's boxes?"""
+        if not (self.reuse and self.new_text_only and hint is not None and self.last_det is not None):
+            return False
+        ref, shape, boxes = self.last_det
+        if hint.reason != "text changed" or img.shape != shape or hint.mask.shape != ref.mask.shape \
+                or hint.t_s - ref.t_s >= self.refresh_s:
+            return False
+        new = hint.mask ^ ref.mask
+        if not new.any():
+            return True
+        cell_h = 2 * CELL_PX * shape[0] / ref.gray_shape[0]  # a mask cell in this image's pixels
+        cell_w = 2 * CELL_PX * shape[1] / ref.gray_shape[1]
+        for b in boxes:
+            x0, y0 = np.min(b, axis=0)
+            x1, y1 = np.max(b, axis=0)
+            new[max(0, int(y0 // cell_h)):int(math.ceil(y1 / cell_h)),
+                max(0, int(x0 // cell_w)):int(math.ceil(x1 / cell_w))] = False
+        return not new.any()
+
+    def _read_steps(self, img: np.ndarray, hint: "FrameHint | None" = None):
         """RapidOCR's own ``__call__`` (det, crops, rec; no classifier) with the recognition of a crop that matches a
-        crop of the last frame read taken from there."""
+        crop of the last frame read taken from there, and the detection of the last detected frame when no text
+        can be new here (``DETECT_NEW_TEXT_ONLY``)."""
         e = self.engine
         raw_h, raw_w = img.shape[:2]
         im = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else img
         im, ratio_h, ratio_w = e.preprocess(im)
         op = {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}}
         im, op = e.maybe_add_letterbox(im, op)
-        boxes, _ = e.auto_text_det(im)
+        padded = any(op.get("padding_1", {}).values())
+        if not padded and self._boxes_still_hold(img, hint):
+            self.work["boxes_only"] += 1
+            boxes = self.last_det[2] if len(self.last_det[2]) else None
+        else:
+            self.work["detected"] += 1
+            boxes, _ = e.auto_text_det(im)
+            self.last_det = (hint, img.shape, boxes if boxes is not None else []) if hint is not None else None
         if boxes is None:
             self.last_crops = []
             return None
@@ -260,8 +309,10 @@ class _EarlyReader:
     read for ``READER_IDLE_EXIT_S`` (``allow`` starts it again) or when ``cancel`` is set; an error in it ends it
     quietly (``finish()`` reads the rest and meets the error itself)."""
 
-    def __init__(self, candidates: list, threads: int, det_limit_px: int, cancel: threading.Event | None):
-        self.candidates, self.threads, self.det_limit_px, self.cancel = candidates, threads, det_limit_px, cancel
+    def __init__(self, candidates: list, hints: list, threads: int, det_limit_px: int, refresh_s: float,
+                 cancel: threading.Event | None):
+        self.candidates, self.hints, self.cancel = candidates, hints, cancel
+        self.threads, self.det_limit_px, self.refresh_s = threads, det_limit_px, refresh_s
         self.reader: _Reader | None = None
         self.raws: dict[int, object] = {}
         self.seconds = 0.0
@@ -297,7 +348,7 @@ class _EarlyReader:
         lower_thread_priority()
         try:
             if self.reader is None:
-                self.reader = _Reader(get_engine(self.threads, self.det_limit_px), REUSE_READINGS)
+                self.reader = _Reader(get_engine(self.threads, self.det_limit_px), REUSE_READINGS, self.refresh_s)
             while True:
                 with self.cv:
                     idle_s = 0.0
@@ -311,9 +362,9 @@ class _EarlyReader:
                         self.thread = None
                         return
                     i = len(self.raws)
-                    img = self.candidates[i][1]
+                    img, hint = self.candidates[i][1], self.hints[i]
                 t0 = time.monotonic()
-                raw = self.reader.read(img)
+                raw = self.reader.read(img, hint)
                 self.seconds += time.monotonic() - t0
                 self.raws[i] = raw
         except Exception:
@@ -559,6 +610,7 @@ class OnScreenText(Extractor):
         if self.active and READ_DURING_DECODE:
             warm_engine(int(cfg["ocr_threads"]), max(64, int(cfg["ocr_long_side_px"])))
         self.candidates: list[tuple[float, np.ndarray, str]] = []
+        self.hints: list[FrameHint] = []  # one per candidate
         self.next_scan = 0.0
         self.min_gap = 1.0 / max(0.1, float(cfg["ocr_max_fps"]))
         self.scan_step = 1.0 / max(0.1, float(cfg["ocr_scan_fps"]))
@@ -622,10 +674,12 @@ class OnScreenText(Extractor):
         if reason is None:
             return
         self.candidates.append((frame.t_s, self._ocr_image(frame), reason))
+        self.hints.append(FrameHint(frame.t_s, reason, mask, gray.shape))
         self.last_mask = mask
         self.last_t = frame.t_s
         if len(self.candidates) > int(self.cfg["ocr_max_frames"]):
             self.candidates = self.candidates[::2]
+            self.hints = self.hints[::2]
             self.min_gap *= 2
             if self._early is not None:
                 self._early.stop()  # the frames moved: finish() reads its sample afresh
@@ -647,8 +701,9 @@ class OnScreenText(Extractor):
         if n > limit or projected > limit:
             return
         if self._early is None:
-            self._early = _EarlyReader(self.candidates, int(self.cfg["ocr_threads"]),
-                                       max(64, int(self.cfg["ocr_long_side_px"])), ctx.cancel)
+            self._early = _EarlyReader(self.candidates, self.hints, int(self.cfg["ocr_threads"]),
+                                       max(64, int(self.cfg["ocr_long_side_px"])), float(self.cfg["ocr_refresh_s"]),
+                                       ctx.cancel)
         self._early.allow(n)
 
     # --- reading them, after decoding ---
@@ -676,10 +731,11 @@ class OnScreenText(Extractor):
         reader = None
         early_s = 0.0
         if early is not None and n <= read_limit and early.reader.reuse == REUSE_READINGS \
+                and early.reader.new_text_only == DETECT_NEW_TEXT_ONLY \
                 and early.reader.engine is engine:
             # Every kept frame is read, in time order: the thread read the first ones as finish() would have.
             raws, reader, early_s = dict(early.raws), early.reader, early.seconds
-        reader = reader or _Reader(engine, REUSE_READINGS)
+        reader = reader or _Reader(engine, REUSE_READINGS, float(self.cfg["ocr_refresh_s"]))
         self.read_early = len(raws)
         results: dict[int, list[dict]] = {}
         # In time order, so that each frame is compared with the one read before it (the set read is the same).
@@ -689,7 +745,8 @@ class OnScreenText(Extractor):
 
                 raise Cancelled()  # the user's cancel, or the clip's time limit: the clip fails, never half-read
             t, img, _ = self.candidates[idx]
-            raw = raws[idx] if idx in raws else reader.read(img)
+            hint = self.hints[idx] if idx < len(self.hints) else None
+            raw = raws[idx] if idx in raws else reader.read(img, hint)
             h, w = img.shape[:2]
             lines = []
             for box, text, conf in raw or []:
@@ -704,7 +761,7 @@ class OnScreenText(Extractor):
         duration = float(ctx.info.duration_s or (ctx.frame_times_s[-1] if ctx.frame_times_s else 0.0))
         lines = build_lines([(self.candidates[i][0], results[i]) for i in read], duration)
         fv.text["ocr_frames_s"] = [round(self.candidates[i][0], 3) for i in read]
-        self.candidates = []  # free the frames
+        self.candidates, self.hints = [], []  # free the frames
         fv.text["ocr"] = [[ln["start_s"], ln["text"], ln["box"], ln["end_s"]] for ln in lines]
         fv.text["ocr_status"] = f"Read {len(read)} of {n} chosen frames (at most {read_limit})."
         # timings for benchmarks, never scored: reading time (in the thread and here), frames read before finish()
