@@ -12,8 +12,10 @@ OCR is the costly part of the text modality, so frames are chosen cheaply while 
 
 At most ``ocr_read_frames`` of the kept frames are read, picked in coverage order (first, last,
 middle, quarters, ... so a clip with more kept frames than that still gets an even sample) at ``ocr_long_side_px``,
-in time order: a frame with the same picture as the last one read gets its reading, and a text box with the same
-pixels as one of the last frame read keeps the words read there (``REUSE_READINGS``; ``text.ocr_work`` counts it).
+in time order: a frame with the same picture as the last one read gets its reading, a text box with the same
+pixels as one of the last frame read keeps the words read there (``REUSE_READINGS``), and a frame kept because its
+text changed only inside the last detection's boxes is read in those boxes without running the detector again
+(``DETECT_NEW_TEXT_ONLY``); ``text.ocr_work`` counts each.
 Reading starts while the clip still decodes (``READ_DURING_DECODE``): a thread of low priority reads the kept
 frames in time order as they come, on the cores the decoder leaves idle, and ``finish()`` reads what is left. As
 long as the clip cannot keep more than ``ocr_read_frames`` frames (projected from the frames kept so far), every
@@ -197,7 +199,7 @@ class FrameHint:
     """What the frame choice knew of a kept frame: its time, why it was kept, its text mask and the size of the
     luma the mask was computed on."""
 
-    __slots__ = ("t_s", "reason", "mask", "gray_shape")
+    __slots__ = ("gray_shape", "mask", "reason", "t_s")
 
     def __init__(self, t_s: float, reason: str, mask: np.ndarray, gray_shape: tuple):
         self.t_s, self.reason, self.mask, self.gray_shape = t_s, reason, mask, gray_shape
@@ -222,7 +224,7 @@ class _Reader:
         self.last_det = None  # (hint, image shape, boxes) of the last detection (DETECT_NEW_TEXT_ONLY)
         self.work = {"frames": 0, "same_picture": 0, "detected": 0, "boxes_only": 0, "boxes": 0, "boxes_reused": 0}
 
-    def read(self, img: np.ndarray, hint: "FrameHint | None" = None):
+    def read(self, img: np.ndarray, hint: FrameHint | None = None):
         """``hint``: why the frame was kept and its text mask (``DETECT_NEW_TEXT_ONLY``); None: detect."""
         self.work["frames"] += 1
         if self.reuse and same_pixels(img, self.last_img):
@@ -242,7 +244,7 @@ class _Reader:
         self.last_img, self.last_raw = img, raw
         return raw
 
-    def _boxes_still_hold(self, img: np.ndarray, hint: "FrameHint | None") -> bool:
+    def _boxes_still_hold(self, img: np.ndarray, hint: FrameHint | None) -> bool:
         """DETECT_NEW_TEXT_ONLY: may this frame be read in the last detection's boxes?"""
         if not (self.reuse and self.new_text_only and hint is not None and self.last_det is not None):
             return False
@@ -262,7 +264,7 @@ class _Reader:
                 max(0, int(x0 // cell_w)):int(math.ceil(x1 / cell_w))] = False
         return not new.any()
 
-    def _read_steps(self, img: np.ndarray, hint: "FrameHint | None" = None):
+    def _read_steps(self, img: np.ndarray, hint: FrameHint | None = None):
         """RapidOCR's own ``__call__`` (det, crops, rec; no classifier) with the recognition of a crop that matches a
         crop of the last frame read taken from there, and the detection of the last detected frame when no text
         can be new here (``DETECT_NEW_TEXT_ONLY``)."""
@@ -332,7 +334,7 @@ class _EarlyReader:
                 self.thread.start()
             self.cv.notify()
 
-    def stop(self) -> "_EarlyReader | None":
+    def stop(self) -> _EarlyReader | None:
         with self.cv:
             self.stopped = True
             self.cv.notify()
@@ -573,9 +575,10 @@ class OnScreenText(Extractor):
         EventSpec("text.ocr_read_during_decode", "frames",
                   "Frames read while the clip decoded (the rest were read after it); depends on the machine's "
                   "speed, the readings do not."),
-        EventSpec("text.ocr_work", "{frames, same_picture, detected, boxes, boxes_reused}",
+        EventSpec("text.ocr_work", "{frames, same_picture, detected, boxes_only, boxes, boxes_reused}",
                   "OCR work: frames read, frames given the last reading (same picture), frames through the "
-                  "detector, text boxes found and boxes whose words were reused (same pixels at the same place)."),
+                  "detector, frames read in the last detection's boxes (text changed only there), text boxes "
+                  "read and boxes whose words were reused (same pixels at the same place)."),
         EventSpec("text.onscreen_screens", "[{start_s, end_s, words, wps}]", "Reading rate of each screen of text."),
         EventSpec("text.unsafe_text", "[{start_s, end_s, text, zone, box}]",
                   "Lines in a zone the platform's buttons and captions cover."),
