@@ -126,11 +126,14 @@ SAME_PIXEL_LEVELS = 8
 SAME_PIXELS_SHARE = 0.002
 #: The detector (two thirds of OCR's time: ~50 ms of CPU a 360x640 frame, against ~30 ms to recognise a caption)
 #: runs only where text may be new. A frame kept because its text mask changed ("text changed") is read in the
-#: boxes of the last detection, without detecting again, when its mask has no word-like cell that was not lit at
-#: that detection outside those boxes (text that vanished, changed in place or stayed is read there; text that
-#: appeared or moved elsewhere is detected). A frame kept for another reason (first, cut, refresh), and any frame
-#: once ``ocr_refresh_s`` has passed since the last detection, is detected in full: text the mask cannot see is
-#: found as often as before the issue. False: every frame not a same picture is detected.
+#: boxes of the last detection, without detecting again, when its mask differs from the mask at that detection only
+#: in cells inside those boxes (text that changed in place, vanished or stayed is read there; a cell that lit up or
+#: went dark outside them means text may have appeared there, and the detector runs). A frame kept for another
+#: reason (first, cut, refresh), and any frame once ``ocr_refresh_s`` has passed since the last detection, is
+#: detected in full. Measured with scripts/ocr_tolerance.py: the three OCR metrics identical on the 13 clips of
+#: ../shared/realclips (1 of 175 frames read in its boxes) and on the 15 s / 60 s benchmark clips (4 of 14, 13 of
+#: 40); counting only cells that lit up lost a label the mask cannot see on one real clip (docs/BENCHMARKS.md).
+#: False: every frame not a same picture is detected.
 DETECT_NEW_TEXT_ONLY = True
 #: Read the kept frames while the clip decodes, in a thread of lower priority than the decoder (issue 21: OCR in
 #: ``finish()`` came after the last frame, on one core, while the decoder leaves about half a core idle on this
@@ -173,13 +176,13 @@ def get_engine(threads: int = 1, det_limit_px: int = 640):
 
 
 def warm_engine(threads: int = 1, det_limit_px: int = 640) -> None:
-    """Create the process's RapidOCR instance in a thread of low priority, unless it exists: the first clip of a
-    process then loads the models while it decodes, not after (``get_engine`` waits for this if it is not done)."""
+    """Create the process's RapidOCR instance in a thread of its own, unless it exists: the first clip of a
+    process then loads the models while it decodes, not after (``get_engine`` waits for this if it is not done, so
+    the thread keeps the caller's priority: a loaded machine must not starve it while finish() waits for it)."""
     if _ENGINE is not None and _ENGINE_KEY == (int(threads), DET_LIMIT_TYPE, int(det_limit_px)):
         return
 
     def run():
-        lower_thread_priority()
         try:
             get_engine(threads, det_limit_px)
         except Exception:
