@@ -467,3 +467,37 @@ def test_the_detector_runs_again_only_where_text_may_be_new():
     assert not reader._boxes_still_hold(img, None)
     reader.new_text_only = False
     assert not reader._boxes_still_hold(img, hint(1.5, inside))
+
+
+def _ocr_threads_alive() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "byteme-ocr" and t.is_alive()]
+
+
+@pytest.mark.parametrize("how", ["cancelled", "abandoned"])
+def test_no_reading_thread_outlives_a_clip_that_ends_before_finish(ocr_clip, monkeypatch, how):
+    """A clip cancelled during the decode, or whose decode failed (finish() never runs): the reading thread ends by
+    itself (at the cancel, or after READER_IDLE_EXIT_S with nothing to read) and nothing of it is left."""
+    import threading
+    import time
+
+    pytest.importorskip("rapidocr_onnxruntime")
+    monkeypatch.setattr(ocr, "READER_IDLE_EXIT_S", 0.5)
+    cfg = load_config(use_user_file=False)
+    cancel = threading.Event()
+    info = probe(ocr_clip)
+    ctx = ClipContext(path=ocr_clip, info=info, config=cfg, options={}, cancel=cancel)
+    e = OnScreenText()
+    e.begin(ctx)
+    decode(ocr_clip, info, on_frame=lambda f: e.on_frame(f, ctx))
+    assert e._early is not None and e._early.allowed > 0  # the thread was given frames to read
+    if how == "cancelled":
+        cancel.set()
+    threads = [e._early.thread] if e._early.thread is not None else []
+    for t in threads:
+        t.join(60)  # a hang guard: a thread still alive after this fails the assertion below
+    end = time.monotonic() + 60
+    while _ocr_threads_alive() and time.monotonic() < end:
+        time.sleep(0.05)
+    assert _ocr_threads_alive() == []
