@@ -33,6 +33,7 @@ def compare(path: Path, cfg, settle: bool = True, reuse_now: bool = True) -> dic
 
     info = probe(path)
     ctx = ClipContext(path=path, info=info, config=cfg, options={})
+    ocr.READ_DURING_DECODE = False  # all reading in finish(), timed there (the readings are the same either way)
     pair = [ocr.OnScreenText(), ocr.OnScreenText()]
     for e, now in zip(pair, (False, True)):
         e.begin(ctx)

@@ -2,6 +2,7 @@
 across frames, the bottom unsafe zone is flagged; frame choice and bookkeeping are checked without OCR."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -232,10 +233,11 @@ class _Frame:
 
 def _chosen(frames, settle):
     cfg = load_config(use_user_file=False)
-    ctx = ClipContext(path=None, info=type("I", (), {"has_video": True})(), config=cfg, options={})
+    ctx = ClipContext(path=None, info=type("I", (), {"has_video": True, "duration_s": 5.0})(), config=cfg, options={})
     e = OnScreenText()
     e.begin(ctx)
     e.active, e.settle = True, settle  # frame choice only: no OCR engine needed
+    e.early_off = True  # and no reading while "decoding"
     for f in frames:
         e.on_frame(f, ctx)
     return [(round(t, 2), reason) for t, _, reason in e.candidates]
@@ -353,3 +355,149 @@ def test_a_rapidocr_with_other_steps_is_read_whole():
     assert reader.read(img) == answer and not reader.steps
     assert reader.read(img) == answer  # the same picture: the last reading, no call
     assert OtherVersion.calls == 1 and reader.work["same_picture"] == 1
+
+
+def _read_paced(path, cfg, catch_up_until_s, hide_duration=False):
+    """The OCR extractor alone on ``path``; after each decoded frame before ``catch_up_until_s`` the reading thread
+    is given time to read every frame kept so far, and from then on it is given no new frame (so what it reads
+    during the decode is set by the test, not by the machine's speed). ``hide_duration``: the extractor does not
+    know the clip's duration while it decodes (so it cannot project how many frames it will keep). Returns the
+    features and the thread's readings (``{frame index: reading}``, before finish() used or dropped them)."""
+    import copy
+
+    info = probe(path)
+    ctx = ClipContext(path=path, info=copy.copy(info), config=cfg, options={})
+    if hide_duration:
+        ctx.info.duration_s = 0.0
+    e = OnScreenText()
+    e.begin(ctx)
+
+    def on_frame(f):
+        e.early_off = e.early_off or f.t_s >= catch_up_until_s
+        e.on_frame(f, ctx)
+        early = e._early
+        give_up = 600  # x 0.05 s: a stuck thread fails the count assertions below instead of hanging the suite
+        while f.t_s < catch_up_until_s and early is not None and len(early.raws) < early.allowed and give_up:
+            import time
+
+            time.sleep(0.05)
+            give_up -= 1
+
+    decode(path, info, on_frame=on_frame)
+    early = dict(e._early.raws) if e._early is not None else {}
+    ctx.info.duration_s = info.duration_s
+    fv = FeatureVector()
+    e.finish(ctx, fv)
+    return fv, early
+
+
+def test_reading_during_the_decode_reads_what_reading_after_it_reads(ocr_clip, monkeypatch):
+    """READ_DURING_DECODE: however far the reading thread got while the clip decoded (nothing, half the clip, all
+    of it), the frames read, the lines, the OCR work and every metric are those of reading everything in finish()."""
+    pytest.importorskip("rapidocr_onnxruntime")
+    cfg = load_config(use_user_file=False)
+    monkeypatch.setattr(ocr, "READ_DURING_DECODE", False)
+    after, _ = _read_paced(ocr_clip, cfg, 0.0)
+    assert after.events["text.ocr_read_during_decode"] == 0
+    monkeypatch.setattr(ocr, "READ_DURING_DECODE", True)
+    n = len(after.text["ocr_frames_s"])
+    for until_s, early_read in ((0.0, None), (DUR / 2, "some"), (DUR + 1, n)):
+        fv, _ = _read_paced(ocr_clip, cfg, until_s)
+        assert fv.text["ocr"] == after.text["ocr"] and fv.text["ocr_frames_s"] == after.text["ocr_frames_s"]
+        assert fv.events["text.ocr_work"] == after.events["text.ocr_work"]
+        assert {k: v for k, v in fv.values.items() if k.startswith("text.")} == \
+            {k: v for k, v in after.values.items() if k.startswith("text.")}
+        got = fv.events["text.ocr_read_during_decode"]
+        if early_read == "some":
+            assert 0 < got < n
+        elif early_read is not None:
+            assert got == n
+
+
+def test_early_readings_are_dropped_when_a_sample_is_read(ocr_clip, monkeypatch):
+    """More frames kept than ``ocr_read_frames``: finish() reads its even sample afresh (what was read during the
+    decode, in another order, is not used), the same as reading only in finish()."""
+    pytest.importorskip("rapidocr_onnxruntime")
+    cfg = load_config(use_user_file=False)
+    cfg["text"]["ocr_read_frames"] = 2
+    monkeypatch.setattr(ocr, "READ_DURING_DECODE", False)
+    after, _ = _read_paced(ocr_clip, cfg, 0.0)
+    monkeypatch.setattr(ocr, "READ_DURING_DECODE", True)
+    fv, early = _read_paced(ocr_clip, cfg, DUR + 1, hide_duration=True)  # read until more than 2 were kept
+    assert sorted(early) == [0, 1]  # the first two kept frames were read during the decode ...
+    assert len(after.text["ocr_frames_s"]) == 2 and fv.events["text.ocr_read_during_decode"] == 0  # ... and dropped
+    assert fv.text["ocr"] == after.text["ocr"] and fv.text["ocr_frames_s"] == after.text["ocr_frames_s"]
+    assert fv.events["text.ocr_work"] == after.events["text.ocr_work"]
+
+
+def test_the_detector_runs_again_only_where_text_may_be_new():
+    """DETECT_NEW_TEXT_ONLY: a frame kept for a changed mask is read in the last detection's boxes when the mask
+    changed only inside them; a change outside them, another reason to keep the frame, or ``ocr_refresh_s`` since
+    the last detection, and the detector runs."""
+    gray_shape = (640, 360)
+    grid = (math.ceil(gray_shape[0] / 2 / ocr.CELL_PX), math.ceil(gray_shape[1] / 2 / ocr.CELL_PX))
+    cell_px = 2 * ocr.CELL_PX  # a mask cell in the 360x640 image's pixels
+    base = np.zeros(grid, bool)
+    base[3, 2:6] = True  # a caption's cells
+    box = np.array([[2 * cell_px, 3 * cell_px], [6 * cell_px, 3 * cell_px], [6 * cell_px, 4 * cell_px],
+                    [2 * cell_px, 4 * cell_px]], np.float32)
+    reader = ocr._Reader(engine=None, reuse=True, refresh_s=3.0)
+    reader.new_text_only = True
+    img = np.zeros(gray_shape, np.uint8)
+    reader.last_det = (ocr.FrameHint(1.0, "first", base.copy(), gray_shape), img.shape, [box])
+
+    def hint(t_s, mask, reason="text changed"):
+        return ocr.FrameHint(t_s, reason, mask, gray_shape)
+
+    inside = base.copy()
+    inside[3, 4] = False  # part of the caption changed
+    outside = base.copy()
+    outside[15, 3] = True  # a word-like cluster lower down
+    vanished = np.zeros(grid, bool)
+    vanished[15, 3] = True
+    reader.last_det[0].mask[15, 3] = True  # ... that was there at the detection and went away
+    assert reader._boxes_still_hold(img, hint(1.5, inside | vanished))
+    assert reader._boxes_still_hold(img, hint(1.5, base | vanished))
+    assert not reader._boxes_still_hold(img, hint(1.5, base))  # the cell outside the box changed (vanished)
+    reader.last_det[0].mask[15, 3] = False
+    assert not reader._boxes_still_hold(img, hint(1.5, outside))  # appeared outside the box
+    assert not reader._boxes_still_hold(img, hint(1.5, inside, reason="cut"))
+    assert not reader._boxes_still_hold(img, hint(1.5, inside, reason="refresh"))
+    assert not reader._boxes_still_hold(img, hint(4.0, inside))  # ocr_refresh_s since the last detection
+    assert not reader._boxes_still_hold(img, None)
+    reader.new_text_only = False
+    assert not reader._boxes_still_hold(img, hint(1.5, inside))
+
+
+def _ocr_threads_alive() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "byteme-ocr" and t.is_alive()]
+
+
+@pytest.mark.parametrize("how", ["cancelled", "abandoned"])
+def test_no_reading_thread_outlives_a_clip_that_ends_before_finish(ocr_clip, monkeypatch, how):
+    """A clip cancelled during the decode, or whose decode failed (finish() never runs): the reading thread ends by
+    itself (at the cancel, or after READER_IDLE_EXIT_S with nothing to read) and nothing of it is left."""
+    import threading
+    import time
+
+    pytest.importorskip("rapidocr_onnxruntime")
+    monkeypatch.setattr(ocr, "READER_IDLE_EXIT_S", 0.5)
+    cfg = load_config(use_user_file=False)
+    cancel = threading.Event()
+    info = probe(ocr_clip)
+    ctx = ClipContext(path=ocr_clip, info=info, config=cfg, options={}, cancel=cancel)
+    e = OnScreenText()
+    e.begin(ctx)
+    decode(ocr_clip, info, on_frame=lambda f: e.on_frame(f, ctx))
+    assert e._early is not None and e._early.allowed > 0  # the thread was given frames to read
+    if how == "cancelled":
+        cancel.set()
+    threads = [e._early.thread] if e._early.thread is not None else []
+    for t in threads:
+        t.join(60)  # a hang guard: a thread still alive after this fails the assertion below
+    end = time.monotonic() + 60
+    while _ocr_threads_alive() and time.monotonic() < end:
+        time.sleep(0.05)
+    assert _ocr_threads_alive() == []
