@@ -74,8 +74,20 @@ def test_visual_score_formula_known_answers():
     assert scorer.visual_score(None, None) is None
 
 
+def test_each_platform_misfit_costs_its_own_share(cfg):
+    """Misfits compound: letterbox bars on a clip already at its worst resolution still cost (issue 15: with the
+    worst misfit alone deciding, a letterboxed copy of a 360x640 clip scored above its source)."""
+    small = dict(CLEAN_PICTURE, visual__resolution_pct=100 * 360 / 1080)  # below bad (40%): score 0
+    barred = dict(small, visual__content_area_pct=70.0)  # (70 - 60) / (95 - 60) = 2/7
+    a, b = scorer.score(_fv(**small), cfg), scorer.score(_fv(**barred), cfg)
+    assert a.extra["picture"]["platform_fit"] == b.extra["picture"]["platform_fit"] == 0.0
+    assert a.modalities["visual"] == pytest.approx(75.0, abs=0.06)
+    assert b.modalities["visual"] == pytest.approx(75.0 * (1 - 0.25 * 5 / 7), abs=0.06)
+    assert scorer.visual_score(80.0, None, 0.5) == 40.0
+
+
 def test_fit_never_reverses_a_clear_perceived_gap():
-    """Whatever the fits, a picture perceived more than 1/(1 - 0.25) times better ranks above."""
+    """Whatever one misfit's score, a picture perceived more than 1/(1 - 0.25) times better ranks above."""
     for p_low, fit_a, fit_b in itertools.product((10.0, 40.0, 74.0), (0.0, 50.0, 100.0), (0.0, 50.0, 100.0)):
         p_high = p_low / (1 - scorer.PLATFORM_FIT_MAX_SHARE) + 0.5
         assert scorer.visual_score(p_high, fit_a) > scorer.visual_score(p_low, fit_b)
@@ -88,9 +100,11 @@ def test_landscape_small_clip_keeps_its_perceived_quality(cfg):
     s = scorer.score(fv, cfg)
     assert s.extra["picture"]["perceived_quality"] == 100.0
     fit = s.extra["picture"]["platform_fit"]
-    # the worst fit target decides: aspect 1.78 is past bad_high (1.0), score 0 (resolution 50% of 1080 scores 1/6)
+    # the headline fit is the worst target: aspect 1.78 is past bad_high (1.0), score 0; resolution 50% of 1080
+    # scores 1/6. Each misfit takes its own share: 100 x (1 - 0.25 x 1) x (1 - 0.25 x 5/6) = 59.375.
     assert fit == 0.0
-    assert s.modalities["visual"] == pytest.approx(100 * (1 - 0.25 * (1 - fit / 100)), abs=0.06)
+    assert s.extra["picture"]["platform_factor"] == pytest.approx(0.75 * (1 - 0.25 * 5 / 6), abs=1e-4)
+    assert s.modalities["visual"] == pytest.approx(100 * 0.75 * (1 - 0.25 * 5 / 6), abs=0.06)
     findings = build_findings(fv, s, cfg, {}, 8.0)
     fit_findings = [f for f in findings if f.code in ("visual.not_vertical", "visual.low_resolution")]
     assert len(fit_findings) == 2

@@ -136,6 +136,32 @@ def test_cut_detection_on_known_scores():
     assert detect_cuts(scores, times) == [30, 61]
 
 
+def test_motion_around_a_freeze_is_not_a_cut():
+    """Fast motion (scores 0.3-0.5, as the procedural world of the flaw pairs) with a frozen stretch: against the
+    freeze's zero scores the moving frames on each side looked like cuts; repeated frames are left out."""
+    rng = np.random.default_rng(4)
+    scores = rng.uniform(0.3, 0.5, 60)
+    scores[24:45] = 0.0
+    scores[[23, 45]] = 0.47  # the frames on each side of it move as much as the rest
+    times = np.arange(60) / 30
+    still = scores == 0.0
+    assert detect_cuts(scores, times, still=still) == []
+    assert detect_cuts(scores, times) != []  # what it was before: the freeze's ends read as cuts
+
+
+def test_judder_only_inside_motion_fast_enough_to_show():
+    """A run of repeats is judder when the speed before it reaches the short side per JUDDER_CROSS_S (ASC)."""
+    from engine.extractors.visual.temporal import JUDDER_CROSS_S, judder_visible
+
+    t = np.arange(10) / 30
+    still = np.zeros(10, bool)
+    still[[3, 7]] = True
+    limit = 90 / 30 / JUDDER_CROSS_S  # thumbnail px per frame on a 90 px short side at 30 fps
+    assert judder_visible(still, {3: 0.5 * limit, 7: 2 * limit}, t, 90).tolist() == [
+        False] * 7 + [True, False, False]
+    assert not judder_visible(still, {}, t, 90).any()  # no speed measured: not judder
+
+
 def test_face_is_found_on_a_portrait():
     skdata = pytest.importorskip("skimage.data")
     img = skdata.astronaut()  # Eileen Collins' NASA portrait, shipped with scikit-image

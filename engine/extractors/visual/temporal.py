@@ -9,6 +9,7 @@ these per-frame arrays.
 from __future__ import annotations
 
 import math
+from collections import deque
 from statistics import median
 
 import cv2
@@ -50,6 +51,19 @@ FREEZE_MIN_S = 0.5
 #: it in its shot (tests/visual_helpers.py).
 FREEZE_MOTION_DIFF = 0.6
 FREEZE_CONTEXT_S = 0.1
+#: Judder: a repeated frame shows only when the picture moves fast enough for the hitch to be seen. The American
+#: Society of Cinematographers' panning guidance (American Cinematographer Manual, "panning speeds": at 24 fps an
+#: image point should take at least about 7 s to cross the frame to avoid judder/strobing) gives the speed: a
+#: repeat inside motion slower than the frame's width (the short side of a vertical frame) per JUDDER_CROSS_S is
+#: not judder. Measured: the slow pans of the synthetic flaw pairs' photo sources (15-40 px/s at 360 px, crossing
+#: in 9-24 s) repeat 29% of their frames exactly (integer-pixel steps); added film grain hid those repeats, and the
+#: grain copy scored above its source (issue 15).
+JUDDER_CROSS_S = 7.0
+#: The speed around a run of repeats is the largest shift among the blocks of the shake grid (so a moving subject
+#: counts, not only the camera) between the run's first frame and the frame this long before it, per frame: long
+#: enough that the judder speed is a shift of several thumbnail pixels (2.6 px at 30 fps), which phase correlation
+#: resolves well, where one frame's shift is a fraction of a pixel.
+JUDDER_BASELINE_S = 0.2
 #: Black and flash frames (PySceneDetect's ThresholdDetector uses a mean of 12/255 for black).
 BLACK_LUMA = 16.0
 FLASH_LUMA = 235.0
@@ -92,8 +106,12 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
 
 
-def detect_cuts(diff: np.ndarray, times: np.ndarray, *, flash: np.ndarray | None = None) -> list[int]:
-    """Frame indices where a new shot starts (hard cuts). ``diff[i]``: cut score of frame i against i-1."""
+def detect_cuts(diff: np.ndarray, times: np.ndarray, *, flash: np.ndarray | None = None,
+                still: np.ndarray | None = None) -> list[int]:
+    """Frame indices where a new shot starts (hard cuts). ``diff[i]``: cut score of frame i against i-1.
+    ``still[i]``: frame i repeats frame i-1; repeated frames say nothing about how much the shot moves and are left
+    out of the neighbourhood a frame is compared with (else the motion going on around a frozen stretch reads as two
+    cuts, against the freeze's near-zero scores, and the freeze as a still shot of its own: issue 15)."""
     n = len(diff)
     if n < 2:
         return []
@@ -104,7 +122,10 @@ def detect_cuts(diff: np.ndarray, times: np.ndarray, *, flash: np.ndarray | None
         if diff[i] < CUT_MIN_SCORE or (flash is not None and (flash[i] or flash[i - 1])):
             continue
         lo, hi = max(1, i - w), min(n, i + w + 1)
-        neigh = np.concatenate([diff[lo:i], diff[i + 1 : hi]])
+        idx = np.r_[lo:i, i + 1 : hi]
+        if still is not None:
+            idx = idx[~still[idx]]
+        neigh = diff[idx]
         base = float(np.median(neigh)) if neigh.size else 0.0
         if diff[i] >= CUT_RATIO * max(base, 0.02):
             if cuts and times[i] - times[cuts[-1]] < MIN_SHOT_S:
@@ -135,6 +156,20 @@ def irregular_timing_finding(intervals: np.ndarray, fps: float, frames: int, jit
             "value": round(jitter_pct, 1), "target": IRREGULAR_TIMING_PCT, "start_s": None, "end_s": None,
             "source": "BYTEME convention: a spread over a quarter of the frame interval (8 ms at 30 fps) shows",
             "points": 0.0}
+
+
+def judder_visible(still: np.ndarray, speed_px: dict, t: np.ndarray, short_px: float) -> np.ndarray:
+    """Per frame: True where a repeat (``still``) shows as judder: the picture around its run of repeats moves at
+    least the short side per ``JUDDER_CROSS_S``. ``speed_px``: {first frame of a still run: thumbnail px per
+    frame over the ``JUDDER_BASELINE_S`` before it} (``Temporal._run_speed``)."""
+    out = np.zeros(len(still), bool)
+    for a, b in _runs(still):
+        v = speed_px.get(a)
+        if v is not None and len(t) > 1:
+            frame_s = float(np.median(np.diff(t)))
+            if v >= short_px * frame_s / JUDDER_CROSS_S:
+                out[a:b] = True
+    return out
 
 
 def freeze_runs(still: np.ndarray, diff: np.ndarray, t: np.ndarray, frame_s: float,
@@ -187,13 +222,14 @@ class Temporal(Extractor):
     METRICS = (
         MetricSpec("visual.fps", "Frame rate", "fps", 0, 240, True,
                    "Distinct pictures per second: the decoded frame rate (media.fps: frames over their time span) "
-                   "less frames that repeat the one before."),
+                   "less frames that repeat the one before (visual.duplicated_frames_pct)."),
         MetricSpec("visual.nominal_fps", "Frame rate in the file", "fps", 0, 240, None,
                    "Frames decoded over their time span, repeated frames included (media.fps)."),
         MetricSpec("visual.dropped_frames_pct", "Dropped frames", "%", 0, 100, False,
                    "Frame slots missing from the timeline (intervals longer than 1.5x the usual), % of frames."),
         MetricSpec("visual.duplicated_frames_pct", "Duplicated frames", "%", 0, 100, False,
-                   "Frames identical to the one before outside frozen stretches (judder), % of frames."),
+                   "Frames identical to the one before outside frozen stretches, inside motion fast enough to judder "
+                   f"(crossing the frame in under {JUDDER_CROSS_S:g} s), % of frames."),
         MetricSpec("visual.frame_interval_jitter_pct", "Frame timing jitter", "%", 0, 100, False,
                    "Spread (5th-95th percentile) of frame intervals as % of the median (variable frame rate)."),
         MetricSpec("visual.motion_energy", "Motion", "luma levels", 0, 255, None,
@@ -230,6 +266,11 @@ class Temporal(Extractor):
         self.crop = None
         self.next_crop_t = 0.0
         self.t, self.diff, self.diff2, self.changed, self.luma, self.cut = [], [], [], [], [], []
+        # Thumbnails of the last JUDDER_BASELINE_S (and one frame more), for the speed around a run of repeats.
+        fps = ctx.info.fps or 30.0
+        self.history = deque(maxlen=max(2, int(round(JUDDER_BASELINE_S * fps)) + 1))
+        self.was_still = False
+        self.run_speed = {}
         self.dx, self.dy, self.resp = [], [], []
 
     def _setup(self, shape, crop=None) -> None:
@@ -270,6 +311,23 @@ class Temporal(Extractor):
         sx, sy, r = zip(*res)
         return float(median(sx)), float(median(sy)), float(median(r))
 
+    def _run_speed(self, th: np.ndarray) -> None:
+        """Thumbnail px per frame between this frame (the first of a still run) and the oldest kept one: the largest
+        shift among the shake grid's blocks whose correlation peak is trusted (``SHAKE_MIN_RESPONSE``)."""
+        if not self.history:
+            return
+        t0, old = self.history[0]
+        if old.shape != th.shape:
+            return
+        best = 0.0
+        for ys, xs, win, copy in self.blocks:
+            pa, pb = (old[ys, xs].copy(), th[ys, xs].copy()) if copy else (old[ys, xs], th[ys, xs])
+            (sx, sy), r = cv2.phaseCorrelate(pa, pb, win)
+            if r >= SHAKE_MIN_RESPONSE:
+                best = max(best, math.hypot(sx, sy))
+        frames = len(self.history)  # the kept frames span this many frame steps up to this one
+        self.run_speed[len(self.t) - 1] = best / frames
+
     def on_frame(self, frame, ctx: ClipContext) -> None:
         th = thumbnail(frame, self.rot).astype(np.float32)
         coarse = cv2.resize(th, (max(2, th.shape[1] // CUT_COARSE), max(2, th.shape[0] // CUT_COARSE)),
@@ -287,11 +345,17 @@ class Temporal(Extractor):
             new = self.prev is not None
             self.diff.append(255.0 if new else 0.0), self.diff2.append(255.0 if new else 0.0)
             self.cut.append(10.0 if new else 0.0), self.changed.append(1.0)
+            self.history.clear()
+            self.was_still = False
             self.dx.append(0.0), self.dy.append(0.0), self.resp.append(0.0)
         else:
             ad = cv2.absdiff(th, self.prev)
             self.diff.append(float(ad.mean()))
             self.changed.append(float(np.count_nonzero(ad > FREEZE_PIXEL_LEVELS)) / ad.size)
+            still = self.diff[-1] < FREEZE_MEAN_DIFF and self.changed[-1] < FREEZE_CHANGED
+            if still and not self.was_still:
+                self._run_speed(th)
+            self.was_still = still
             self.diff2.append(float(cv2.absdiff(th, self.prev2).mean()) if self.prev2 is not None
                               and self.prev2.shape == th.shape else 255.0)
             contrast = max(coarse_std, self.prev_coarse_std)
@@ -304,6 +368,7 @@ class Temporal(Extractor):
             if self.first is not None and frame.t_s <= HOOK_S:
                 self.hook_changed |= cv2.absdiff(th, self.first) > HOOK_CHANGE_LEVELS
         self.prev2, self.prev, self.prev_coarse, self.prev_coarse_std = self.prev, th, coarse, coarse_std
+        self.history.append((frame.t_s, th))
 
     def snapshot(self) -> "Temporal | None":
         """The per-frame arrays so far (and the hook's change mask, which on_frame updates in place): finish()
@@ -337,7 +402,10 @@ class Temporal(Extractor):
             if (up >= FLASH_JUMP or (luma[i] >= FLASH_LUMA and up >= FLASH_JUMP / 2)) and diff2[i + 1] < diff[i] / 2:
                 flash[i] = True
         # --- cuts, fades, shots ---------------------------------------------------------------------------------
-        cut_idx = detect_cuts(np.asarray(self.cut, float), t, flash=flash)
+        changed = np.asarray(self.changed, float)
+        still = (diff < FREEZE_MEAN_DIFF) & (changed < FREEZE_CHANGED)
+        still[0] = False
+        cut_idx = detect_cuts(np.asarray(self.cut, float), t, flash=flash, still=still)
         transitions = [{"t_s": round(float(t[i]), 3), "kind": "cut"} for i in cut_idx]
         black_runs = _runs(black)
         fades = []
@@ -373,9 +441,6 @@ class Temporal(Extractor):
         fv.set("visual.black_start_s", float(black_spans[0][1]) if black_spans and black_runs[0][0] == 0 else 0.0)
 
         # --- stills: frozen stretches, still shots and duplicated frames ------------------------------------
-        changed = np.asarray(self.changed, float)
-        still = (diff < FREEZE_MEAN_DIFF) & (changed < FREEZE_CHANGED)
-        still[0] = False
         frozen, static, static_shots = freeze_runs(still, diff, t, frame_s, cut_idx)
         frozen_spans = [[round(float(t[a - 1]), 3), round(float(t[b - 1] + frame_s), 3)] for a, b in frozen]
         fv.events["visual.frozen"] = frozen_spans
@@ -389,10 +454,11 @@ class Temporal(Extractor):
             long_still[a:b] = True
         frozen_s = sum(e - s for s, e in frozen_spans)
         fv.set("visual.frozen_pct", 100.0 * min(1.0, frozen_s / duration) if duration > 0 else 0.0)
-        # Duplicated frames are short still runs inside motion; long still runs and still shots are not.
+        # Duplicated frames are short still runs inside motion; long still runs and still shots are not. Nor are
+        # repeats inside motion too slow to judder (``judder_visible``).
         moving = ~long_still & ~static_shots
         moving[0] = False
-        dup = still & moving
+        dup = still & moving & judder_visible(still, self.run_speed, t, short)
         dup_share = float(dup.sum()) / max(1, int(moving.sum()))
         frozen = frozen_mask
         fv.set("visual.nominal_fps", nominal_fps)

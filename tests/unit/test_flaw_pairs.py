@@ -1,0 +1,83 @@
+"""The synthetic flaw pairs that failed with the picture model deciding (issue 15), one test per cause fixed.
+
+The clips are the flaw pairs' own (engine/train/picture_quality.py ``_pair_recipes``: 360x640, 2 s, rendered in
+memory by engine/train/corpus.py and run through the real extractors), scored with ``[scoring] picture_quality =
+"model"``. Each flawed copy must score below its clean source and its findings must name the flaw.
+"""
+from __future__ import annotations
+
+import pytest
+
+from engine.config import load_config
+from engine.extractors import metric_specs
+from engine.feedback.targets import build_findings
+from engine.scorer import score
+
+#: (source, flaw, severity) of the pairs this file renders; their clean sources are rendered too.
+PAIRS = (("world:1003", "freeze", 0.6), ("world:1003", "letterbox", 0.6), ("photo:grass", "letterbox", 0.6),
+         ("photo:astronaut", "noise", 0.1), ("photo:astronaut", "noise", 0.35))
+#: The finding that must name each flaw (engine/config.toml codes).
+NAMES = {"freeze": "visual.frozen", "letterbox": "visual.letterboxed", "noise": "visual.noisy"}
+
+
+@pytest.fixture(scope="session")
+def pair_results():
+    """(source, flaw, severity) -> (visual score, finding codes, feature values, picture breakdown) with the model
+    deciding."""
+    from engine.train import corpus as C
+    from engine.train import picture_quality as P
+    from engine.train.adapter import extract_arrays
+
+    cfg = load_config(None, use_user_file=False)
+    cfg["scoring"]["picture_quality"] = "model"
+    want = {(s, f, v) for s, f, v in PAIRS} | {(s, "clean", 0.0) for s, _, _ in PAIRS}
+    specs = metric_specs()
+    out = {}
+    for src, flaw, sev, r in P._pair_recipes():
+        if (src, flaw, sev) not in want:
+            continue
+        frames = C.frame_stream(r, C.content_source(r, C.clean_audio(r)))
+        fv = extract_arrays(frames, None, width=C.WIDTH, height=C.HEIGHT, fps=C.FPS, duration_s=C.DURATION_S,
+                            config=cfg, sample_rate_hz=C.SR, options={"ocr": False})
+        s = score(fv, cfg)
+        assert s.extra["picture"]["source"] == "model"
+        codes = {f.code for f in build_findings(fv, s, cfg, specs, C.DURATION_S)}
+        out[(src, flaw, sev)] = (s.modalities["visual"], codes, dict(fv.values), s.extra["picture"])
+    assert len(out) == len(want)
+    return out
+
+
+@pytest.mark.parametrize("src,flaw,sev", PAIRS, ids=[f"{s}-{f}-{v:g}" for s, f, v in PAIRS])
+def test_flawed_copy_scores_below_its_source_and_is_named(pair_results, src, flaw, sev):
+    visual, codes, _, _ = pair_results[(src, flaw, sev)]
+    clean = pair_results[(src, "clean", 0.0)][0]
+    assert visual < clean, (src, flaw, sev, visual, clean)
+    assert NAMES[flaw] in codes, codes
+
+
+def test_freeze_inside_fast_motion_is_a_freeze(pair_results):
+    """The procedural world moves 17-31 levels a frame; before the fix the motion on each side of the frozen
+    stretch read as two cuts against its zero scores, and the freeze as a still shot."""
+    v = pair_results[("world:1003", "freeze", 0.6)][2]
+    assert v["visual.frozen_pct"] == pytest.approx(36.0, abs=3.0)  # 0.6 x 0.6 of the clip
+
+
+def test_slow_stepped_pan_is_not_judder_and_grain_hides_nothing(pair_results):
+    """The photo source pans 15-40 px/s in whole-pixel steps (29% of its frames repeat exactly): slower than the
+    ASC panning speed, so no judder, and its grain copies (which repeat no frame) lose nothing to hide."""
+    for key in (("photo:astronaut", "clean", 0.0), ("photo:astronaut", "noise", 0.1)):
+        _, codes, v, _ = pair_results[key]
+        assert v["visual.duplicated_frames_pct"] == 0.0 and v["visual.fps"] == pytest.approx(30.0, abs=0.01)
+        assert not codes & {"visual.judder", "visual.low_frame_rate"}
+
+
+def test_small_clip_still_pays_for_its_bars(pair_results):
+    """Every pair clip is 360x640, already at its worst resolution fit (platform fit 0 with or without bars): the
+    bars cost their own share of the visual score."""
+    for src in ("photo:grass", "world:1003"):
+        clean = pair_results[(src, "clean", 0.0)][3]
+        barred = pair_results[(src, "letterbox", 0.6)][3]
+        assert clean["platform_fit"] == barred["platform_fit"] == 0.0
+        assert clean["platform_factor"] == pytest.approx(0.75, abs=1e-4)
+        # bars of 2 x 15% of the height: content 70%, scoring (70 - 60) / (95 - 60) = 2/7
+        assert barred["platform_factor"] == pytest.approx(0.75 * (1 - 0.25 * 5 / 7), abs=0.01)
