@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine import cli, media, pipeline, library
@@ -36,7 +37,7 @@ def mixed_folder(tmp_path_factory, good_clip, rotated_clip, vfr_clip, hevc10_mov
                       ("d_hevc10.mov", hevc10_mov), ("e_vp9.webm", vp9_webm), ("f_audio.m4a", audio_only_m4a)]:
         os.link(src, folder / name) if os.stat(src).st_dev == os.stat(folder).st_dev else (folder / name).write_bytes(src.read_bytes())
     (folder / "g_empty.mp4").write_bytes(b"")
-    (folder / "h_random.mp4").write_bytes(os.urandom(4096))
+    (folder / "h_random.mp4").write_bytes(np.random.default_rng(0).bytes(4096))  # seeded: noise can parse as a container
     sub = folder / "nested"
     sub.mkdir()
     (sub / "notes.txt").write_text("not a clip")

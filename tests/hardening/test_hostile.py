@@ -10,6 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine import cli, library
@@ -30,7 +31,9 @@ def hostile_folder(tmp_path_factory, good_clip, audio_only_m4a, video_only_mp4):
     data = good_clip.read_bytes()
     (folder / "00_good.mp4").write_bytes(data)
     (folder / "01_empty.mp4").write_bytes(b"")
-    (folder / "02_random.mp4").write_bytes(os.urandom(20_000))
+    # Random bytes from a fixed seed: os.urandom made this test flaky (now and then FFmpeg finds a container with
+    # no stream in noise, "no_streams" instead of "unreadable": seen once in a clean-clone CI run).
+    (folder / "02_random.mp4").write_bytes(np.random.default_rng(0).bytes(20_000))
     (folder / "03_truncated.mp4").write_bytes(data[: len(data) // 2])
     moov = data.find(b"moov")
     assert moov > 4
