@@ -163,12 +163,13 @@ def judder_visible(still: np.ndarray, speed_px: dict, t: np.ndarray, short_px: f
     least the short side per ``JUDDER_CROSS_S``. ``speed_px``: {first frame of a still run: thumbnail px per
     frame over the ``JUDDER_BASELINE_S`` before it} (``Temporal._run_speed``)."""
     out = np.zeros(len(still), bool)
+    if len(t) < 2:
+        return out
+    min_px = short_px * float(np.median(np.diff(t))) / JUDDER_CROSS_S  # per frame
     for a, b in _runs(still):
         v = speed_px.get(a)
-        if v is not None and len(t) > 1:
-            frame_s = float(np.median(np.diff(t)))
-            if v >= short_px * frame_s / JUDDER_CROSS_S:
-                out[a:b] = True
+        if v is not None and v >= min_px:
+            out[a:b] = True
     return out
 
 
@@ -375,7 +376,8 @@ class Temporal(Extractor):
         then judges the clip up to this frame."""
         if len(self.t) < 2:
             return None
-        return self.frozen("t", "diff", "diff2", "changed", "luma", "cut", "dx", "dy", "resp", "hook_changed")
+        return self.frozen("t", "diff", "diff2", "changed", "luma", "cut", "dx", "dy", "resp", "hook_changed",
+                           "run_speed")
 
     def finish(self, ctx: ClipContext, fv: FeatureVector) -> None:
         n = len(self.t)
