@@ -189,9 +189,7 @@ def sync(client, store, *, to_dir: Path, download: bool = False, fetch: Callable
         except TikTokAuthError:
             raise
         except TikTokError as exc:
-            out.problems.append(f"Stopped after {len(out.videos)} video(s): {exc.message}")
-            out.complete = False
-            return out
+            return _stopped(out, exc)
         read_at = clock()
         videos = page.get("videos")
         if not isinstance(videos, list):
@@ -266,6 +264,13 @@ def _match(r: dict, index: dict, known: dict, to_dir: Path, download: bool, fetc
     return path
 
 
+def _stopped(out: SyncOutcome, exc: TikTokError) -> SyncOutcome:
+    """An API error (not an expired sign-in, which propagates) ends the reading: said, and the outcome incomplete."""
+    out.problems.append(f"Stopped after {len(out.videos)} video(s): {exc.message}")
+    out.complete = False
+    return out
+
+
 def refresh_known(client, store, *, clock: Callable[[], float] = time.time,
                   on_video: Callable[[dict], None] | None = None) -> SyncOutcome:
     """New numbers for the videos the store already knows, by id (``/v2/video/query/``, 20 ids a request),
@@ -282,9 +287,7 @@ def refresh_known(client, store, *, clock: Callable[[], float] = time.time,
         except TikTokAuthError:
             raise
         except TikTokError as exc:
-            out.problems.append(f"Stopped after {len(out.videos)} video(s): {exc.message}")
-            out.complete = False
-            return out
+            return _stopped(out, exc)
         read_at = clock()
         readings = []
         for v in videos if isinstance(videos, list) else []:
