@@ -57,6 +57,14 @@ def feature_cache_key() -> str:
     return f"{__version__}-{h.hexdigest()[:12]}"
 
 
+def _map(fn, jobs: list, workers: int) -> list:
+    """``[fn(j) for j in jobs]``, in ``workers`` processes when more than one."""
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as ex:
+            return list(ex.map(fn, jobs))
+    return [fn(j) for j in jobs]
+
+
 def read_realmos(folder: str | Path) -> list[tuple[Path, float]]:
     """(clip path, MOS) for every row of ``labels.csv`` whose clip exists, in file order."""
     folder = Path(folder)
@@ -98,11 +106,7 @@ def feature_table(folder: str | Path, *, cache_dir: Path | None = None, workers:
     todo = [str(p) for p, _ in labels if p.name not in table]
     if todo:
         log(f"extracting features of {len(todo)} clip(s) ({workers} worker(s)); cache {cache}")
-        if workers > 1:
-            with ProcessPoolExecutor(workers) as ex:
-                results = list(ex.map(_extract, todo))
-        else:
-            results = [_extract(p) for p in todo]
+        results = _map(_extract, todo, workers)
         for path, values, vis, err in results:
             if err:
                 log(f"  {Path(path).name}: {err}")
@@ -182,11 +186,7 @@ def flaw_pairs(*, cache_dir: Path | None = None, workers: int = 2, log=print) ->
             pass
     jobs = _pair_recipes()
     log(f"rendering {len(jobs)} synthetic clips (clean sources and flawed copies), {workers} worker(s)")
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as ex:
-            res = list(ex.map(_pair_worker, jobs))
-    else:
-        res = [_pair_worker(j) for j in jobs]
+    res = _map(_pair_worker, jobs, workers)
     out = []
     for src, flaw, sev, values, err in res:
         if err:
