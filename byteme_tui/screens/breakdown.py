@@ -220,11 +220,12 @@ class BreakdownScreen(Screen):
 
     @staticmethod
     def _headline(r, row=None, similar: dict | None = None, *, progress: float | None = None) -> Text:
-        """Name, then overall score, hook, tier and category; ``progress`` (0-1): a provisional verdict, said first
-        and its scores marked ``~``."""
+        """Name (as the library lists it: a symlinked clip by its link's name, where the result has the file's),
+        then overall score, hook, tier and category; ``progress`` (0-1): a provisional verdict, said first and its
+        scores marked ``~``."""
         s = r.scores
         head = Text()
-        head.append_text(safe(r.path.rsplit("/", 1)[-1], "bold"))
+        head.append_text(safe(row.name if row is not None else r.path.rsplit("/", 1)[-1], "bold"))
         head.append("\n")
         mark = ""
         if progress is not None:

@@ -1113,3 +1113,19 @@ async def test_breakdown_opened_before_the_config_is_read_shows_the_targets_once
         after = screen.query_one("#panel-visual").render().plain
         assert app.cfg and after != before
         assert "✓" in after or "✗" in after or "~" in after  # each metric marked against its target now
+
+
+def test_breakdown_headline_names_the_clip_as_the_library_lists_it():
+    """A symlinked clip: the store keeps the result under the file it points to, the library lists the link's name;
+    the breakdown's headline says the library's name (escaped), not the target's."""
+    import dataclasses
+
+    backend = FakeBackend()
+    state = backend.open()
+    path = next(p for p in state.rows if backend.result(p) is not None)
+    result = dataclasses.replace(backend.result(path), path="/elsewhere/0a1b2c3d.mp4")
+    row = dataclasses.replace(state.rows[path], name="[b]my link[/b].mp4")
+    head = BreakdownScreen._headline(result, row).plain
+    assert head.splitlines()[0] == "[b]my link[/b].mp4"
+    assert "0a1b2c3d" not in head
+    assert BreakdownScreen._headline(result).plain.splitlines()[0] == "0a1b2c3d.mp4"  # no row: the file's name
