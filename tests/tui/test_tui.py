@@ -32,10 +32,24 @@ def sync(fn):
     return run
 
 
+async def _workers_done(app) -> None:
+    """Wait for the app's workers; a periodic poll started meanwhile cancels the poll worker waited on (``poll`` is
+    exclusive): then wait for the newer one (this raised WorkerCancelled now and then in the real-queue test)."""
+    from textual.worker import WorkerCancelled
+
+    for _ in range(20):
+        try:
+            await app.workers.wait_for_complete()
+            return
+        except WorkerCancelled:
+            continue
+    await app.workers.wait_for_complete()
+
+
 async def settle(app, pilot):
-    await app.workers.wait_for_complete()
+    await _workers_done(app)
     await pilot.pause()
-    await app.workers.wait_for_complete()
+    await _workers_done(app)
     await pilot.pause()
 
 
