@@ -175,14 +175,12 @@ def section_ratio(clips: list[Path], repeat: int, data_dir: Path) -> list[dict]:
         loads = []
         for _ in range(repeat):
             runs["decode"].append(decode_only(path)); loads.append(loadavg())
-            dt, res = score_in_process(path, data_dir, ocr=True)
-            runs["score"].append(dt); loads.append(loadavg())
+            runs["score"].append(score_in_process(path, data_dir, ocr=True)[0]); loads.append(loadavg())
             runs["score_no_ocr"].append(score_in_process(path, data_dir, ocr=False)[0]); loads.append(loadavg())
         best = {k: min(v) for k, v in runs.items()}
         row = {"clip": path.name, **{k: [round(x, 2) for x in v] for k, v in runs.items()},
                "ratio": round(best["score"] / best["decode"], 2),
-               "ratio_no_ocr": round(best["score_no_ocr"] / best["decode"], 2),
-               "ocr_s": (res.get("features", {}).get("events", {}) or {}).get("text.ocr_seconds"), "load": loads}
+               "ratio_no_ocr": round(best["score_no_ocr"] / best["decode"], 2), "load": loads}
         rows.append(row)
         log(f"{path.name}: decode {row['decode']} s, score {row['score']} s (x{row['ratio']}), "
             f"no OCR {row['score_no_ocr']} s (x{row['ratio_no_ocr']}); load {', '.join(loads)}")
