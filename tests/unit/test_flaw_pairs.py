@@ -15,9 +15,17 @@ from engine.scorer import score
 
 #: (source, flaw, severity) of the pairs this file renders; their clean sources are rendered too.
 PAIRS = (("world:1003", "freeze", 0.6), ("world:1003", "letterbox", 0.6), ("photo:grass", "letterbox", 0.6),
-         ("photo:astronaut", "noise", 0.1), ("photo:astronaut", "noise", 0.35))
+         ("photo:astronaut", "noise", 0.1), ("photo:astronaut", "noise", 0.35), ("photo:astronaut", "contrast", 0.6))
 #: The finding that must name each flaw (engine/config.toml codes).
-NAMES = {"freeze": "visual.frozen", "letterbox": "visual.letterboxed", "noise": "visual.noisy"}
+NAMES = {"freeze": "visual.frozen", "letterbox": "visual.letterboxed", "noise": "visual.noisy",
+         "contrast": "visual.low_contrast"}
+#: Pairs that still score above their source, and why (engine/models/MODEL_CARD.md, "Measured: synthetic flaws").
+#: Strict: when one starts passing, take it off this list.
+KNOWN_MISSES = {
+    ("photo:astronaut", "contrast", 0.6): "halving the contrast (luma std 73 -> 38) leaves it where real clips people "
+    "rated average sit (realmos: 30-40, mean MOS 3.05), so the contrast target charges it 1.7%, less than the 2.4% "
+    "the source pays for its crushed black background; every stronger contrast bound lowered agreement with people",
+}
 
 
 @pytest.fixture(scope="session")
@@ -47,12 +55,33 @@ def pair_results():
     return out
 
 
-@pytest.mark.parametrize("src,flaw,sev", PAIRS, ids=[f"{s}-{f}-{v:g}" for s, f, v in PAIRS])
-def test_flawed_copy_scores_below_its_source_and_is_named(pair_results, src, flaw, sev):
-    visual, codes, _, _ = pair_results[(src, flaw, sev)]
+def _ranked(pairs):
+    return [pytest.param(*p, id=f"{p[0]}-{p[1]}-{p[2]:g}",
+                         marks=[pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[p])] if p in KNOWN_MISSES else [])
+            for p in pairs]
+
+
+@pytest.mark.parametrize("src,flaw,sev", _ranked(PAIRS))
+def test_flawed_copy_scores_below_its_source(pair_results, src, flaw, sev):
+    visual = pair_results[(src, flaw, sev)][0]
     clean = pair_results[(src, "clean", 0.0)][0]
     assert visual < clean, (src, flaw, sev, visual, clean)
-    assert NAMES[flaw] in codes, codes
+
+
+@pytest.mark.parametrize("src,flaw,sev", PAIRS, ids=[f"{s}-{f}-{v:g}" for s, f, v in PAIRS])
+def test_flawed_copy_is_named(pair_results, src, flaw, sev):
+    assert NAMES[flaw] in pair_results[(src, flaw, sev)][1], pair_results[(src, flaw, sev)][1]
+
+
+def test_orange_suit_is_not_a_colour_cast(pair_results):
+    """The astronaut photo is white-balanced; its orange suit and flag are content. The cast, read from its grey
+    pixels, stays under 5 Lab units (the grey-world mean of every pixel read 25.6, a "colour cast" finding that the
+    contrast copy, its colours pulled to grey, escaped), and the copy's contrast is what its findings name."""
+    _, codes, v, _ = pair_results[("photo:astronaut", "clean", 0.0)]
+    assert v["visual.colour_cast"] < 5.0 and "visual.colour_cast" not in codes
+    _, copy_codes, cv, _ = pair_results[("photo:astronaut", "contrast", 0.6)]
+    assert cv["visual.contrast"] == pytest.approx(0.52 * v["visual.contrast"], rel=0.05)  # tones pulled 48% to grey
+    assert "visual.low_contrast" in copy_codes and "visual.colour_cast" not in copy_codes
 
 
 def test_freeze_inside_fast_motion_is_a_freeze(pair_results):

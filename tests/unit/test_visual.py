@@ -104,10 +104,90 @@ def test_colourfulness_grey_vs_colour():
     colour[:, 80:] = (40, 60, 220)
     c_grey, _, cast_grey = v.colour_stats(grey)
     c_col, sat, _ = v.colour_stats(colour)
-    assert c_grey == pytest.approx(0, abs=0.5) and cast_grey == pytest.approx(0, abs=1)
+    assert c_grey == pytest.approx(0, abs=0.5)
+    assert np.isnan(cast_grey)  # a flat frame holds no grey pixel with contrast: the cast is not measured
     assert c_col > 59 and sat > 70  # "highly colourful" on Hasler & Suesstrunk's scale
-    tinted = np.clip(np.full((90, 160, 3), 128.0) * (1.25, 1.0, 0.75), 0, 255).astype(np.uint8)
-    assert v.colour_stats(tinted)[2] > 15  # past the colour-cast target's good bound
+
+
+# --- colour cast: the light's colour read from grey pixels, not the content's colour ---------------------------
+
+
+def _neutral_scene(*, dark: bool = False) -> np.ndarray:
+    """A 320x180 RGB frame (the colour analysis size): grey 1/f texture (mid-grey, or dark: luma ~20-100) with a
+    large saturated orange disc (40% of the frame, shaded 40-100%) on it; white-balanced (grey is R = G = B)."""
+    t = _texture(320, 180, seed=3, amp=30.0)
+    if dark:
+        t = 0.5 * t - 10.0
+    img = np.repeat(np.clip(t, 0, 255)[..., None], 3, axis=2)
+    yy, xx = np.mgrid[:320, :180]
+    disc = (yy - 170) ** 2 + (xx - 90) ** 2 < 75 ** 2
+    shade = np.clip(1.0 - (yy - 170 + xx - 90) / 212.0 * 0.4, 0.4, 1.0)
+    img[disc] = np.array([235.0, 110.0, 25.0])[None, :] * shade[disc][:, None]
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _white_balance(rgb: np.ndarray, k: float) -> np.ndarray:
+    """A warm white-balance error: red gained by 1 + k, blue by 1 - k (green kept)."""
+    return np.clip(rgb.astype(np.float32) * (1.0 + k, 1.0, 1.0 - k), 0, 255).astype(np.uint8)
+
+
+def _offset(rgb: np.ndarray, k: float) -> np.ndarray:
+    """A cool tint: -k levels on red, +k on blue."""
+    return np.clip(rgb.astype(np.float32) + (-k, 0.0, k), 0, 255).astype(np.uint8)
+
+
+def _grey_world_chroma(rgb: np.ndarray, mask: np.ndarray) -> float:
+    """Distance from grey (Lab units) of the mean CIELAB a*, b* over ``mask``: the cast's known answer when the
+    mask holds the scene's grey surfaces."""
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float64)
+    return float(np.hypot(lab[..., 1][mask].mean() - 128, lab[..., 2][mask].mean() - 128))
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["grey-background", "dark-background"])
+def test_colourful_scene_reads_no_cast(dark):
+    """A saturated orange object over 40% of a white-balanced frame: its colour is content, not a cast. The
+    grey-world mean of the whole frame (BYTEME's measure before issue 15) reads it as one, 20+ Lab units."""
+    img = _neutral_scene(dark=dark)
+    everything = np.ones(img.shape[:2], bool)
+    assert _grey_world_chroma(img, everything) > 20  # the content is colourful enough to fool grey-world
+    assert v.colour_cast(img) == pytest.approx(0.0, abs=1.5)
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["grey-background", "dark-background"])
+def test_cast_on_a_colourful_scene_grows_with_the_tint_and_reads_it(dark):
+    """The same scene under a white-balance error (R x (1+k), B x (1-k)) or an offset (R -k, B +k levels): the
+    cast reads what the error did to the grey background, within 2.5 Lab units, and grows with the tint."""
+    img = _neutral_scene(dark=dark)
+    yy, xx = np.mgrid[:320, :180]
+    background = ((yy - 170) ** 2 + (xx - 90) ** 2 > 80 ** 2) & (img.min(axis=2) > v.GREY_DARK_LEVEL)
+    for tint, strengths in ((_white_balance, (0.05, 0.1, 0.2, 0.3)), (_offset, (10, 20, 30))):
+        casts = []
+        for k in strengths:
+            tinted = tint(img, k)
+            casts.append(v.colour_cast(tinted))
+            assert casts[-1] == pytest.approx(_grey_world_chroma(tinted, background), abs=2.5), (tint, k)
+        assert all(a < b for a, b in zip(casts, casts[1:])), casts
+    if not dark:  # Lab chroma shrinks with lightness: the same error on dark greys is a smaller, fainter cast
+        # a plainly visible white-balance error (k = 0.2) on mid-grey reads past the target's good bound
+        assert v.colour_cast(_white_balance(img, 0.2)) > 10
+
+
+def test_tinted_grey_scene_reads_the_tint():
+    """A grey scene (1/f texture) read neutral, then tinted: the cast is the tint, i.e. the chroma of the tinted
+    grey, within 1.5 Lab units."""
+    grey = np.repeat(np.clip(_texture(320, 180, seed=5), 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+    assert v.colour_cast(grey) == pytest.approx(0.0, abs=0.5)
+    inside = (grey.min(axis=2) > v.GREY_DARK_LEVEL) & (grey.max(axis=2) < v.GREY_CLIP_LEVEL)
+    for tinted in [_white_balance(grey, k) for k in (0.1, 0.2, 0.3)] + [_offset(grey, k) for k in (10, 20)]:
+        assert v.colour_cast(tinted) == pytest.approx(_grey_world_chroma(tinted, inside), abs=1.5)
+
+
+def test_cast_is_not_measured_without_grey_evidence():
+    """No pixel with local contrast between the dark and clipped levels: NaN (not measured), which the scorer
+    leaves out, rather than a guess."""
+    flat = np.full((320, 180, 3), (200, 120, 60), np.uint8)
+    black = np.zeros((320, 180, 3), np.uint8)
+    assert np.isnan(v.colour_cast(flat)) and np.isnan(v.colour_cast(black))
 
 
 def test_bars_black_and_blurred():
