@@ -342,8 +342,9 @@ def score(fv: FeatureVector, cfg: dict, model=None) -> Scores:
 #: picture: what its natural-scene statistics see). Every other target of the "quality" group (exposure, colour,
 #: grain, frame rate, freezes, shake, black frames) still multiplies the perceived quality. Grain stays beside the
 #: model: measured (tests/unit/test_picture_quality.py), the model alone still scores the generated clip with added
-#: grain (sigma 10) above its clean source (52.9 against 48.7), because grain raises the MSCN variance like real
-#: detail; its grain constraints cover only the flaw pairs' sources.
+#: grain (sigma 10) above its clean source (43.0 against 37.1 with the model retrained in issue 15's flaw-pair pass;
+#: 54.2 against 50.5 before it), because grain raises the MSCN variance like real detail; its grain constraints
+#: cover only the flaw pairs' sources.
 MODEL_PICTURE_METRICS = ("visual.sharpness", "visual.blockiness", "visual.banding_pct", "visual.bits_per_pixel",
                          "visual.detail")
 

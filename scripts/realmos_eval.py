@@ -73,7 +73,7 @@ def main(argv=None) -> int:
                 ("picture model alone, flaws it replaces the targets for", pq, P.PAIR_FLAWS_TRAINED),
                 ("visual score, picture_quality = model", lambda v: P.visual_with_model(pq, v), P.PAIR_FLAWS_CHECKED),
                 ("visual score, config targets", P.targets_visual, P.PAIR_FLAWS_CHECKED)):
-            fr = P.pair_ranking(fn, pairs, flaws)
+            fr = P.pair_ranking(fn, pairs, flaws, constraint_only=flaws is P.PAIR_FLAWS_TRAINED)
             print(f"flaw pairs, {label}: {fr['below']}/{fr['total']} below their source")
             for w in fr["wrong"]:
                 print(f"    not below: {w}")

@@ -42,8 +42,9 @@ import numpy as np
 from .. import __version__, synth
 from ..model import CATEGORIES, current_feature_keys
 
-#: Bump when the recipe (sources, flaws, target function) changes: it invalidates cached corpus features.
-CORPUS_VERSION = "1"
+#: Bump when the recipe (sources, flaws, target function) changes: it invalidates cached corpus features. 2: the
+#: "other" world pans steadily (its pan speed was drawn anew for every frame, so the camera jumped about).
+CORPUS_VERSION = "2"
 #: Analysis-size clips: 360x640 portrait at 30 fps, 2 s, 48 kHz mono (the engine's analysis size and audio rate).
 #: 2 s keeps the build within minutes on 2 shared cores (measured ~2-4 s of extractor time per clip) while every
 #: whole-clip measure (loudness needs 0.4 s, beat tracking a few beats) still has enough signal.
@@ -155,6 +156,8 @@ class Recipe:
     has_audio: bool = True
     has_caption: bool = True
     exposure_over: bool = False
+    #: ``synth.textured_scene``'s texture_sigma_px for a procedural world: 0 = fixed per-pixel grain (the corpus).
+    world_texture_sigma_px: float = 0.0
 
     def targets(self) -> tuple[float, float, float]:
         v = target_quality(self.flaws, "visual")
@@ -347,7 +350,9 @@ def content_source(r: Recipe, voice: np.ndarray | None):
     if kind == "photo":
         bg = _cover(img, W, H, 1.2)
         return lambda t: _crop(bg, (bg.shape[1] - W) / 2 + 20 * t, (bg.shape[0] - H) / 2, W, H)
-    return lambda t: synth.textured_scene(width=W, height=H, t_s=t, seed=world, pan_px_per_s=float(rng.uniform(0, 60)))
+    pan = float(rng.uniform(0, 60))  # drawn once: a steady pan (drawn per frame, the camera jumped about: issue 15)
+    return lambda t: synth.textured_scene(width=W, height=H, t_s=t, seed=world, pan_px_per_s=pan,
+                                          texture_sigma_px=r.world_texture_sigma_px)
 
 
 def clean_audio(r: Recipe) -> np.ndarray:
