@@ -92,8 +92,9 @@ def _extract(path: str) -> tuple[str, dict | None, float | None, str | None]:
 
 
 def feature_table(folder: str | Path, *, cache_dir: Path | None = None, workers: int = 2, log=print) -> dict:
-    """{file name: {"values": {...}, "visual_targets": float, "mos": float}} for the realmos clips; cached per
-    ``feature_cache_key()`` in ``cache_dir`` (default ~/.cache/byteme/realmos)."""
+    """{file name: {"values": {...}, "visual_targets": float, "mos": float}} for the realmos clips; the features
+    cached per ``feature_cache_key()`` in ``cache_dir`` (default ~/.cache/byteme/realmos), the config-target visual
+    score computed from them each time."""
     labels = read_realmos(folder)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     cache = cache_dir / f"features-{feature_cache_key()}.json"
@@ -119,7 +120,10 @@ def feature_table(folder: str | Path, *, cache_dir: Path | None = None, workers:
     out = {}
     for p, mos in labels:
         if p.name in table:
-            out[p.name] = {**table[p.name], "mos": mos}
+            # The config-target visual score is scored afresh from the cached features with the shipped config of
+            # this tree: the cache is keyed by the extractors' source only, and a changed target must show.
+            values = table[p.name]["values"]
+            out[p.name] = {"values": values, "visual_targets": targets_visual(values), "mos": mos}
     return out
 
 

@@ -317,6 +317,9 @@ def test_shaken_clip_scores_worse_on_shake(visual_set):
 
 def test_upscaled_clip_has_less_detail(visual_set):
     assert _m(visual_set["upscaled"], "detail") < 0.4 < 0.9 < _m(visual_set["base"], "detail")
+    up = next(f for f in visual_set["upscaled"].findings if f.code == "visual.upscaled")
+    assert up.severity in ("medium", "high") and up.points > 5, (up.severity, up.points)
+    assert "visual.upscaled" not in {f.code for f in visual_set["base"].findings}
 
 
 def test_noisy_clip_noise_estimate(visual_set):
