@@ -21,13 +21,6 @@ PAIRS = (("world:1003", "freeze", 0.6), ("world:1003", "letterbox", 0.6), ("phot
 NAMES = {"freeze": "visual.frozen", "letterbox": "visual.letterboxed", "noise": "visual.noisy",
          "contrast": "visual.low_contrast", "compression": "visual.blocky", "downscale": "visual.upscaled",
          "shake": "visual.shaky"}
-#: Pairs that still score above their source, and why (engine/models/MODEL_CARD.md, "Measured: synthetic flaws").
-#: Strict: when one starts passing, take it off this list.
-KNOWN_MISSES = {
-    ("photo:astronaut", "contrast", 0.6): "halving the contrast (luma std 73 -> 38) leaves it where real clips people "
-    "rated average sit (realmos: 30-40, mean MOS 3.05), so the contrast target charges it 1.7%, less than the 2.4% "
-    "the source pays for its crushed black background; every stronger contrast bound lowered agreement with people",
-}
 
 
 @pytest.fixture(scope="session")
@@ -57,13 +50,7 @@ def pair_results():
     return out
 
 
-def _ranked(pairs):
-    return [pytest.param(*p, id=f"{p[0]}-{p[1]}-{p[2]:g}",
-                         marks=[pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[p])] if p in KNOWN_MISSES else [])
-            for p in pairs]
-
-
-@pytest.mark.parametrize("src,flaw,sev", _ranked(PAIRS))
+@pytest.mark.parametrize("src,flaw,sev", PAIRS, ids=[f"{s}-{f}-{v:g}" for s, f, v in PAIRS])
 def test_flawed_copy_scores_below_its_source(pair_results, src, flaw, sev):
     visual = pair_results[(src, flaw, sev)][0]
     clean = pair_results[(src, "clean", 0.0)][0]
