@@ -240,7 +240,7 @@ def _chosen(frames, settle):
     e.early_off = True  # and no reading while "decoding"
     for f in frames:
         e.on_frame(f, ctx)
-    return [(round(t, 2), reason) for t, _, reason in e.candidates]
+    return [(round(k.t_s, 2), k.reason) for k in e.candidates]
 
 
 def test_changed_text_is_read_once_it_has_settled():
@@ -444,10 +444,10 @@ def test_the_detector_runs_again_only_where_text_may_be_new():
     reader = ocr._Reader(engine=None, reuse=True, refresh_s=3.0)
     reader.new_text_only = True
     img = np.zeros(gray_shape, np.uint8)
-    reader.last_det = (ocr.FrameHint(1.0, "first", base.copy(), gray_shape), img.shape, [box])
+    reader.last_det = (ocr.KeptFrame(1.0, "first", base.copy(), gray_shape), img.shape, [box])
 
     def hint(t_s, mask, reason="text changed"):
-        return ocr.FrameHint(t_s, reason, mask, gray_shape)
+        return ocr.KeptFrame(t_s, reason, mask, gray_shape)
 
     inside = base.copy()
     inside[3, 4] = False  # part of the caption changed

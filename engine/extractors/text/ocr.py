@@ -198,14 +198,14 @@ def same_pixels(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     return np.count_nonzero(cv2.absdiff(a, b) > SAME_PIXEL_LEVELS) <= SAME_PIXELS_SHARE * a.size
 
 
-class FrameHint:
-    """What the frame choice knew of a kept frame: its time, why it was kept, its text mask and the size of the
-    luma the mask was computed on."""
+class KeptFrame:
+    """A frame the frame choice kept for reading: its time, why it was kept, its text mask, the size of the luma the
+    mask was computed on, and the image to read (``OnScreenText._ocr_image``)."""
 
-    __slots__ = ("gray_shape", "mask", "reason", "t_s")
+    __slots__ = ("gray_shape", "img", "mask", "reason", "t_s")
 
-    def __init__(self, t_s: float, reason: str, mask: np.ndarray, gray_shape: tuple):
-        self.t_s, self.reason, self.mask, self.gray_shape = t_s, reason, mask, gray_shape
+    def __init__(self, t_s: float, reason: str, mask: np.ndarray, gray_shape: tuple, img: np.ndarray | None = None):
+        self.t_s, self.reason, self.mask, self.gray_shape, self.img = t_s, reason, mask, gray_shape, img
 
 
 class _Reader:
@@ -227,7 +227,7 @@ class _Reader:
         self.last_det = None  # (hint, image shape, boxes) of the last detection (DETECT_NEW_TEXT_ONLY)
         self.work = {"frames": 0, "same_picture": 0, "detected": 0, "boxes_only": 0, "boxes": 0, "boxes_reused": 0}
 
-    def read(self, img: np.ndarray, hint: FrameHint | None = None):
+    def read(self, img: np.ndarray, hint: KeptFrame | None = None):
         """``hint``: why the frame was kept and its text mask (``DETECT_NEW_TEXT_ONLY``); None: detect."""
         self.work["frames"] += 1
         if self.reuse and same_pixels(img, self.last_img):
@@ -247,7 +247,7 @@ class _Reader:
         self.last_img, self.last_raw = img, raw
         return raw
 
-    def _boxes_still_hold(self, img: np.ndarray, hint: FrameHint | None) -> bool:
+    def _boxes_still_hold(self, img: np.ndarray, hint: KeptFrame | None) -> bool:
         """DETECT_NEW_TEXT_ONLY: may this frame be read in the last detection's boxes?"""
         if not (self.reuse and self.new_text_only and hint is not None and self.last_det is not None):
             return False
@@ -267,7 +267,7 @@ class _Reader:
                 max(0, int(x0 // cell_w)):int(math.ceil(x1 / cell_w))] = False
         return not new.any()
 
-    def _read_steps(self, img: np.ndarray, hint: FrameHint | None = None):
+    def _read_steps(self, img: np.ndarray, hint: KeptFrame | None = None):
         """RapidOCR's own ``__call__`` (det, crops, rec; no classifier) with the recognition of a crop that matches a
         crop of the last frame read taken from there, and the detection of the last detected frame when no text
         can be new here (``DETECT_NEW_TEXT_ONLY``)."""
@@ -314,9 +314,9 @@ class _EarlyReader:
     read for ``READER_IDLE_EXIT_S`` (``allow`` starts it again) or when ``cancel`` is set; an error in it ends it
     quietly (``finish()`` reads the rest and meets the error itself)."""
 
-    def __init__(self, candidates: list, hints: list, threads: int, det_limit_px: int, refresh_s: float,
+    def __init__(self, candidates: list, threads: int, det_limit_px: int, refresh_s: float,
                  cancel: threading.Event | None):
-        self.candidates, self.hints, self.cancel = candidates, hints, cancel
+        self.candidates, self.cancel = candidates, cancel
         self.threads, self.det_limit_px, self.refresh_s = threads, det_limit_px, refresh_s
         self.reader: _Reader | None = None
         self.raws: dict[int, object] = {}
@@ -367,9 +367,9 @@ class _EarlyReader:
                         self.thread = None
                         return
                     i = len(self.raws)
-                    img, hint = self.candidates[i][1], self.hints[i]
+                    kept = self.candidates[i]
                 t0 = time.monotonic()
-                raw = self.reader.read(img, hint)
+                raw = self.reader.read(kept.img, kept)
                 self.seconds += time.monotonic() - t0
                 self.raws[i] = raw
         except Exception:
@@ -615,8 +615,7 @@ class OnScreenText(Extractor):
         self.active = self.status is None
         if self.active and READ_DURING_DECODE:
             warm_engine(int(cfg["ocr_threads"]), max(64, int(cfg["ocr_long_side_px"])))
-        self.candidates: list[tuple[float, np.ndarray, str]] = []
-        self.hints: list[FrameHint] = []  # one per candidate
+        self.candidates: list[KeptFrame] = []
         self.next_scan = 0.0
         self.min_gap = 1.0 / max(0.1, float(cfg["ocr_max_fps"]))
         self.scan_step = 1.0 / max(0.1, float(cfg["ocr_scan_fps"]))
@@ -679,13 +678,11 @@ class OnScreenText(Extractor):
             self.pending = False
         if reason is None:
             return
-        self.candidates.append((frame.t_s, self._ocr_image(frame), reason))
-        self.hints.append(FrameHint(frame.t_s, reason, mask, gray.shape))
+        self.candidates.append(KeptFrame(frame.t_s, reason, mask, gray.shape, self._ocr_image(frame)))
         self.last_mask = mask
         self.last_t = frame.t_s
         if len(self.candidates) > int(self.cfg["ocr_max_frames"]):
             self.candidates = self.candidates[::2]
-            self.hints = self.hints[::2]
             self.min_gap *= 2
             if self._early is not None:
                 self._early.stop()  # the frames moved: finish() reads its sample afresh
@@ -707,7 +704,7 @@ class OnScreenText(Extractor):
         if n > limit or projected > limit:
             return
         if self._early is None:
-            self._early = _EarlyReader(self.candidates, self.hints, int(self.cfg["ocr_threads"]),
+            self._early = _EarlyReader(self.candidates, int(self.cfg["ocr_threads"]),
                                        max(64, int(self.cfg["ocr_long_side_px"])), float(self.cfg["ocr_refresh_s"]),
                                        ctx.cancel)
         self._early.allow(n)
@@ -750,10 +747,9 @@ class OnScreenText(Extractor):
                 from ...errors import Cancelled
 
                 raise Cancelled()  # the user's cancel, or the clip's time limit: the clip fails, never half-read
-            t, img, _ = self.candidates[idx]
-            hint = self.hints[idx] if idx < len(self.hints) else None
-            raw = raws[idx] if idx in raws else reader.read(img, hint)
-            h, w = img.shape[:2]
+            kept = self.candidates[idx]
+            raw = raws[idx] if idx in raws else reader.read(kept.img, kept)
+            h, w = kept.img.shape[:2]
             lines = []
             for box, text, conf in raw or []:
                 text = str(text).strip()
@@ -765,9 +761,9 @@ class OnScreenText(Extractor):
                 ctx.report("ocr", min(1.0, (done + 1) / max(1, len(chosen))))
         read = sorted(results)
         duration = float(ctx.info.duration_s or (ctx.frame_times_s[-1] if ctx.frame_times_s else 0.0))
-        lines = build_lines([(self.candidates[i][0], results[i]) for i in read], duration)
-        fv.text["ocr_frames_s"] = [round(self.candidates[i][0], 3) for i in read]
-        self.candidates, self.hints = [], []  # free the frames
+        lines = build_lines([(self.candidates[i].t_s, results[i]) for i in read], duration)
+        fv.text["ocr_frames_s"] = [round(self.candidates[i].t_s, 3) for i in read]
+        self.candidates = []  # free the frames
         fv.text["ocr"] = [[ln["start_s"], ln["text"], ln["box"], ln["end_s"]] for ln in lines]
         fv.text["ocr_status"] = f"Read {len(read)} of {n} chosen frames (at most {read_limit})."
         # timings for benchmarks, never scored: reading time (in the thread and here), frames read before finish()
