@@ -138,28 +138,28 @@ def platform_fit(ms: dict, targets: dict) -> float | None:
 
 
 def platform_factor(ms: dict, targets: dict) -> float | None:
-    """What the perceived quality is multiplied by for the platform misfits (0.75 ** n ... 1 for n misfits): the product over the
-    "platform_fit" targets of (1 - ``PLATFORM_FIT_MAX_SHARE`` x (1 - score)); None when none was measured."""
+    """What the perceived quality is multiplied by for the platform misfits (0.75 ** n ... 1 for n misfits): the
+    product of the "platform_fit" targets' ``misfit_factor``; None when none was measured."""
     scores = platform_fit_scores(ms, targets)
     if not scores:
         return None
     f = 1.0
     for s in scores:
-        f *= 1.0 - PLATFORM_FIT_MAX_SHARE * (1.0 - float(s))
+        f *= misfit_factor(s)
     return f
 
 
-def fit_factor(fit: float | None) -> float:
-    """The platform factor of one platform-fit score (0-100 or None): 1 - ``PLATFORM_FIT_MAX_SHARE`` x (1 - fit/100)."""
-    return 1.0 if fit is None else 1.0 - PLATFORM_FIT_MAX_SHARE * (1.0 - float(fit) / 100.0)
+def misfit_factor(score: float) -> float:
+    """The factor of one platform-fit target of score ``score`` (0-1): 1 - ``PLATFORM_FIT_MAX_SHARE`` x (1 - score)."""
+    return 1.0 - PLATFORM_FIT_MAX_SHARE * (1.0 - float(score))
 
 
-def visual_score(perceived: float | None, fit: float | None, factor: float | None = None) -> float | None:
-    """The visual score (0-100) from the perceived picture quality (0-100 or None) and the platform misfits: their
-    ``factor`` (``platform_factor``) when given, else one misfit of platform-fit score ``fit`` (0-100 or None)."""
-    if perceived is None and fit is None and factor is None:
+def visual_score(perceived: float | None, factor: float | None) -> float | None:
+    """The visual score (0-100) from the perceived picture quality (0-100 or None) and what the platform misfits
+    multiply it by (``platform_factor``, or None when no platform-fit target was measured)."""
+    if perceived is None and factor is None:
         return None
-    return round(_visual(perceived, fit_factor(fit) if factor is None else factor), 1)
+    return round(_visual(perceived, 1.0 if factor is None else factor), 1)
 
 
 def _visual(perceived: float | None, factor: float) -> float:
@@ -325,8 +325,7 @@ def score(fv: FeatureVector, cfg: dict, model=None) -> Scores:
         name = targets_name
     picture = visual_parts(fv, ms, cfg)
     if model is None or quality_source(cfg) != "model":
-        modalities = dict(modalities, visual=visual_score(picture["perceived_quality"], picture["platform_fit"],
-                                                              picture["platform_factor"]))
+        modalities = dict(modalities, visual=visual_score(picture["perceived_quality"], picture["platform_factor"]))
         if picture["source"] == "model":
             name = f"{name}+picture:{picture_model_label()}"
     # A modality with nothing to judge stays null whatever the model says.

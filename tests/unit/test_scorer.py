@@ -67,10 +67,12 @@ def test_bad_group_and_picture_quality_source_are_refused(cfg):
 
 def test_visual_score_formula_known_answers():
     assert scorer.PLATFORM_FIT_MAX_SHARE == 0.25
-    assert scorer.visual_score(80.0, 60.0) == 72.0  # 80 * (1 - 0.25 * 0.4)
-    assert scorer.visual_score(80.0, 100.0) == 80.0
-    assert scorer.visual_score(80.0, 0.0) == 60.0  # fit at its worst takes a quarter
-    assert scorer.visual_score(None, 60.0) == 90.0
+    assert scorer.misfit_factor(0.6) == pytest.approx(0.9)
+    assert scorer.visual_score(80.0, scorer.misfit_factor(0.6)) == 72.0  # 80 * (1 - 0.25 * 0.4)
+    assert scorer.visual_score(80.0, scorer.misfit_factor(1.0)) == 80.0
+    assert scorer.visual_score(80.0, scorer.misfit_factor(0.0)) == 60.0  # a misfit at its worst takes a quarter
+    assert scorer.visual_score(None, scorer.misfit_factor(0.6)) == 90.0
+    assert scorer.visual_score(80.0, None) == 80.0
     assert scorer.visual_score(None, None) is None
 
 
@@ -83,14 +85,15 @@ def test_each_platform_misfit_costs_its_own_share(cfg):
     assert a.extra["picture"]["platform_fit"] == b.extra["picture"]["platform_fit"] == 0.0
     assert a.modalities["visual"] == pytest.approx(75.0, abs=0.06)
     assert b.modalities["visual"] == pytest.approx(75.0 * (1 - 0.25 * 5 / 7), abs=0.06)
-    assert scorer.visual_score(80.0, None, 0.5) == 40.0
+    assert scorer.visual_score(80.0, 0.5) == 40.0
 
 
 def test_fit_never_reverses_a_clear_perceived_gap():
     """Whatever one misfit's score, a picture perceived more than 1/(1 - 0.25) times better ranks above."""
     for p_low, fit_a, fit_b in itertools.product((10.0, 40.0, 74.0), (0.0, 50.0, 100.0), (0.0, 50.0, 100.0)):
         p_high = p_low / (1 - scorer.PLATFORM_FIT_MAX_SHARE) + 0.5
-        assert scorer.visual_score(p_high, fit_a) > scorer.visual_score(p_low, fit_b)
+        assert (scorer.visual_score(p_high, scorer.misfit_factor(fit_a / 100))
+                > scorer.visual_score(p_low, scorer.misfit_factor(fit_b / 100)))
 
 
 def test_landscape_small_clip_keeps_its_perceived_quality(cfg):
