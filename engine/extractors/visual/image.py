@@ -389,25 +389,25 @@ def colour_stats(rgb: np.ndarray) -> tuple[float, float, float]:
     mx = np.maximum(np.maximum(r, g), b)
     mn = np.minimum(np.minimum(r, g), b)
     sat = float(np.mean(np.where(mx > 0, (mx - mn) / np.maximum(mx, 1), 0.0))) * 100.0
-    return float(colourful), sat, colour_cast(rgb, planes=(r, g, b), lo=mn, hi=mx)
+    return float(colourful), sat, colour_cast(rgb, lo=mn, hi=mx)
 
 
 _LOG_TABLE = np.log(np.arange(256, dtype=np.float32) + 1.0)
 
 
-def colour_cast(rgb: np.ndarray, *, planes=None, lo=None, hi=None) -> float:
+def colour_cast(rgb: np.ndarray, *, lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> float:
     """Colour cast of an RGB uint8 frame [shape=(h, w, 3)]: the distance from neutral grey (CIELAB a*, b*, Lab
     units) of the mean colour of its grey pixels (``GREY_LOG_SIGMA_PX`` and below: Yang et al. 2015), i.e. the
     colour a white-balance error gives to things that are grey. Colourful content does not read as a cast: an
     orange suit's edges change R, G and B by different amounts and are not grey pixels.
 
     NaN when the frame holds too little grey evidence (fewer than ``GREY_MIN_PX`` pixels that have local contrast
-    and are neither too dark nor clipped: a flat frame, a black frame). ``planes`` (R, G, B float32), ``lo`` and
-    ``hi`` (their per-pixel min and max) may be passed when the caller has them.
+    and are neither too dark nor clipped: a flat frame, a black frame). ``lo`` and ``hi`` (the per-pixel min and
+    max of R, G and B) may be passed when the caller has them.
     """
-    r, g, b = planes if planes is not None else (p.astype(np.float32) for p in cv2.split(rgb))
-    lo = lo if lo is not None else np.minimum(np.minimum(r, g), b)
-    hi = hi if hi is not None else np.maximum(np.maximum(r, g), b)
+    if lo is None or hi is None:
+        r, g, b = cv2.split(rgb)
+        lo, hi = np.minimum(np.minimum(r, g), b), np.maximum(np.maximum(r, g), b)
     # All three channels at once (a 3-channel filter costs about one plane's), the log through a table.
     log_rgb = cv2.LUT(np.ascontiguousarray(rgb), _LOG_TABLE)
     ksize = 2 * int(math.ceil(2 * GREY_LOG_SIGMA_PX)) + 1  # the Gaussian to 2 sigma
