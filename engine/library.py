@@ -16,7 +16,7 @@ from typing import Callable
 
 from .config import config_hash, feature_settings_hash, load_config
 from .extractors import metric_specs
-from .feedback import SEVERITY_ORDER
+from .feedback import SEVERITY_ORDER, target_codes
 from .insights import enrich, hook_report
 from .pipeline import Progress, Snapshot, evaluate, extract_watched, failed_result
 from .result import ClipResult
@@ -53,18 +53,6 @@ def judge(path: str, info, fv, cfg: dict, *, model=None, store=None, content_has
 PROVISIONAL_HOOK_CODES = ("hook.no_sound", "hook.late_first_sound", "hook.quiet_opening")
 
 
-def partial_codes(keys, cfg: dict) -> set[str]:
-    """The finding codes the target rules of the metric ``keys`` can raise (``[targets]``: ``code``, ``code_low``,
-    ``code_high``, else ``<key>.off_target``, as ``engine.feedback``)."""
-    out = set()
-    targets = cfg.get("targets", {})
-    for key in keys:
-        t = targets.get(key) or {}
-        out.update(t[c] for c in ("code", "code_low", "code_high") if t.get(c))
-        out.add(f"{key}.off_target")
-    return out
-
-
 def provisional_result(path: str, snap: Snapshot, cfg: dict, *, model=None) -> ClipResult:
     """A provisional verdict from a ``Snapshot``: scores of what is measured so far (``status`` "provisional",
     ``progress`` the fraction done), with the findings that cannot change any more: those of the metrics and the
@@ -75,7 +63,7 @@ def provisional_result(path: str, snap: Snapshot, cfg: dict, *, model=None) -> C
     result = evaluate(path, snap.info, snap.features, cfg, model=model)
     result.status = "provisional"
     result.progress = round(min(1.0, max(0.0, snap.fraction)), 3)
-    partial = partial_codes(getattr(snap, "partial", ()), cfg)
+    partial = target_codes(snap.partial, cfg.get("targets", {}))
     result.findings = [f for f in result.findings
                        if not (f.code.endswith(".not_scored") and f.modality not in snap.settled)
                        and f.code not in partial]

@@ -154,6 +154,22 @@ def _cited_target(v: float, t: dict) -> tuple[float, str, str, str]:
     return cited, t.get(f"code_{side}", t.get("code", "")), t.get(f"advice_{side}", t.get("advice", "")), "{lo} to {hi}"
 
 
+def off_target_code(key: str) -> str:
+    """The code of a target's finding when its table names none."""
+    return f"{key}.off_target"
+
+
+def target_codes(keys, targets: dict) -> set[str]:
+    """Every finding code the targets of the metric ``keys`` can raise (``code``, ``code_low``, ``code_high``, and
+    ``off_target_code`` for a table that names none or not for each side)."""
+    out = set()
+    for key in keys:
+        t = targets.get(key) or {}
+        out.update(t[c] for c in ("code", "code_low", "code_high") if t.get(c))
+        out.add(off_target_code(key))
+    return out
+
+
 def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[str, MetricSpec], duration_s: float) -> list[Finding]:
     targets = cfg.get("targets", {})
     mweights = cfg.get("scoring", {}).get("weights", {})
@@ -196,7 +212,7 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
         group = target_group(t)
         if group == "platform_fit":
             message = PLATFORM_FIT_PREFIX + message
-        out.append(Finding(modality, severity_for(points), code or f"{key}.off_target", message, round(v, 4),
+        out.append(Finding(modality, severity_for(points), code or off_target_code(key), message, round(v, 4),
                            cited, start, end, t.get("source"), round(points, 2), group))
     return out
 
