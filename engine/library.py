@@ -20,6 +20,7 @@ from .feedback import SEVERITY_ORDER, target_codes
 from .insights import enrich, hook_report
 from .pipeline import Progress, Snapshot, evaluate, extract_watched, failed_result
 from .result import ClipResult
+from .scorer import tier_for
 from .sidecars import fingerprint as sidecar_fingerprint
 from .store import store_error
 
@@ -67,8 +68,11 @@ def provisional_result(path: str, snap: Snapshot, cfg: dict, *, model=None) -> C
     result.findings = [f for f in result.findings
                        if not (f.code.endswith(".not_scored") and f.modality not in snap.settled)
                        and f.code not in partial]
-    if not any(f.severity == "high" for f in result.findings):  # the cap's cause was a partial metric's finding
+    capped = any(f.code == "tier.capped" for f in result.findings)
+    if capped and not any(f.severity == "high" for f in result.findings):
+        # the cap's cause was a partial metric's finding: neither the cap nor its note holds yet
         result.findings = [f for f in result.findings if f.code != "tier.capped"]
+        result.scores.tier = tier_for(result.scores.overall, cfg)
     if "audio" in snap.settled:
         try:
             hook = hook_report(snap.features, snap.info, cfg)

@@ -301,6 +301,16 @@ def test_a_provisional_verdict_leaves_out_the_findings_of_partial_metrics(good_c
     assert early.scores.modalities["visual"] == whole.scores.modalities["visual"]
     final_snap = Snapshot(info, fv, 0.9, frozenset({"audio", "text"}), "finish")
     assert "visual.blurry" in _codes(provisional_result(str(good_clip), final_snap, cfg))
+    # Nor does the tier cap that finding alone would cause: the tier is the one the provisional score earns. (The
+    # generated clip's synthetic voice reads a low signal-to-noise ratio, a high finding of its own: set clean here.)
+    low_tiers = {**cfg, "tiers": {"platinum": 1.0, "gold": 0.5, "silver": 0.2, "bronze": 0.1}}
+    assert low_tiers["tier_caps"]["high_finding"] == "silver"
+    fv.values["audio.snr_db"] = 40.0
+    capped = evaluate(str(good_clip), info, fv, low_tiers)
+    assert capped.scores.tier == "silver" and "tier.capped" in _codes(capped)
+    assert [f.code for f in capped.findings if f.severity == "high"] == ["visual.blurry"]
+    early = provisional_result(str(good_clip), snap, low_tiers)
+    assert early.scores.tier == "platinum" and "tier.capped" not in _codes(early)
 
 
 def test_the_service_hands_out_a_running_clips_provisional_verdict_then_the_final(clips, tmp_path, monkeypatch):
