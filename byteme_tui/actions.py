@@ -48,8 +48,7 @@ class AppActions:
     def open_breakdown(self, path: str) -> None:
         from .screens.breakdown import BreakdownScreen
 
-        early = getattr(self.backend, "provisional", None)  # a running clip's verdict so far
-        if self.backend.result(path) is None and (early is None or early(path) is None):
+        if self.backend.result(path) is None and self.backend.provisional(path) is None:  # nor a verdict so far
             row = self.state.rows.get(path) if self.state else None
             if row is not None and row.status in ("queued", "running"):
                 self.notify("This clip is being analysed: its first verdict comes in a moment.", markup=False)

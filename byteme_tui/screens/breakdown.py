@@ -144,8 +144,7 @@ class BreakdownScreen(Screen):
         final = self.app.backend.result(self.path)
         if final is not None:
             return final, False
-        early = getattr(self.app.backend, "provisional", None)
-        return (early(self.path) if early is not None else None), True
+        return self.app.backend.provisional(self.path), True
 
     def metadata_loaded(self) -> None:
         """From the app once the config targets and metric labels are read: opened before that, the screen drew
