@@ -77,18 +77,15 @@ def read_realmos(folder: str | Path) -> list[tuple[Path, float]]:
     return rows
 
 
-def _extract(path: str) -> tuple[str, dict | None, float | None, str | None]:
+def _extract(path: str) -> tuple[str, dict | None, str | None]:
     from ..config import load_config
     from ..pipeline import extract_features
-    from ..scorer import score
 
     try:
-        cfg = load_config(None, use_user_file=False)
-        _, fv = extract_features(Path(path), cfg, options={"ocr": False})
-        vis = score(fv, cfg).modalities.get("visual")
-        return path, dict(fv.values), vis, None
+        _, fv = extract_features(Path(path), load_config(None, use_user_file=False), options={"ocr": False})
+        return path, dict(fv.values), None
     except Exception as exc:  # one unreadable clip is reported and left out
-        return path, None, None, f"{type(exc).__name__}: {exc}"
+        return path, None, f"{type(exc).__name__}: {exc}"
 
 
 def feature_table(folder: str | Path, *, cache_dir: Path | None = None, workers: int = 2, log=print) -> dict:
@@ -108,11 +105,11 @@ def feature_table(folder: str | Path, *, cache_dir: Path | None = None, workers:
     if todo:
         log(f"extracting features of {len(todo)} clip(s) ({workers} worker(s)); cache {cache}")
         results = _map(_extract, todo, workers)
-        for path, values, vis, err in results:
+        for path, values, err in results:
             if err:
                 log(f"  {Path(path).name}: {err}")
                 continue
-            table[Path(path).name] = {"values": values, "visual_targets": vis}
+            table[Path(path).name] = {"values": values}
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp")
         tmp.write_text(json.dumps(table), encoding="utf-8")
