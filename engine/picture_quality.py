@@ -4,6 +4,12 @@ The model (``engine/models/picture_quality.json``, built by ``python -m engine.t
 engine/models/MODEL_CARD.md) is a ridge regression on standardised picture statistics, trained on KoNViD-1k clips with
 their mean opinion scores (MOS 1-5). It is plain JSON (weights, scaler, feature keys), read once and cached;
 never a pickle. The MOS is mapped linearly onto 0-100 (1 -> 0, 5 -> 100) and clamped to that range.
+
+By default the model's predicted MOS is one more picture metric, ``visual.picture_mos`` (``PICTURE_MOS``), judged by
+its target in config.toml beside the others: it is *derived* from the measured metrics when a clip is scored
+(``derived_values``, called by ``engine.scorer.score``), never extracted, so a retrained model re-judges stored
+features without decoding them again. With ``[scoring] picture_quality = "model"`` the model's number replaces the
+picture targets instead (engine/scorer.py).
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
-from .features import FeatureVector
+from .features import FeatureVector, MetricSpec
 from .paths import SHIPPED_MODELS_DIR
 
 MODEL_PATH = SHIPPED_MODELS_DIR / "picture_quality.json"  # beside the shipped learned scorer
@@ -39,6 +45,17 @@ UNCLIPPED_KEYS = ("visual.noise_sigma",)
 #: A prediction needs at least this share of the model's features measured (the rest are imputed with the
 #: training mean); below it the clip is too far from what the model learned on and no number is given.
 MIN_MEASURED_SHARE = 0.8
+
+
+#: The model's prediction as a metric: the MOS people would likely give the picture, on their rating scale.
+PICTURE_MOS = MetricSpec(
+    "visual.picture_mos", "Picture as people would rate it", "of 5", 1.0, 5.0, True,
+    "The mean opinion score (1 bad, 2 poor, 3 fair, 4 good, 5 excellent) people would likely give this picture, "
+    "predicted by the picture-quality model (engine/models/picture_quality.json, trained on 67 KoNViD-1k clips "
+    "rated by people) from the picture's natural-scene statistics and grain; derived when the clip is scored.")
+#: Metrics computed from other metrics when a clip is scored (``derived_values``), declared beside the extracted
+#: ones (``engine.extractors.metric_specs``) so targets, findings and the JSON name them alike.
+DERIVED_METRICS = (PICTURE_MOS,)
 
 
 def transform(values: dict, keys=PQ_FEATURE_KEYS, log_offsets: dict = LOG_OFFSETS) -> np.ndarray:
@@ -141,6 +158,25 @@ def load(path: Path | None = None) -> PictureModel:
                                  kind="model_invalid") from None
             m = _cache[p] = parse_model(data, set(metric_specs()))
         return m
+
+
+def derived_values(values: dict) -> dict:
+    """The derived metrics of a clip from its measured ones: ``{"visual.picture_mos": MOS}``, or {} when the model
+    cannot be read (absent, invalid or stale: the other targets still judge the picture) or too few of its inputs
+    were measured (no picture, a clip too short for the statistics)."""
+    try:
+        mos = load().predict_mos(values)
+    except ModelError:
+        return {}
+    if mos is None:
+        return {}
+    return {PICTURE_MOS.key: round(min(PICTURE_MOS.hi, max(PICTURE_MOS.lo, mos)), 4)}
+
+
+def derived_partial(partial_keys) -> set:
+    """The derived metrics that summarise only part of a clip when ``partial_keys`` do (a provisional verdict):
+    the picture MOS whenever one of the model's inputs is partial."""
+    return {PICTURE_MOS.key} if set(partial_keys) & set(PQ_FEATURE_KEYS) else set()
 
 
 def clear_cache() -> None:

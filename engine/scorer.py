@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from .config import config_hash
 from .errors import ConfigError
 from .features import MODALITIES, FeatureVector
+from .picture_quality import DERIVED_METRICS, PICTURE_MOS, derived_values
 
 CONFIG_MODEL_NAME = "config-targets"
 
@@ -308,9 +309,16 @@ def quality_source(cfg: dict) -> str:
     return "model" if cfg.get("scoring", {}).get("quality") == "model" else "targets"
 
 
-def score(fv: FeatureVector, cfg: dict, model=None) -> Scores:
+def score(fv: FeatureVector, cfg: dict, model=None, *, derive: bool = True) -> Scores:
     """Score one clip's features. ``model`` is a loaded learned scorer (``engine.model.LearnedScorer``) or None
-    for the config-target scores."""
+    for the config-target scores.
+
+    First the derived metrics (the picture MOS, ``engine.picture_quality.derived_values``) are computed from the
+    measured ones and written into ``fv.values``, replacing any value stored with older features (one the model can
+    not give is removed): the findings and the JSON read them there. ``derive=False`` keeps the ones ``fv`` holds
+    (an evaluation that sets them from a model trained without the clip)."""
+    if derive:
+        derive_metrics(fv)
     ms = metric_scores(fv, cfg)
     targets_name = f"{CONFIG_MODEL_NAME}@{config_hash(cfg)}"
     if model is not None:
@@ -326,7 +334,7 @@ def score(fv: FeatureVector, cfg: dict, model=None) -> Scores:
     picture = visual_parts(fv, ms, cfg)
     if model is None or quality_source(cfg) != "model":
         modalities = dict(modalities, visual=visual_score(picture["perceived_quality"], picture["platform_factor"]))
-        if picture["source"] == "model":
+        if picture["source"] == "model" or DERIVED_PICTURE_KEY in ms:
             name = f"{name}+picture:{picture_model_label()}"
     # A modality with nothing to judge stays null whatever the model says.
     modalities = {m: (modalities.get(m) if fv.has_modality(m) else None) for m in MODALITIES}
@@ -337,6 +345,18 @@ def score(fv: FeatureVector, cfg: dict, model=None) -> Scores:
     return Scores(overall, modalities, ms, tier_for(overall, cfg), category, confidence, name, extra)
 
 
+#: The metric the picture-quality model gives (``engine.picture_quality.PICTURE_MOS``), judged by its own target
+#: by default. Results that read it carry the model's ``name@version`` in their stamp, so a new model re-judges them.
+DERIVED_PICTURE_KEY = PICTURE_MOS.key
+
+
+def derive_metrics(fv: FeatureVector) -> None:
+    """Write the derived metrics of ``fv`` into ``fv.values`` (see ``score``)."""
+    for spec in DERIVED_METRICS:
+        fv.values.pop(spec.key, None)
+    fv.values.update(derived_values(fv.values))
+
+
 #: The visual targets whose job the picture-quality model takes over when it decides (structure and fidelity of the
 #: picture: what its natural-scene statistics see). Every other target of the "quality" group (exposure, colour,
 #: grain, frame rate, freezes, shake, black frames) still multiplies the perceived quality. Grain stays beside the
@@ -345,7 +365,7 @@ def score(fv: FeatureVector, cfg: dict, model=None) -> Scores:
 #: 54.2 against 50.5 before it), because grain raises the MSCN variance like real detail; its grain constraints
 #: cover only the flaw pairs' sources.
 MODEL_PICTURE_METRICS = ("visual.sharpness", "visual.blockiness", "visual.banding_pct", "visual.bits_per_pixel",
-                         "visual.detail")
+                         "visual.detail", DERIVED_PICTURE_KEY)
 
 
 def model_picture_quality(fv: FeatureVector | None, ms: dict, cfg: dict) -> float | None:

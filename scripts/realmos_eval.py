@@ -6,7 +6,7 @@ Extracts every clip's features once (cached under ~/.cache/byteme/realmos, keyed
 visual extractors' source), then prints SRCC and PLCC (mean ± sd over repeated 5-fold CV by clip, fixed seed) for:
 the config-target visual score, sharpness alone, the picture-quality model (ridge on BRISQUE's 12 statistics,
 alpha chosen inside each fold), the visual score with the model deciding picture quality (the model times the
-visual targets it does not replace), and, for comparison, SVR (RBF) on the same statistics and ridge on every
+visual targets it does not replace), the hand-set targets without the model's, and, for comparison, SVR (RBF) on the same statistics and ridge on every
 picture metric. Then the synthetic flaw pairs: how many flawed copies score below their clean source.
 """
 from __future__ import annotations
@@ -72,7 +72,10 @@ def main(argv=None) -> int:
         for label, fn, flaws in (
                 ("picture model alone, flaws it replaces the targets for", pq, P.PAIR_FLAWS_TRAINED),
                 ("visual score, picture_quality = model", lambda v: P.visual_with_model(pq, v), P.PAIR_FLAWS_CHECKED),
-                ("visual score, config targets", P.targets_visual, P.PAIR_FLAWS_CHECKED)):
+                ("visual score, config targets (the default)", P.targets_visual_with(P.mos_predictor(model)),
+                 P.PAIR_FLAWS_CHECKED),
+                ("visual score, hand-set targets without the model's",
+                 lambda v: P.targets_visual(v, None, derive=False), P.PAIR_FLAWS_CHECKED)):
             fr = P.pair_ranking(fn, pairs, flaws, constraint_only=flaws is P.PAIR_FLAWS_TRAINED)
             print(f"flaw pairs, {label}: {fr['below']}/{fr['total']} below their source")
             for w in fr["wrong"]:

@@ -233,10 +233,16 @@ def registered() -> list[type[Extractor]]:
 
 
 def metric_specs() -> dict[str, MetricSpec]:
+    """Every declared metric by key: those the registered extractors measure, and those derived from them when a
+    clip is scored (``engine.picture_quality.DERIVED_METRICS``: the picture MOS)."""
+    from ..picture_quality import DERIVED_METRICS
+
     specs: dict[str, MetricSpec] = {}
     for cls in registered():
         for m in cls.METRICS:
             specs[m.key] = m
+    for m in DERIVED_METRICS:
+        specs[m.key] = m
     return specs
 
 

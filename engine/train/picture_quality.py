@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..picture_quality import LOG_OFFSETS, MODEL_FORMAT, MODEL_PATH, PQ_FEATURE_KEYS, UNCLIPPED_KEYS, transform
+from ..picture_quality import (LOG_OFFSETS, MODEL_FORMAT, MODEL_PATH, PICTURE_MOS, PQ_FEATURE_KEYS, UNCLIPPED_KEYS,
+                               transform)
 
 #: The model's inputs (engine/picture_quality.py PQ_FEATURE_KEYS): BRISQUE's natural-scene statistics at two
 #: scales (engine/extractors/visual/nss.py), fixed by the literature before looking at the labels (Mittal et al.
@@ -89,9 +90,10 @@ def _extract(path: str) -> tuple[str, dict | None, str | None]:
 
 
 def feature_table(folder: str | Path, *, cache_dir: Path | None = None, workers: int = 2, log=print) -> dict:
-    """{file name: {"values": {...}, "visual_targets": float, "mos": float}} for the realmos clips; the features
-    cached per ``feature_cache_key()`` in ``cache_dir`` (default ~/.cache/byteme/realmos), the config-target visual
-    score computed from them each time."""
+    """{file name: {"values": {...}, "mos": float}} for the realmos clips; the features cached per
+    ``feature_cache_key()`` in ``cache_dir`` (default ~/.cache/byteme/realmos). The cache is keyed by the extractors'
+    source only: scores are made from the features afresh by whoever reads them (``evaluate``), so a changed target
+    shows."""
     labels = read_realmos(folder)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     cache = cache_dir / f"features-{feature_cache_key()}.json"
@@ -114,14 +116,7 @@ def feature_table(folder: str | Path, *, cache_dir: Path | None = None, workers:
         tmp = cache.with_suffix(".tmp")
         tmp.write_text(json.dumps(table), encoding="utf-8")
         tmp.replace(cache)
-    out = {}
-    for p, mos in labels:
-        if p.name in table:
-            # The config-target visual score is scored afresh from the cached features with the shipped config of
-            # this tree: the cache is keyed by the extractors' source only, and a changed target must show.
-            values = table[p.name]["values"]
-            out[p.name] = {"values": values, "visual_targets": targets_visual(values), "mos": mos}
-    return out
+    return {p.name: {"values": table[p.name]["values"], "mos": mos} for p, mos in labels if p.name in table}
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -441,12 +436,23 @@ def _cfg() -> dict:
     return load_config(None, use_user_file=False)
 
 
-def targets_visual(values: dict) -> float | None:
-    """The config-target visual score of a metric dict (the shipped config, no user file)."""
+def targets_visual(values: dict, picture_mos: float | None = None, *, derive: bool = True) -> float | None:
+    """The config-target visual score of a metric dict (the shipped config, no user file). The target on the picture
+    MOS reads the shipped model's prediction (``derive``), or else ``picture_mos``: a prediction of a model that
+    never saw the clip, or None for the targets without it."""
     from ..features import FeatureVector
     from ..scorer import score
 
-    return score(FeatureVector(values=dict(values)), _cfg()).modalities.get("visual")
+    values = {k: v for k, v in values.items() if k != PICTURE_MOS.key}
+    if not derive and picture_mos is not None:
+        values[PICTURE_MOS.key] = float(min(PICTURE_MOS.hi, max(PICTURE_MOS.lo, picture_mos)))
+    return score(FeatureVector(values=values), _cfg(), derive=derive).modalities.get("visual")
+
+
+def targets_visual_with(mos_of):
+    """``targets_visual`` with the picture MOS from ``mos_of(values)`` (a model being trained or checked): for the
+    flaw pairs."""
+    return lambda values: targets_visual(values, mos_of(values), derive=False)
 
 
 def factor_beside_model(values: dict) -> float:
@@ -465,19 +471,25 @@ def visual_with_model(pq, values: dict) -> float | None:
     return None if q is None else q * factor_beside_model(values)
 
 
+def _nan(v: float | None) -> float:
+    return np.nan if v is None else float(v)
+
+
 def _mos_to_100(mos: np.ndarray) -> np.ndarray:
     return np.clip(100.0 * (mos - MOS_LO) / (MOS_HI - MOS_LO), 0.0, 100.0)
 
 
 def evaluate(table: dict, pairs: list[dict] | None = None, *, repeats=REPEATS, seed=SEED) -> dict:
-    """The comparison the model card reports, every line by repeated k-fold on the same folds: the config-target
-    visual score and sharpness alone (nothing to fit), the model (ridge, nested alpha; with the flaw pairs as
-    ranking constraints when given) and the visual score it gives with the other visual targets beside it."""
+    """The comparison the model card reports, every line by repeated k-fold on the same folds: the hand-set
+    targets without the model's and sharpness alone (nothing to fit), the model (ridge, nested alpha; with the flaw
+    pairs as ranking constraints when given), the config-target visual score (the default: the hand-set targets and
+    the target on the model's MOS, predicted by the fold's model, which never saw the clip) and the visual score
+    with ``picture_quality = "model"`` (the model instead of the picture targets it covers)."""
     names = sorted(table)
     y = np.array([table[n]["mos"] for n in names])
     rows = [table[n]["values"] for n in names]
     x = model_matrix(rows)
-    targets = np.array([np.nan if table[n]["visual_targets"] is None else table[n]["visual_targets"] for n in names])
+    hand_set = np.array([_nan(targets_visual(r, None, derive=False)) for r in rows])
     sharp = matrix(rows, ["visual.sharpness"])[:, 0]
     factor = np.array([factor_beside_model(r) for r in rows])
     pa = pair_arrays(pairs) if pairs else None
@@ -490,8 +502,12 @@ def evaluate(table: dict, pairs: list[dict] | None = None, *, repeats=REPEATS, s
             memo[key] = fitted(tr, te)
         return memo[key]
 
+    def targets_fold(tr, te):  # the default visual score, the picture MOS out of fold
+        return np.array([_nan(targets_visual(rows[i], float(m), derive=False)) for i, m in zip(te, fold(tr, te))])
+
     out = {
-        "config_targets": repeated_kfold(lambda tr, te: targets[te], len(y), y, repeats=repeats, seed=seed),
+        "hand_set_targets": repeated_kfold(lambda tr, te: hand_set[te], len(y), y, repeats=repeats, seed=seed),
+        "config_targets": repeated_kfold(targets_fold, len(y), y, repeats=repeats, seed=seed),
         "sharpness": repeated_kfold(lambda tr, te: sharp[te], len(y), y, repeats=repeats, seed=seed),
         "model": repeated_kfold(fold, len(y), y, repeats=repeats, seed=seed),
         "visual_with_model": repeated_kfold(lambda tr, te: _mos_to_100(fold(tr, te)) * factor[te], len(y), y,
@@ -541,6 +557,14 @@ def predictor(model: dict):
     return lambda values: m.predict(FeatureVector(values=dict(values)))
 
 
+def mos_predictor(model: dict):
+    """values dict -> the MOS a trained model dict predicts (None when too few of its inputs were measured)."""
+    from ..picture_quality import parse_model
+
+    m = parse_model(json.loads(json.dumps(model)))
+    return m.predict_mos
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m engine.train.picture_quality", description=__doc__.split("\n")[0])
     ap.add_argument("realmos", help="folder with labels.csv and the clips")
@@ -563,7 +587,7 @@ def main(argv=None) -> int:
         model["training"]["flaw_ranking"] = {
             "model_alone_on_its_flaws": pair_ranking(pq, pairs, PAIR_FLAWS_TRAINED, constraint_only=True),
             "visual_with_model": pair_ranking(lambda v: visual_with_model(pq, v), pairs),
-            "visual_config_targets": pair_ranking(targets_visual, pairs)}
+            "visual_config_targets": pair_ranking(targets_visual_with(mos_predictor(model)), pairs)}
     Path(args.out).write_text(json.dumps(model, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     for k, r in ev.items():
         print(f"{k:18s} SRCC {r['srcc_mean']:.3f} ± {r['srcc_sd']:.3f}   PLCC {r['plcc_mean']:.3f} ± {r['plcc_sd']:.3f}")

@@ -29,8 +29,11 @@ pytestmark = pytest.mark.skipif(not (REALMOS / "labels.csv").is_file(),
 MODEL_SRCC_FLOOR = 0.50
 VISUAL_WITH_MODEL_SRCC_FLOOR = 0.57
 MODEL_PLCC_FLOOR = 0.48  # measured 0.534 ± 0.022
-#: The default picture score (config targets: nothing fitted, so no spread over folds); measured 0.567.
-CONFIG_TARGETS_SRCC_FLOOR = 0.53
+#: The hand-set targets without the model's (nothing fitted, so no spread over folds); measured 0.566.
+HAND_SET_TARGETS_SRCC_FLOOR = 0.53
+#: The default picture score: the hand-set targets and the target on the model's MOS, predicted out of fold;
+#: measured 0.609 ± 0.007 with this test's MOS-only model (0.632 ± 0.018 with the shipped model's flaw pairs).
+CONFIG_TARGETS_SRCC_FLOOR = 0.57
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +50,12 @@ def test_picture_model_agrees_with_people_on_clips_it_never_saw(table):
     assert ev["model"]["srcc_mean"] >= MODEL_SRCC_FLOOR
     assert ev["model"]["plcc_mean"] >= MODEL_PLCC_FLOOR
     assert ev["visual_with_model"]["srcc_mean"] >= VISUAL_WITH_MODEL_SRCC_FLOOR
+    assert ev["hand_set_targets"]["srcc_mean"] >= HAND_SET_TARGETS_SRCC_FLOOR
     assert ev["config_targets"]["srcc_mean"] >= CONFIG_TARGETS_SRCC_FLOOR
-    # The point of the model: it agrees with people better than the hand-set targets and sharpness alone.
-    assert ev["visual_with_model"]["srcc_mean"] > ev["config_targets"]["srcc_mean"] + 0.02
+    # The point of the model: it agrees with people better than the hand-set targets and sharpness alone, both
+    # in the default (its MOS judged by a target beside theirs) and deciding the picture on its own.
+    assert ev["config_targets"]["srcc_mean"] > ev["hand_set_targets"]["srcc_mean"] + 0.02
+    assert ev["visual_with_model"]["srcc_mean"] > ev["hand_set_targets"]["srcc_mean"] + 0.02
     assert ev["model"]["srcc_mean"] > ev["sharpness"]["srcc_mean"]
 
 

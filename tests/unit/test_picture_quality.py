@@ -11,6 +11,8 @@ from engine import picture_quality as PQ
 from engine.config import load_config
 from engine.errors import ModelError
 from engine.features import FeatureVector
+from engine.extractors import metric_specs
+from engine.feedback import build_findings
 from engine.scorer import MODEL_PICTURE_METRICS, metric_factor, score
 
 
@@ -107,13 +109,70 @@ def test_scorer_takes_picture_quality_from_the_model_only_when_asked():
     expected_pq = 100 * (m.intercept - 1) / 4
     assert by_model.extra["picture"]["source"] == "model" and by_targets.extra["picture"]["source"] == "targets"
     assert "+picture:picture_quality@" in by_model.model
-    assert "picture:" not in by_targets.model
+    # the targets read the model's MOS too (its own target), so their stamp names the model; without that target
+    # (weight 0), nothing of the model is read and the stamp says so
+    assert "+picture:picture_quality@" in by_targets.model
+    no_mos = _cfg("targets")
+    no_mos["targets"]["visual.picture_mos"]["weight"] = 0.0
+    assert "picture:" not in score(FeatureVector(values=dict(vals)), no_mos).model
     # Targets: sharpness (a picture metric) costs; with the model the sharpness target is replaced, while the
     # brightness target (not the model's job) still multiplies the perceived quality.
     assert "visual.sharpness" in MODEL_PICTURE_METRICS and "visual.brightness" not in MODEL_PICTURE_METRICS
     assert by_targets.extra["picture"]["perceived_quality"] < 60
     brightness = metric_factor(by_model.metric_scores["visual.brightness"], _cfg("model")["targets"]["visual.brightness"])
     assert by_model.extra["picture"]["perceived_quality"] == pytest.approx(expected_pq * brightness, abs=0.2)
+
+
+def _mean_inputs(m) -> dict:
+    """The model's inputs at its training mean (the model then predicts its intercept), as measured values."""
+    vals = {k: float(v) for k, v in zip(m.keys, m.mean)}
+    for k in m.keys:
+        if k in m.log_offsets:
+            vals[k] = float(np.exp(vals[k]) - m.log_offsets[k])
+    return vals
+
+
+def test_picture_mos_is_derived_when_scored_and_judged_by_its_target():
+    """By default the model's MOS is one more picture metric: computed from the measured ones at scoring time
+    (replacing a value stored with older features), judged by its target, named in a finding when low."""
+    m = PQ.load()
+    cfg = _cfg("targets")
+    t = cfg["targets"][PQ.PICTURE_MOS.key]
+    fv = FeatureVector(values={**_mean_inputs(m), PQ.PICTURE_MOS.key: 4.9})  # 4.9: a stale stored value
+    s = score(fv, cfg)
+    assert fv.values[PQ.PICTURE_MOS.key] == pytest.approx(m.intercept, abs=1e-3)
+    assert t["bad"] < m.intercept < t["good"]  # so the target takes part of its points
+    assert s.metric_scores[PQ.PICTURE_MOS.key] == pytest.approx((m.intercept - t["bad"]) / (t["good"] - t["bad"]),
+                                                                abs=1e-3)
+    findings = build_findings(fv, s, cfg, metric_specs(), 10.0)
+    poor = [f for f in findings if f.code == t["code"]]
+    assert len(poor) == 1 and poor[0].value == pytest.approx(m.intercept, abs=1e-3) and poor[0].target == t["good"]
+    assert "Picture as people would rate it is 3.04 of 5; target at least 3.5" in poor[0].message
+    # a picture the model reads as poor costs more than one it reads as good
+    worse = dict(_mean_inputs(m), **{"visual.mscn_var_half": 0.002, "visual.mscn_var": 0.002})
+    s_worse = score(FeatureVector(values=worse), cfg)
+    assert s_worse.modalities["visual"] < s.modalities["visual"]
+    # too few of the model's inputs measured: no MOS (the stale one is dropped), no finding, no penalty
+    few = FeatureVector(values={"visual.sharpness": 0.7, PQ.PICTURE_MOS.key: 1.0})
+    s_few = score(few, cfg)
+    assert PQ.PICTURE_MOS.key not in few.values and PQ.PICTURE_MOS.key not in s_few.metric_scores
+
+
+def test_picture_mos_waits_in_a_provisional_verdict_while_its_inputs_are_partial():
+    assert PQ.derived_partial({"visual.mscn_var", "visual.brightness"}) == {PQ.PICTURE_MOS.key}
+    assert PQ.derived_partial({"visual.brightness"}) == set()
+
+
+def test_evaluation_judges_the_default_with_the_mos_it_is_given():
+    """The realmos evaluation scores the default targets with a MOS predicted out of fold (``derive=False``), not
+    with the shipped model, which saw every clip."""
+    from engine.train import picture_quality as T
+
+    vals = _mean_inputs(PQ.load())
+    low, high = T.targets_visual(vals, 2.0, derive=False), T.targets_visual(vals, 3.5, derive=False)
+    without = T.targets_visual(vals, None, derive=False)
+    assert low < high == pytest.approx(without)
+    assert T.targets_visual(vals) == pytest.approx(T.targets_visual(vals, PQ.load().intercept, derive=False), abs=0.1)
 
 
 # --- the generated flaw set (tests/visual_helpers.py) with the model deciding picture quality -------------------
