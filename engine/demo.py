@@ -36,6 +36,16 @@ CLIPPED_BOOST_DB = 14.0
 #: Blur of the "blurry" clip, pixels of Gaussian sigma at 1080x1920 (an out-of-focus phone camera); scaled with
 #: the width for smaller builds.
 BLUR_SIGMA_PX = 10.0
+#: Band limit of the demo world's texture, px of Gaussian point spread at 1080x1920 (``synth.textured_scene``), as
+#: a camera's optics leave it; scaled with the width. Without it the world's finest texture is white noise fixed on
+#: every pixel, which reads as sensor grain (the clean clip: 3.4 levels, a grain finding).
+TEXTURE_SIGMA_PX = 1.2
+#: ... and at least this much at any size: the analysis reads frames at 360 px on the short side, so a smaller build
+#: sees its texture at full strength (0.8 px: where noise_sigma reads under 2 levels at 360x640, synth.textured_scene).
+MIN_TEXTURE_SIGMA_PX = 0.8
+#: The shots of every demo clip but the one with a still opening (06): (seconds, scene id), the last one to the
+#: end. The clips share one picture and differ by their flaw, so a flaw of the sound costs the picture nothing.
+SHOTS = ((1.7, 0), (1.6, 1), (10, 2))
 #: Exposure of the "too dark" clip: gain and gamma applied to the rendered frame (mean luma lands near 20/255).
 DARK_GAIN, DARK_GAMMA = 0.25, 1.4
 
@@ -85,9 +95,10 @@ def _master(y: np.ndarray, lufs: float) -> np.ndarray:
 def _recipe(clip: DemoClip, seed: int, width: int, height: int) -> dict:
     """The write_clip arguments of one demo clip."""
     w, h = width, height
-    scene = dict(width=w, height=h, seed=seed)
+    scene = dict(width=w, height=h, seed=seed, texture_sigma_px=max(MIN_TEXTURE_SIGMA_PX, TEXTURE_SIGMA_PX * w / DEMO_W),
+                 shots=SHOTS)
     if clip.name.startswith("01"):
-        video = synth.scene_sequence(**scene, shots=[(1.7, 0), (1.6, 1), (10, 2)],
+        video = synth.scene_sequence(**scene,
                                      text=[(0.0, 1.7, "3 TIPS FOR\nBETTER LIGHT"), (1.7, 3.3, "TIP 1:\nFACE THE WINDOW"),
                                            (3.3, 9.0, "TIP 2:\nBOUNCE IT")])
         # The same voice at the playback level as every other clip (a music bed under it read as background
@@ -102,7 +113,7 @@ def _recipe(clip: DemoClip, seed: int, width: int, height: int) -> dict:
                                      transform=lambda f: synth.scale_brightness(f, gain=DARK_GAIN, gamma=DARK_GAMMA))
         audio = _speech(seed, GOOD_LOUDNESS_LUFS)
     elif clip.name.startswith("04"):
-        video = synth.scene_sequence(**scene, shots=[(2.5, 0), (10, 1)], text=[(0.0, 2.0, "STUDIO TOUR")])
+        video = synth.scene_sequence(**scene, text=[(0.0, 2.0, "STUDIO TOUR")])
         audio = _speech(seed, QUIET_LOUDNESS_LUFS)
     elif clip.name.startswith("05"):
         video = synth.scene_sequence(**scene, text=[(0.0, 9.0, "YOU DON'T NEED\nA NEW CAMERA")])
@@ -110,8 +121,8 @@ def _recipe(clip: DemoClip, seed: int, width: int, height: int) -> dict:
                                     lufs=GOOD_LOUDNESS_LUFS)
         audio = np.clip(voice * 10 ** (CLIPPED_BOOST_DB / 20), -1.0, 1.0)
     elif clip.name.startswith("06"):
-        still = synth.scene_sequence(**scene, pan_px_per_s=0, object_speed=0)
-        moving = synth.scene_sequence(**scene)
+        still = synth.scene_sequence(**dict(scene, shots=None), pan_px_per_s=0, object_speed=0)
+        moving = synth.scene_sequence(**dict(scene, shots=None))
 
         def video(i: int, t_s: float) -> np.ndarray:
             return still(i, 0.0) if t_s < 2.0 else moving(i, t_s - 2.0)
@@ -120,7 +131,7 @@ def _recipe(clip: DemoClip, seed: int, width: int, height: int) -> dict:
     else:
         land_w = h - h % 2
         land_h = (land_w * 9 // 16) // 2 * 2
-        wide = synth.scene_sequence(width=land_w, height=land_h, seed=seed,
+        wide = synth.scene_sequence(width=land_w, height=land_h, seed=seed, texture_sigma_px=scene["texture_sigma_px"],
                                     text=[(0.0, 9.0, "WAIT FOR IT")], text_height_px=max(12, land_h // 12))
 
         def video(i: int, t_s: float) -> np.ndarray:

@@ -16,7 +16,7 @@ from typing import Callable
 
 from .config import config_hash, feature_settings_hash, load_config
 from .extractors import metric_specs
-from .feedback import SEVERITY_ORDER, target_codes
+from .feedback import SEVERITY_ORDER, capping_findings, target_codes
 from .insights import enrich, hook_report
 from .picture_quality import derived_partial
 from .pipeline import Progress, Snapshot, evaluate, extract_watched, failed_result
@@ -70,7 +70,7 @@ def provisional_result(path: str, snap: Snapshot, cfg: dict, *, model=None) -> C
                        if not (f.code.endswith(".not_scored") and f.modality not in snap.settled)
                        and f.code not in partial]
     capped = any(f.code == "tier.capped" for f in result.findings)
-    if capped and not any(f.severity == "high" for f in result.findings):
+    if capped and not capping_findings(result.findings, cfg):
         # the cap's cause was a partial metric's finding: neither the cap nor its note holds yet
         result.findings = [f for f in result.findings if f.code != "tier.capped"]
         result.scores.tier = tier_for(result.scores.overall, cfg)

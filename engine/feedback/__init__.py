@@ -11,11 +11,13 @@
 ``engine/insights.py`` runs hook, retention, rewards, reuse and beats on a result; ``engine/pipeline.py`` the targets.
 """
 from .targets import (COUNT_UNITS, HIGH_POINTS, LOCAL_MAX_SHARE, LOCAL_SCORE_BELOW, MAX_DECIMALS, MEDIUM_POINTS,
-                      PLATFORM_FIT_PREFIX, SEVERITY_ORDER, SINGULAR, Finding, build_findings, cap_tier, clock,
+                      PLATFORM_FIT_PREFIX, SEVERITY_ORDER, SINGULAR, Finding, build_findings, cap_tier, capping_findings,
+                      clock,
                       fmt_pair, fmt_value, modality_product, note_findings, plural, severity_for, target_codes,
                       target_findings)
 
 __all__ = ["COUNT_UNITS", "HIGH_POINTS", "LOCAL_MAX_SHARE", "LOCAL_SCORE_BELOW", "MAX_DECIMALS", "MEDIUM_POINTS",
-           "PLATFORM_FIT_PREFIX", "SEVERITY_ORDER", "SINGULAR", "Finding", "build_findings", "cap_tier", "clock",
+           "PLATFORM_FIT_PREFIX", "SEVERITY_ORDER", "SINGULAR", "Finding", "build_findings", "cap_tier",
+           "capping_findings", "clock",
            "fmt_pair", "fmt_value", "modality_product", "note_findings", "plural", "severity_for", "target_codes",
            "target_findings"]

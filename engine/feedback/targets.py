@@ -235,6 +235,15 @@ def build_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[str
     return findings + note_findings(fv, scores)
 
 
+def capping_findings(findings: list[Finding], cfg: dict) -> list[Finding]:
+    """The findings that hold a clip's tier (``cap_tier``): the high-severity ones, except those of targets with
+    ``caps_tier = false`` (an opinion of the whole picture, like the picture MOS, lowers the score but names no
+    clear flaw)."""
+    targets = cfg.get("targets", {})
+    soft = target_codes([k for k, t in targets.items() if t.get("caps_tier") is False], targets)
+    return [f for f in findings if f.severity == "high" and f.code not in soft]
+
+
 def cap_tier(scores: Scores, findings: list[Finding], cfg: dict) -> Finding | None:
     """Hold a clip with a high-severity finding at ``[tier_caps] high_finding`` at most (sets ``scores.tier``).
 
@@ -243,7 +252,7 @@ def cap_tier(scores: Scores, findings: list[Finding], cfg: dict) -> Finding | No
     tiers = cfg.get("tiers", {})
     if cap not in tiers or scores.tier not in tiers or tiers[scores.tier] <= tiers[cap]:
         return None
-    worst = next((f for f in findings if f.severity == "high"), None)
+    worst = next(iter(capping_findings(findings, cfg)), None)
     if worst is None:
         return None
     earned = scores.tier

@@ -193,6 +193,7 @@ def scene_sequence(
     transform: Callable[[np.ndarray], np.ndarray] | None = None,
     pan_px_per_s: float = 24.0,
     object_speed: float = 1.0,
+    texture_sigma_px: float = 0.0,
 ) -> VideoSource:
     """A video source for ``write_clip``: shots of ``textured_scene`` with hard cuts and timed on-screen text.
 
@@ -212,7 +213,7 @@ def scene_sequence(
         Cap height of the text in pixels; None = 5 % of the frame height (large and OCR-legible).
     transform : callable(frame) -> frame or None
         Applied to each frame after drawing (e.g. ``lambda f: gaussian_blur(f, sigma_px=4)``).
-    pan_px_per_s, object_speed : float
+    pan_px_per_s, object_speed, texture_sigma_px : float
         Passed to ``textured_scene``.
 
     Returns
@@ -227,7 +228,8 @@ def scene_sequence(
         k = int(np.searchsorted(starts, t_s, side="right") - 1)
         scene = shot_list[max(0, k)][1]
         frame = textured_scene(width=width, height=height, t_s=t_s, seed=seed, scene=scene,
-                               pan_px_per_s=pan_px_per_s, object_speed=object_speed)
+                               pan_px_per_s=pan_px_per_s, object_speed=object_speed,
+                               texture_sigma_px=texture_sigma_px)
         for start_s, end_s, words in text or ():
             if start_s <= t_s < end_s:
                 frame = render_text(frame, words, x=None, y=int(height * 0.15), height_px=th)
