@@ -168,7 +168,7 @@ TARGET = Table({
                                                   "target")},
     "weight": Num(0, MAX_WEIGHT),
     "group": Text(("quality", "platform_fit")),  # perceived picture quality or platform fit (engine.scorer)
-    "caps_tier": Flag(),  # false: its high finding does not hold the tier ([tier_caps]; engine.feedback.cap_tier)
+    "opinion": Flag(),  # an opinion of the whole picture: never holds the tier, after the named flaws (feedback)
     **{k: Text() for k in ("code", "code_low", "code_high", "source", "advice", "advice_low", "advice_high")},
 })
 TARGETS = MapOf(TARGET, names="metric", what="metric")

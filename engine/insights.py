@@ -14,7 +14,7 @@ Thresholds and weights come from ``[hook]``, ``[retention]`` and ``[presets.*.re
 """
 from __future__ import annotations
 
-from .feedback import SEVERITY_ORDER, Finding
+from .feedback import Finding, rank_findings
 from .feedback.beats import cut_on_beat
 from .feedback.hook import hook_report
 from .feedback.retention import retention_timeline
@@ -49,7 +49,4 @@ def enrich(result, cfg: dict, store=None) -> None:
            + rewards_findings(ins["rewards"], cfg) + originality_findings(ins["originality"], cfg))
     result.scores.extra["hook"] = ins["hook"]["score"]
     result.scores.extra["insights"] = ins
-    ranked = [f for f in result.findings if f.severity != "info"] + [f for f in new if f.severity != "info"]
-    ranked.sort(key=lambda f: (-(f.points or 0.0), SEVERITY_ORDER.get(f.severity, 9)))
-    info_f = [f for f in result.findings if f.severity == "info"] + [f for f in new if f.severity == "info"]
-    result.findings = ranked + info_f
+    result.findings = rank_findings(result.findings + new, cfg)

@@ -16,7 +16,7 @@ from typing import Callable
 
 from .config import config_hash, feature_settings_hash, load_config
 from .extractors import metric_specs
-from .feedback import SEVERITY_ORDER, capping_findings, target_codes
+from .feedback import capping_findings, rank_findings, target_codes
 from .insights import enrich, hook_report
 from .picture_quality import derived_partial
 from .pipeline import Progress, Snapshot, evaluate, extract_watched, failed_result
@@ -79,10 +79,8 @@ def provisional_result(path: str, snap: Snapshot, cfg: dict, *, model=None) -> C
             hook = hook_report(snap.features, snap.info, cfg)
         except Exception:  # an insight of a partial clip that cannot be made is left out
             hook = {"findings": []}
-        result.findings += [f for f in hook["findings"] if f.code in PROVISIONAL_HOOK_CODES]
-        ranked = [f for f in result.findings if f.severity != "info"]
-        ranked.sort(key=lambda f: (-(f.points or 0.0), SEVERITY_ORDER.get(f.severity, 9)))
-        result.findings = ranked + [f for f in result.findings if f.severity == "info"]
+        result.findings = rank_findings(result.findings + [f for f in hook["findings"]
+                                                            if f.code in PROVISIONAL_HOOK_CODES], cfg)
     return result
 
 

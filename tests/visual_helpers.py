@@ -33,6 +33,16 @@ def visual_config(target_w: int = W, target_h: int = H) -> dict:
     return cfg
 
 
+def hand_set_config(cfg: dict | None = None) -> dict:
+    """``cfg`` (default ``visual_config()``) without the target on the picture MOS: the hand-set targets alone. The
+    picture-quality model learned from real clips and reads these generated pictures as fair at best (MOS 2-2.9),
+    which costs every one of them a fifth or more of its score; a test about what the hand-set targets make of a
+    known flaw, or of a clean clip, reads the scores without that opinion."""
+    cfg = copy.deepcopy(cfg or visual_config())
+    cfg["targets"]["visual.picture_mos"]["weight"] = 0.0
+    return cfg
+
+
 def visual_features(path: Path, cfg: dict | None = None):
     """(MediaInfo, FeatureVector) from the visual extractors only (one decode)."""
     cfg = cfg or visual_config()

@@ -12,12 +12,12 @@
 """
 from .targets import (COUNT_UNITS, HIGH_POINTS, LOCAL_MAX_SHARE, LOCAL_SCORE_BELOW, MAX_DECIMALS, MEDIUM_POINTS,
                       PLATFORM_FIT_PREFIX, SEVERITY_ORDER, SINGULAR, Finding, build_findings, cap_tier, capping_findings,
-                      clock,
+                      clock, opinion_codes, rank_findings,
                       fmt_pair, fmt_value, modality_product, note_findings, plural, severity_for, target_codes,
                       target_findings)
 
 __all__ = ["COUNT_UNITS", "HIGH_POINTS", "LOCAL_MAX_SHARE", "LOCAL_SCORE_BELOW", "MAX_DECIMALS", "MEDIUM_POINTS",
            "PLATFORM_FIT_PREFIX", "SEVERITY_ORDER", "SINGULAR", "Finding", "build_findings", "cap_tier",
-           "capping_findings", "clock",
+           "capping_findings", "clock", "opinion_codes", "rank_findings",
            "fmt_pair", "fmt_value", "modality_product", "note_findings", "plural", "severity_for", "target_codes",
            "target_findings"]

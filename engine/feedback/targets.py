@@ -231,17 +231,32 @@ def build_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[str
     findings = target_findings(fv, scores, cfg, specs, duration_s)
     for d in fv.events.get("findings", []):
         findings.append(Finding(**{k: d.get(k) for k in Finding.__dataclass_fields__ if k in d}))
-    findings.sort(key=lambda f: (-(f.points or 0.0), SEVERITY_ORDER.get(f.severity, 9)))
-    return findings + note_findings(fv, scores)
+    return rank_findings(findings, cfg) + note_findings(fv, scores)
+
+
+def opinion_codes(cfg: dict) -> set[str]:
+    """The finding codes of the targets marked ``opinion = true``: an opinion of the whole picture (the picture MOS
+    people would give), which lowers the score but names no flaw to fix. It never holds the tier
+    (``capping_findings``) and comes after the named flaws (``rank_findings``), so a clip's top fix is one it can act
+    on."""
+    targets = cfg.get("targets", {})
+    return target_codes([k for k, t in targets.items() if t.get("opinion")], targets)
+
+
+def rank_findings(findings: list[Finding], cfg: dict) -> list[Finding]:
+    """``findings`` best first: the named flaws by the overall points they cost (then severity), then the opinions
+    (``opinion_codes``) likewise, then the info lines in their order."""
+    opinions = opinion_codes(cfg)
+    ranked = sorted((f for f in findings if f.severity != "info"),
+                    key=lambda f: (f.code in opinions, -(f.points or 0.0), SEVERITY_ORDER.get(f.severity, 9)))
+    return ranked + [f for f in findings if f.severity == "info"]
 
 
 def capping_findings(findings: list[Finding], cfg: dict) -> list[Finding]:
-    """The findings that hold a clip's tier (``cap_tier``): the high-severity ones, except those of targets with
-    ``caps_tier = false`` (an opinion of the whole picture, like the picture MOS, lowers the score but names no
-    clear flaw)."""
-    targets = cfg.get("targets", {})
-    soft = target_codes([k for k, t in targets.items() if t.get("caps_tier") is False], targets)
-    return [f for f in findings if f.severity == "high" and f.code not in soft]
+    """The findings that hold a clip's tier (``cap_tier``): the high-severity ones but the opinions
+    (``opinion_codes``)."""
+    opinions = opinion_codes(cfg)
+    return [f for f in findings if f.severity == "high" and f.code not in opinions]
 
 
 def cap_tier(scores: Scores, findings: list[Finding], cfg: dict) -> Finding | None:

@@ -138,7 +138,7 @@ PAIR_WORLD_TEXTURE_SIGMA_PX = 0.8
 #: (sigma 24 levels) still scored the generated test clip with light grain (tests/visual_helpers.py) above its
 #: source, because light grain raises the MSCN variance like real detail does.
 PAIR_SEVERITY = 0.6
-PAIR_EXTRA_SEVERITIES = {"noise": (0.1, 0.2, 0.35)}
+PAIR_EXTRA_SEVERITIES = {"noise": (0.05, 0.1, 0.2, 0.35)}
 #: A starved upload: the whole clean stream encoded by H.264 (``synth.write_clip``, libx264) at this rate and decoded
 #: back (severity 1 in the pair list). The corpus's compression flaw is per-frame JPEG (blocking over kept detail);
 #: a starved video codec smooths the picture flat and wipes its grain away, which moves the natural-scene statistics
@@ -160,11 +160,11 @@ PAIR_CONSTRAINT_ONLY = (("other", "world:1003", "corpus grain"),)
 #: contrast, letterbox bars, shake, dropped frames, freezes) are still judged by their config targets, which
 #: multiply the visual score beside the model; MSCN statistics are contrast-normalised and per frame, so they
 #: cannot see those flaws, and constraining them would only bend the model away from people's ratings.
-PAIR_FLAWS_TRAINED = ("blur", "noise", "compression", "starved", "downscale")
+PAIR_FLAWS_TRAINED = ("blur", "noise", "contrast", "compression", "starved", "downscale")
 PAIR_FLAWS_CHECKED = ("blur", "noise", "exposure", "contrast", "compression", "starved", "downscale", "letterbox",
                       "shake", "frame_drops", "freeze")
 #: Cache format of the pair features (bump when PAIR_* above change).
-_PAIRS_VERSION = "6"
+_PAIRS_VERSION = "7"
 
 
 def _pair_recipes(seed: int = SEED) -> list:

@@ -187,12 +187,12 @@ def test_a_high_severity_flaw_holds_the_tier_at_silver_and_says_so():
     cfg_off = {**cfg, "tier_caps": {"high_finding": ""}}
     s = scores(75.0, "gold")
     assert cap_tier(s, [blur], cfg_off) is None and s.tier == "gold"
-    # the picture MOS's target says caps_tier = false: an opinion of the whole picture lowers the score, never
-    # holds the tier; the same finding under a target that caps would
+    # the picture MOS's target says opinion = true: an opinion of the whole picture lowers the score, never
+    # holds the tier; the same finding under a target that is no opinion would
     opinion = Finding("visual", "high", cfg["targets"]["visual.picture_mos"]["code"], "Picture as people would rate it "
                       "is 2.10 of 5.", 2.1, 3.5, None, None, "test", 9.0)
     s = scores(75.0, "gold")
     assert cap_tier(s, [opinion, minor], cfg) is None and s.tier == "gold"
     cfg_caps = copy.deepcopy(cfg)
-    cfg_caps["targets"]["visual.picture_mos"]["caps_tier"] = True
+    cfg_caps["targets"]["visual.picture_mos"]["opinion"] = False
     assert cap_tier(s, [opinion, minor], cfg_caps) is not None and s.tier == "silver"
