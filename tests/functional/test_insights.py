@@ -10,6 +10,7 @@ import pytest
 from engine import synth, library
 from engine.config import load_config
 from engine.features import FeatureVector
+from engine.feedback import opinion_codes
 from engine.feedback.beats import cut_on_beat
 from engine.feedback.hook import hook_report
 from engine.feedback.retention import retention_timeline
@@ -73,7 +74,11 @@ def test_black_silent_opening_has_a_worse_hook_and_says_why(hook_pair):
 def test_hook_findings_are_ranked_with_the_others(hook_pair):
     _, bad = hook_pair
     ranked = [f for f in bad.findings if f.severity != "info"]
-    assert [f.points for f in ranked] == sorted((f.points for f in ranked), reverse=True)
+    # the named flaws by the points they cost, then the opinions of the whole picture (engine.feedback.rank_findings)
+    opinions = opinion_codes(load_config(use_user_file=False))
+    named = [f for f in ranked if f.code not in opinions]
+    assert ranked == named + [f for f in ranked if f.code in opinions]
+    assert [f.points for f in named] == sorted((f.points for f in named), reverse=True)
     assert all(f.severity == "info" for f in bad.findings[len(ranked):])
 
 
