@@ -13,6 +13,8 @@ picture targets instead (engine/scorer.py).
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import math
 import threading
@@ -83,10 +85,11 @@ class PictureModel:
     mos_hi: float
     log_offsets: dict = None
     unclipped: tuple = ()
+    digest: str = ""  # of the model file: a retrained model has another label, so stored results are re-judged
 
     @property
     def label(self) -> str:
-        return f"{self.name}@{self.version}"
+        return f"{self.name}@{self.version}" + (f"+{self.digest}" if self.digest else "")
 
     def predict_mos(self, values: dict) -> float | None:
         x = transform(values, self.keys, self.log_offsets or {})
@@ -149,14 +152,16 @@ def load(path: Path | None = None) -> PictureModel:
         m = _cache.get(p)
         if m is None:
             try:
-                data = json.loads(p.read_text(encoding="utf-8"))
+                raw = p.read_bytes()
+                data = json.loads(raw.decode("utf-8"))
             except OSError as exc:
                 raise ModelError(f"The picture-quality model {p.name} cannot be read: {exc.strerror or exc}.",
                                  kind="model_invalid") from None
             except ValueError as exc:
                 raise ModelError(f"The picture-quality model {p.name} is not valid JSON ({exc}).",
                                  kind="model_invalid") from None
-            m = _cache[p] = parse_model(data, set(metric_specs()))
+            m = _cache[p] = dataclasses.replace(parse_model(data, set(metric_specs())),
+                                                digest=hashlib.blake2b(raw, digest_size=4).hexdigest())
         return m
 
 

@@ -89,6 +89,18 @@ def test_shipped_model_loads_and_fits_the_extractors():
     assert data["training"]["n_clips"] >= 60  # trained on realmos
 
 
+def test_a_retrained_model_has_another_label(tmp_path):
+    """The label is part of a result's model stamp: a model file with other weights (a retrain, same version)
+    must read differently, so stored results are judged again."""
+    data = json.loads(PQ.MODEL_PATH.read_text(encoding="utf-8"))
+    data["coef"][0] += 0.01
+    other = tmp_path / "picture_quality.json"
+    other.write_text(json.dumps(data), encoding="utf-8")
+    shipped, retrained = PQ.load(), PQ.load(other)
+    assert shipped.version == retrained.version and shipped.label != retrained.label
+    assert retrained.label.startswith(f"picture_quality@{retrained.version}+")
+
+
 def _cfg(source: str) -> dict:
     cfg = copy.deepcopy(load_config(None, use_user_file=False))
     cfg["scoring"]["picture_quality"] = source
