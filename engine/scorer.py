@@ -346,7 +346,8 @@ def score(fv: FeatureVector, cfg: dict, model=None, *, derive: bool = True) -> S
 
 
 #: The metric the picture-quality model gives (``engine.picture_quality.PICTURE_MOS``), judged by its own target
-#: by default. Results that read it carry the model's ``name@version`` in their stamp, so a new model re-judges them.
+#: by default. Results that read it carry the model's label (name, version, digest of its file) in their stamp, so a
+#: new model re-judges them.
 DERIVED_PICTURE_KEY = PICTURE_MOS.key
 
 
