@@ -35,7 +35,7 @@ def visual_config(target_w: int = W, target_h: int = H) -> dict:
 
 def hand_set_config(cfg: dict | None = None) -> dict:
     """``cfg`` (default ``visual_config()``) without the target on the picture MOS: the hand-set targets alone. The
-    picture-quality model learned from real clips and reads these generated pictures as fair at best (MOS 2-2.9),
+    picture-quality model learned from real clips and reads these generated pictures as poor to fair (MOS 1.8-2.5),
     which costs every one of them a fifth or more of its score; a test about what the hand-set targets make of a
     known flaw, or of a clean clip, reads the scores without that opinion."""
     cfg = copy.deepcopy(cfg or visual_config())

@@ -134,21 +134,14 @@ def scored_demo(tmp_path_factory):
 
 
 def test_the_clean_demo_clip_is_clearly_best_and_no_flawed_clip_reaches_gold(scored_demo):
-    from engine.config import load_config
-    from engine.feedback import capping_findings
     from engine.folder import shared_findings, top_fix
 
     results = scored_demo
     assert all(r.ok for r in results.values()), {k: r.error for k, r in results.items() if not r.ok}
     good = results["01"]
     tiers = ("unranked", "bronze", "silver", "gold", "platinum")
-    # silver at least: the picture model trained on people's ratings reads the generated world as fair at best
-    # (MOS 2.7-2.9 at 360x640 and 1080x1920, against its target of 3.5), which costs the clean clip a fifth of its
-    # picture score (gold, 72, at the full size `byteme demo` writes); the flawed clips pay the same and their flaw
-    tiers_ok = tiers.index(good.scores.tier) >= tiers.index("silver")
-    assert tiers_ok and good.scores.overall >= 65, (good.scores.overall, good.scores.tier)
-    # no clear flaw (the picture MOS may find the generated world only fair: an opinion, shared by every clip)
-    assert not [f.message for f in capping_findings(good.findings, load_config(use_user_file=False))]
+    assert tiers.index(good.scores.tier) >= tiers.index("gold"), (good.scores.overall, good.scores.tier)
+    assert not [f.message for f in good.findings if f.severity == "high"]
     assert not any(f.code == "visual.banding" for f in good.findings)  # flat graphics are not banding
     shared = shared_findings(results.values())
     for key, r in results.items():
