@@ -6,7 +6,8 @@ Nothing is fitted: the visual score of every clip is computed with the shipped c
 more with each visual target left out (weight 0), and the Spearman correlation (SRCC) with the clips' MOS is printed
 for each, beside how many clips the target charges and how its metric alone ranks with MOS. ``--sweep KEY`` also
 prints the SRCC for a range of weights of one target. Features are read from the realmos cache of
-``engine.train.picture_quality`` (extracted on the first run). 67 clips: a difference under ~0.03 is noise, and a
+``engine.train.picture_quality`` (extracted on the first run); the picture MOS of each clip is predicted by a model
+trained without it (one 5-fold split, ``out_of_fold_mos``), not by the shipped model, which saw every clip. 67 clips: a difference under ~0.03 is noise, and a
 weight picked on these clips is picked on them: the clips kept aside are the real check.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.config import load_config  # noqa: E402
 from engine.features import FeatureVector  # noqa: E402
+from engine.picture_quality import PICTURE_MOS  # noqa: E402
 from engine.scorer import metric_scores, score  # noqa: E402
 from engine.train import picture_quality as P  # noqa: E402
 
@@ -39,13 +41,15 @@ def main(argv=None) -> int:
     ap.add_argument("--sweep", action="append", default=[], metavar="KEY", help="a target to sweep the weight of")
     args = ap.parse_args(argv)
     table = P.feature_table(args.realmos, cache_dir=args.cache_dir, workers=args.workers)
+    pairs = P.flaw_pairs(cache_dir=args.cache_dir, workers=args.workers)
+    oof = P.out_of_fold_mos(table, pairs)  # the picture MOS of a model that never saw the clip (the shipped one did)
     names = sorted(table)
     y = np.array([table[n]["mos"] for n in names])
-    fvs = [FeatureVector(values=dict(table[n]["values"])) for n in names]
+    fvs = [FeatureVector(values={**table[n]["values"], PICTURE_MOS.key: oof[n]}) for n in names]
     cfg = load_config(None, use_user_file=False)
 
     def srcc(c: dict) -> float:
-        return float(spearmanr([score(fv, c).modalities["visual"] for fv in fvs], y)[0])
+        return float(spearmanr([score(fv, c, derive=False).modalities["visual"] for fv in fvs], y)[0])
 
     base = srcc(cfg)
     print(f"{len(y)} clips; config-target visual score SRCC {base:.3f}")

@@ -521,6 +521,20 @@ def evaluate(table: dict, pairs: list[dict] | None = None, *, repeats=REPEATS, s
     return out
 
 
+def out_of_fold_mos(table: dict, pairs: list[dict] | None = None, *, seed: int = SEED) -> dict:
+    """{clip name: the MOS predicted by a model trained without the clip} (one 5-fold split by clip, the flaw pairs as
+    ranking constraints when given): what a script that scores realmos clips with the default targets must use for
+    the picture MOS, since the shipped model saw every clip."""
+    names = sorted(table)
+    y = np.array([table[n]["mos"] for n in names])
+    x = model_matrix([table[n]["values"] for n in names])
+    fitted = ridge_fold(x, y, pairs=pair_arrays(pairs) if pairs else None)
+    pred = np.full(len(y), np.nan)
+    for _, tr, te in kfold_indices(len(y), FOLDS, 1, seed):
+        pred[te] = fitted(tr, te)
+    return {n: float(min(PICTURE_MOS.hi, max(PICTURE_MOS.lo, p))) for n, p in zip(names, pred)}
+
+
 def train(table: dict, pairs: list[dict] | None = None) -> dict:
     """The shipped model: ridge on every realmos clip (alpha by 5-fold CV on them), with the flaw pairs as ranking
     constraints when given. A JSON-ready dict (engine/picture_quality.py reads it)."""
