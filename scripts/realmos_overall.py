@@ -1,12 +1,13 @@
 """How well the overall score agrees with people next to the visual score, on real clips rated by people.
 
     python scripts/realmos_overall.py [--realmos ../shared/realmos] [--realclips ../shared/realclips]
-                                      [--cache DIR] [--no-ocr]
+                                      [--cache DIR] [--no-ocr] [--pairs-cache DIR]
 
 For every clip of ``realmos`` (KoNViD-1k clips with a mean opinion score in ``labels.csv``, column ``mos``) it
 extracts the features once (cached as JSON in ``--cache``, keyed by file name, size and the engine source's
 digest, so a scoring change re-scores in seconds and an extractor change re-extracts), scores them with the
-shipped config and prints the Spearman rank correlation (SRCC) with MOS of the visual score, the perceived picture
+shipped config (the picture MOS of each rated clip from a model trained without it) and prints the Spearman rank
+correlation (SRCC) with MOS of the visual score, the perceived picture
 quality, the overall score and the overall score as it was before evidence weighting (the plain weighted mean).
 It also counts the frozen, blocky, banding and judder findings on ``realmos`` and on ``realclips`` (real vertical
 clips without labels), the false-flaw check of issue 15.
@@ -32,7 +33,9 @@ from engine.extractors import metric_specs  # noqa: E402
 from engine.features import FeatureVector  # noqa: E402
 from engine.feedback import build_findings  # noqa: E402
 from engine.media import MediaInfo  # noqa: E402
+from engine.picture_quality import PICTURE_MOS  # noqa: E402
 from engine.pipeline import extract_features  # noqa: E402
+from engine.train import picture_quality as P  # noqa: E402
 
 #: Findings the false-flaw check counts.
 WATCHED_CODES = ("visual.frozen", "visual.blocky", "visual.banding", "visual.judder", "visual.upscaled",
@@ -79,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--realclips", type=Path, default=ROOT.parent / "shared" / "realclips")
     ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "realmos_overall")
     ap.add_argument("--no-ocr", action="store_true", help="skip on-screen text reading")
+    ap.add_argument("--pairs-cache", type=Path, default=None, help="cache of the flaw pairs (engine.train.picture_quality)")
     args = ap.parse_args(argv)
     if not (args.realmos / "labels.csv").is_file():
         print(f"No labels.csv in {args.realmos}: nothing to measure.")
@@ -93,13 +97,18 @@ def main(argv: list[str] | None = None) -> int:
     folders = [("realmos", sorted(args.realmos / f for f in labels))]
     if args.realclips.is_dir():
         folders.append(("realclips", sorted(p for p in args.realclips.iterdir() if p.suffix in VIDEO_SUFFIXES)))
-    for name, paths in folders:
-        for path in paths:
-            if not path.is_file():
-                print(f"missing {path.name}", file=sys.stderr)
-                continue
-            info, fv = features(path, cfg, args.cache, digest, not args.no_ocr)
-            s = scorer.score(fv, cfg)
+    for p in (p for _, paths in folders for p in paths if not p.is_file()):
+        print(f"missing {p.name}", file=sys.stderr)
+    measured = {name: [(p, *features(p, cfg, args.cache, digest, not args.no_ocr)) for p in paths if p.is_file()]
+                for name, paths in folders}
+    # The picture MOS of a rated clip comes from a model trained without it: the shipped model saw every realmos clip.
+    oof = P.out_of_fold_mos({p.name: {"values": fv.values, "mos": labels[p.name]} for p, _, fv in measured["realmos"]},
+                            P.flaw_pairs(cache_dir=args.pairs_cache))
+    for name, clips in measured.items():
+        for path, info, fv in clips:
+            if name == "realmos":
+                fv.values[PICTURE_MOS.key] = oof[path.name]
+            s = scorer.score(fv, cfg, derive=name != "realmos")
             findings = build_findings(fv, s, cfg, specs, info.duration_s)
             counts[name].update(f.code for f in findings if f.code in WATCHED_CODES)
             if name == "realmos":
