@@ -165,14 +165,15 @@ def load(path: Path | None = None) -> PictureModel:
         return m
 
 
+#: The info finding of a clip scored while the model cannot be read (``engine.scorer.derive_metrics``).
+UNAVAILABLE_CODE = "visual.picture_model_unavailable"
+
+
 def derived_values(values: dict) -> dict:
-    """The derived metrics of a clip from its measured ones: ``{"visual.picture_mos": MOS}``, or {} when the model
-    cannot be read (absent, invalid or stale: the other targets still judge the picture) or too few of its inputs
-    were measured (no picture, a clip too short for the statistics)."""
-    try:
-        mos = load().predict_mos(values)
-    except ModelError:
-        return {}
+    """The derived metrics of a clip from its measured ones: ``{"visual.picture_mos": MOS}``, or {} when too few of
+    the model's inputs were measured (no picture, a clip too short for the statistics). ModelError when the model
+    cannot be read (absent, invalid or stale)."""
+    mos = load().predict_mos(values)
     if mos is None:
         return {}
     return {PICTURE_MOS.key: round(min(PICTURE_MOS.hi, max(PICTURE_MOS.lo, mos)), 4)}

@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .config import config_hash
-from .errors import ConfigError
+from .errors import ConfigError, ModelError
 from .features import MODALITIES, FeatureVector
-from .picture_quality import DERIVED_METRICS, PICTURE_MOS, derived_values
+from .picture_quality import DERIVED_METRICS, PICTURE_MOS, UNAVAILABLE_CODE, derived_values
 
 CONFIG_MODEL_NAME = "config-targets"
 
@@ -352,10 +352,21 @@ DERIVED_PICTURE_KEY = PICTURE_MOS.key
 
 
 def derive_metrics(fv: FeatureVector) -> None:
-    """Write the derived metrics of ``fv`` into ``fv.values`` (see ``score``)."""
+    """Write the derived metrics of ``fv`` into ``fv.values`` (see ``score``). When the picture model cannot be read
+    the clip says so in an info finding (once, however often it is scored) and is judged without them."""
     for spec in DERIVED_METRICS:
         fv.values.pop(spec.key, None)
-    fv.values.update(derived_values(fv.values))
+    raised = [f for f in fv.events.get("findings", []) if f.get("code") != UNAVAILABLE_CODE]
+    if "findings" in fv.events:
+        fv.events["findings"] = raised
+    try:
+        fv.values.update(derived_values(fv.values))
+    except ModelError as exc:
+        if fv.has_modality("visual"):
+            fv.events["findings"] = raised + [{
+                "modality": "visual", "severity": "info", "code": UNAVAILABLE_CODE,
+                "message": f"{exc.message} The picture was judged without the target on how people would rate it.",
+                "value": None, "target": None, "source": "engine/models/picture_quality.json", "points": 0.0}]
 
 
 #: The visual targets whose job the picture-quality model takes over when it decides (structure and fidelity of the
@@ -374,7 +385,6 @@ def model_picture_quality(fv: FeatureVector | None, ms: dict, cfg: dict) -> floa
     (engine/picture_quality.py), times the factors of the quality targets it does not replace; None when the model
     cannot be used (absent, invalid, stale) or too few of its features were measured: the targets then decide."""
     from . import picture_quality
-    from .errors import ModelError
 
     if fv is None:
         return None

@@ -170,6 +170,31 @@ def test_picture_mos_is_derived_when_scored_and_judged_by_its_target():
     assert PQ.PICTURE_MOS.key not in few.values and PQ.PICTURE_MOS.key not in s_few.metric_scores
 
 
+def test_a_model_that_cannot_be_read_is_said_once_and_the_picture_is_judged_without_it(tmp_path, monkeypatch):
+    m = PQ.load()
+    broken = tmp_path / "picture_quality.json"
+    broken.write_text("{not json", encoding="utf-8")
+    monkeypatch.setattr(PQ, "MODEL_PATH", broken)
+    PQ.clear_cache()
+    try:
+        cfg = _cfg("targets")
+        fv = FeatureVector(values={**_mean_inputs(m), PQ.PICTURE_MOS.key: 4.9})
+        for _ in range(2):  # scored again (a stored clip re-judged): still one finding
+            s = score(fv, cfg)
+        assert PQ.PICTURE_MOS.key not in fv.values and PQ.PICTURE_MOS.key not in s.metric_scores
+        notes = [f for f in build_findings(fv, s, cfg, metric_specs(), 10.0) if f.code == PQ.UNAVAILABLE_CODE]
+        assert len(notes) == 1 and notes[0].severity == "info"
+        assert "not valid JSON" in notes[0].message and "judged without" in notes[0].message
+        assert "picture:" not in s.model
+    finally:
+        monkeypatch.undo()
+        PQ.clear_cache()
+    # readable again: the note goes, the MOS is back
+    s = score(fv, cfg)
+    assert PQ.PICTURE_MOS.key in fv.values and not any(f.get("code") == PQ.UNAVAILABLE_CODE
+                                                       for f in fv.events.get("findings", []))
+
+
 def test_picture_mos_waits_in_a_provisional_verdict_while_its_inputs_are_partial():
     assert PQ.derived_partial({"visual.mscn_var", "visual.brightness"}) == {PQ.PICTURE_MOS.key}
     assert PQ.derived_partial({"visual.brightness"}) == set()
