@@ -117,3 +117,14 @@ def per_second(times_s, values, duration_s: float, *, reduce=None) -> list:
         buckets[i].append(v)
     fn = reduce or (lambda b: float(np.mean(b)))
     return [fn(b) if b else None for b in buckets]
+
+
+#: The model's prediction as a metric: the MOS people would likely give the picture, on their rating scale.
+PICTURE_MOS = MetricSpec(
+    "visual.picture_mos", "Picture as people would rate it", "of 5", 1.0, 5.0, True,
+    "The mean opinion score (1 bad, 2 poor, 3 fair, 4 good, 5 excellent) people would likely give this picture, "
+    "predicted by the picture-quality model (engine/models/picture_quality.json, trained on 67 KoNViD-1k clips "
+    "rated by people) from the picture's natural-scene statistics and grain; derived when the clip is scored.")
+#: Metrics computed from other metrics when a clip is scored (``engine.picture_quality.derived_values``), declared beside the extracted
+#: ones (``engine.extractors.metric_specs``) so targets, findings and the JSON name them alike.
+DERIVED_METRICS = (PICTURE_MOS,)

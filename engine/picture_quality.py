@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
-from .features import FeatureVector, MetricSpec
+from .features import DERIVED_METRICS, PICTURE_MOS, FeatureVector
 from .paths import SHIPPED_MODELS_DIR
 
 MODEL_PATH = SHIPPED_MODELS_DIR / "picture_quality.json"  # beside the shipped learned scorer
@@ -47,17 +47,6 @@ UNCLIPPED_KEYS = ("visual.noise_sigma",)
 #: A prediction needs at least this share of the model's features measured (the rest are imputed with the
 #: training mean); below it the clip is too far from what the model learned on and no number is given.
 MIN_MEASURED_SHARE = 0.8
-
-
-#: The model's prediction as a metric: the MOS people would likely give the picture, on their rating scale.
-PICTURE_MOS = MetricSpec(
-    "visual.picture_mos", "Picture as people would rate it", "of 5", 1.0, 5.0, True,
-    "The mean opinion score (1 bad, 2 poor, 3 fair, 4 good, 5 excellent) people would likely give this picture, "
-    "predicted by the picture-quality model (engine/models/picture_quality.json, trained on 67 KoNViD-1k clips "
-    "rated by people) from the picture's natural-scene statistics and grain; derived when the clip is scored.")
-#: Metrics computed from other metrics when a clip is scored (``derived_values``), declared beside the extracted
-#: ones (``engine.extractors.metric_specs``) so targets, findings and the JSON name them alike.
-DERIVED_METRICS = (PICTURE_MOS,)
 
 
 def transform(values: dict, keys=PQ_FEATURE_KEYS, log_offsets: dict = LOG_OFFSETS) -> np.ndarray:

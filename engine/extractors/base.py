@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, ClassVar
 
-from ..features import MODALITIES, FeatureVector, MetricSpec
+from ..features import DERIVED_METRICS, MODALITIES, FeatureVector, MetricSpec
 from ..media import DecodedAudio, MediaInfo, VideoFrame
 
 
@@ -234,9 +234,7 @@ def registered() -> list[type[Extractor]]:
 
 def metric_specs() -> dict[str, MetricSpec]:
     """Every declared metric by key: those the registered extractors measure, and those derived from them when a
-    clip is scored (``engine.picture_quality.DERIVED_METRICS``: the picture MOS)."""
-    from ..picture_quality import DERIVED_METRICS
-
+    clip is scored (``engine.features.DERIVED_METRICS``: the picture MOS)."""
     specs: dict[str, MetricSpec] = {}
     for cls in registered():
         for m in cls.METRICS:
