@@ -269,6 +269,29 @@ def slides_video():
     return lambda i, t_s: slides[0 if t_s < SLIDE_CUT_S else 1]
 
 
+#: A slideshow as photo mode or an editor's template makes it: the two slides held in turn (A, B, A), each change a
+#: push (the next slide slides in from the right over SLIDE_PUSH_S), no hard cut. SLIDESHOW_HOLDS: (start, end) of
+#: each held picture, s.
+SLIDE_PUSH_S = 0.4
+SLIDESHOW_HOLDS = ((0.0, 0.8), (1.2, 2.0), (2.4, 3.0))
+
+
+def slideshow_video():
+    slides = [_slide(0), _slide(1), _slide(0)]
+
+    def video(i, t_s):
+        for k, (a, b) in enumerate(SLIDESHOW_HOLDS):
+            if a <= t_s < b:
+                return slides[k]
+            nxt = SLIDESHOW_HOLDS[k + 1][0] if k + 1 < len(SLIDESHOW_HOLDS) else None
+            if nxt is not None and b <= t_s < nxt:
+                x = int(round(W * (t_s - b) / SLIDE_PUSH_S))  # how far the next slide has come in, px
+                return np.ascontiguousarray(np.concatenate([slides[k][:, x:], slides[k + 1][:, :x]], axis=1))
+        return slides[-1]
+
+    return video
+
+
 #: The sources the "no reward for damage" tests damage: name -> video maker (2 s each).
 DAMAGE_SOURCES = {"moving": base_video, "photo": still_photo_video, "slides": slides_video}
 DAMAGE_S = 2.0

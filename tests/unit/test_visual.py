@@ -11,7 +11,7 @@ import visual_helpers as vh
 from engine import synth
 from engine.extractors.visual import image as v
 from engine.extractors.visual.faces import detect_faces
-from engine.extractors.visual.temporal import CUT_MIN_SCORE, detect_cuts
+from engine.extractors.visual.temporal import CUT_MIN_SCORE, detect_cuts, freeze_runs
 from engine.feedback import opinion_codes
 from engine.pipeline import evaluate
 
@@ -447,6 +447,49 @@ def test_still_shots_are_not_frozen(damage_set, source):
         shots = damage_set["slides", "clean"].features.events["visual.still_shots"]
         assert len(shots) == 2 and shots[1][1] == pytest.approx(vh.DAMAGE_S, abs=0.04)
         assert damage_set["slides", "clean"].features.events["visual.cuts_s"] == pytest.approx([vh.SLIDE_CUT_S], abs=0.04)
+
+
+def test_slides_held_between_transitions_are_not_frozen(clips):
+    """Slides joined by pushes (no hard cut; the shot moves) are pictures held on purpose: no freeze, each hold
+    reported as a still shot. Before the transition rule the holds read as freezes inside motion (a realmos
+    slideshow: 62% frozen)."""
+    r = vh.visual_result(clips("slideshow_push", width=vh.W, height=vh.H, fps=vh.FPS, duration_s=3.0, audio=None,
+                               video=vh.slideshow_video()))
+    fv = r.features
+    assert fv.values["visual.frozen_pct"] == 0 and fv.events["visual.frozen"] == [], fv.events["visual.frozen"]
+    assert "visual.frozen" not in {f.code for f in r.findings}
+    holds = fv.events["visual.still_shots"]
+    assert len(holds) == 3
+    for (start, end), (a, b) in zip(holds, vh.SLIDESHOW_HOLDS):
+        assert start == pytest.approx(a, abs=0.1) and end == pytest.approx(b, abs=0.1)
+
+
+def _still_runs(fps: float, pattern: str):
+    """(still mask, times) of a clip described by ``pattern``: one character per tenth of a second, "m" moving, "s"
+    the picture repeats."""
+    per = int(round(fps / 10))
+    still = np.array([c == "s" for c in pattern for _ in range(per)])
+    still[0] = False
+    return still, np.arange(len(still)) / fps
+
+
+@pytest.mark.parametrize("pattern, frozen", [
+    ("mmmmmssssssmmmm", 1),  # footage, a freeze, footage (the flaw set's freeze): frozen
+    ("m" * 30 + "s" * 10 + "m" * 10 + "s" * 10 + "m" * 30, 2),  # two freezes inside long footage: both frozen
+    ("ssssssssmmmmsssssssssmmmmssssss", 0),  # held slides joined by 0.4 s transitions: none frozen
+    ("s" * 10 + "m" * 25 + "s" * 10, 2),  # a 2.5 s moving stretch between two stills is footage, not a transition
+])
+def test_freeze_or_held_picture(pattern, frozen):
+    fps = 30.0
+    still, t = _still_runs(fps, pattern)
+    diff = np.where(still, 0.0, 5.0)
+    found, static, _ = freeze_runs(still, diff, t, 1 / fps, [])
+    assert len(found) == frozen and len(found) + len(static) == len(_runs_of(still))
+
+
+def _runs_of(still):
+    from engine.extractors.visual.temporal import _runs
+    return [r for r in _runs(still) if r[1] - r[0] >= 15]
 
 
 def test_grid_aligned_sharp_edges_are_not_blocky(damage_set):
