@@ -115,7 +115,7 @@ def test_a_preset_override_applies_and_is_checked(tmp_path):
     cfg = load(path, preset="reels")
     assert cfg["targets"]["visual.fps"]["good"] == 30.0 and cfg["engine"]["max_analysis_s"] == 60
     assert "rewards" not in cfg  # a preset's rewards table stays with the preset
-    assert load(path, preset="tiktok")["targets"]["visual.fps"]["good"] == 24.0
+    assert load(path, preset="tiktok")["targets"]["visual.fps"]["good"] == 23.5
     path.write_text('[presets.reels.targets."visual.fps"]\ngood = 1.0\n')  # below bad (12) once merged
     with pytest.raises(ConfigError, match=r"p\.toml, line 2: .*visual\.fps.*must not be below bad"):
         load(path, preset="reels")
