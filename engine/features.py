@@ -125,6 +125,17 @@ PICTURE_MOS = MetricSpec(
     "The mean opinion score (1 bad, 2 poor, 3 fair, 4 good, 5 excellent) people would likely give this picture, "
     "predicted by the picture-quality model (engine/models/picture_quality.json, trained on 67 KoNViD-1k clips "
     "rated by people) from the picture's natural-scene statistics and grain; derived when the clip is scored.")
+#: The words of the scale people rate with (ITU-T P.910's absolute category rating: 1 bad ... 5 excellent).
+RATING_WORDS = ("bad", "poor", "fair", "good", "excellent")
+
+
+def rating_word(mos: float) -> str:
+    """The rating scale's word nearest a mean opinion score (3.36: "fair")."""
+    return RATING_WORDS[int(min(5, max(1, math.floor(float(mos) + 0.5)))) - 1]
+
+
+#: Metrics whose values a word describes better than the number alone: key -> value -> word (findings show both).
+VALUE_WORDS = {PICTURE_MOS.key: rating_word}
 #: Metrics computed from other metrics when a clip is scored (``engine.picture_quality.derived_values``), declared beside the extracted
 #: ones (``engine.extractors.metric_specs``) so targets, findings and the JSON name them alike.
 DERIVED_METRICS = (PICTURE_MOS,)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..features import MODALITIES, FeatureVector, MetricSpec
+from ..features import MODALITIES, VALUE_WORDS, FeatureVector, MetricSpec
 from ..scorer import Scores, metric_score, modality_value, target_group
 
 
@@ -111,8 +111,13 @@ def fmt_pair(v: float, target: float, unit: str) -> tuple[str, str]:
     return a, b
 
 
-def severity_for(points: float) -> str:
-    return "high" if points >= HIGH_POINTS else "medium" if points >= MEDIUM_POINTS else "low"
+def severity_for(points: float, target: dict | None = None) -> str:
+    """A finding's severity from the overall points it costs. An opinion of the whole picture (``opinion = true``)
+    is never "high": high means clearly flawed, a flaw that holds the tier (``cap_tier``), and an opinion names no
+    flaw and holds no tier."""
+    if points >= HIGH_POINTS and not (target or {}).get("opinion"):
+        return "high"
+    return "medium" if points >= MEDIUM_POINTS else "low"
 
 
 def _span(fv: FeatureVector, key: str, target: dict, duration_s: float):
@@ -193,6 +198,8 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
         points = 100.0 * (float(mweights.get(modality, 0)) / wsum) * (fixed - modality_now)
         cited, code, advice, ttext = _cited_target(v, t)
         shown, cited_text = fmt_pair(v, cited, unit)
+        if key in VALUE_WORDS:  # "3.36 of 5 (fair)"
+            shown = f"{shown} ({VALUE_WORDS[key](v)})"
         if t["kind"] == "range":
             shown = fmt_pair(v, t["good_low"] if v < t["good_low"] else t["good_high"], unit)[0]
             ttext = f"{fmt_value(t['good_low'], '')} to {fmt_value(t['good_high'], unit)}"
@@ -212,7 +219,7 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
         group = target_group(t)
         if group == "platform_fit":
             message = PLATFORM_FIT_PREFIX + message
-        out.append(Finding(modality, severity_for(points), code or off_target_code(key), message, round(v, 4),
+        out.append(Finding(modality, severity_for(points, t), code or off_target_code(key), message, round(v, 4),
                            cited, start, end, t.get("source"), round(points, 2), group))
     return out
 

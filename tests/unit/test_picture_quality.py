@@ -10,9 +10,10 @@ import pytest
 from engine import picture_quality as PQ
 from engine.config import load_config
 from engine.errors import ModelError
-from engine.features import FeatureVector
+from engine.features import FeatureVector, rating_word
 from engine.extractors import metric_specs
-from engine.feedback import build_findings
+from engine.feedback import build_findings, severity_for
+from engine.feedback.targets import HIGH_POINTS
 from engine.scorer import MODEL_PICTURE_METRICS, metric_factor, score
 
 
@@ -159,11 +160,18 @@ def test_picture_mos_is_derived_when_scored_and_judged_by_its_target():
     findings = build_findings(fv, s, cfg, metric_specs(), 10.0)
     poor = [f for f in findings if f.code == t["code"]]
     assert len(poor) == 1 and poor[0].value == pytest.approx(m.intercept, abs=1e-3) and poor[0].target == t["good"]
-    assert "Picture as people would rate it is 3.04 of 5; target at least 3.5" in poor[0].message
+    assert "Picture as people would rate it is 3.04 of 5 (fair); target at least 3.5" in poor[0].message
     # a picture the model reads as poor costs more than one it reads as good
     worse = dict(_mean_inputs(m), **{"visual.mscn_var_half": 0.002, "visual.mscn_var": 0.002})
     s_worse = score(FeatureVector(values=worse), cfg)
     assert s_worse.modalities["visual"] < s.modalities["visual"]
+    # however many points it costs, an opinion is never "high" (which holds the tier); a named flaw as costly is
+    fv_worse = FeatureVector(values=worse)
+    s_worse = score(fv_worse, cfg)
+    low = next(f for f in build_findings(fv_worse, s_worse, cfg, metric_specs(), 10.0) if f.code == t["code"])
+    assert low.points >= HIGH_POINTS and low.severity == "medium", (low.points, low.severity)
+    assert f"({rating_word(low.value)})" in low.message
+    assert severity_for(low.points) == "high"
     # too few of the model's inputs measured: no MOS (the stale one is dropped), no finding, no penalty
     few = FeatureVector(values={"visual.sharpness": 0.7, PQ.PICTURE_MOS.key: 1.0})
     s_few = score(few, cfg)
@@ -245,3 +253,9 @@ def test_with_the_model_every_generated_flaw_scores_below_its_clean_source(model
         assert visual < base_visual, (flaw, visual, base_visual)
         if flaw in _MODEL_FLAWS or flaw == "noisy":  # grain: the model times the grain target (scorer.py)
             assert pq < base_pq, (flaw, pq, base_pq)
+
+
+@pytest.mark.parametrize("mos, word", [(1.0, "bad"), (1.49, "bad"), (1.5, "poor"), (2.96, "fair"), (3.36, "fair"),
+                                       (3.5, "good"), (4.49, "good"), (4.6, "excellent"), (5.0, "excellent")])
+def test_a_mos_is_named_by_the_rating_scale_word_nearest_it(mos, word):
+    assert rating_word(mos) == word
