@@ -71,6 +71,25 @@ def visual_result(path: Path, cfg: dict | None = None):
     return evaluate(str(path), info, fv, cfg)
 
 
+def reencoded(src: Path, dst: Path, crf: int = 16, *, max_s: float | None = None) -> Path:
+    """``src``'s video re-encoded with x264 at ``crf`` (16: visually lossless), the same frames and timestamps (the
+    first ``max_s`` seconds when given): what an editor's export of a finished clip does."""
+    import av
+
+    with av.open(str(src)) as ic, av.open(str(dst), "w") as oc:
+        vs = ic.streams.video[0]
+        ov = oc.add_stream("libx264", rate=vs.average_rate)
+        ov.width, ov.height, ov.pix_fmt = vs.codec_context.width, vs.codec_context.height, "yuv420p"
+        ov.time_base = vs.time_base
+        ov.options = {"crf": str(crf), "preset": "fast"}
+        for frame in ic.decode(vs):
+            if max_s is not None and frame.time is not None and frame.time >= max_s:
+                break
+            oc.mux(ov.encode(frame))
+        oc.mux(ov.encode())
+    return dst
+
+
 #: Spectral slope of the base texture: natural scenes are ~1/f (Field 1987); camera optics and demosaicing steepen
 #: the finest octaves, and 1/f**1.25 gives pixel-level detail like a good phone frame's (noise reads ~1-2 levels).
 TEXTURE_SLOPE = 1.25
