@@ -164,6 +164,15 @@ def darken(frame):
     return synth.scale_brightness(frame, gain=0.3)
 
 
+def low_key(frame):
+    """A low-key scene: the world's mid-tones darkened (gamma 2), a lamp-lit window (a near-white box, 7% of the
+    frame) left bright: mean luma about 80, highlights near white: exposed right, not too dark."""
+    out = synth.scale_brightness(frame, gain=1.0, gamma=2.0)
+    h, w = out.shape[:2]
+    out[h // 8 : h // 8 + h // 5, w // 3 : w // 3 + w // 3] = (245, 240, 225)
+    return out
+
+
 def wash_out(frame):
     """Lifted blacks and flat tones: out = 0.35 * in + 130."""
     return np.clip(0.35 * frame.astype(np.float32) + 130.0, 0, 255).astype(np.uint8)
