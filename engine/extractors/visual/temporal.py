@@ -508,8 +508,8 @@ class Temporal(Extractor):
             good_fps = (ctx.config.get("targets", {}).get("visual.fps") or {}).get("good")
             fv.events.setdefault("finding_messages", {})["visual.low_frame_rate"] = (
                 f"Frame rate is {nominal_fps * (1.0 - dup_share):.1f} distinct pictures a second: the file has "
-                f"{nominal_fps:.1f} fps, but {100.0 * dup_share:.{1 if dup_share < 0.1 else 0}f}% of its frames repeat the "
-                f"one before"
+                f"{nominal_fps:.1f} fps, but {100.0 * dup_share:.{1 if dup_share < 0.1 else 0}f}% of its frames "
+                "repeat the one before"
                 + (f"; target at least {float(good_fps):g} fps" if good_fps else "")
                 + ". Record and export at 30 fps (or 24/25/60) without repeating frames.")
         # Frozen share per second, so feedback can place the frozen stretch.
