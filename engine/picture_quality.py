@@ -29,11 +29,12 @@ from .paths import SHIPPED_MODELS_DIR
 
 MODEL_PATH = SHIPPED_MODELS_DIR / "picture_quality.json"  # beside the shipped learned scorer
 MODEL_FORMAT = "byteme-picture-quality-1"
-#: The model's inputs (engine/train/picture_quality.py says why these): BRISQUE's statistics at two scales, and
-#: the grain estimate (so the model can learn from the flaw pairs that added grain is not detail).
+#: The model's inputs (engine/train/picture_quality.py says why these): BRISQUE's statistics at two scales, the
+#: grain estimate (so the model can learn from the flaw pairs that added grain is not detail), and the look of the
+#: picture as the pretrained network's reading gives it (engine/extractors/visual/appearance.py).
 PQ_FEATURE_KEYS = tuple(f"visual.mscn_{k}{s}" for s in ("", "_half")
                         for k in ("shape", "var", "pair_shape", "pair_mean", "pair_var", "pair_asym")) + (
-    "visual.noise_sigma",)
+    "visual.noise_sigma", "visual.appearance_mos")
 #: Features read on a log scale, with the offset that keeps a zero finite. The MSCN variances span two decades
 #: across real clips (0.005-0.5 on realmos) and a linear model on the raw values is driven by the few largest;
 #: their offset is below the smallest measured there (0.004). Grain (luma levels) spans 0.1-30; its offset is

@@ -4,8 +4,9 @@
 
 Extracts every clip's features once (cached under ~/.cache/byteme/realmos, keyed by the engine version and the
 visual extractors' source), then prints SRCC and PLCC (mean ± sd over repeated 5-fold CV by clip, fixed seed) for:
-the config-target visual score, sharpness alone, the picture-quality model (ridge on BRISQUE's 12 statistics,
-alpha chosen inside each fold), the visual score with the model deciding picture quality (the model times the
+the config-target visual score, sharpness alone, the appearance reading alone (ridge on a pretrained network's
+features), the picture-quality model (ridge on BRISQUE's 12 statistics, the grain and the appearance reading, alpha
+chosen inside each fold), the visual score with the model deciding picture quality (the model times the
 visual targets it does not replace), the hand-set targets without the model's, and, for comparison, SVR (RBF) on the same statistics and ridge on every
 picture metric. Then the synthetic flaw pairs: how many flawed copies score below their clean source.
 """
@@ -24,7 +25,9 @@ from engine.train import picture_quality as P  # noqa: E402
 
 #: For comparison only: every picture metric (the model's 12 statistics and the rest of the visual family,
 #: except geometry: resolution, aspect ratio, bars).
-ALL_PICTURE_KEYS = P.FEATURE_KEYS + (
+#: Without the appearance reading: the cached value is the shipped reading's, which saw every clip.
+STATS_KEYS = tuple(k for k in P.FEATURE_KEYS if k != P.APPEARANCE_KEY)
+ALL_PICTURE_KEYS = STATS_KEYS + (
     "visual.sharpness", "visual.noise_sigma", "visual.blockiness", "visual.banding_pct", "visual.brightness",
     "visual.contrast", "visual.colourfulness", "visual.saturation_pct", "visual.clipped_highlights_pct",
     "visual.crushed_shadows_pct", "visual.detail", "visual.gm_norm", "visual.log_norm", "visual.gm_log_corr",
@@ -56,8 +59,10 @@ def main(argv=None) -> int:
     pairs = None if args.no_pairs else P.flaw_pairs(cache_dir=args.cache_dir, workers=args.workers)
     names = sorted(table)
     y = np.array([table[n]["mos"] for n in names])
+    if pairs:  # the flaw pairs read by the appearance reading trained on every rated clip, as the shipped one is
+        pairs = P.with_reading(pairs, P.train_appearance(table, pairs))
     rows = [table[n]["values"] for n in names]
-    x = P.model_matrix(rows)
+    x = P.model_matrix(rows, STATS_KEYS)
     ev = P.evaluate(table, pairs, repeats=args.repeats)
     ev["svr_rbf_C1"] = P.repeated_kfold(svr_fold(x, y, 1.0), len(y), y, repeats=args.repeats)
     xa = P.matrix(rows, ALL_PICTURE_KEYS)

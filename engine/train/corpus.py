@@ -478,6 +478,11 @@ def frame_stream(r: Recipe, source):
 # --------------------------------------------------------------------------------------------------------------
 def clip_features(r: Recipe, config: dict, options: dict | None = None) -> dict:
     """Render one recipe in memory and run the real extractors on it. Returns the feature values dict."""
+    return clip_feature_vector(r, config, options).values
+
+
+def clip_feature_vector(r: Recipe, config: dict, options: dict | None = None):
+    """``clip_features``' whole FeatureVector (values, series, events)."""
     from .adapter import extract_arrays
 
     voice = clean_audio(r)
@@ -486,7 +491,7 @@ def clip_features(r: Recipe, config: dict, options: dict | None = None) -> dict:
     source = content_source(r, voice)
     fv = extract_arrays(frame_stream(r, source), audio, width=WIDTH, height=HEIGHT, fps=FPS, duration_s=DURATION_S,
                         config=config, sample_rate_hz=SR, caption=caption, options=options)
-    return fv.values
+    return fv
 
 
 def _worker(args):

