@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..extractors.visual.appearance import FEATURES_OPTION as APPEARANCE_OPTION
-from ..extractors.visual.appearance import HEAD_PATH
+from ..extractors.visual.appearance import FEATURES_OPTION as APPEARANCE_OPTION, HEAD_PATH
 from ..picture_quality import (LOG_OFFSETS, MODEL_FORMAT, MODEL_PATH, PICTURE_MOS, PQ_FEATURE_KEYS, UNCLIPPED_KEYS,
                                transform)
 

@@ -67,7 +67,7 @@ def rated_size_rgb(frame) -> np.ndarray:
         rgb = frame.rgb
     else:
         s = min(1.0, SHORT_SIDE_PX / min(f.width, f.height))
-        w, h = max(2, int(round(f.width * s))), max(2, int(round(f.height * s)))
+        w, h = max(2, round(f.width * s)), max(2, round(f.height * s))
         rgb = _reformatter().reformat(f, width=w, height=h, format="rgb24").to_ndarray()
         rgb = _rotate(rgb, getattr(frame, "rotation_deg", 0))
     return rgb
