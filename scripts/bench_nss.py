@@ -1,10 +1,11 @@
-"""CPU cost of the perceptual-statistics extractor alone (engine/extractors/visual/nss.py) on real clips.
+"""CPU cost of one picture extractor alone on real clips: the perceptual statistics (engine/extractors/visual/nss.py)
+or the look of the picture (engine/extractors/visual/appearance.py, the pretrained network).
 
-    PYTHONPATH=. .venv/bin/python scripts/bench_nss.py [CLIP ...]     # default: three realmos clips
+    PYTHONPATH=. .venv/bin/python scripts/bench_nss.py [--appearance] [CLIP ...]   # default: three realmos clips
 
-Decodes each clip with only ``PerceptualStats`` attached and sums the extractor thread's CPU time
+Decodes each clip with only that extractor attached and sums the extractor thread's CPU time
 (``time.thread_time``) inside its ``on_frame`` and ``finish``; decoding is not counted. docs/BENCHMARKS.md
-(issue 15 section) has the numbers.
+(issue 15 sections) has the numbers.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.config import load_config  # noqa: E402
 from engine.extractors import ClipContext  # noqa: E402
+from engine.extractors.visual.appearance import Appearance  # noqa: E402
 from engine.extractors.visual.nss import PerceptualStats  # noqa: E402
 from engine.features import FeatureVector  # noqa: E402
 from engine.media import decode, probe  # noqa: E402
@@ -26,12 +28,14 @@ DEFAULT_CLIPS = [ROOT.parent / "shared" / "realmos" / n for n in
 
 
 def main(argv=None) -> int:
-    paths = [Path(a) for a in (argv if argv is not None else sys.argv[1:])] or DEFAULT_CLIPS
+    args = list(argv if argv is not None else sys.argv[1:])
+    appearance = "--appearance" in args
+    paths = [Path(a) for a in args if a != "--appearance"] or DEFAULT_CLIPS
     cfg = load_config(None, use_user_file=False)
     for path in paths:
         info = probe(path)
         ctx = ClipContext(path=path, info=info, config=cfg)
-        e = PerceptualStats()
+        e = Appearance() if appearance else PerceptualStats()
         e.begin(ctx)
         cpu = 0.0
 
@@ -45,6 +49,11 @@ def main(argv=None) -> int:
         t = time.thread_time()
         e.finish(ctx, FeatureVector())
         cpu += time.thread_time() - t
+        if appearance:
+            n = len(e.images)
+            print(f"{path.name} ({info.width}x{info.height}): {n} frames, CPU {cpu * 1000:.0f} ms, "
+                  f"{cpu * 1000 / max(1, n):.1f} ms per frame (fragments and the network)")
+            continue
         print(f"{path.name}: {len(e.rows)} samples, {len(e.trows)} frame pairs, CPU {cpu * 1000:.0f} ms, "
               f"{cpu * 1000 / max(1, len(e.rows)):.1f} ms per sample (with its pair)")
     return 0

@@ -160,7 +160,8 @@ def test_picture_mos_is_derived_when_scored_and_judged_by_its_target():
     findings = build_findings(fv, s, cfg, metric_specs(), 10.0)
     poor = [f for f in findings if f.code == t["code"]]
     assert len(poor) == 1 and poor[0].value == pytest.approx(m.intercept, abs=1e-3) and poor[0].target == t["good"]
-    assert "Picture as people would rate it is 3.04 of 5 (fair); target at least 3.5" in poor[0].message
+    assert (f"Picture as people would rate it is {m.intercept:.2f} of 5 (fair); target at least {t['good']:g}"
+            in poor[0].message)
     # a picture the model reads as poor costs more than one it reads as good
     worse = dict(_mean_inputs(m), **{"visual.mscn_var_half": 0.002, "visual.mscn_var": 0.002})
     s_worse = score(FeatureVector(values=worse), cfg)
@@ -214,7 +215,8 @@ def test_evaluation_judges_the_default_with_the_mos_it_is_given():
     from engine.train import picture_quality as T
 
     vals = _mean_inputs(PQ.load())
-    low, high = T.targets_visual(vals, 2.0, derive=False), T.targets_visual(vals, 3.5, derive=False)
+    good = _cfg("targets")["targets"][PQ.PICTURE_MOS.key]["good"]
+    low, high = T.targets_visual(vals, 2.0, derive=False), T.targets_visual(vals, good, derive=False)
     without = T.targets_visual(vals, None, derive=False)
     assert low < high == pytest.approx(without)
     assert T.targets_visual(vals) == pytest.approx(T.targets_visual(vals, PQ.load().intercept, derive=False), abs=0.1)
