@@ -1,8 +1,9 @@
 """Perceived picture quality (0-100) from a clip's features, by the model trained on real human opinion.
 
 The model (``engine/models/picture_quality.json``, built by ``python -m engine.train.picture_quality``; see
-engine/models/MODEL_CARD.md) is a ridge regression on standardised picture statistics, trained on KoNViD-1k clips with
-their mean opinion scores (MOS 1-5). It is plain JSON (weights, scaler, feature keys), read once and cached;
+engine/models/MODEL_CARD.md) is a ridge regression on standardised picture statistics and on the look of the picture as
+a pretrained network's reading gives it (``visual.appearance_mos``, engine/extractors/visual/appearance.py), trained on
+KoNViD-1k clips with their mean opinion scores (MOS 1-5). It is plain JSON (weights, scaler, feature keys), read once and cached;
 never a pickle. The MOS is mapped linearly onto 0-100 (1 -> 0, 5 -> 100) and clamped to that range.
 
 By default the model's predicted MOS is one more picture metric, ``visual.picture_mos`` (``PICTURE_MOS``), judged by
