@@ -65,7 +65,7 @@ def provisional_result(path: str, snap: Snapshot, cfg: dict, *, model=None) -> C
     result = evaluate(path, snap.info, snap.features, cfg, model=model)
     result.status = "provisional"
     result.progress = round(min(1.0, max(0.0, snap.fraction)), 3)
-    partial = target_codes(snap.partial | derived_partial(snap.partial), cfg.get("targets", {}))
+    partial = target_codes(snap.partial | derived_partial(snap.partial, snap.features.values), cfg.get("targets", {}))
     result.findings = [f for f in result.findings
                        if not (f.code.endswith(".not_scored") and f.modality not in snap.settled)
                        and f.code not in partial]

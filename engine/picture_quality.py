@@ -170,10 +170,15 @@ def derived_values(values: dict) -> dict:
     return {PICTURE_MOS.key: round(min(PICTURE_MOS.hi, max(PICTURE_MOS.lo, mos)), 4)}
 
 
-def derived_partial(partial_keys) -> set:
+def derived_partial(partial_keys, measured: dict | None = None) -> set:
     """The derived metrics that summarise only part of a clip when ``partial_keys`` do (a provisional verdict):
-    the picture MOS whenever one of the model's inputs is partial."""
-    return {PICTURE_MOS.key} if set(partial_keys) & set(PQ_FEATURE_KEYS) else set()
+    the picture MOS whenever one of the model's inputs is partial, or not measured yet in ``measured`` (the
+    appearance reading has no partial summary: it comes when its extractor finishes, and until then the model would
+    stand in its training mean for it)."""
+    pending = set(partial_keys)
+    if measured is not None:
+        pending |= {k for k in PQ_FEATURE_KEYS if measured.get(k) is None}
+    return {PICTURE_MOS.key} if pending & set(PQ_FEATURE_KEYS) else set()
 
 
 def clear_cache() -> None:

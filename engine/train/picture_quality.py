@@ -338,22 +338,29 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, alpha: float, pairs: tuple | None = 
     coef = np.linalg.solve(z.T @ z + alpha * np.eye(n_feat), z.T @ (y - y0))
     intercept = y0
     if pairs is not None and len(pairs[0]):
-        from scipy.optimize import minimize
-
         d = _z(pairs[0], mean, scale) - _z(pairs[1], mean, scale)  # clean - flawed, per pair
-
-        def loss(p):
-            w, b = p[:-1], p[-1]
-            r = z @ w + b - y
-            h = np.maximum(0.0, PAIR_MARGIN_MOS - d @ w)
-            f = r @ r + alpha * w @ w + PAIR_WEIGHT * h @ h
-            g_w = 2 * z.T @ r + 2 * alpha * w - 2 * PAIR_WEIGHT * d.T @ h
-            return f, np.append(g_w, 2 * r.sum())
-
-        res = minimize(loss, np.append(coef, intercept), jac=True, method="L-BFGS-B",
-                       options={"maxiter": 2000, "gtol": 1e-9})
-        coef, intercept = res.x[:-1], float(res.x[-1])
+        coef, intercept = _pair_constrained(z, y, d, alpha, coef, intercept, maxiter=2000)
     return {"mean": mean, "scale": scale, "coef": coef, "intercept": intercept}
+
+
+def _pair_constrained(z: np.ndarray, y: np.ndarray, d: np.ndarray, alpha: float, coef: np.ndarray, intercept: float,
+                      *, maxiter: int) -> tuple[np.ndarray, float]:
+    """Ridge weights on standardised inputs ``z`` whose flawed copies score at least PAIR_MARGIN_MOS below their
+    source (``d``: clean minus flawed inputs, one row a pair): squared error + alpha |w|^2 + PAIR_WEIGHT x squared
+    hinge, by L-BFGS from the plain solution (``coef``, ``intercept``)."""
+    from scipy.optimize import minimize
+
+    def loss(p):
+        w, b = p[:-1], p[-1]
+        r = z @ w + b - y
+        h = np.maximum(0.0, PAIR_MARGIN_MOS - d @ w)
+        f = r @ r + alpha * w @ w + PAIR_WEIGHT * h @ h
+        g_w = 2 * z.T @ r + 2 * alpha * w - 2 * PAIR_WEIGHT * d.T @ h
+        return f, np.append(g_w, 2 * r.sum())
+
+    res = minimize(loss, np.append(coef, intercept), jac=True, method="L-BFGS-B",
+                   options={"maxiter": maxiter, "gtol": 1e-9})
+    return res.x[:-1], float(res.x[-1])
 
 
 def predict_ridge(m: dict, x: np.ndarray) -> np.ndarray:
@@ -440,7 +447,7 @@ def appearance_matrix(entries: list[dict]) -> np.ndarray:
 def _fit_head(e: np.ndarray, y: np.ndarray, alpha: float, pairs: tuple | None = None) -> dict:
     """Ridge on standardised, clipped features, solved in the dual (n x n), rows without features left out; with
     ``pairs`` = (e_clean, e_flawed), each flawed copy must read PAIR_MARGIN_MOS below its source (squared hinge,
-    weight PAIR_WEIGHT, L-BFGS from the plain solution), as in ``fit_ridge``."""
+    weight PAIR_WEIGHT: ``_pair_constrained``, as in ``fit_ridge``)."""
     ok = np.all(np.isfinite(e), axis=1)
     e, y = e[ok], y[ok]
     mean = e.mean(axis=0)
@@ -451,22 +458,10 @@ def _fit_head(e: np.ndarray, y: np.ndarray, alpha: float, pairs: tuple | None = 
     dual = np.linalg.solve(z @ z.T + alpha * np.eye(len(y)), y - y0)
     coef, intercept = z.T @ dual, y0
     if pairs is not None and len(pairs[0]):
-        from scipy.optimize import minimize
-
         keep = np.all(np.isfinite(pairs[0]), axis=1) & np.all(np.isfinite(pairs[1]), axis=1)
         d = (np.clip((pairs[0][keep] - mean) / scale, -Z_CLIP, Z_CLIP)
              - np.clip((pairs[1][keep] - mean) / scale, -Z_CLIP, Z_CLIP))
-
-        def loss(p):
-            w, b = p[:-1], p[-1]
-            r = z @ w + b - y
-            h = np.maximum(0.0, PAIR_MARGIN_MOS - d @ w)
-            f = r @ r + alpha * w @ w + PAIR_WEIGHT * h @ h
-            return f, np.append(2 * z.T @ r + 2 * alpha * w - 2 * PAIR_WEIGHT * d.T @ h, 2 * r.sum())
-
-        res = minimize(loss, np.append(coef, intercept), jac=True, method="L-BFGS-B",
-                       options={"maxiter": 3000, "gtol": 1e-9})
-        coef, intercept = res.x[:-1], float(res.x[-1])
+        coef, intercept = _pair_constrained(z, y, d, alpha, coef, intercept, maxiter=3000)
     return {"mean": mean, "scale": scale, "coef": coef, "intercept": intercept, "alpha": alpha}
 
 

@@ -207,6 +207,10 @@ def test_a_model_that_cannot_be_read_is_said_once_and_the_picture_is_judged_with
 def test_picture_mos_waits_in_a_provisional_verdict_while_its_inputs_are_partial():
     assert PQ.derived_partial({"visual.mscn_var", "visual.brightness"}) == {PQ.PICTURE_MOS.key}
     assert PQ.derived_partial({"visual.brightness"}) == set()
+    # an input not measured yet (the appearance reading comes only when its extractor finishes) holds it too
+    all_in = {k: 1.0 for k in PQ.PQ_FEATURE_KEYS}
+    assert PQ.derived_partial(set(), all_in) == set()
+    assert PQ.derived_partial(set(), {**all_in, "visual.appearance_mos": None}) == {PQ.PICTURE_MOS.key}
 
 
 def test_evaluation_judges_the_default_with_the_mos_it_is_given():
