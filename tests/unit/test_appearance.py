@@ -40,9 +40,22 @@ def test_fragments_of_a_frame_smaller_than_a_patch():
     assert out.shape == (A.GRID * A.PATCH_PX,) * 2 + (3,) and np.all(out == 7)
 
 
-def test_sample_times_are_the_middles_of_equal_stretches():
+def test_sample_times_are_one_a_second_at_the_middles_of_equal_stretches():
     assert A.sample_times(8.0) == pytest.approx([0.5 + k for k in range(8)])
-    assert A.sample_times(0.0) == [0.0] * A.SAMPLES
+    assert A.sample_times(7.85) == pytest.approx([7.85 * (k + 0.5) / 8 for k in range(8)])  # the rated clips: 8
+    assert A.sample_times(2.0) == pytest.approx([0.5, 1.5])
+    assert A.sample_times(60.0) == pytest.approx([7.5 * k + 3.75 for k in range(A.MAX_SAMPLES)])  # capped
+    assert A.sample_times(0.2) == pytest.approx([0.1])  # never none
+    assert A.sample_times(0.0) == [0.0]
+    assert A.sample_times(float("nan")) == [0.0]
+    assert A.sample_times(8.0, n=2) == pytest.approx([2.0, 6.0])
+
+
+def test_a_reading_for_another_feature_count_is_refused_in_plain_words():
+    h = A.parse_head(_head())
+    with pytest.raises(ModelError) as exc:
+        h.predict_mos(np.zeros(5))
+    assert exc.value.kind == "model_invalid" and "retrain" in exc.value.message
 
 
 def _head(n=4, **over):

@@ -57,18 +57,32 @@ def reference(weights):
     """The reference model, eval mode; ``dynamic`` pads for the actual input size (Conv2dDynamicSamePadding) instead
     of the 224 px the static model precomputes (the same for sides that are multiples of 32)."""
     models = {}
+    taps: list = []
+
+    def tap(_module, _inputs, output):
+        taps.append(output)
+
+    def pooled(f):
+        return [f.mean(dim=(2, 3)), f.std(dim=(2, 3), unbiased=False)]
 
     def run(img: np.ndarray, dynamic: bool = False) -> np.ndarray:
         if dynamic not in models:
             extra = {"image_size": None} if dynamic else {}
             with contextlib.redirect_stdout(io.StringIO()):
-                models[dynamic] = efficientnet_lite_pytorch.EfficientNet.from_pretrained(
+                model = efficientnet_lite_pytorch.EfficientNet.from_pretrained(
                     "efficientnet-lite0", weights_path=str(weights), **extra).eval()
+            # Each stage's last block, counted from the stage table of the reference's own block arguments.
+            ends = np.cumsum([a.num_repeat for a in model._blocks_args]) - 1
+            for i in ends:
+                model._blocks[int(i)].register_forward_hook(tap)
+            models[dynamic] = model
         x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255.0
         x = (x - 0.498) / 0.502
+        taps.clear()
         with torch.no_grad():
-            f = models[dynamic].extract_features(x)
-        return torch.cat([f.mean(dim=(2, 3)), f.std(dim=(2, 3), unbiased=False)], dim=1)[0].double().numpy()
+            head = models[dynamic].extract_features(x)
+        assert [t.shape[1] for t in taps] + [head.shape[1]] == list(AN.LEVEL_CHANNELS)
+        return torch.cat([p for f in (*taps, head) for p in pooled(f)], dim=1)[0].double().numpy()
 
     return run
 
@@ -132,7 +146,12 @@ def test_batch_and_module_level_embed(net):
     assert out.shape == (2, AN.FEATURE_SIZE)
     np.testing.assert_allclose(out[1], net.embed(imgs[1]), rtol=0, atol=1e-9)
     np.testing.assert_allclose(AN.embed(imgs[0]), out[0], rtol=0, atol=1e-9)
-    assert np.all(out[:, AN.HEAD_CHANNELS:] >= 0)
+    at = 0
+    for c in AN.LEVEL_CHANNELS:  # each level: c means, then c standard deviations
+        assert np.all(out[:, at + c:at + 2 * c] >= 0)
+        at += 2 * c
+    assert at == AN.FEATURE_SIZE
+    assert np.all(out[:, -2 * AN.HEAD_CHANNELS:-AN.HEAD_CHANNELS] >= 0)  # the head's means follow ReLU6
     with pytest.raises(ValueError):
         net.embed(imgs.astype(np.float32))
     with pytest.raises(ValueError):

@@ -13,11 +13,13 @@ linear model (a ridge regression), which is what this extractor does:
   the pixel-level texture that a downscaled whole frame loses. Measured on realmos (10 x 5-fold, ridge; scratch
   scripts of issue 15): the whole frame at 224 px read SRCC 0.54, at 384 px 0.63, at 540 px 0.63 (6x the cost);
   7 x 7 fragments 0.65, 14 x 14 fragments 0.69 (0.07 s a frame).
-- **The network**: EfficientNet-Lite0 (``appearance_net``: ImageNet weights, numpy, no torch at run time). Its last
-  feature map (1280 channels) is pooled to its per-channel mean and standard deviation, then averaged over the
-  ``SAMPLES`` frames.
+- **The network**: EfficientNet-Lite0 (``appearance_net``: ImageNet weights, numpy, no torch at run time). The
+  feature map of each of its levels (the seven stages' outputs and the head: fine texture to objects) is pooled to
+  its per-channel mean and standard deviation (MLSP), then averaged over the sampled frames: one a second, at the
+  middles of equal stretches of the clip, at most ``MAX_SAMPLES`` (the rated clips are 8 s, so 8 there; a 2 s clip
+  pays for 2, a 60 s clip for 8).
 - **The reading** (``engine/models/appearance.json``, trained by ``python -m engine.train.picture_quality``): ridge
-  regression on the standardised 2560 features to the 1-5 opinion scale. Its number, ``visual.appearance_mos``, is one
+  regression on the standardised 4128 features to the 1-5 opinion scale. Its number, ``visual.appearance_mos``, is one
   input of the picture-quality model (engine/picture_quality.py), never judged by a target of its own.
 """
 from __future__ import annotations
@@ -37,9 +39,11 @@ from ...paths import SHIPPED_MODELS_DIR
 from ..base import ClipContext, EventSpec, Extractor, register
 from .frames import _av_frame, _reformatter, _rotate
 
-#: Frames sampled, evenly over the clip (at the middles of equal stretches). The rated clips are 8 s, so one frame
-#: a second there; a longer clip pays the same fixed cost (~0.6 s of CPU, docs/BENCHMARKS.md).
-SAMPLES = 8
+#: Frames sampled: one a second, spread evenly over the clip (at the middles of equal stretches), at most
+#: ``MAX_SAMPLES``. The rated clips are 8 s, so the reading was trained on 8 frames a clip; a longer clip pays the
+#: same fixed cost (docs/BENCHMARKS.md), a shorter one less.
+SECONDS_PER_SAMPLE = 1.0
+MAX_SAMPLES = 8
 #: Size the fragments are cut at: the short side of the rated KoNViD-1k clips (960 x 540), so the patches show
 #: texture at the scale people judged. A 1080 x 1920 clip is halved first; a smaller clip is never upscaled.
 SHORT_SIDE_PX = 540
@@ -54,9 +58,20 @@ HEAD_FORMAT = "byteme-appearance-1"
 FEATURES_OPTION = "appearance_features"
 
 
-def sample_times(duration_s: float, n: int = SAMPLES) -> list[float]:
-    """The times (s) of the sampled frames: the middles of ``n`` equal stretches of the clip."""
-    d = max(0.0, float(duration_s))
+def sample_count(duration_s: float) -> int:
+    """How many frames a clip of ``duration_s`` seconds is read from: one a second (rounded), 1 to ``MAX_SAMPLES``;
+    1 when the duration is unknown."""
+    d = float(duration_s)
+    if not math.isfinite(d):
+        return 1
+    return int(min(MAX_SAMPLES, max(1, round(d / SECONDS_PER_SAMPLE))))
+
+
+def sample_times(duration_s: float, n: int | None = None) -> list[float]:
+    """The times (s) of the sampled frames: the middles of ``n`` (default ``sample_count``) equal stretches."""
+    d = float(duration_s)
+    d = d if math.isfinite(d) and d > 0 else 0.0
+    n = sample_count(d) if n is None else n
     return [d * (k + 0.5) / n for k in range(n)]
 
 
@@ -102,6 +117,11 @@ class AppearanceHead:
     mos_hi: float
 
     def predict_mos(self, features: np.ndarray) -> float:
+        features = np.asarray(features, np.float64)
+        if features.shape != self.coef.shape:
+            raise ModelError(f"The appearance reading weighs {len(self.coef)} features but the network gave "
+                             f"{features.size}: the reading was trained for another version of the network; "
+                             "retrain it (python -m engine.train.picture_quality).", kind="model_invalid")
         z = np.clip((np.asarray(features, np.float64) - self.mean) / self.scale, -self.z_clip, self.z_clip)
         return float(min(self.mos_hi, max(self.mos_lo, z @ self.coef + self.intercept)))
 
@@ -164,10 +184,10 @@ class Appearance(Extractor):
     learned_inputs = False
     METRICS = (
         MetricSpec("visual.appearance_mos", "Look of the picture (learned)", "MOS 1-5", 1, 5, True,
-                   f"What people would rate the picture's look, 1-5, read from {SAMPLES} frames: EfficientNet-Lite0 "
-                   f"(ImageNet) features of {GRID} x {GRID} patches of {PATCH_PX} px at {SHORT_SIDE_PX} px short "
-                   "side (FAST-VQA's fragments), by a ridge regression trained on KoNViD-1k ratings (realmos). An "
-                   "input of the picture-quality model."),
+                   f"What people would rate the picture's look, 1-5, read from one frame a second (at most "
+                   f"{MAX_SAMPLES}): EfficientNet-Lite0 (ImageNet) features, pooled at every level, of {GRID} x "
+                   f"{GRID} patches of {PATCH_PX} px at {SHORT_SIDE_PX} px short side (FAST-VQA's fragments), by a "
+                   "ridge regression trained on KoNViD-1k ratings (realmos). An input of the picture-quality model."),
     )
     EVENTS = (EventSpec("visual.appearance_features", "[float, ...]",
                         "The pooled network features (training runs only, option appearance_features)."),)
