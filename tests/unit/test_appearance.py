@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.errors import ModelError
-from engine.extractors.visual import appearance as A
+from engine.extractors.visual import appearance as A, appearance_net as AN
 
 ROOT = Path(__file__).resolve().parents[2]
 REALMOS = Path(os.environ.get("BYTEME_REALMOS") or ROOT.parent / "shared" / "realmos")
@@ -91,7 +91,7 @@ def test_an_unreadable_reading_file_is_a_model_error(tmp_path):
 
 def test_the_shipped_reading_fits_the_network():
     h = A.load_head()
-    assert h.coef.shape == (2560,)
+    assert h.coef.shape == (AN.FEATURE_SIZE,)
     assert json.loads(A.HEAD_PATH.read_text(encoding="utf-8"))["training"]["data"].startswith("realmos")
 
 
@@ -104,7 +104,7 @@ def test_extractor_reads_a_decoded_clip(good_clip):
     mos = fv.get("visual.appearance_mos")
     assert mos is not None and 1.0 <= mos <= 5.0
     feats = fv.events["visual.appearance_features"]
-    assert len(feats) == 2560 and all(np.isfinite(feats))
+    assert len(feats) == AN.FEATURE_SIZE and all(np.isfinite(feats))
     assert np.std(feats) > 0  # the network saw a picture, not a blank
     # Without the training option the features are not kept (they would bloat every stored result).
     _, plain = extract_features(good_clip, load_config(None, use_user_file=False), options={"ocr": False})
