@@ -263,6 +263,23 @@ def _envelope(y: np.ndarray | None, t_s: float) -> float:
     return float(min(1.0, 8 * np.sqrt(np.mean(seg.astype(np.float64) ** 2)))) if len(seg) else 0.0
 
 
+def text_card(r: Recipe) -> np.ndarray:
+    """A still text card as photo mode or a slide makes it: a flat background, a few flat panels at arbitrary
+    places (not on the codec's 8 px grid), and two lines of on-screen text; drawn from the recipe's seed."""
+    rng = np.random.default_rng([r.seed, 4])
+    W, H = WIDTH, HEIGHT
+    pal = rng.integers(0, 256, size=(6, 3))
+    img = np.empty((H, W, 3), np.uint8)
+    img[:] = pal[0]
+    for k in range(int(rng.integers(3, 6))):
+        x0, y0 = int(rng.integers(0, W - 60)), int(rng.integers(60, H - 120))
+        x1, y1 = min(W, x0 + int(rng.integers(50, W // 2))), min(H, y0 + int(rng.integers(30, H // 4)))
+        cv2.rectangle(img, (x0, y0), (x1, y1), tuple(int(c) for c in pal[1 + k % 5]), -1)
+    lines = ONSCREEN[r.split]
+    img = synth.render_text(img, lines[int(rng.integers(len(lines)))], x=None, y=int(H * 0.08), height_px=int(H * 0.05))
+    return synth.render_text(img, lines[int(rng.integers(len(lines)))], x=None, y=int(H * 0.8), height_px=int(H * 0.035))
+
+
 def content_source(r: Recipe, voice: np.ndarray | None):
     """callable(t_s) -> clean RGB frame [HEIGHT, WIDTH, 3] for the recipe's category and source."""
     rng = np.random.default_rng([r.seed, 1])
@@ -271,6 +288,9 @@ def content_source(r: Recipe, voice: np.ndarray | None):
     W, H = WIDTH, HEIGHT
     if kind == "photo":
         img = photo(ref)
+    if kind == "card":  # a still text card, whatever the category (the picture model's flaw pairs only)
+        card = text_card(r)
+        return lambda t: card
     world = int(ref) if kind == "world" else int(rng.integers(1 << 20))
     cat = r.category
 

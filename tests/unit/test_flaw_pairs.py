@@ -111,3 +111,23 @@ def test_world_source_is_grain_free_and_steady(pair_results):
     assert v["visual.shake_pct"] == pytest.approx(0.13, abs=0.1)  # measured 0.13 with the steady pan
     assert not codes & {"visual.noisy", "visual.shaky", "visual.blocky", "visual.upscaled", "visual.blurry"}, codes
     assert pair_results[("world:1003", "shake", 0.6)][2]["visual.shake_pct"] > 2.5  # past the target's bad bound
+
+
+def test_the_text_card_source_is_a_still_with_no_temporal_copies():
+    """The still text card (corpus.text_card) is held for the whole clip, so it gets no frozen or frame-dropped
+    copy (they would be the same clip, a pair no score can order), but every other flaw, and grain at each strength."""
+    import numpy as np
+
+    from engine.train import corpus as C
+    from engine.train import picture_quality as P
+
+    card = [(flaw, sev, r) for src, flaw, sev, r in P._pair_recipes() if src.startswith("card:")]
+    flaws = {f for f, _, _ in card}
+    assert not flaws & set(P.STILL_SOURCE_SKIPS)
+    assert {"clean", "blur", "noise", "compression", "starved", "downscale", "contrast"} <= flaws
+    assert sum(f == "noise" for f, _, _ in card) == 1 + len(P.PAIR_EXTRA_SEVERITIES["noise"])
+    r = card[0][2]
+    frame = C.content_source(r, None)
+    a, b = frame(0.0), frame(1.9)
+    assert a.shape == (C.HEIGHT, C.WIDTH, 3) and np.array_equal(a, b)
+    assert len(np.unique(a.reshape(-1, 3), axis=0)) > 3  # panels and text on the background, not a blank
