@@ -276,8 +276,9 @@ def text_card(r: Recipe) -> np.ndarray:
         x1, y1 = min(W, x0 + int(rng.integers(50, W // 2))), min(H, y0 + int(rng.integers(30, H // 4)))
         cv2.rectangle(img, (x0, y0), (x1, y1), tuple(int(c) for c in pal[1 + k % 5]), -1)
     lines = ONSCREEN[r.split]
-    img = synth.render_text(img, lines[int(rng.integers(len(lines)))], x=None, y=int(H * 0.08), height_px=int(H * 0.05))
-    return synth.render_text(img, lines[int(rng.integers(len(lines)))], x=None, y=int(H * 0.8), height_px=int(H * 0.035))
+    title, footer = (lines[int(rng.integers(len(lines)))] for _ in range(2))
+    img = synth.render_text(img, title, x=None, y=int(H * 0.08), height_px=int(H * 0.05))
+    return synth.render_text(img, footer, x=None, y=int(H * 0.8), height_px=int(H * 0.035))
 
 
 def content_source(r: Recipe, voice: np.ndarray | None):
