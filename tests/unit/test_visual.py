@@ -226,6 +226,22 @@ def test_bars_black_and_blurred():
     assert v.frame_bars(sky)[0]["top"] == 0
 
 
+def test_a_text_cards_even_margins_are_not_bars_but_a_coloured_fill_around_a_picture_is():
+    """A text card: a flat background with panels and text inside even margins. The margins are the card's own
+    background (it goes on between the panels), not bars; the same picture framed by that colour is letterboxed."""
+    card = np.full((640, 360), 150, np.uint8)
+    card[48:100, 40:320] = 20  # a title box, starting 48 px from the top, 40 px from each side
+    card[200:300, 60:200], card[330:420, 180:330] = 90, 220  # panels
+    card[540:592, 40:320] = 20  # a footer box, ending 48 px from the bottom
+    bars, kind = v.frame_bars(card)
+    assert bars == {"top": 0, "bottom": 0, "left": 0, "right": 0} and kind == "none"
+    pic = np.clip(_texture(640, 360), 0, 255).astype(np.uint8)
+    framed = pic.copy()
+    framed[:120], framed[-120:] = 150, 150  # the same colour as a fill around a picture
+    bars, kind = v.frame_bars(framed)
+    assert (bars["top"], bars["bottom"], kind) == (120, 120, "solid")
+
+
 def test_cut_detection_on_known_scores():
     rng = np.random.default_rng(3)
     scores = np.abs(rng.normal(0.05, 0.02, 90))

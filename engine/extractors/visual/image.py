@@ -164,6 +164,14 @@ BAR_SYMMETRY_TOLERANCE = 0.02
 #: Bars darker than this mean luma are black (PySceneDetect's ThresholdDetector takes 12/255 for black; video
 #: range black is 16, plus a margin for encoder ringing).
 BAR_BLACK_LUMA = 24
+#: A solid bar that is not black is the design's own background, not a frame around a picture, when its colour goes
+#: on inside: when more than BAR_BACKGROUND_SHARE of the frame between the bars lies within BAR_BACKGROUND_LEVELS of
+#: the bar's luma. A text card with even margins (flat colour with panels and text on it) read as letterboxed
+#: (picture area 53%) and its grained copy escaped that finding (issue 15, the ninth session's text-card flaw pairs).
+#: A picture framed by a coloured fill rarely has that much of the fill's exact shade. Black bars are left out of
+#: this test: a dark letterboxed scene can be mostly as dark as its bars.
+BAR_BACKGROUND_LEVELS = 6.0
+BAR_BACKGROUND_SHARE = 0.4
 
 
 # ============================================================================================================
@@ -441,6 +449,16 @@ def _edge_run(flags: np.ndarray) -> int:
     return int(idx[0]) if idx.size else int(flags.size)
 
 
+def _background_goes_on(g: np.ndarray, axis: int, runs: tuple[int, int], bar_luma: float) -> bool:
+    """Whether the colour of a solid bar goes on inside the frame: more than BAR_BACKGROUND_SHARE of the frame between
+    the bars (``runs`` px at the start and the end of rows, ``axis`` 1, or of columns, 0) within
+    BAR_BACKGROUND_LEVELS of ``bar_luma``."""
+    inner = g[runs[0]:g.shape[0] - runs[1]] if axis == 1 else g[:, runs[0]:g.shape[1] - runs[1]]
+    if inner.size == 0:
+        return False
+    return float(np.mean(np.abs(inner - bar_luma) < BAR_BACKGROUND_LEVELS)) > BAR_BACKGROUND_SHARE
+
+
 def frame_bars(gray: np.ndarray) -> tuple[dict, str]:
     """Letterbox/pillarbox bars of one analysis frame: ({"top","bottom","left","right"}: px at this size, kind).
 
@@ -481,6 +499,10 @@ def frame_bars(gray: np.ndarray) -> tuple[dict, str]:
             for k in (a, b):
                 if not solid[k]:
                     runs[k] = sym if abs(runs[k] - sym) <= BAR_SYMMETRY_TOLERANCE * n else 0
+        for k in (a, b):
+            if solid[k] and runs[k] and float(np.mean(mean[sides[k]])) >= BAR_BLACK_LUMA and _background_goes_on(
+                    g, axis, (runs[a], runs[b]), float(np.mean(mean[sides[k]]))):
+                runs[k] = 0
         # A solid bar that is not black must be matched on the opposite side too: a slide or text card with flat
         # margins of its own colour (a title band above, more space below) is picture, not bars; grain on the
         # same slide would otherwise "cure" its bars (tests/unit/test_visual.py). Black bars may be one-sided.
