@@ -265,7 +265,7 @@ def _envelope(y: np.ndarray | None, t_s: float) -> float:
 
 def text_card(r: Recipe) -> np.ndarray:
     """A still text card as photo mode or a slide makes it: a flat background, a few flat panels at arbitrary
-    places (not on the codec's 8 px grid), and two lines of on-screen text; drawn from the recipe's seed."""
+    places (not aligned to the codec's 8 px grid), and two lines of on-screen text; drawn from the recipe's seed."""
     rng = np.random.default_rng([r.seed, 4])
     W, H = WIDTH, HEIGHT
     pal = rng.integers(0, 256, size=(6, 3))
