@@ -142,10 +142,62 @@ def noise_floor(frame_power: np.ndarray) -> tuple[float, np.ndarray]:
     return float(np.mean(sm[quiet])), quiet
 
 
-def snr_db(frame_power: np.ndarray) -> float:
-    """Signal-to-noise ratio (dB): P.56-style active level minus the noise floor, both as powers."""
-    active, _ = active_level(frame_power)
-    noise, _ = noise_floor(frame_power)
+#: The noise under the programme, for the SNR, is estimated band by band (minimum statistics, after R. Martin,
+#: "Noise power spectral density estimation based on optimal smoothing and minimum statistics", IEEE Trans. Speech
+#: Audio Process. 9(5), 2001, without its bias correction): in each band the mean power of its quietest tenth
+#: (``NOISE_PERCENTILE``, after the same 0.2 s smoothing), summed over the bands. Steady noise sits in every band
+#: all the time, so the sum is about its power; a voice or a music bed keeps moving between bands, so each band
+#: falls quiet between syllables and notes even where the whole spectrum never does, and a dense mix of voice and
+#: music is not read as a noisy recording. Bands widen by ``NOISE_BAND_RATIO`` (a third of an octave) and hold at
+#: least ``NOISE_BAND_MIN_BINS`` bins (fewer bins fluctuate more and read lower). Measured on generated mixes
+#: (speech-like voice over pink noise at an rms SNR of 5/10/20/30 dB): 7.1/11.8/23.4/32.7 dB, against
+#: 6.0/10.8/22.6/31.5 with the broadband floor it replaces (the quietest tenth of the whole spectrum); the voice over
+#: a generated music bed 10/15/20 dB under it: 20.3/24.5/28.9 dB, against 14.2/17.2/21.8. On ../shared/realclips
+#: (where music plays under half the clip, so the SNR is measured): a voice over a music bed 10.2 -> 15.8 dB, a
+#: voice over other sound 20.1 -> 28.6 and 21.0 -> 30.7, a quiet voice over a steady 60 Hz hum 12.4 -> 13.3 (still
+#: noisy), the rest over 25 dB before and after (scratch script; issue 15 notes).
+NOISE_BAND_RATIO = 2.0 ** (1.0 / 3.0)
+NOISE_BAND_MIN_BINS = 3
+
+
+def noise_band_starts(n_bins: int) -> np.ndarray:
+    """First bin of each band of the band-wise noise estimate (``NOISE_BAND_RATIO``, ``NOISE_BAND_MIN_BINS``); the
+    last band runs to the top bin."""
+    starts, lo = [], 0
+    while lo < n_bins:
+        starts.append(lo)
+        lo = max(lo + NOISE_BAND_MIN_BINS, int(round(lo * NOISE_BAND_RATIO)))
+    if len(starts) > 1 and n_bins - starts[-1] < NOISE_BAND_MIN_BINS:
+        starts.pop()  # a last band too narrow joins the one below it
+    return np.asarray(starts)
+
+
+def band_noise_power(a: AudioAnalysis) -> float:
+    """The noise power under the programme, band by band (see ``NOISE_BAND_RATIO``), in the units of
+    ``AudioAnalysis.frame_power``; 0 without frames."""
+    power = a.power
+    n_bins, n = power.shape
+    if n == 0:
+        return 0.0
+    starts = noise_band_starts(n_bins)
+    bands = np.empty((len(starts), n))
+    for s in range(0, n, FRAMES_PER_BLOCK):
+        bands[:, s:s + FRAMES_PER_BLOCK] = np.add.reduceat(power[:, s:s + FRAMES_PER_BLOCK].astype(np.float64),
+                                                           starts, axis=0)
+    w = np.hanning(a.n_fft)
+    bands *= 2.0 / (a.n_fft * float(np.sum(w * w)))  # as ``band_power``
+    sm = uniform_filter1d(bands, max(1, int(round(NOISE_SMOOTH_S * FRAME_RATE_HZ))), axis=1, mode="nearest")
+    floor = 0.0
+    for row in sm:
+        floor += float(np.mean(row[row <= np.percentile(row, NOISE_PERCENTILE)]))
+    return floor
+
+
+def snr_db(a: AudioAnalysis) -> float:
+    """Signal-to-noise ratio (dB): P.56-style active level over the band-wise noise (``band_noise_power``), both as
+    powers."""
+    active, _ = active_level(a.frame_power)
+    noise = band_noise_power(a)
     if active <= 0:
         return 0.0
     if noise <= active * 10 ** (-SNR_MAX_DB / 10):
@@ -443,8 +495,10 @@ class Noise(Extractor):
         MetricSpec("audio.noise_floor_dbfs", "Noise floor", "dBFS", -120, 0, False,
                    "Level of the quietest tenth of the clip (mean power of its quietest 0.2 s stretches)."),
         MetricSpec("audio.snr_db", "Signal-to-noise ratio", "dB", 0, SNR_MAX_DB, True,
-                   "Active level (ITU-T P.56 style, 15.9 dB margin) over the noise floor. Not measured when music "
-                   "plays in half the clip or more (a music bed and its quiet parts are not noise)."),
+                   "Active level (ITU-T P.56 style, 15.9 dB margin) over the noise, estimated band by band (the "
+                   "quietest tenth of each third-octave band, summed: a voice or a music bed leaves each band quiet "
+                   "at times, steady noise never does). Not measured when music plays in half the clip or more (a "
+                   "music bed and its quiet parts are not noise)."),
         MetricSpec("audio.hum_db", "Mains hum", "dB", HUM_FLOOR_DB, 0, False,
                    "Power of isolated 50/60 Hz lines and harmonics relative to the programme's active level; "
                    f"{HUM_FLOOR_DB:g} when there is none."),
@@ -461,7 +515,7 @@ class Noise(Extractor):
         noise, quiet = noise_floor(p)
         fv.set("audio.noise_floor_dbfs", max(-120.0, float(_db(noise)) + 3.01))  # +3.01: full-scale sine = 0 dBFS
         if fv.get("audio.music_presence_pct", 0.0) < SNR_MAX_MUSIC_PCT:
-            fv.set("audio.snr_db", snr_db(p))
+            fv.set("audio.snr_db", snr_db(a))
         hum, mains = mains_hum(a.y_a, sr=ANALYSIS_RATE_HZ, programme_power=level)
         fv.set("audio.hum_db", hum)
         fv.events["audio.hum_hz"] = mains
