@@ -10,9 +10,11 @@ source named by ``[scoring] picture_quality``) and the *platform fit* (0-100, fr
 ``visual_score``: the perceived quality, which each platform misfit lowers by at most ``PLATFORM_FIT_MAX_SHARE``
 (several misfits compound).
 
-The overall score (``overall_score``) is a weighted mean of the modalities that have a score, each weight scaled by
-the modality's evidence (``modality_evidence``) and, for sound and text, by how remarkable its score is
-(``remarkability``: nothing at 90+, fully at 60 and under): see those for why.
+The overall score (``overall_score``) is the picture's score, lowered by sound and text that score under it, each as
+far as its weight goes: the weight of ``[scoring] weights`` scaled by the modality's evidence
+(``modality_evidence``) and by how remarkable its score is (``remarkability``: nothing at 90+, fully at 60 and
+under); with one such modality it is the weighted mean of the two (``picture_led_overall``). Without a picture it is
+the weighted mean of sound and text.
 """
 from __future__ import annotations
 
@@ -277,17 +279,42 @@ def overall_weights(modalities: dict, cfg: dict, evidence: dict | None = None) -
 
 
 def overall_score(modalities: dict, cfg: dict, evidence: dict | None = None) -> float | None:
-    """Weighted mean of the modalities that have a score, with the weights of ``overall_weights``: with
-    ``evidence``, the picture's score unless sound or text have something remarkable to say. When nothing weighs
-    (no picture, and sound and text say nothing), the plain weighted mean; None when no modality has a score."""
+    """The overall score. With ``evidence`` and a picture: the picture's score, lowered by each sound or text score
+    under it as far as it weighs (``picture_led_overall``). Otherwise the weighted mean of the modalities that have a
+    score, with the weights of ``overall_weights`` (the plain weights when nothing weighs: no picture, and sound and
+    text say nothing); None when no modality has a score."""
+    weights = overall_weights(modalities, cfg, evidence)
+    picture = modalities.get("visual")
+    if evidence is not None and picture is not None and weights.get("visual", 0.0) > 0:
+        return round(picture_led_overall(float(picture), modalities, weights), 1)
     num = den = 0.0
-    for m, w in overall_weights(modalities, cfg, evidence).items():
+    for m, w in weights.items():
         if w > 0:
             num += w * modalities[m]
             den += w
     if den <= 0:
         return overall_score(modalities, cfg, None) if evidence is not None else None
     return round(num / den, 1)
+
+
+def picture_led_overall(picture: float, modalities: dict, weights: dict) -> float:
+    """The picture's score times, for each other modality that weighs and scores under it, ``1 - l x gap``: gap the
+    share of the picture's score it falls short by, l = w / (w_picture + w) its weight's share beside the picture.
+
+    With one such modality this is the weighted mean of the two, as before; two compound. A sound or text score at
+    or above the picture's changes nothing: the plain weighted mean let a mediocre soundtrack lift a poor picture
+    (a real clip with a picture of 8.5 and sound of 77.6 scored 25.3 overall), and made the overall fall when the
+    sound got better, as its weight shrank towards 90 (the same clip with its sound read at 89.7: 9.1). So raising
+    any modality's score never lowers the overall, and the overall is never above the picture's score
+    (tests/unit/test_scorer.py)."""
+    out = picture
+    w_picture = weights["visual"]
+    for m, w in weights.items():
+        if m == "visual" or w <= 0 or picture <= 0:
+            continue
+        gap = max(0.0, picture - float(modalities[m])) / picture
+        out *= 1.0 - w / (w_picture + w) * gap
+    return out
 
 
 def tier_for(overall: float | None, cfg: dict) -> str:
