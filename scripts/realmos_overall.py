@@ -53,12 +53,14 @@ def engine_digest() -> str:
 
 
 def features(path: Path, cfg: dict, cache: Path, digest: str, ocr: bool) -> tuple[MediaInfo, FeatureVector]:
-    key = f"{path.name}-{path.stat().st_size}-{digest}-{'ocr' if ocr else 'noocr'}.json"
+    key = f"{path.name}-{path.stat().st_size}-{digest}-{'ocr' if ocr else 'noocr'}-net.json"
     hit = cache / key
     if hit.is_file():
         d = json.loads(hit.read_text())
         return MediaInfo(**d["media"]), FeatureVector.from_dict(d["features"])
-    info, fv = extract_features(path, cfg, options={"ocr": ocr})
+    # With the appearance network's pooled features (as the training table has them): the rated clips' picture MOS
+    # comes from a reading and a model trained without the clip (``P.out_of_fold_mos``), which read them.
+    info, fv = extract_features(path, cfg, options={"ocr": ocr, P.APPEARANCE_OPTION: True})
     hit.write_text(json.dumps({"media": info.as_dict(), "features": fv.as_dict()}))
     return info, fv
 
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     measured = {name: [(p, *features(p, cfg, args.cache, digest, not args.no_ocr)) for p in paths if p.is_file()]
                 for name, paths in folders}
     # The picture MOS of a rated clip comes from a model trained without it: the shipped model saw every realmos clip.
-    oof = P.out_of_fold_mos({p.name: {"values": fv.values, "mos": labels[p.name]} for p, _, fv in measured["realmos"]},
+    oof = P.out_of_fold_mos({p.name: {**P._entry(fv), "mos": labels[p.name]} for p, _, fv in measured["realmos"]},
                             P.flaw_pairs(cache_dir=args.pairs_cache))
     for name, clips in measured.items():
         for path, info, fv in clips:
