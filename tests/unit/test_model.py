@@ -163,8 +163,10 @@ def test_tier_and_category_come_from_the_model_and_the_config(tmp_path):
     cfg["scoring"]["weights"] = {"visual": 0.5, "audio": 0.3, "text": 0.2}
     cfg["tiers"] = {"gold": 70, "silver": 60, "bronze": 50}
     s = score(fv, cfg, m)
-    # overall = 0.5*80 + 0.3*60 + 0.2*40 = 66 -> silver under these thresholds
-    assert s.overall == pytest.approx(66.0, abs=0.2)
+    # sound and text under the picture, both at full weight (60 and under): the picture's 80, lowered by each by its
+    # weight's share beside the picture times the share it falls short (engine.scorer.picture_led_overall):
+    # 80 x (1 - 0.3/0.8 x 20/80) x (1 - 0.2/0.7 x 40/80) = 62.1 -> silver under these thresholds
+    assert s.overall == pytest.approx(80 * (1 - 0.3 / 0.8 * 20 / 80) * (1 - 0.2 / 0.7 * 40 / 80), abs=0.06)
     assert s.tier == "silver" and s.category == "beta" and s.model == m.name
     cfg["scoring"]["weights"] = {"visual": 1.0, "audio": 0.0, "text": 0.0}
     cfg["tiers"] = {"top": 79, "low": 0}
