@@ -169,6 +169,7 @@ TARGET = Table({
     "weight": Num(0, MAX_WEIGHT),
     "group": Text(("quality", "platform_fit")),  # perceived picture quality or platform fit (engine.scorer)
     "opinion": Flag(),  # an opinion of the whole picture: never holds the tier, after the named flaws (feedback)
+    "covered_by": Text(),  # another target: while it is missed, this one is not charged (engine.scorer.covered)
     **{k: Text() for k in ("code", "code_low", "code_high", "source", "advice", "advice_low", "advice_high")},
 })
 TARGETS = MapOf(TARGET, names="metric", what="metric")

@@ -64,12 +64,24 @@ def ramp(x: float, bad: float, good: float) -> float:
 
 
 def metric_scores(fv: FeatureVector, cfg: dict) -> dict:
+    """{metric key: 0-1 score against its target} of the measured metrics with a target of positive weight; a
+    target with ``covered_by`` is left out while the target it names is missed (``covered``)."""
+    targets = cfg.get("targets", {})
     out = {}
-    for key, target in cfg.get("targets", {}).items():
+    for key, target in targets.items():
         v = fv.values.get(key)
         if v is not None and target.get("weight", 1.0) > 0:
             out[key] = metric_score(v, target)
-    return out
+    return {k: s for k, s in out.items() if not covered(k, out, targets)}
+
+
+def covered(key: str, scores: dict, targets: dict) -> bool:
+    """True when ``key``'s target names another in ``covered_by`` and that one is missed (scores under 1): its
+    finding already names the same cause, which is charged once. The duplicated frames that judder lower the
+    distinct frame rate too: with 40% repeats a 25 fps file shows 15 pictures a second, and the frame-rate finding
+    says so ("the file has 25 fps, but 40% of its frames repeat"); charged by both, the same repeats cost twice."""
+    other = targets.get(key, {}).get("covered_by")
+    return bool(other) and other in scores and scores[other] < 1.0
 
 
 #: How much of its modality's score one metric can take away, per unit of its config weight: a metric at its

@@ -128,6 +128,23 @@ def test_finding_points_follow_the_visual_formula(cfg):
         assert findings[code].points == pytest.approx(better.overall - s.overall, abs=0.15)  # two roundings to 0.1
 
 
+def test_repeats_that_lower_the_frame_rate_are_charged_once(cfg):
+    """A 25 fps file whose frames repeat 40% of the time shows 15 pictures a second: the frame-rate finding names
+    and charges the repeats, the judder target (covered_by the frame rate) does not charge them again. At a distinct
+    rate that meets its target (24 fps film in a 30 fps timeline: 20% repeats) judder is the finding."""
+    def codes_and_visual(**changes):
+        fv = _fv(**dict(CLEAN_PICTURE, **changes))
+        s = scorer.score(fv, cfg)
+        return {f.code for f in build_findings(fv, s, cfg, {}, 8.0)}, s.modalities["visual"]
+
+    codes, choppy = codes_and_visual(visual__fps=15.0, visual__duplicated_frames_pct=40.0)
+    assert "visual.low_frame_rate" in codes and "visual.judder" not in codes
+    assert choppy == codes_and_visual(visual__fps=15.0)[1]  # the repeats cost what the low rate costs, once
+    codes, pulldown = codes_and_visual(visual__fps=24.0, visual__duplicated_frames_pct=20.0)
+    assert "visual.judder" in codes and "visual.low_frame_rate" not in codes
+    assert pulldown < codes_and_visual(visual__fps=24.0)[1]
+
+
 def test_evidence_of_each_modality(cfg):
     ev = scorer.modality_evidence(_fv(**CLEAN_PICTURE, **CLEAN_SPEECH, text__caption_present=1.0))
     assert ev == {"visual": 1.0, "audio": 1.0, "text": 1.0}
