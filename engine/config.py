@@ -152,6 +152,11 @@ def check_whole(cfg: dict) -> None:
                                            f"{', '.join(presets)}){_nearest(name, presets)}")
     for metric, t in cfg["targets"].items():
         _check_target(t, ("targets", metric))
+        other = t.get("covered_by")
+        if other is not None and (other == metric or other not in cfg["targets"]):
+            keys = ("targets", metric, "covered_by")
+            raise _Bad(keys, f"'{key_name(keys)}' must name another target (got {other!r})"
+                             f"{_nearest(str(other), cfg['targets'])}")
     for pname, p in presets.items():
         for metric, t in (p.get("targets") or {}).items():
             if "kind" in t:  # a whole target of its own; else a change merged onto the shipped one when active

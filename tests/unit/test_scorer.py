@@ -60,6 +60,10 @@ def test_bad_group_and_picture_quality_source_are_refused(cfg):
     with pytest.raises(ConfigError, match="picture_quality"):
         validate(bad)
     bad = copy.deepcopy(cfg)
+    bad["targets"]["visual.duplicated_frames_pct"]["covered_by"] = "visual.fsp"  # a typo is refused, not ignored
+    with pytest.raises(ConfigError, match=r'covered_by.*must name another target.*visual\.fps'):
+        validate(bad)
+    bad = copy.deepcopy(cfg)
     bad["scoring"]["picture_quality"] = "crystal-ball"
     with pytest.raises(ConfigError, match="crystal-ball"):
         scorer.score(_fv(**CLEAN_PICTURE), bad)
