@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from . import __version__
+from .build import features_build, results_build
 from .errors import StoreError
 from .features import FeatureVector
 from .feedback import Finding
@@ -215,7 +215,7 @@ def _features_key(variant: str, sidecars: str, settings: str = "") -> str:
     """The features' key beside the content hash: engine version, what ran (``feature_variant``), the settings
     the extractors read (``engine.config.feature_settings_hash``: analysis size, audio rate, OCR, preset zones)
     and the sidecars."""
-    return f"{__version__}{variant}" + (f"#{settings}" if settings else "") + (f"/{sidecars}" if sidecars else "")
+    return f"{features_build()}{variant}" + (f"#{settings}" if settings else "") + (f"/{sidecars}" if sidecars else "")
 
 
 def acceptable_variants(options: dict | None) -> tuple[str, ...]:
@@ -538,7 +538,7 @@ class Store:
         row = self.conn.execute(
             "SELECT result FROM results WHERE content_hash=? AND path=? AND engine_version=? AND model=?"
             " AND config_hash=?",
-            (chash, path_key(path), __version__, model, cfg_hash),
+            (chash, path_key(path), results_build(), model, cfg_hash),
         ).fetchone()
         return _result_or_none(row[0]) if row else None
 
@@ -548,7 +548,7 @@ class Store:
         default the result's own ``path``). Pass ``conn`` inside an open transaction to make it part of it."""
         sql = (f"INSERT OR REPLACE INTO results({', '.join(RESULT_COLUMNS)})"
                f" VALUES ({', '.join('?' * len(RESULT_COLUMNS))})")
-        args = (r.content_hash, path_key(r.path if path is None else path), __version__, model, cfg_hash,
+        args = (r.content_hash, path_key(r.path if path is None else path), results_build(), model, cfg_hash,
                 result_to_json(r), time.time())
         if conn is not None:
             conn.execute(sql, args)
@@ -580,7 +580,7 @@ class Store:
             q = ",".join("?" * len(chunk))
             for h, key, text in self.conn.execute(
                     f"SELECT content_hash, path, result FROM results WHERE engine_version=? AND content_hash IN ({q})"
-                    " ORDER BY created_at", (__version__, *chunk)):
+                    " ORDER BY created_at", (results_build(), *chunk)):
                 if hash_of.get(key) == h:
                     newest[key] = text
         out = {}
@@ -596,7 +596,7 @@ class Store:
         rows = self.conn.execute(
             "SELECT c.path, r.result FROM clips c JOIN results r ON r.content_hash = c.content_hash AND r.path = c.path"
             " WHERE r.engine_version = ? ORDER BY c.path, r.created_at",
-            (__version__,),
+            (results_build(),),
         ).fetchall()
         latest: dict[str, str] = {}
         for path, result in rows:

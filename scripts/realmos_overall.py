@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import sys
 from collections import Counter
@@ -28,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine import scorer  # noqa: E402
+from engine.build import features_build  # noqa: E402
 from engine.config import load_config  # noqa: E402
 from engine.extractors import metric_specs  # noqa: E402
 from engine.features import FeatureVector  # noqa: E402
@@ -41,15 +41,6 @@ from engine.train import picture_quality as P  # noqa: E402
 WATCHED_CODES = ("visual.frozen", "visual.blocky", "visual.banding", "visual.judder", "visual.upscaled",
                  "visual.letterboxed", "visual.crushed_shadows")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm")
-
-
-def engine_digest() -> str:
-    """Digest of the extractor sources: cached features are reused only while the extractors are unchanged."""
-    h = hashlib.blake2b(digest_size=6)
-    for p in sorted((ROOT / "engine").rglob("*.py")):
-        if "extractors" in p.parts or p.name in ("media.py", "pipeline.py", "dsp.py"):
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def features(path: Path, cfg: dict, cache: Path, digest: str, ocr: bool) -> tuple[MediaInfo, FeatureVector]:
@@ -92,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args.cache.mkdir(parents=True, exist_ok=True)
     cfg = load_config(use_user_file=False)
     specs = metric_specs()
-    digest = engine_digest()
+    digest = features_build()
     labels = {r["file"]: float(r["mos"]) for r in csv.DictReader(open(args.realmos / "labels.csv"))}
     cols: dict[str, list] = {k: [] for k in ("mos", "visual", "perceived", "overall", "plain_overall", "quiet")}
     counts = {"realmos": Counter(), "realclips": Counter()}

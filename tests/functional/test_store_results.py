@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import __version__, cli
+from engine import cli
+from engine.build import results_build
 from engine.result import ClipResult
 from engine.store import Store, path_key, result_to_json
 
@@ -154,8 +155,8 @@ def write_old_store(db: Path, folder: Path) -> dict:
                          [(keys["copy1.mp4"], SHARED_HASH), (keys["copy2.mp4"], SHARED_HASH),
                           (keys["other.mp4"], OTHER_HASH)])
         conn.executemany("INSERT INTO results VALUES (?,?,?,?,?,?)",
-                         [(SHARED_HASH, __version__, MODEL, CONFIG, result_to_json(old), 123.5),
-                          (ORPHAN_HASH, __version__, MODEL, CONFIG, result_to_json(old), 99.0)])
+                         [(SHARED_HASH, results_build(), MODEL, CONFIG, result_to_json(old), 123.5),
+                          (ORPHAN_HASH, results_build(), MODEL, CONFIG, result_to_json(old), 99.0)])
         conn.commit()
     finally:
         conn.close()
@@ -171,6 +172,48 @@ def dump(db: Path) -> tuple[list, list]:
         conn.close()
 
 
+def test_the_build_digests_follow_the_sources(tmp_path, monkeypatch):
+    """Features are keyed by the extractors' source, verdicts by the whole engine's: a scoring change judges again
+    from stored features, an extractor change measures again."""
+    from engine import build
+
+    (tmp_path / "extractors").mkdir()
+    (tmp_path / "extractors" / "noise.py").write_text("FLOOR = 10\n")
+    (tmp_path / "scorer.py").write_text("WEIGHT = 3\n")
+    monkeypatch.setattr(build, "ENGINE_DIR", tmp_path)
+    features, results = build.source_digest(build.FEATURE_SOURCES), build.source_digest(build.RESULT_SOURCES)
+    (tmp_path / "scorer.py").write_text("WEIGHT = 5\n")
+    assert build.source_digest(build.FEATURE_SOURCES) == features
+    assert build.source_digest(build.RESULT_SOURCES) != results
+    (tmp_path / "extractors" / "noise.py").write_text("FLOOR = 12\n")
+    assert build.source_digest(build.FEATURE_SOURCES) != features
+
+
+def test_features_and_verdicts_of_another_build_are_not_served(tmp_path, monkeypatch):
+    """What an older BYTEME stored (the release version stayed 0.1.0 while metrics and scoring changed) is measured
+    and judged again, not served: a store opened by another build finds neither."""
+    from engine import store as store_module
+    from engine.features import FeatureVector
+    from engine.media import MediaInfo
+
+    clip = tmp_path / "clip.mp4"
+    st = Store(tmp_path / "store.sqlite3")
+    try:
+        media = MediaInfo(str(clip), "mp4", 10, 1.0, None, True, False)
+        st.put_features("h1", media, FeatureVector(values={"audio.snr_db": 14.0}))
+        st.put_result(ClipResult(path=str(clip), status="error", content_hash="h1",
+                                 error={"kind": "internal", "message": "older verdict"}), MODEL, CONFIG)
+        assert st.get_features("h1") is not None and st.get_result("h1", MODEL, CONFIG, path=clip) is not None
+        assert set(st.results_for({path_key(clip): "h1"})) == {path_key(clip)}
+        monkeypatch.setattr(store_module, "features_build", lambda: "0.1.0+newer-extractors")
+        monkeypatch.setattr(store_module, "results_build", lambda: "0.1.0+newer-engine")
+        assert st.get_features("h1") is None
+        assert st.get_result("h1", MODEL, CONFIG, path=clip) is None
+        assert st.results_for({path_key(clip): "h1"}) == {}
+    finally:
+        st.close()
+
+
 def test_old_store_is_migrated_once_for_every_copy(tmp_path):
     db = tmp_path / "old.sqlite3"
     keys = write_old_store(db, tmp_path)
@@ -180,8 +223,8 @@ def test_old_store_is_migrated_once_for_every_copy(tmp_path):
         assert columns == ["content_hash", "path", "engine_version", "model", "config_hash", "result", "created_at"]
         rows = store.conn.execute("SELECT content_hash, path, engine_version, model, config_hash, created_at"
                                   " FROM results ORDER BY path").fetchall()
-        assert rows == [(SHARED_HASH, keys["copy1.mp4"], __version__, MODEL, CONFIG, 123.5),
-                        (SHARED_HASH, keys["copy2.mp4"], __version__, MODEL, CONFIG, 123.5)]
+        assert rows == [(SHARED_HASH, keys["copy1.mp4"], results_build(), MODEL, CONFIG, 123.5),
+                        (SHARED_HASH, keys["copy2.mp4"], results_build(), MODEL, CONFIG, 123.5)]
         latest = store.latest_results()
         assert [r.path for r in latest] == [keys["copy1.mp4"], keys["copy2.mp4"]]
         assert all(r.error["message"] == "kept from the old store" for r in latest)
