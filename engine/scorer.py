@@ -14,7 +14,7 @@ The overall score (``overall_score``) is the picture's score, lowered by sound a
 far as its weight goes: the weight of ``[scoring] weights`` scaled by the modality's evidence
 (``modality_evidence``) and by how remarkable its score is (``remarkability``: nothing at 90+, fully at 60 and
 under); with one such modality it is the weighted mean of the two (``picture_led_overall``). Without a picture it is
-the weighted mean of sound and text.
+the weighted mean of sound and text, each weighed by its weight and evidence only (so a better score never lowers it).
 """
 from __future__ import annotations
 
@@ -276,16 +276,24 @@ def remarkability(score: float) -> float:
 
 
 def overall_weights(modalities: dict, cfg: dict, evidence: dict | None = None) -> dict:
-    """Each scored modality's weight in the overall score: ``[scoring] weights``, times its evidence and, for sound
-    and text, its ``remarkability``, when ``evidence`` is given; the plain weights when it is None."""
+    """Each scored modality's weight in the overall score: ``[scoring] weights``, times its evidence when
+    ``evidence`` is given, and, for sound and text beside a picture, times its ``remarkability``; the plain weights
+    when ``evidence`` is None.
+
+    Without a picture (an audio-only file, or a visual weight of 0) nothing leads, so no score's weight depends on the score itself: a
+    weight that shrank as the sound got better made the overall of sound and caption fall when the sound rose (sound
+    60 and text 30 gave 45, sound 85 and text 30 gave 38)."""
     weights = cfg.get("scoring", {}).get("weights", {})
+    picture_leads = modalities.get("visual") is not None and float(weights.get("visual", 0.0)) > 0
     out = {}
     for m, s in modalities.items():
         if s is None:
             continue
         w = float(weights.get(m, 0.0))
         if evidence is not None:
-            w *= float(evidence.get(m, 1.0)) * (1.0 if m == "visual" else remarkability(s))
+            w *= float(evidence.get(m, 1.0))
+            if picture_leads and m != "visual":
+                w *= remarkability(s)
         out[m] = w
     return out
 
