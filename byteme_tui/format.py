@@ -109,7 +109,10 @@ def took(seconds: float | None) -> str:
 
 
 def size(num_bytes: int | None) -> str:
+    """A file's size for a column: "-" when unknown, kB under 1 MB (a 20 kB clip is not "0.0 MB"), MB above."""
     if not num_bytes:
         return "-"
+    if num_bytes < 999_500:
+        return f"{max(1, round(num_bytes / 1e3))} kB"
     mb = num_bytes / 1e6
-    return f"{mb:.1f} MB" if mb < 100 else f"{mb:.0f} MB"
+    return f"{mb:.1f} MB" if mb < 99.95 else f"{mb:.0f} MB"

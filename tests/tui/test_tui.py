@@ -790,6 +790,14 @@ def test_queue_eta_is_the_remaining_media_at_the_measured_rate():
         "measuring…", "under a minute", "about 3 min", "about 1 h 30 min", "about 1 h 30 min"]
 
 
+def test_file_sizes_read_in_kb_under_a_megabyte():
+    """A 20 kB clip reads "20 kB", not "0.0 MB"; sizes round up the unit at its edge (999,999 bytes: "1.0 MB")."""
+    from byteme_tui.format import size
+
+    assert [size(n) for n in (None, 0, 300, 20_000, 999_499, 999_999, 3_140_000, 99_960_000, 250_400_000)] == [
+        "-", "-", "1 kB", "20 kB", "999 kB", "1.0 MB", "3.1 MB", "100 MB", "250 MB"]
+
+
 @sync
 async def test_progress_shows_the_queue_eta_and_keeps_finished_jobs_until_cleared():
     from textual.widgets import DataTable, Static
