@@ -129,9 +129,21 @@ PICTURE_MOS = MetricSpec(
 RATING_WORDS = ("bad", "poor", "fair", "good", "excellent")
 
 
+#: How near a scale point a MOS must be to take its word alone (3.2: "fair"); further, it is named by the two it
+#: lies between (3.71: "fair to good"). The nearest word alone called 3.71 "good" in the finding that said it fell
+#: short of the 3.75 target.
+RATING_WORD_REACH = 0.25
+
+
 def rating_word(mos: float) -> str:
-    """The rating scale's word nearest a mean opinion score (3.36: "fair")."""
-    return RATING_WORDS[int(min(5, max(1, math.floor(float(mos) + 0.5)))) - 1]
+    """The rating scale's word for a mean opinion score: the nearest scale point's word within
+    ``RATING_WORD_REACH`` of it (3.2: "fair"), else the two it lies between (3.36: "fair to good")."""
+    v = min(5.0, max(1.0, float(mos)))
+    nearest = int(math.floor(v + 0.5))
+    if abs(v - nearest) <= RATING_WORD_REACH + 1e-9:
+        return RATING_WORDS[nearest - 1]
+    low = int(math.floor(v))
+    return f"{RATING_WORDS[low - 1]} to {RATING_WORDS[low]}"
 
 
 #: Metrics whose values a word describes better than the number alone: key -> value -> word (findings show both).

@@ -198,7 +198,7 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
         points = 100.0 * (float(mweights.get(modality, 0)) / wsum) * (fixed - modality_now)
         cited, code, advice, ttext = _cited_target(v, t)
         shown, cited_text = fmt_pair(v, cited, unit)
-        if key in VALUE_WORDS:  # "3.36 of 5 (fair)"
+        if key in VALUE_WORDS:  # "3.36 of 5 (fair to good)"
             shown = f"{shown} ({VALUE_WORDS[key](v)})"
         if t["kind"] == "range":
             shown = fmt_pair(v, t["good_low"] if v < t["good_low"] else t["good_high"], unit)[0]
