@@ -525,7 +525,13 @@ class Store:
 
     def put_features(self, chash: str, media: MediaInfo, fv: FeatureVector, options: dict | None = None,
                      sidecars: str = "", settings: str = "") -> None:
+        """Store a clip's features, replacing what another build stored for the same bytes (nothing reads those
+        again: ``get_features`` asks for this build's; kept, every upgrade added a copy of every clip analysed).
+        Rows of this build with other options, sidecars or settings stay."""
+        build = features_build()
         with write_tx(self.conn):
+            self.conn.execute("DELETE FROM features WHERE content_hash=? AND substr(engine_version, 1, ?) != ?",
+                              (chash, len(build), build))
             self.conn.execute(
                 "INSERT OR REPLACE INTO features VALUES (?,?,?,?,?)",
                 (chash, _features_key(feature_variant(options), sidecars, settings), json.dumps(media.as_dict()),
@@ -545,15 +551,21 @@ class Store:
     def put_result(self, r: ClipResult, model: str, cfg_hash: str, conn: sqlite3.Connection | None = None, *,
                    path: str | os.PathLike | None = None) -> None:
         """Write a result idempotently, under the file it belongs to: ``path`` (a path or its ``path_key``;
-        default the result's own ``path``). Pass ``conn`` inside an open transaction to make it part of it."""
+        default the result's own ``path``), replacing what another build stored for the same file and bytes
+        (never read again: every read asks for this build's). Pass ``conn`` inside an open transaction to make it
+        part of it."""
+        build, key = results_build(), path_key(r.path if path is None else path)
         sql = (f"INSERT OR REPLACE INTO results({', '.join(RESULT_COLUMNS)})"
                f" VALUES ({', '.join('?' * len(RESULT_COLUMNS))})")
-        args = (r.content_hash, path_key(r.path if path is None else path), results_build(), model, cfg_hash,
-                result_to_json(r), time.time())
+        args = (r.content_hash, key, build, model, cfg_hash, result_to_json(r), time.time())
+        drop = ("DELETE FROM results WHERE content_hash=? AND path=? AND engine_version != ?", (r.content_hash, key,
+                                                                                                build))
         if conn is not None:
+            conn.execute(*drop)
             conn.execute(sql, args)
             return
         with write_tx(self.conn):
+            self.conn.execute(*drop)
             self.conn.execute(sql, args)
 
     def known_files(self) -> dict[str, tuple[str | None, int, int]]:

@@ -214,6 +214,39 @@ def test_features_and_verdicts_of_another_build_are_not_served(tmp_path, monkeyp
         st.close()
 
 
+def test_a_new_build_replaces_what_an_older_one_stored_for_the_same_clip(tmp_path, monkeypatch):
+    """Writing a clip's features or verdict under a new build drops that clip's rows of other builds (nothing reads
+    them again; kept, every upgrade added a copy of every clip analysed). Other clips' rows, and this build's rows
+    with other options or another model, stay."""
+    from engine import store as store_module
+    from engine.features import FeatureVector
+    from engine.media import MediaInfo
+
+    clip, other = tmp_path / "clip.mp4", tmp_path / "other.mp4"
+    st = Store(tmp_path / "store.sqlite3")
+    try:
+        media = MediaInfo(str(clip), "mp4", 10, 1.0, None, True, False)
+        monkeypatch.setattr(store_module, "features_build", lambda: "0.1.0+older-extractors")
+        monkeypatch.setattr(store_module, "results_build", lambda: "0.1.0+older-engine")
+        for chash, path in (("h1", clip), ("h2", other)):
+            st.put_features(chash, media, FeatureVector(values={"audio.snr_db": 14.0}))
+            st.put_result(ClipResult(path=str(path), status="ok", content_hash=chash), MODEL, CONFIG)
+        monkeypatch.setattr(store_module, "features_build", lambda: "0.1.0+newer-extractors")
+        monkeypatch.setattr(store_module, "results_build", lambda: "0.1.0+newer-engine")
+        st.put_features("h1", media, FeatureVector(values={"audio.snr_db": 20.0}))
+        st.put_features("h1", media, FeatureVector(values={"audio.snr_db": 20.0}), options={"ocr": False})
+        st.put_result(ClipResult(path=str(clip), status="ok", content_hash="h1"), MODEL, CONFIG)
+        st.put_result(ClipResult(path=str(clip), status="ok", content_hash="h1"), "another-model@1", CONFIG)
+        features = sorted(st.conn.execute("SELECT content_hash, engine_version FROM features").fetchall())
+        assert [(h, v.split("+")[1][:5]) for h, v in features] == [("h1", "newer"), ("h1", "newer"), ("h2", "older")]
+        results = sorted(st.conn.execute("SELECT content_hash, engine_version, model FROM results").fetchall())
+        assert results == [("h1", "0.1.0+newer-engine", "another-model@1"), ("h1", "0.1.0+newer-engine", MODEL),
+                           ("h2", "0.1.0+older-engine", MODEL)]
+        assert st.get_features("h1", {"ocr": False})[1].values["audio.snr_db"] == 20.0
+    finally:
+        st.close()
+
+
 def test_old_store_is_migrated_once_for_every_copy(tmp_path):
     db = tmp_path / "old.sqlite3"
     keys = write_old_store(db, tmp_path)
