@@ -42,7 +42,10 @@ class Scores:
 
 def metric_score(value: float, target: dict) -> float:
     """0-1 score of one measured value against its target table (kind min / max / range), linear between the
-    good and bad bounds."""
+    good and bad bounds; full points under ``exempt_below`` (a value so low it is a choice, not a shortfall: no
+    colour at all is a black-and-white picture, not a dull one)."""
+    if "exempt_below" in target and value < target["exempt_below"]:
+        return 1.0
     kind = target["kind"]
     if kind == "min":
         return ramp(value, target["bad"], target["good"])

@@ -240,3 +240,24 @@ def test_without_a_picture_a_better_sound_or_caption_never_lowers_the_overall(cf
     w = cfg["scoring"]["weights"]
     assert scorer.overall_score({"visual": None, "audio": 85.0, "text": 30.0}, cfg, ev) == pytest.approx(
         (w["audio"] * 85 + w["text"] * 30) / (w["audio"] + w["text"]), abs=0.05)
+
+
+def test_a_black_and_white_picture_is_not_dull_colour_but_a_faded_one_is(cfg):
+    """Colourfulness under the target's ``exempt_below`` (no colour at all: a black-and-white clip, a look chosen)
+    earns full points and no finding; a faded picture that keeps a little colour is still charged and named."""
+    def judged(colourfulness):
+        fv = _fv(**CLEAN_PICTURE, visual__colourfulness=colourfulness)
+        s = scorer.score(fv, cfg)
+        return {f.code for f in build_findings(fv, s, cfg, {}, 8.0)}, s.modalities["visual"]
+
+    grey_codes, grey = judged(0.4)
+    faded_codes, faded = judged(4.0)
+    vivid_codes, vivid = judged(30.0)
+    assert "visual.dull_colour" not in grey_codes and grey == vivid
+    assert "visual.dull_colour" in faded_codes and faded < vivid
+    assert scorer.metric_score(1.99, {"kind": "min", "good": 20, "bad": 5, "exempt_below": 2.0}) == 1.0
+    assert scorer.metric_score(2.0, {"kind": "min", "good": 20, "bad": 5, "exempt_below": 2.0}) == 0.0
+    bad = copy.deepcopy(cfg)
+    bad["targets"]["visual.colourfulness"]["exempt_below"] = "grey"
+    with pytest.raises(ConfigError):
+        validate(bad)
