@@ -170,7 +170,7 @@ TARGET = Table({
     "group": Text(("quality", "platform_fit")),  # perceived picture quality or platform fit (engine.scorer)
     "opinion": Flag(),  # an opinion of the whole picture: never holds the tier, after the named flaws (feedback)
     "covered_by": Text(),  # another target: while it is missed, this one is not charged (engine.scorer.covered)
-    "exempt_below": Num(-MAX_TARGET, MAX_TARGET),  # under it, full points: a deliberate look (engine.scorer.metric_score)
+    "exempt_below": Num(-MAX_TARGET, MAX_TARGET),  # under it, full points: a look chosen (scorer.metric_score)
     **{k: Text() for k in ("code", "code_low", "code_high", "source", "advice", "advice_low", "advice_high")},
 })
 TARGETS = MapOf(TARGET, names="metric", what="metric")

@@ -283,9 +283,9 @@ def overall_weights(modalities: dict, cfg: dict, evidence: dict | None = None) -
     ``evidence`` is given, and, for sound and text beside a picture, times its ``remarkability``; the plain weights
     when ``evidence`` is None.
 
-    Without a picture (an audio-only file, or a visual weight of 0) nothing leads, so no score's weight depends on the score itself: a
-    weight that shrank as the sound got better made the overall of sound and caption fall when the sound rose (sound
-    60 and text 30 gave 45, sound 85 and text 30 gave 38)."""
+    Without a picture (an audio-only file, or a visual weight of 0) nothing leads, so no score's weight depends on
+    the score itself: a weight that shrank as the sound got better made the overall of sound and caption fall when
+    the sound rose (sound 60 and text 30 gave 45, sound 85 and text 30 gave 38)."""
     weights = cfg.get("scoring", {}).get("weights", {})
     picture_leads = modalities.get("visual") is not None and float(weights.get("visual", 0.0)) > 0
     out = {}
