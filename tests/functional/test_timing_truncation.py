@@ -89,3 +89,36 @@ def test_a_file_cut_to_half_its_bytes_says_how_much_decoded(clips, cfg, tmp_path
     intact = library.analyze(fast, cfg, use_cache=False, options={"ocr": False})
     assert not intact.media.truncated and intact.media.duration_s == pytest.approx(4.0, abs=0.1)
     assert not any(f.code == "media.truncated" for f in intact.findings)
+
+
+def test_the_usual_interval_does_not_flip_with_the_phase_of_an_alternating_cadence():
+    """33/67 ms alternating, with one more of either: the usual interval is their mean (the median was one or the
+    other, and every 67 ms step read as a dropped frame when the 33s outnumbered them); a lone gap in a steady
+    30 fps clip does not stretch it."""
+    import numpy as np
+
+    from engine.extractors.visual.temporal import usual_interval_s
+
+    short_first = np.array([1 / 30, 1 / 15] * 20 + [1 / 30])  # 21 x 33 ms, 20 x 67 ms
+    long_first = np.array([1 / 15, 1 / 30] * 20 + [1 / 15])  # 21 x 67 ms, 20 x 33 ms
+    for iv in (short_first, long_first):
+        fps = len(iv) / iv.sum()
+        assert usual_interval_s(iv, fps) == pytest.approx(iv.mean())
+        assert 0.048 < usual_interval_s(iv, fps) < 0.052
+    steady = np.array([1 / 30] * 240 + [2.0])  # 8 s at 30 fps, then a 2 s hole
+    assert usual_interval_s(steady, len(steady) / steady.sum()) == pytest.approx(1 / 30)
+    assert usual_interval_s(np.array([]), 0.0) == 0.0
+
+
+@pytest.mark.parametrize("start", [0, 1], ids=["short-step-first", "long-step-first"])
+def test_an_alternating_cadence_has_no_dropped_frames_whichever_step_comes_first(clips, cfg, start):
+    """The same 20 fps phone cadence (33 / 67 ms), cut to start on either step and 40 frames long so one step comes
+    once more: no dropped frames either way (the low frame rate names it), the same jitter."""
+    times = [t - ALTERNATING_TIMES_S[start] for t in ALTERNATING_TIMES_S[start:start + 40]]
+    path = clips(f"alternating_from_{start}", width=W, height=H, frame_times_s=tuple(times), audio=None)
+    r = library.analyze(path, cfg, use_cache=False, options={"ocr": False})
+    assert r.ok, r.error
+    assert r.features.values["visual.dropped_frames_pct"] == 0.0
+    assert r.features.values["visual.frame_interval_jitter_pct"] == pytest.approx(100 * (1 / 15 - 1 / 30) / 0.05,
+                                                                                  abs=3.0)
+    assert "visual.dropped_frames" not in {f.code for f in r.findings}

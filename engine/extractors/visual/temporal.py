@@ -145,6 +145,17 @@ def detect_cuts(diff: np.ndarray, times: np.ndarray, *, flash: np.ndarray | None
     return cuts
 
 
+def usual_interval_s(intervals: np.ndarray, fps: float) -> float:
+    """The usual frame interval (s) that gaps and jitter are measured against: the mean of the intervals no longer
+    than ``DROP_FACTOR`` x the mean of all (1 / ``fps``), so a long gap does not stretch it; 0 without intervals.
+    Unlike the median, it does not flip between the two steps of an alternating cadence (33 / 67 ms: 50 ms)."""
+    iv = np.asarray(intervals, dtype=float)
+    if iv.size == 0 or fps <= 0:
+        return 0.0
+    regular = iv[iv <= DROP_FACTOR / fps]
+    return float(regular.mean()) if regular.size else 1.0 / fps
+
+
 def irregular_timing_finding(intervals: np.ndarray, fps: float, frames: int, jitter_pct: float) -> dict:
     """An info finding that the frame intervals vary, with numbers: the two lengths when they alternate (a phone
     dropping every third frame: 1/30 and 1/15 s), else their 5th-95th percentile range."""
@@ -256,12 +267,12 @@ class Temporal(Extractor):
         MetricSpec("visual.nominal_fps", "Frame rate in the file", "fps", 0, 240, None,
                    "Frames decoded over their time span, repeated frames included (media.fps)."),
         MetricSpec("visual.dropped_frames_pct", "Dropped frames", "%", 0, 100, False,
-                   "Frame slots missing from the timeline (intervals longer than 1.5x the usual), % of frames."),
+                   "Frame slots missing from the timeline (intervals longer than 1.5x the mean), % of frames."),
         MetricSpec("visual.duplicated_frames_pct", "Duplicated frames", "%", 0, 100, False,
                    "Frames identical to the one before outside frozen stretches, inside motion fast enough to judder "
                    f"(crossing the frame in under {JUDDER_CROSS_S:g} s), % of frames."),
         MetricSpec("visual.frame_interval_jitter_pct", "Frame timing jitter", "%", 0, 100, False,
-                   "Spread (5th-95th percentile) of frame intervals as % of the median (variable frame rate)."),
+                   "Spread (5th-95th percentile) of frame intervals as % of the mean (variable frame rate)."),
         MetricSpec("visual.motion_energy", "Motion", "luma levels", 0, 255, None,
                    "Mean absolute change between consecutive frames (90 px thumbnail), per 1/30 s, cuts excluded."),
         MetricSpec("visual.frozen_pct", "Frozen picture", "%", 0, 100, False,
@@ -495,11 +506,17 @@ class Temporal(Extractor):
         fv.set("visual.nominal_fps", nominal_fps)
         fv.set("visual.fps", nominal_fps * (1.0 - dup_share))
         fv.set("visual.duplicated_frames_pct", 100.0 * dup_share)
-        slots = np.round(intervals / med_dt) if intervals.size else np.array([])
-        missing = float(np.sum(np.maximum(0, slots[intervals > DROP_FACTOR * med_dt] - 1))) if slots.size else 0.0
+        # Gaps and jitter are measured against the usual interval: the mean of the intervals no longer than
+        # DROP_FACTOR x the mean of all (so a long gap does not stretch it), not the median. A phone's cadence
+        # alternating 33 and 67 ms has a median of either, by which of the two came once more: trimmed by half a
+        # second, the realclip 421c8b59 went from 0% dropped frames to 33% (every 67 ms step a "gap" beside a 33 ms
+        # median), which the low frame rate of the same cadence already charges.
+        usual_dt = usual_interval_s(intervals, nominal_fps) or med_dt
+        slots = np.round(intervals / usual_dt) if intervals.size else np.array([])
+        missing = float(np.sum(np.maximum(0, slots[intervals > DROP_FACTOR * usual_dt] - 1))) if slots.size else 0.0
         fv.set("visual.dropped_frames_pct", 100.0 * missing / max(1.0, n + missing))
         if intervals.size >= 4:
-            jitter_pct = 100.0 * float(np.percentile(intervals, 95) - np.percentile(intervals, 5)) / med_dt
+            jitter_pct = 100.0 * float(np.percentile(intervals, 95) - np.percentile(intervals, 5)) / usual_dt
             fv.set("visual.frame_interval_jitter_pct", jitter_pct)
             if jitter_pct >= IRREGULAR_TIMING_PCT:
                 fv.events.setdefault("findings", []).append(irregular_timing_finding(intervals, nominal_fps, n,
