@@ -501,3 +501,27 @@ def test_no_reading_thread_outlives_a_clip_that_ends_before_finish(ocr_clip, mon
     while _ocr_threads_alive() and time.monotonic() < end:
         time.sleep(0.05)
     assert _ocr_threads_alive() == []
+
+
+def test_a_short_lived_line_does_not_set_the_pace_for_words_that_stay():
+    """Reading rate by deadlines: six words up 8 s beside a one-word stray reading of 0.8 s need 1.25 words/s
+    (the stray word in its 0.8 s), not 7 words in 0.8 s; lines that go together are read together."""
+    def line(text, start, end, screen=0):
+        return {"text": text, "start_s": start, "end_s": end, "box": [0.1, 0.1, 0.9, 0.2], "screen": screen}
+
+    stray = [line("one two three four five six", 0.0, 8.0), line("VARU?", 0.0, 0.8)]
+    (r,) = ocr.screen_rates(stray, end_s=10.0)
+    assert (r["end_s"], r["words"]) == (0.8, 1) and r["wps"] == pytest.approx(1.25)
+    together = [line("one two three", 0.0, 1.0), line("four five six", 0.0, 1.0)]
+    assert [r["wps"] for r in ocr.screen_rates(together)] == [6.0]
+    # A (6 words) goes at 1 s, B (6 words) at 3 s: 6 words in the first second, 12 by 3 s: 6 words/s, not 12
+    staggered = [line("a b c d e f", 0.0, 1.0), line("g h i j k l", 0.0, 3.0)]
+    assert [r["wps"] for r in ocr.screen_rates(staggered)] == [6.0]
+    # the longer line still up at the clip's end sets no deadline; the short one does
+    (r,) = ocr.screen_rates(staggered, end_s=3.0)
+    assert (r["words"], r["end_s"]) == (6, 1.0)
+    # a line the reader missed for a read (gone 3.4-4.8 s, back at its place, misread a little) was read already
+    reply = [line("Reply to Basketball life's", 0.8, 3.4, screen=1), line("Repyto Basketbalisife@'s", 4.8, 5.4, 7),
+             line("Warriors fans", 5.4, 8.0, 8)]
+    assert [(r["start_s"], r["words"]) for r in ocr.screen_rates(reply, end_s=10.0)] == [
+        (0.8, ocr.word_count(reply[0]["text"])), (5.4, 2)]
