@@ -12,8 +12,8 @@ from engine import synth
 from engine.synth import audio as synth_audio
 from engine.extractors.audio import levels as lv
 from engine.extractors.audio.analysis import AudioAnalysis, Loudness
-from engine.extractors.audio.content import (SpeechMusic, SpeechMusicFrames, Noise, Rhythm, Timbre, mains_hum,
-                                             active_level, rhythm, snr_db)
+from engine.extractors.audio.content import (HUM_FLOOR_DB, SpeechMusic, SpeechMusicFrames, Noise, Rhythm, Timbre,
+                                             active_level, mains_hum, rhythm, snr_db)
 from engine.extractors.crossmodal.cuts_on_beats import align_cuts
 from engine.extractors.base import ClipContext
 from engine.features import FeatureVector
@@ -187,6 +187,20 @@ def test_mains_hum_is_found_at_its_level():
     expected = 10 * np.log10((0.01**2 + 0.005**2) / 2 / level)
     assert mains == 60.0
     assert hum_db == pytest.approx(expected, abs=2.0)
+
+
+def test_a_lone_low_line_is_not_mains_hum():
+    """A single steady 60 Hz line (a held bass note, a motor; hardly played by a phone speaker) is not hum: hum is a
+    family of mains harmonics. The same line with its second harmonic is."""
+    speech = synth.speech_like(duration_s=8, sr=SR, seed=1)
+    t = np.arange(len(speech)) / SR
+    lone = (0.01 * np.sin(2 * np.pi * 60 * t)).astype(np.float32)
+    a = AudioAnalysis(synth.mix(speech, lone), SR)
+    level, _ = active_level(a.frame_power)
+    assert mains_hum(a.y_a, sr=a.sr_a, programme_power=level) == (HUM_FLOOR_DB, None)
+    both = lone + (0.005 * np.sin(2 * np.pi * 120 * t)).astype(np.float32)
+    a = AudioAnalysis(synth.mix(speech, both), SR)
+    assert mains_hum(a.y_a, sr=a.sr_a, programme_power=level)[1] == 60.0
 
 
 def test_a_kick_drum_comb_is_not_hum():

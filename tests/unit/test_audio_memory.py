@@ -105,8 +105,9 @@ def test_speech_music_frames_in_bin_blocks_match_the_whole_band(voice_over_music
 
 def test_welch_in_blocks_matches_scipy(monkeypatch):
     rate = ANALYSIS_RATE_HZ
-    y = synth.mix(synth.pink_noise(duration_s=30.0, sr=rate, seed=2, level_dbfs=-30.0),
-                  synth.sine(freq_hz=60.0, duration_s=30.0, sr=rate, level_dbfs=-40.0)).astype(np.float32)
+    hum = synth.mix(synth.sine(freq_hz=60.0, duration_s=30.0, sr=rate, level_dbfs=-40.0),
+                    synth.sine(freq_hz=120.0, duration_s=30.0, sr=rate, level_dbfs=-46.0))  # mains hum: harmonics
+    y = synth.mix(synth.pink_noise(duration_s=30.0, sr=rate, seed=2, level_dbfs=-30.0), hum).astype(np.float32)
     nper = 4 * rate
     f_ref, psd_ref = welch(y, fs=rate, nperseg=nper, noverlap=nper // 2)
     monkeypatch.setattr(ac, "WELCH_SEGMENTS_PER_BLOCK", 4)  # 14 segments: blocks of 4, 4, 4, 2

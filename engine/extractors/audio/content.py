@@ -105,6 +105,12 @@ HUM_HARMONICS = 4
 #: A mains line counts as hum when it stands this far above every other bin within +-10 Hz (a kick drum at
 #: 120 BPM makes a comb of lines every 2 Hz: its neighbours are as strong, real hum is alone).
 HUM_MIN_PROMINENCE_DB = 10.0
+#: ... and mains hum is a family of such lines: at least this many of the first HUM_HARMONICS of one mains
+#: frequency. A lone low line is a held bass note, a motor or a fridge, and below ~200 Hz a phone speaker hardly
+#: plays it; hum people hear is its harmonics (a rectifier's buzz at 100/120 Hz and up). A realclip with a lone
+#: line at 59.4 Hz read -16.9 dB "hum", and -80 once its first 0.5 s was trimmed (the line's prominence, 10.6 dB, sat
+#: at the threshold).
+HUM_MIN_LINES = 2
 HUM_NEIGHBOURHOOD_HZ = 10.0
 HUM_LINE_HALF_WIDTH_HZ = 0.75
 #: Reported when no mains line is found: hum this far under the programme is inaudible.
@@ -210,7 +216,8 @@ def mains_hum(y: np.ndarray, *, sr: int, programme_power: float) -> tuple[float,
 
     Welch spectrum with 4 s segments (0.25 Hz resolution). For 50 and 60 Hz, each of the first ``HUM_HARMONICS``
     harmonics whose line stands ``HUM_MIN_PROMINENCE_DB`` over every neighbouring bin within +-10 Hz adds its
-    power (line minus the neighbourhood median). ``HUM_FLOOR_DB`` when no line qualifies.
+    power (line minus the neighbourhood median), when at least ``HUM_MIN_LINES`` of them do. ``HUM_FLOOR_DB`` when
+    no mains frequency has that many.
     Limits: a bass note held exactly on 50/60 Hz or a harmonic of it for the whole clip reads as hum.
     """
     if len(y) < sr // 2 or programme_power <= 0:
@@ -220,7 +227,7 @@ def mains_hum(y: np.ndarray, *, sr: int, programme_power: float) -> tuple[float,
     df = f[1] - f[0]
     best = (HUM_FLOOR_DB, None)
     for mains in MAINS_HZ:
-        power = 0.0
+        power, lines = 0.0, 0
         for k in range(1, HUM_HARMONICS + 1):
             fk = mains * k
             line = np.abs(f - fk) <= HUM_LINE_HALF_WIDTH_HZ
@@ -229,7 +236,8 @@ def mains_hum(y: np.ndarray, *, sr: int, programme_power: float) -> tuple[float,
                 continue
             if psd[line].max() >= psd[near].max() * 10 ** (HUM_MIN_PROMINENCE_DB / 10):
                 power += max(0.0, float(np.sum(psd[line] - np.median(psd[near])) * df))
-        if power > 0:
+                lines += 1
+        if power > 0 and lines >= HUM_MIN_LINES:
             level = float(_db(power) - _db(programme_power))
             if level > best[0]:
                 best = (level, mains)
