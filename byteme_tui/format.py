@@ -33,6 +33,20 @@ def clip_text(text: object, width: int) -> str:
     return s if len(s) <= width else s[: max(0, width - 1)] + "…"
 
 
+#: Share of a cut file name kept from its end: the part that tells copies apart ("_v2", "_final", "_crf16.mp4").
+NAME_TAIL_SHARE = 0.4
+
+
+def name_text(name: object, width: int) -> str:
+    """A file name cut to ``width`` in the middle, keeping its start and its end: "13bdbeb5f3b1fdb…_crf16.mp4", not
+    "13bdbeb5f3b1fdbda2a8fbcc6…", which showed three copies of one clip (original, re-encode, trim) alike."""
+    s = "" if name is None else visible(name)
+    if len(s) <= width or width < 8:
+        return clip_text(s, width)
+    tail = int((width - 1) * NAME_TAIL_SHARE)
+    return s[: width - 1 - tail] + "…" + s[len(s) - tail:]
+
+
 def band(score: float | None) -> tuple[str, str]:
     if score is None:
         return "n/a", "dim"

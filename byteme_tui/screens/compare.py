@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.feedback import fmt_value
 
-from ..format import clip_text, safe, score_text, severity_text
+from ..format import clip_text, name_text, safe, score_text, severity_text
 from ..widgets.modality_panel import span_words, target_words
 
 BETTER_A, BETTER_B, SAME = "◀ A", "B ▶", "="
@@ -24,7 +24,7 @@ def better(a, b, higher_better) -> str:
 
 def findings_text(label: str, result) -> Text:
     t = Text()
-    t.append_text(safe(f"{label}: {clip_text(result.path.rsplit('/', 1)[-1], 40)}", "bold"))
+    t.append_text(safe(f"{label}: {name_text(result.path.rsplit('/', 1)[-1], 40)}", "bold"))
     t.append("\n")
     for f in result.findings:
         t.append_text(severity_text(f.severity))
@@ -58,8 +58,8 @@ class CompareScreen(Screen):
         table = self.query_one(DataTable)
         # 22+12+12+6+14 plus cell padding fits 80 columns
         table.add_column("", key="what", width=22)
-        table.add_column(safe("A " + clip_text(self.a.rsplit("/", 1)[-1], 10)), key="a", width=12)
-        table.add_column(safe("B " + clip_text(self.b.rsplit("/", 1)[-1], 10)), key="b", width=12)
+        table.add_column(safe("A " + name_text(self.a.rsplit("/", 1)[-1], 10)), key="a", width=12)
+        table.add_column(safe("B " + name_text(self.b.rsplit("/", 1)[-1], 10)), key="b", width=12)
         table.add_column("better", key="better", width=6)
         table.add_column("target", key="target", width=14)
         sa, sb = ra.scores, rb.scores

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from engine.tiktok.sync import short_count
 
-from ..format import about, clip_text, safe
+from ..format import about, name_text, safe
 from engine.service_state import STATUSES, ClipRow, LibraryState
 from ..widgets.clip_table import ClipTable
 
@@ -232,8 +232,8 @@ class LibraryScreen(Screen):
                 "c compares two: unmark some (space)"
             return Text(hint, style="dim")
         names = [self.state.rows[p].name if p in self.state.rows else p for p in pair]
-        return Text.assemble(("c compares ", "bold"), safe(clip_text(names[0], 28), "magenta"), " with ",
-                             safe(clip_text(names[1], 28), "magenta"))
+        return Text.assemble(("c compares ", "bold"), safe(name_text(names[0], 28), "magenta"), " with ",
+                             safe(name_text(names[1], 28), "magenta"))
 
     # -- selection -----------------------------------------------------------------------------------------
     def selected(self) -> list[str]:

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from ..format import about, bar, clip_text, eta, safe, score_text, status_text, took
+from ..format import about, bar, eta, name_text, safe, score_text, status_text, took
 from engine.service_state import LibraryState
 
 
@@ -75,17 +75,17 @@ class ProgressScreen(Screen):
             total.append("  ‖ PAUSED (space resumes)", style="bold yellow")
         self.query_one("#total", Static).update(total)
         self._fill(self.query_one("#jobs", DataTable), [j for j in state.jobs if j.state in ("running", "queued")],
-                   lambda j: (safe(clip_text(j.name, 24)), Text(j.stage or "waiting" if j.state == "running" else "-"),
+                   lambda j: (safe(name_text(j.name, 24)), Text(j.stage or "waiting" if j.state == "running" else "-"),
                               bar(j.fraction, 10) if j.state == "running" else Text("… queued", style="dim"),
                               Text(f"{j.fps:.0f}" if j.fps else "-", justify="right"),
                               Text(eta(j.eta_s), justify="right"),
                               Text(f"{max(1, j.attempt)}/{j.max_attempts}")))
         self._fill(self.query_one("#finished", DataTable), state.finished,
-                   lambda f: (safe(clip_text(f.name, 24)), status_text(f.state),
+                   lambda f: (safe(name_text(f.name, 24)), status_text(f.state),
                               score_text(f.overall, word=True), safe(f.tier or "-"),
                               Text(took(f.took_s), justify="right")))
         self._fill(self.query_one("#failures", DataTable), [j for j in state.jobs if j.state == "failed"],
-                   lambda j: (safe(clip_text(j.name, 24)), safe(j.error or "failed", "red")))
+                   lambda j: (safe(name_text(j.name, 24)), safe(j.error or "failed", "red")))
         failed = any(j.state == "failed" for j in state.jobs)
         self.query_one("#failures", DataTable).display = failed
         self.query_one("#no-failures", Static).update(Text("" if failed else "None: every clip so far could be read.",

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from ..format import PROVISIONAL_MARK, clip_text, duration, safe, score_text, size, status_text
+from ..format import PROVISIONAL_MARK, clip_text, duration, name_text, safe, score_text, size, status_text
 from engine.service_state import ClipRow
 
 #: (key, label, width). Status and scores come first so they fit an 80-column terminal.
@@ -36,7 +36,7 @@ def cells(row: ClipRow, marked: bool) -> dict:
     finding = row.error or row.top_finding or ""
     return {
         "mark": Text(MARK if marked else " ", style="bold magenta"),
-        "name": safe(clip_text(row.name, 26)),
+        "name": safe(name_text(row.name, 26)),
         "status": status,
         "overall": score_text(row.overall, word=True, provisional=p),
         "visual": score_text(row.visual, provisional=p),

@@ -79,7 +79,7 @@ async def test_library_shows_clips_and_hostile_names_literally():
         assert isinstance(app.screen, LibraryScreen)
         text = table_text(app)
         assert text.count("\n") == 9  # 10 clips
-        assert "[bold red]x[@click=app.qu…" in text  # markup shown as characters (name cut to its column)
+        assert "[bold red]x[@cl….quit].mp4" in text  # markup shown as characters (name cut in its middle)
         assert "esc\\x1b[31mred\\x1b[0m.mp4" in text  # escape codes shown escaped
         assert "✓ done" in text and "✗ failed" in text and "· new" in text
         # the hostile file's row can be clicked and its name rendered without quitting the app
@@ -788,6 +788,16 @@ def test_queue_eta_is_the_remaining_media_at_the_measured_rate():
 
     assert [about(s) for s in (None, 59, 170, 5400, 5430)] == [
         "measuring…", "under a minute", "about 3 min", "about 1 h 30 min", "about 1 h 30 min"]
+
+
+def test_long_file_names_keep_their_end():
+    """Copies of one clip differ at the end of their names: a name cut to its column keeps its start and its end."""
+    from byteme_tui.format import name_text
+
+    names = [f"13bdbeb5f3b1fdbda2a8fbcc646db222_{tag}.mp4" for tag in ("orig", "crf16", "trim05")]
+    cut = [name_text(n, 26) for n in names]
+    assert cut == ["13bdbeb5f3b1fdb…2_orig.mp4", "13bdbeb5f3b1fdb…_crf16.mp4", "13bdbeb5f3b1fdb…trim05.mp4"]
+    assert all(len(c) == 26 for c in cut) and name_text("short.mp4", 26) == "short.mp4"
 
 
 def test_file_sizes_read_in_kb_under_a_megabyte():
