@@ -267,12 +267,13 @@ class Temporal(Extractor):
         MetricSpec("visual.nominal_fps", "Frame rate in the file", "fps", 0, 240, None,
                    "Frames decoded over their time span, repeated frames included (media.fps)."),
         MetricSpec("visual.dropped_frames_pct", "Dropped frames", "%", 0, 100, False,
-                   "Frame slots missing from the timeline (intervals longer than 1.5x the mean), % of frames."),
+                   "Frame slots missing from the timeline (intervals longer than 1.5x the usual one, the mean of the "
+                   "regular intervals), % of frames."),
         MetricSpec("visual.duplicated_frames_pct", "Duplicated frames", "%", 0, 100, False,
                    "Frames identical to the one before outside frozen stretches, inside motion fast enough to judder "
                    f"(crossing the frame in under {JUDDER_CROSS_S:g} s), % of frames."),
         MetricSpec("visual.frame_interval_jitter_pct", "Frame timing jitter", "%", 0, 100, False,
-                   "Spread (5th-95th percentile) of frame intervals as % of the mean (variable frame rate)."),
+                   "Spread (5th-95th percentile) of frame intervals as % of the usual one (variable frame rate)."),
         MetricSpec("visual.motion_energy", "Motion", "luma levels", 0, 255, None,
                    "Mean absolute change between consecutive frames (90 px thumbnail), per 1/30 s, cuts excluded."),
         MetricSpec("visual.frozen_pct", "Frozen picture", "%", 0, 100, False,
