@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import math
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..build import features_build
 from ..extractors.visual.appearance import FEATURES_OPTION as APPEARANCE_OPTION, HEAD_PATH
 from ..picture_quality import (LOG_OFFSETS, MODEL_FORMAT, MODEL_PATH, PICTURE_MOS, PQ_FEATURE_KEYS, UNCLIPPED_KEYS,
                                transform)
@@ -49,14 +49,11 @@ def default_cache_dir() -> Path:
 
 
 def feature_cache_key() -> str:
-    """Engine version plus a hash of every extractor module's source: cached features are reused only while they
-    would come out the same."""
-    h = hashlib.sha256(__version__.encode())
-    here = Path(__file__).resolve().parent.parent / "extractors"
-    for f in sorted(here.rglob("*.py")):
-        h.update(f.relative_to(here).as_posix().encode())
-        h.update(f.read_bytes())
-    return f"{__version__}-{h.hexdigest()[:12]}"
+    """The key cached training features are kept under: the store's (``engine.build.features_build``, the version
+    plus a digest of the extractors, the decoder, the pipeline, dsp.py and features.py), so they are reused only
+    while they would come out the same. (It hashed the extractors alone: a change to dsp.py or the decoder left the
+    realmos cache stale.)"""
+    return features_build()
 
 
 def _map(fn, jobs: list, workers: int) -> list:
@@ -102,8 +99,8 @@ def _extract(path: str) -> tuple[str, dict | None, str | None]:
 
 def feature_table(folder: str | Path, *, cache_dir: Path | None = None, workers: int = 2, log=print) -> dict:
     """{file name: {"values": {...}, "mos": float}} for the realmos clips; the features cached per
-    ``feature_cache_key()`` in ``cache_dir`` (default ~/.cache/byteme/realmos). The cache is keyed by the extractors'
-    source only: scores are made from the features afresh by whoever reads them (``evaluate``), so a changed target
+    ``feature_cache_key()`` in ``cache_dir`` (default ~/.cache/byteme/realmos). The cache is keyed by the source of
+    what measures features only: scores are made from the features afresh by whoever reads them (``evaluate``), so a changed target
     shows."""
     labels = read_realmos(folder)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
