@@ -14,10 +14,12 @@ from pathlib import Path
 from . import __version__
 
 ENGINE_DIR = Path(__file__).resolve().parent
-#: The sources that decide a clip's features (the rest decide what is made of them).
-FEATURE_SOURCES = ("extractors/**/*.py", "media.py", "pipeline.py", "dsp.py", "features.py")
-#: ... and everything that decides a verdict made of them (scoring, feedback, the shipped configuration).
-RESULT_SOURCES = ("**/*.py", "**/*.toml")
+#: The sources that decide a clip's features (the rest decide what is made of them), the look-of-the-picture
+#: reading among them (``models/appearance.json``: a retrained reading changes ``visual.appearance_mos``).
+FEATURE_SOURCES = ("extractors/**/*.py", "media.py", "pipeline.py", "dsp.py", "features.py", "models/appearance.json")
+#: ... and everything that decides a verdict made of them (scoring, feedback, the shipped configuration, the shipped
+#: models: a retrained picture-quality model changes every picture MOS with the code unchanged).
+RESULT_SOURCES = ("**/*.py", "**/*.toml", "models/*.json", "models/*.safetensors")
 
 
 def source_digest(patterns) -> str:

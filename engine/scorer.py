@@ -278,6 +278,12 @@ def remarkability(score: float) -> float:
     return min(1.0, max(0.0, (UNREMARKABLE_SCORE - score) / (UNREMARKABLE_SCORE - FULL_WEIGHT_SCORE)))
 
 
+def picture_leads(modalities: dict, cfg: dict) -> bool:
+    """True when the overall follows the picture (``picture_led_overall``): it has a score and a weight."""
+    weight = float(cfg.get("scoring", {}).get("weights", {}).get("visual", 0.0))
+    return modalities.get("visual") is not None and weight > 0
+
+
 def overall_weights(modalities: dict, cfg: dict, evidence: dict | None = None) -> dict:
     """Each scored modality's weight in the overall score: ``[scoring] weights``, times its evidence when
     ``evidence`` is given, and, for sound and text beside a picture, times its ``remarkability``; the plain weights
@@ -287,7 +293,7 @@ def overall_weights(modalities: dict, cfg: dict, evidence: dict | None = None) -
     the score itself: a weight that shrank as the sound got better made the overall of sound and caption fall when
     the sound rose (sound 60 and text 30 gave 45, sound 85 and text 30 gave 38)."""
     weights = cfg.get("scoring", {}).get("weights", {})
-    picture_leads = modalities.get("visual") is not None and float(weights.get("visual", 0.0)) > 0
+    leads = picture_leads(modalities, cfg)
     out = {}
     for m, s in modalities.items():
         if s is None:
@@ -295,7 +301,7 @@ def overall_weights(modalities: dict, cfg: dict, evidence: dict | None = None) -
         w = float(weights.get(m, 0.0))
         if evidence is not None:
             w *= float(evidence.get(m, 1.0))
-            if picture_leads and m != "visual":
+            if leads and m != "visual":
                 w *= remarkability(s)
         out[m] = w
     return out
@@ -307,9 +313,8 @@ def overall_score(modalities: dict, cfg: dict, evidence: dict | None = None) -> 
     score, with the weights of ``overall_weights`` (the plain weights when nothing weighs: no picture, and sound and
     text say nothing); None when no modality has a score."""
     weights = overall_weights(modalities, cfg, evidence)
-    picture = modalities.get("visual")
-    if evidence is not None and picture is not None and weights.get("visual", 0.0) > 0:
-        return round(picture_led_overall(float(picture), modalities, weights), 1)
+    if evidence is not None and picture_leads(modalities, cfg):
+        return round(picture_led_overall(float(modalities["visual"]), modalities, weights), 1)
     num = den = 0.0
     for m, w in weights.items():
         if w > 0:
@@ -330,10 +335,12 @@ def picture_led_overall(picture: float, modalities: dict, weights: dict) -> floa
     sound got better, as its weight shrank towards 90 (the same clip with its sound read at 89.7: 9.1). So raising
     any modality's score never lowers the overall, and the overall is never above the picture's score
     (tests/unit/test_scorer.py)."""
+    if picture <= 0:
+        return picture
     out = picture
     w_picture = weights["visual"]
     for m, w in weights.items():
-        if m == "visual" or w <= 0 or picture <= 0:
+        if m == "visual" or w <= 0:
             continue
         gap = max(0.0, picture - float(modalities[m])) / picture
         out *= 1.0 - w / (w_picture + w) * gap

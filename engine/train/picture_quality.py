@@ -100,8 +100,8 @@ def _extract(path: str) -> tuple[str, dict | None, str | None]:
 def feature_table(folder: str | Path, *, cache_dir: Path | None = None, workers: int = 2, log=print) -> dict:
     """{file name: {"values": {...}, "mos": float}} for the realmos clips; the features cached per
     ``feature_cache_key()`` in ``cache_dir`` (default ~/.cache/byteme/realmos). The cache is keyed by the source of
-    what measures features only: scores are made from the features afresh by whoever reads them (``evaluate``), so a changed target
-    shows."""
+    what measures features only: scores are made from the features afresh by whoever reads them (``evaluate``), so
+    a changed target shows."""
     labels = read_realmos(folder)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     cache = cache_dir / f"features-{feature_cache_key()}.json"

@@ -187,6 +187,12 @@ def test_the_build_digests_follow_the_sources(tmp_path, monkeypatch):
     assert build.source_digest(build.RESULT_SOURCES) != results
     (tmp_path / "extractors" / "noise.py").write_text("FLOOR = 12\n")
     assert build.source_digest(build.FEATURE_SOURCES) != features
+    # a retrained shipped model: its reading measures again, a scoring model judges again
+    (tmp_path / "models").mkdir()
+    for name, sources in (("appearance.json", build.FEATURE_SOURCES), ("picture_quality.json", build.RESULT_SOURCES)):
+        before = build.source_digest(sources)
+        (tmp_path / "models" / name).write_text('{"coef": [0.5]}')
+        assert build.source_digest(sources) != before, name
 
 
 def test_features_and_verdicts_of_another_build_are_not_served(tmp_path, monkeypatch):
