@@ -146,8 +146,24 @@ def rating_word(mos: float) -> str:
     return f"{RATING_WORDS[low - 1]} to {RATING_WORDS[low]}"
 
 
-#: Metrics whose values a word describes better than the number alone: key -> value -> word (findings show both).
-VALUE_WORDS = {PICTURE_MOS.key: rating_word}
+def hook_word(strength: float) -> str:
+    """What a caption's first-line hook strength (``text.caption_hook``: a question, a number and a promise 0.5
+    each, speaking to the viewer 0.25) says about the line: "no question, number or promise"."""
+    if strength < 0.25 - 1e-9:
+        return "no question, number or promise"
+    if strength < 0.5 - 1e-9:
+        return "it speaks to the viewer but has no question, number or promise"
+    return "a question, a number or a promise" if strength < 1.0 - 1e-9 else "two or more of a question, a number and a promise"
+
+
+def call_to_action_word(v: float) -> str:
+    """``text.call_to_action`` (1 when the caption asks the viewer to do something) in words."""
+    return "the caption asks for nothing" if v < 0.5 else "the caption asks for an action"
+
+
+#: Metrics whose values a word describes better than the number alone: key -> value -> word (findings show both:
+#: "First-line hook is 0 (no question, number or promise)").
+VALUE_WORDS = {PICTURE_MOS.key: rating_word, "text.caption_hook": hook_word, "text.call_to_action": call_to_action_word}
 #: Metrics computed from other metrics when a clip is scored (``engine.picture_quality.derived_values``), declared beside the extracted
 #: ones (``engine.extractors.metric_specs``) so targets, findings and the JSON name them alike.
 DERIVED_METRICS = (PICTURE_MOS,)

@@ -72,7 +72,7 @@ def _number(v: float, unit: str, decimals: int | None = None) -> str:
     a = abs(v)
     if decimals is not None:
         return f"{v:.{decimals}f}"
-    if unit in COUNT_UNITS or (a >= 1 and abs(v - round(v)) < 1e-9):
+    if unit in COUNT_UNITS or v == 0 or (a >= 1 and abs(v - round(v)) < 1e-9):
         return f"{v:.0f}"
     return f"{v:.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}"
 
@@ -93,6 +93,11 @@ def fmt_value(v: float, unit: str, decimals: int | None = None) -> str:
         return plural(v, unit)
     return f"{text} {unit}"
 
+
+#: Metrics whose label names many things ("Dropped frames"): their findings say "are" ("Dropped frames are 5%").
+PLURAL_LABELS = frozenset(("audio.clipped_pct", "text.generic_hashtag_pct", "visual.black_pct",
+                           "visual.clipped_highlights_pct", "visual.crushed_shadows_pct", "visual.dropped_frames_pct",
+                           "visual.duplicated_frames_pct"))
 
 #: A value and its target are printed with up to this many decimals to tell them apart.
 MAX_DECIMALS = 4
@@ -212,7 +217,8 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
             advice = advice.format(gap=gap, gap_db=gap, value=v, target=cited)
         except (KeyError, ValueError, IndexError):
             pass
-        message = f"{label} is {shown}{where}; target {ttext}. {advice}".strip()
+        verb = "are" if key in PLURAL_LABELS else "is"
+        message = f"{label} {verb} {shown}{where}; target {ttext}. {advice}".strip()
         custom = fv.events.get("finding_messages", {}).get(code)
         if custom:  # an extractor's own sentence for this flaw (it knows where it looked, what it found)
             message = custom

@@ -49,6 +49,23 @@ def test_a_miss_never_prints_the_same_number_as_its_target(cfg):
     assert "Sharpness is 0.597; target at least 0.600" in f.message
 
 
+def test_caption_findings_say_what_is_missing_and_plural_labels_agree(cfg):
+    """A creator reads "First-line hook is 0 (no question, number or promise)", not a bare 0.00 on an unexplained
+    scale; "Dropped frames are", "Hashtag count is" (not "Hashtags is 0 tags")."""
+    fv = FeatureVector()
+    for key, v in (("text.caption_present", 1.0), ("text.caption_chars", 80.0), ("text.caption_hook", 0.25),
+                   ("text.call_to_action", 0.0), ("text.hashtag_count", 0.0), ("visual.dropped_frames_pct", 20.0)):
+        fv.set(key, v)
+    result = pipeline.evaluate("x.mp4", _info(10.0), fv, cfg)
+    said = {f.code: f.message for f in result.findings}
+    assert said["text.weak_hook"].startswith(
+        "First-line hook is 0.25 (it speaks to the viewer but has no question, number or promise); target at least 0.50")
+    assert said["text.no_call_to_action"].startswith("Call to action is 0 (the caption asks for nothing); target at least 1")
+    assert said["text.too_few_hashtags"].startswith("Hashtag count is 0 tags; target 3 to 5 tags")
+    dropped = next(m for c, m in said.items() if m.startswith("Dropped frames"))
+    assert dropped.startswith("Dropped frames are 20%")
+
+
 def test_a_recommended_rule_is_marked_once(cfg):
     cfg = copy.deepcopy(cfg)
     cfg["presets"]["tiktok"]["rewards"]["enabled"] = True  # off by default (issue 16): this test is about its wording

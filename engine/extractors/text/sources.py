@@ -74,11 +74,11 @@ class TextSources(Extractor):
         MetricSpec("text.caption_readability", "Caption readability", "Flesch", 0, 100, True,
                    "Flesch reading ease of the caption without hashtags (English; 60-70 is plain English); "
                    f"measured from {rules.READABILITY_MIN_WORDS} words up."),
-        MetricSpec("text.hashtag_count", "Hashtags", "tags", 0, 100, None,
+        MetricSpec("text.hashtag_count", "Hashtag count", "tags", 0, 100, None,
                    "Number of #hashtags in the caption, repeats included (3-5 relevant tags is the usual advice)."),
         MetricSpec("text.generic_hashtag_pct", "Generic hashtags", "%", 0, 100, False,
                    "Share of the distinct hashtags that say nothing about the clip (#fyp, #viral, #foryou, ...)."),
-        MetricSpec("text.spammy_hashtags", "Spammy hashtags", "tags", 0, 100, False,
+        MetricSpec("text.spammy_hashtags", "Spammy hashtag count", "tags", 0, 100, False,
                    "Hashtags written twice, engagement bait (#follow4follow, #like4like, ...), tags longer than "
                    f"{rules.MAX_TAG_CHARS} characters or with runs of one repeated character."),
     )
