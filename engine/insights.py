@@ -23,9 +23,12 @@ from .feedback.rewards import rewards_checklists, rewards_findings
 from .originality import originality_report
 
 
-def compute(info, fv, cfg: dict, *, store=None, content_hash: str | None = None, path: str = "") -> dict:
+def compute(info, fv, cfg: dict, *, store=None, content_hash: str | None = None, path: str = "",
+            findings=()) -> dict:
+    """The insights of a clip; ``findings``: those already raised (a retention peak they already name is not said
+    twice)."""
     hook = hook_report(fv, info, cfg)
-    retention = retention_timeline(fv, info, cfg)
+    retention = retention_timeline(fv, info, cfg, named=list(findings) + hook["findings"])
     orig = originality_report(store, content_hash, path, fv)
     rewards = rewards_checklists(info, fv, cfg, orig)
     return {"hook": hook, "retention": retention, "rewards": rewards, "cut_on_beat": cut_on_beat(fv),
@@ -39,7 +42,7 @@ def enrich(result, cfg: dict, store=None) -> None:
         return
     try:
         ins = compute(result.media, result.features, cfg, store=store, content_hash=result.content_hash,
-                      path=result.path)
+                      path=result.path, findings=result.findings)
     except Exception as exc:  # keep the score; say what failed
         result.findings.append(Finding("visual", "info", "insights.failed",
                                        f"Hook, retention and originality insights could not be computed: "

@@ -7,10 +7,15 @@ from __future__ import annotations
 import math
 
 from .signals import ENVELOPE_SILENCE_DBFS, FROZEN_CHANGE, per_second, thumbnail_signal
-from .targets import Finding, clock, severity_for
+from .targets import Finding, clock, severity_for, target_codes
 
 MODALITY_OF_REASON = {"dead_air": "audio", "loudness_dip": "audio", "static_shot": "visual", "long_shot": "visual",
                       "frozen": "visual", "black": "visual", "fast_text": "text"}
+#: The metrics whose own findings name a reason where it happens (their codes come from ``[targets]``), and the hook's
+#: findings that do: a peak whose every reason such a finding already places on it is not said twice.
+REASON_METRICS = {"dead_air": ("audio.dead_air_pct",), "black": ("visual.black_pct", "visual.black_start_s"),
+                  "frozen": ("visual.frozen_pct",), "fast_text": ("text.onscreen_reading_wps",)}
+REASON_HOOK_CODES = {"black": ("hook.black_opening",), "dead_air": ("hook.late_first_sound",)}
 REASON_WORDS = {
     "dead_air": "dead air", "static_shot": "a static shot", "long_shot": "a shot much longer than the clip's rhythm",
     "loudness_dip": "a loudness dip", "fast_text": "text too fast to read", "frozen": "a frozen frame",
@@ -27,9 +32,29 @@ def _spans_to_seconds(spans, n: int, min_cover: float) -> list[bool]:
     return [c >= min_cover for c in cover]
 
 
-def retention_timeline(fv, info, cfg: dict) -> dict:
+def named_by(peak: dict, findings, targets: dict) -> str | None:
+    """The code of a finding in ``findings`` that already names every reason of ``peak`` where it happens (its own
+    span covers at least half the peak), or None. Only one reason is ever named that way: a stretch of dead air
+    that is also a static shot is worth its own line."""
+    if len(peak["reasons"]) != 1:
+        return None
+    why = peak["reasons"][0]
+    codes = target_codes(REASON_METRICS.get(why, ()), targets) | set(REASON_HOOK_CODES.get(why, ()))
+    length = max(1e-9, peak["end_s"] - peak["start_s"])
+    for f in findings:
+        if f.code in codes and f.start_s is not None and f.end_s is not None:
+            if min(f.end_s, peak["end_s"]) - max(f.start_s, peak["start_s"]) >= 0.5 * length:
+                return f.code
+    return None
+
+
+def retention_timeline(fv, info, cfg: dict, named=()) -> dict:
     """Per second: a risk 0-1, a level (low/medium/high) and its reasons. Returns {"seconds": [{t, risk, level,
-    reasons}], "unused": [...], "peaks": [{start_s, end_s, risk, reasons}], "findings": [Finding]}."""
+    reasons}], "unused": [...], "peaks": [{start_s, end_s, risk, reasons, named_by}], "findings": [Finding]}.
+
+    ``named``: the findings already raised (the targets' and the hook's); a peak with one reason that one of them
+    already places on the same stretch ("Dead air is 36.7% between 0:07 and 0:12") keeps its place on the timeline
+    but is not said again as a retention finding (``named_by`` holds that finding's code)."""
     r = cfg.get("retention", {})
     weights = r.get("weights", {})
     duration = float(info.duration_s or 0.0)
@@ -176,6 +201,9 @@ def retention_timeline(fv, info, cfg: dict) -> dict:
     findings = []
     rank = float(r.get("rank_weight", 10.0))
     for p in peaks:
+        p["named_by"] = named_by(p, named, cfg.get("targets", {}))
+        if p["named_by"]:
+            continue
         length = p["end_s"] - p["start_s"]
         points = round(rank * p["risk"] * min(1.0, length / 3.0), 2)
         mods = [MODALITY_OF_REASON[x] for x in p["reasons"]]

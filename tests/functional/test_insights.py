@@ -113,6 +113,37 @@ def test_retention_marks_a_long_static_shot_against_the_rhythm(cfg):
     assert tl["peaks"][0]["start_s"] == 7.0 and tl["peaks"][0]["end_s"] == 12.0
 
 
+def test_dead_air_already_placed_by_its_own_finding_is_not_said_twice(cfg):
+    """13bdbeb5 (a realclip) read "Dead air is 36.7% between 0:07 and 0:12" and "Retention risk is high from 0:07 to
+    0:12: dead air": the same stretch twice. A retention finding whose one reason a finding already places on the
+    same stretch is left out (the timeline keeps the peak); a stretch no finding places is still said, and so is one
+    with two reasons."""
+    from engine import pipeline
+    from engine.insights import enrich
+
+    per_s = [0.0] * 20
+    for i in (1, 7, 8, 9, 10, 11, 17):
+        per_s[i] = 100.0
+    fv = FeatureVector()
+    fv.set("audio.dead_air_pct", 35.0)
+    fv.add_series("audio.dead_air_pct", per_s, step_s=1.0, unit="%")
+    fv.add_series("visual.motion_energy", [3.0] * 20, step_s=1.0)
+    result = pipeline.evaluate("x.mp4", _info(20.0), fv, cfg)
+    dead = next(f for f in result.findings if f.code == "audio.dead_air")
+    assert (dead.start_s, dead.end_s) == (7.0, 12.0)
+    enrich(result, cfg)
+    peaks = result.scores.extra["insights"]["retention"]["peaks"]
+    assert [(p["start_s"], p["end_s"], p["named_by"]) for p in sorted(peaks, key=lambda p: p["start_s"])] == [
+        (1.0, 2.0, None), (7.0, 12.0, "audio.dead_air"), (17.0, 18.0, None)]
+    said = sorted((f.start_s, f.end_s) for f in result.findings if f.code == "retention.risk")
+    assert said == [(1.0, 2.0), (17.0, 18.0)]
+    # dead air over a static shot: two reasons, one line of its own
+    fv.add_series("visual.motion_energy", [3.0] * 7 + [0.1] * 5 + [3.0] * 8, step_s=1.0)
+    result = pipeline.evaluate("x.mp4", _info(20.0), fv, cfg)
+    enrich(result, cfg)
+    assert any(f.code == "retention.risk" and f.start_s == 7.0 for f in result.findings)
+
+
 @pytest.mark.parametrize("duration_s,expected", [(12.0, "fail"), (60.0, "fail"), (65.0, "pass")])
 def test_over_one_minute_rule(cfg_tiktok_rewards, duration_s, expected):
     lists = rewards_checklists(_info(duration_s), FeatureVector(), cfg_tiktok_rewards)
