@@ -77,6 +77,10 @@ class PictureModel:
     log_offsets: dict = None
     unclipped: tuple = ()
     digest: str = ""  # of the model file: a retrained model has another label, so stored results are re-judged
+    #: How far its predictions fell from people's mean on clips it never saw (repeated k-fold at training): the
+    #: median and the 80th percentile of the absolute error, MOS; None when the file does not say.
+    error_median: float | None = None
+    error_p80: float | None = None
 
     @property
     def label(self) -> str:
@@ -127,7 +131,30 @@ def parse_model(data: dict, known_keys: set | None = None) -> PictureModel:
                 f"{', '.join(missing[:3])}); rebuild it with `python -m engine.train.picture_quality`.",
                 kind="model_stale")
     return PictureModel(str(data.get("name", "picture_quality")), int(data.get("version", 0)), keys, arrs[0],
-                        arrs[1], arrs[2], intercept, float(data.get("z_clip", 4.0)), lo, hi, log_offsets, unclipped)
+                        arrs[1], arrs[2], intercept, float(data.get("z_clip", 4.0)), lo, hi, log_offsets, unclipped,
+                        **dict(zip(("error_median", "error_p80"), _held_out_error(data))))
+
+
+def _held_out_error(data: dict) -> tuple[float | None, float | None]:
+    """(median, 80th percentile) of the model's absolute error on clips it never saw, from the training summary
+    (``training.repeated_kfold.model``); (None, None) when absent or not two positive numbers."""
+    try:
+        ev = data["training"]["repeated_kfold"]["model"]
+        med, p80 = float(ev["abs_error_median"]), float(ev["abs_error_p80"])
+    except (KeyError, TypeError, ValueError):
+        return None, None
+    if not (math.isfinite(med) and math.isfinite(p80) and 0 < med <= p80):
+        return None, None
+    return med, p80
+
+
+def error_words(model: PictureModel) -> str:
+    """How far to trust the model's MOS, in words (empty when the model file does not say): "on clips it never saw,
+    people's mean was within 0.33 of its prediction for half of them and within 0.65 for four in five"."""
+    if model.error_median is None:
+        return ""
+    return (f"on clips it never saw, people's mean was within {model.error_median:.2f} of its prediction for half of "
+            f"them and within {model.error_p80:.2f} for four in five")
 
 
 _lock = threading.Lock()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..features import MODALITIES, VALUE_WORDS, FeatureVector, MetricSpec
+from ..features import MODALITIES, PICTURE_MOS, VALUE_WORDS, FeatureVector, MetricSpec
 from ..scorer import Scores, metric_score, modality_value, target_group
 
 
@@ -180,6 +180,22 @@ def target_codes(keys, targets: dict) -> set[str]:
     return out
 
 
+def advice_values(key: str) -> dict:
+    """Words an advice text may cite beside ``{gap}``, ``{value}`` and ``{target}``: for the picture MOS,
+    ``{model_error}``, how far the model's predictions fell from people's mean on clips it never saw (" (on clips it
+    never saw, ...)", or nothing when the model file does not say)."""
+    if key != PICTURE_MOS.key:
+        return {}
+    from ..errors import ModelError
+    from ..picture_quality import error_words, load
+
+    try:
+        words = error_words(load())
+    except ModelError:
+        words = ""
+    return {"model_error": f" ({words})" if words else ""}
+
+
 def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[str, MetricSpec], duration_s: float) -> list[Finding]:
     targets = cfg.get("targets", {})
     mweights = cfg.get("scoring", {}).get("weights", {})
@@ -214,7 +230,7 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
         where = f" between {clock(start)} and {clock(end)}" if start is not None else ""
         gap = abs(v - cited)
         try:
-            advice = advice.format(gap=gap, gap_db=gap, value=v, target=cited)
+            advice = advice.format(gap=gap, gap_db=gap, value=v, target=cited, **advice_values(key))
         except (KeyError, ValueError, IndexError):
             pass
         verb = "are" if key in PLURAL_LABELS else "is"

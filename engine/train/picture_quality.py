@@ -395,17 +395,26 @@ def kfold_indices(n: int, folds: int, repeats: int, seed: int):
             yield rep, train, test
 
 
-def repeated_kfold(predict_fold, n: int, y: np.ndarray, *, folds=FOLDS, repeats=REPEATS, seed=SEED) -> dict:
+def repeated_kfold(predict_fold, n: int, y: np.ndarray, *, folds=FOLDS, repeats=REPEATS, seed=SEED,
+                   mos: bool = False) -> dict:
     """SRCC/PLCC of ``predict_fold(train, test) -> predictions for test`` pooled over each repeat's folds
-    (every clip predicted once per repeat by a model that never saw it); mean and sd over repeats."""
+    (every clip predicted once per repeat by a model that never saw it); mean and sd over repeats. With ``mos``
+    (the predictions are on people's scale) also how far they fall from people's mean: the median and 80th
+    percentile of the absolute error over every clip of every repeat (predictions clamped to the scale, as served)."""
     per_rep: dict = {}
     for rep, train, test in kfold_indices(n, folds, repeats, seed):
         pred = per_rep.setdefault(rep, np.full(n, np.nan))
         pred[test] = predict_fold(train, test)
     s = np.array([srcc_plcc(p, y) for p in per_rep.values()])
-    return {"srcc_mean": round(float(np.nanmean(s[:, 0])), 3), "srcc_sd": round(float(np.nanstd(s[:, 0])), 3),
-            "plcc_mean": round(float(np.nanmean(s[:, 1])), 3), "plcc_sd": round(float(np.nanstd(s[:, 1])), 3),
-            "repeats": repeats, "folds": folds, "seed": seed, "n": n}
+    out = {"srcc_mean": round(float(np.nanmean(s[:, 0])), 3), "srcc_sd": round(float(np.nanstd(s[:, 0])), 3),
+           "plcc_mean": round(float(np.nanmean(s[:, 1])), 3), "plcc_sd": round(float(np.nanstd(s[:, 1])), 3),
+           "repeats": repeats, "folds": folds, "seed": seed, "n": n}
+    if mos:
+        err = np.abs(np.clip(np.concatenate(list(per_rep.values())), MOS_LO, MOS_HI) - np.tile(y, len(per_rep)))
+        err = err[np.isfinite(err)]
+        out["abs_error_median"] = round(float(np.median(err)), 3) if len(err) else None
+        out["abs_error_p80"] = round(float(np.percentile(err, 80)), 3) if len(err) else None
+    return out
 
 
 def choose_alpha(x: np.ndarray, y: np.ndarray, pairs: tuple | None = None, *, seed: int = SEED) -> float:
@@ -674,8 +683,8 @@ def evaluate(table: dict, pairs: list[dict] | None = None, *, repeats=REPEATS, s
         "sharpness": repeated_kfold(lambda tr, te: sharp[te], len(y), y, repeats=repeats, seed=seed),
         "appearance": repeated_kfold(
             lambda tr, te: head_predict(train_head(e[tr], y[tr], (pa[2], pa[3]) if pa else None), e[te]), len(y), y,
-            repeats=repeats, seed=seed),
-        "model": repeated_kfold(fold, len(y), y, repeats=repeats, seed=seed),
+            repeats=repeats, seed=seed, mos=True),
+        "model": repeated_kfold(fold, len(y), y, repeats=repeats, seed=seed, mos=True),
         "visual_with_model": repeated_kfold(lambda tr, te: _mos_to_100(fold(tr, te)) * factor[te], len(y), y,
                                             repeats=repeats, seed=seed),
     }
@@ -800,7 +809,9 @@ def main(argv=None) -> int:
             "visual_config_targets": pair_ranking(targets_visual_with(mos_predictor(model)), pairs)}
     Path(args.out).write_text(json.dumps(model, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     for k, r in ev.items():
-        print(f"{k:18s} SRCC {r['srcc_mean']:.3f} ± {r['srcc_sd']:.3f}   PLCC {r['plcc_mean']:.3f} ± {r['plcc_sd']:.3f}")
+        print(f"{k:18s} SRCC {r['srcc_mean']:.3f} ± {r['srcc_sd']:.3f}   PLCC {r['plcc_mean']:.3f} ± {r['plcc_sd']:.3f}"
+              + (f"   |error| median {r['abs_error_median']:.2f}, 80% under {r['abs_error_p80']:.2f} MOS"
+                 if r.get("abs_error_median") is not None else ""))
     if pairs:
         for k, fr in model["training"]["flaw_ranking"].items():
             print(f"flaw pairs, {k}: {fr['below']}/{fr['total']} below their source; not below: {fr['wrong']}")

@@ -179,6 +179,57 @@ def test_picture_mos_is_derived_when_scored_and_judged_by_its_target():
     assert PQ.PICTURE_MOS.key not in few.values and PQ.PICTURE_MOS.key not in s_few.metric_scores
 
 
+def _held_out(med, p80) -> dict:
+    return {"training": {"repeated_kfold": {"model": {"abs_error_median": med, "abs_error_p80": p80}}}}
+
+
+@pytest.mark.parametrize("training,expected", [
+    (_held_out(0.33, 0.65), (0.33, 0.65)),
+    ({}, (None, None)),                        # an older model file: it does not say
+    (_held_out(0.7, 0.3), (None, None)),       # not a median and a higher percentile
+    (_held_out("x", 0.3), (None, None)),
+    (_held_out(0.0, 0.3), (None, None)),
+])
+def test_the_model_says_how_far_its_predictions_fell_from_people_on_clips_it_never_saw(training, expected):
+    m = PQ.parse_model(_model(**training))
+    assert (m.error_median, m.error_p80) == expected
+    words = PQ.error_words(m)
+    assert (words == "") == (expected[0] is None)
+    if expected[0] is not None:
+        assert "within 0.33 of its prediction for half" in words and "within 0.65 for four in five" in words
+
+
+def test_the_picture_mos_finding_says_how_far_to_trust_it(tmp_path, monkeypatch):
+    """A creator told "3.62 of 5; target 3.75" should know the number is an estimate whose held-out error is larger
+    than that gap; the shipped model file records it (training.repeated_kfold.model), the finding cites it, and a
+    model file without it gives the sentence without the parenthesis (never a raw placeholder)."""
+    m = PQ.load()
+    assert m.error_median is not None and 0 < m.error_median <= m.error_p80 < 2
+    cfg = _cfg("targets")
+    t = cfg["targets"][PQ.PICTURE_MOS.key]
+
+    def poor_message():
+        fv = FeatureVector(values=_mean_inputs(PQ.load()))
+        s = score(fv, cfg)
+        return next(f for f in build_findings(fv, s, cfg, metric_specs(), 10.0) if f.code == t["code"]).message
+
+    said = poor_message()
+    assert f"(on clips it never saw, people's mean was within {m.error_median:.2f} of its prediction" in said
+    assert "{" not in said
+    data = json.loads(PQ.MODEL_PATH.read_text(encoding="utf-8"))
+    del data["training"]["repeated_kfold"]
+    older = tmp_path / "picture_quality.json"
+    older.write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setattr(PQ, "MODEL_PATH", older)
+    PQ.clear_cache()
+    try:
+        said = poor_message()
+        assert "real clips they rated. People mark down" in said and "{" not in said
+    finally:
+        monkeypatch.undo()
+        PQ.clear_cache()
+
+
 def test_a_model_that_cannot_be_read_is_said_once_and_the_picture_is_judged_without_it(tmp_path, monkeypatch):
     m = PQ.load()
     broken = tmp_path / "picture_quality.json"
