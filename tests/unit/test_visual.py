@@ -473,6 +473,30 @@ def test_still_shots_are_not_frozen(damage_set, source):
         assert damage_set["slides", "clean"].features.events["visual.cuts_s"] == pytest.approx([vh.SLIDE_CUT_S], abs=0.04)
 
 
+def _black_then_night(i, t_s, _rng=np.random.default_rng(7)):
+    """0.5 s of black, then a night scene between pillarbox bars: a dark ground (luma ~8) with a lit figure that
+    covers a tenth of the picture; the frame's mean luma (~5) is under any mean-luma black threshold."""
+    frame = np.zeros((vh.H, vh.W, 3), np.uint8)
+    if t_s < 0.5:
+        return frame
+    x0, x1 = int(vh.W * 0.3), int(vh.W * 0.7)
+    ground = np.clip(8 + 3 * _rng.standard_normal((vh.H, x1 - x0)), 0, 255)
+    ground[int(vh.H * 0.4): int(vh.H * 0.5), :] = 90 + 20 * np.sin(i / 3.0)  # the lit figure, moving in brightness
+    frame[:, x0:x1] = ground[..., None].astype(np.uint8)
+    return frame
+
+
+def test_a_night_scene_between_bars_is_not_black_but_a_black_lead_in_is(clips):
+    """Black means nothing to see (FFmpeg's blackdetect: 98% of the pixels dark), not a low mean: realclip dover_FEQ,
+    a night scene with people and a fire between pillarbox bars, read as 99% black frames and a 3.7 s black opening."""
+    r = vh.visual_result(clips("night_between_bars", width=vh.W, height=vh.H, fps=vh.FPS, duration_s=2.0, audio=None,
+                               video=_black_then_night))
+    fv = r.features
+    assert fv.values["visual.black_pct"] == pytest.approx(25.0, abs=4)
+    assert fv.values["visual.black_start_s"] == pytest.approx(0.5, abs=0.05)
+    assert fv.events["visual.black_frames"] == [[0.0, pytest.approx(0.5, abs=0.05)]]
+
+
 def test_slides_held_between_transitions_are_not_frozen(clips):
     """Slides joined by pushes (no hard cut; the shot moves) are pictures held on purpose: no freeze, each hold
     reported as a still shot. Before the transition rule the holds read as freezes inside motion (a realmos

@@ -73,8 +73,14 @@ JUDDER_CROSS_S = 7.0
 #: enough that the judder speed is a shift of several thumbnail pixels (2.6 px at 30 fps), which phase correlation
 #: resolves well, where one frame's shift is a fraction of a pixel.
 JUDDER_BASELINE_S = 0.2
-#: Black and flash frames (PySceneDetect's ThresholdDetector uses a mean of 12/255 for black).
+#: Black and flash frames (PySceneDetect's ThresholdDetector uses a mean of 12/255 for black). A fade's ramp is
+#: measured in mean luma against this.
 BLACK_LUMA = 16.0
+#: A frame is black when fewer than ``BLACK_MAX_LIT_SHARE`` of its thumbnail's pixels reach ``BLACK_PIXEL_LUMA``
+#: (FFmpeg's blackdetect: 98% of the pixels under 10% of the range). The mean luma alone called a night scene between
+#: pillarbox bars black (realclip dover_FEQ: people and a fire visible, mean 6-14 with its bars, 99% "black frames").
+BLACK_PIXEL_LUMA = 24
+BLACK_MAX_LIT_SHARE = 0.02
 FLASH_LUMA = 235.0
 FLASH_JUMP = 60.0
 #: Fades: a black stretch entered or left by a luma ramp at least this long.
@@ -283,7 +289,9 @@ class Temporal(Extractor):
         MetricSpec("visual.cut_count", "Cuts", "cuts", 0, 10000, None, "Hard cuts and fades between shots."),
         MetricSpec("visual.cuts_per_min", "Pacing", "cuts/min", 0, 600, None, "Shot changes per minute."),
         MetricSpec("visual.shot_length_s", "Median shot length", "s", 0, 3600, None, "Median length of the shots."),
-        MetricSpec("visual.black_pct", "Black frames", "%", 0, 100, False, "Share of the clip that is black."),
+        MetricSpec("visual.black_pct", "Black frames", "%", 0, 100, False,
+                   f"Share of the clip that is black: frames with under {BLACK_MAX_LIT_SHARE:.0%} of their pixels at "
+                   f"luma {BLACK_PIXEL_LUMA} or more."),
         MetricSpec("visual.flash_count", "Flash frames", "frames", 0, 10000, False,
                    "Single bright frames that jump out of their neighbours."),
         MetricSpec("visual.hook_motion", "Motion in the first 3 s", "luma levels", 0, 255, True,
@@ -308,6 +316,7 @@ class Temporal(Extractor):
         self.crop = None
         self.next_crop_t = 0.0
         self.t, self.diff, self.diff2, self.changed, self.luma, self.cut = [], [], [], [], [], []
+        self.lit = []  # share of each thumbnail's pixels at or above BLACK_PIXEL_LUMA
         # Thumbnails of the last JUDDER_BASELINE_S (and one frame more), for the speed around a run of repeats.
         fps = ctx.info.fps or 30.0
         self.history = deque(maxlen=max(2, int(round(JUDDER_BASELINE_S * fps)) + 1))
@@ -377,6 +386,7 @@ class Temporal(Extractor):
         coarse_std = float(coarse.std())
         self.t.append(frame.t_s)
         self.luma.append(float(th.mean()))
+        self.lit.append(float(np.count_nonzero(th >= BLACK_PIXEL_LUMA)) / th.size)
         if self.prev is None or th.shape != self.prev.shape:
             if self.prev is None:
                 self.first = th
@@ -417,7 +427,7 @@ class Temporal(Extractor):
         then judges the clip up to this frame."""
         if len(self.t) < 2:
             return None
-        return self.frozen("t", "diff", "diff2", "changed", "luma", "cut", "dx", "dy", "resp", "hook_changed",
+        return self.frozen("t", "diff", "diff2", "changed", "luma", "lit", "cut", "dx", "dy", "resp", "hook_changed",
                            "run_speed")
 
     def finish(self, ctx: ClipContext, fv: FeatureVector) -> None:
@@ -437,7 +447,7 @@ class Temporal(Extractor):
         short = min(self.crop[1] - self.crop[0], self.crop[3] - self.crop[2]) if self.crop else 90
 
         # --- black and flash frames ---------------------------------------------------------------------------
-        black = luma < BLACK_LUMA
+        black = np.asarray(self.lit, float) < BLACK_MAX_LIT_SHARE
         diff2 = np.asarray(self.diff2, float)
         flash = np.zeros(n, bool)
         for i in range(1, n - 1):
