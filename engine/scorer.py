@@ -402,6 +402,25 @@ def score(fv: FeatureVector, cfg: dict, model=None, *, derive: bool = True) -> S
     return Scores(overall, modalities, ms, tier_for(overall, cfg), category, confidence, name, extra)
 
 
+def overall_if_met(fv: FeatureVector | None, scores: Scores, cfg: dict, key: str) -> float | None:
+    """The overall score the clip would have with the metric ``key`` on its target (its metric score 1) and the rest
+    as it is: what a finding on that metric costs, through the same formulas as the score (the picture's parts, the
+    picture-led overall). None when the modality scores come from a learned scorer (a target's cost is not known
+    there) or the clip has no overall score."""
+    modality = key.split(".", 1)[0]
+    if scores.overall is None or not str(scores.model).startswith(CONFIG_MODEL_NAME) \
+            or scores.modalities.get(modality) is None:
+        return None
+    ms = {**scores.metric_scores, key: 1.0}
+    modalities = dict(scores.modalities)
+    if modality == "visual":
+        picture = visual_parts(fv, ms, cfg)
+        modalities["visual"] = visual_score(picture["perceived_quality"], picture["platform_factor"])
+    else:
+        modalities[modality] = config_modality_scores(ms, cfg)[modality]
+    return overall_score(modalities, cfg, modality_evidence(fv, cfg))
+
+
 #: The metric the picture-quality model gives (``engine.picture_quality.PICTURE_MOS``), judged by its own target
 #: by default. Results that read it carry the model's label (name, version, digest of its file) in their stamp, so a
 #: new model re-judges them.

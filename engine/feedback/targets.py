@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..features import MODALITIES, PICTURE_MOS, VALUE_WORDS, FeatureVector, MetricSpec
-from ..scorer import Scores, metric_score, modality_value, target_group
+from ..scorer import Scores, metric_score, modality_value, overall_if_met, target_group
 
 
 def modality_product(metric_scores: dict, targets: dict, modality: str) -> float:
@@ -213,10 +213,17 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
         spec = specs.get(key)
         label = spec.label if spec else key
         unit = spec.unit if spec else ""
-        # Overall points this metric costs: the modality score as it is, against the same with this metric fixed.
-        modality_now = modality_product(scores.metric_scores, targets, modality)
-        fixed = modality_product({**scores.metric_scores, key: 1.0}, targets, modality)
-        points = 100.0 * (float(mweights.get(modality, 0)) / wsum) * (fixed - modality_now)
+        # Overall points this metric costs: the overall score with this metric on target against the overall as it
+        # is (the picture-led overall: a flaw of a sound that scores above the picture costs the overall nothing, a
+        # picture flaw costs all it takes from the picture). Without an overall from the targets (a learned scorer
+        # decides quality): the modality's weight share of what fixing it gives the modality's product.
+        met = overall_if_met(fv, scores, cfg, key)
+        if met is not None:
+            points = max(0.0, met - scores.overall)
+        else:
+            modality_now = modality_product(scores.metric_scores, targets, modality)
+            fixed = modality_product({**scores.metric_scores, key: 1.0}, targets, modality)
+            points = 100.0 * (float(mweights.get(modality, 0)) / wsum) * (fixed - modality_now)
         cited, code, advice, ttext = _cited_target(v, t)
         shown, cited_text = fmt_pair(v, cited, unit)
         if key in VALUE_WORDS:  # "3.36 of 5 (fair to good)"

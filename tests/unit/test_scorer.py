@@ -261,3 +261,34 @@ def test_a_black_and_white_picture_is_not_dull_colour_but_a_faded_one_is(cfg):
     bad["targets"]["visual.colourfulness"]["exempt_below"] = "grey"
     with pytest.raises(ConfigError):
         validate(bad)
+
+
+def test_a_finding_costs_what_fixing_it_gives_the_overall(cfg):
+    """A finding's points (its severity and rank) are the overall points fixing it gives, through the same
+    picture-led overall as the score: realclip dover_eWgy (overall 6.4) listed its picture flaws as "low" (each a
+    weight share of a tiny product) below a true peak of +0.03 dBTP on a sound that scored 90 (fixing it changes
+    nothing). Checked against scoring the clip again with the flaw fixed."""
+    from engine import pipeline
+    from engine.extractors import metric_specs
+    from engine.media import MediaInfo
+
+    info = MediaInfo(path="x.mp4", container="mp4", size_bytes=1, duration_s=10.0, bitrate_bps=None,
+                     has_video=True, has_audio=True, width=1080, height=1920)
+    base = {"visual.sharpness": 0.3, "visual.brightness": 120.0, "audio.loudness_lufs": -14.0,
+            "audio.true_peak_dbtp": 0.5, "audio.speech_presence_pct": 100.0}
+
+    def evaluated(**change):
+        return pipeline.evaluate("x.mp4", info, _fv(**{**base, **change}), cfg)
+
+    r = evaluated()
+    assert r.scores.modalities["audio"] > r.scores.modalities["visual"]
+    found = {f.code: f for f in r.findings}
+    blur, peak = found["visual.blurry"], found["audio.peaks_too_hot"]
+    sharp = evaluated(**{"visual.sharpness": 0.9})
+    assert blur.points == pytest.approx(sharp.scores.overall - r.scores.overall, abs=0.11)
+    assert blur.points >= 6.0 and blur.severity == "high"
+    limited = evaluated(**{"audio.true_peak_dbtp": -2.0})
+    assert limited.scores.overall == r.scores.overall  # a sound above the picture: the overall follows the picture
+    assert peak.points == 0 and peak.severity == "low"
+    ranked = [f.code for f in r.findings]
+    assert ranked.index("visual.blurry") < ranked.index("audio.peaks_too_hot")
