@@ -81,7 +81,7 @@ def read_realmos(folder: str | Path) -> list[tuple[Path, float]]:
 TRAIN_OPTIONS = {"ocr": False, APPEARANCE_OPTION: True}
 
 
-def _entry(fv) -> dict:
+def feature_entry(fv) -> dict:
     """A cached feature-table or flaw-pair entry: the metric values and the appearance network's features."""
     return {"values": dict(fv.values), "appearance": fv.events.get("visual.appearance_features")}
 
@@ -92,7 +92,7 @@ def _extract(path: str) -> tuple[str, dict | None, str | None]:
 
     try:
         _, fv = extract_features(Path(path), load_config(None, use_user_file=False), options=TRAIN_OPTIONS)
-        return path, _entry(fv), None
+        return path, feature_entry(fv), None
     except Exception as exc:  # one unreadable clip is reported and left out
         return path, None, f"{type(exc).__name__}: {exc}"
 
@@ -247,7 +247,7 @@ def _pair_worker(args):
     cfg = load_config(None, use_user_file=False)
     try:
         fv = encoded_features(r, cfg) if flaw == "starved" else C.clip_feature_vector(r, cfg, TRAIN_OPTIONS)
-        return src, flaw, sev, _entry(fv), None
+        return src, flaw, sev, feature_entry(fv), None
     except Exception as exc:
         return src, flaw, sev, None, f"{type(exc).__name__}: {exc}"
 
