@@ -307,22 +307,23 @@ def overall_weights(modalities: dict, cfg: dict, evidence: dict | None = None) -
     return out
 
 
-def overall_score(modalities: dict, cfg: dict, evidence: dict | None = None) -> float | None:
+def overall_score(modalities: dict, cfg: dict, evidence: dict | None = None, *, ndigits: int | None = 1) -> float | None:
     """The overall score. With ``evidence`` and a picture: the picture's score, lowered by each sound or text score
     under it as far as it weighs (``picture_led_overall``). Otherwise the weighted mean of the modalities that have a
     score, with the weights of ``overall_weights`` (the plain weights when nothing weighs: no picture, and sound and
     text say nothing); None when no modality has a score."""
     weights = overall_weights(modalities, cfg, evidence)
     if evidence is not None and picture_leads(modalities, cfg):
-        return round(picture_led_overall(float(modalities["visual"]), modalities, weights), 1)
+        out = picture_led_overall(float(modalities["visual"]), modalities, weights)
+        return out if ndigits is None else round(out, ndigits)
     num = den = 0.0
     for m, w in weights.items():
         if w > 0:
             num += w * modalities[m]
             den += w
     if den <= 0:
-        return overall_score(modalities, cfg, None) if evidence is not None else None
-    return round(num / den, 1)
+        return overall_score(modalities, cfg, None, ndigits=ndigits) if evidence is not None else None
+    return num / den if ndigits is None else round(num / den, ndigits)
 
 
 def picture_led_overall(picture: float, modalities: dict, weights: dict) -> float:
@@ -402,23 +403,32 @@ def score(fv: FeatureVector, cfg: dict, model=None, *, derive: bool = True) -> S
     return Scores(overall, modalities, ms, tier_for(overall, cfg), category, confidence, name, extra)
 
 
-def overall_if_met(fv: FeatureVector | None, scores: Scores, cfg: dict, key: str) -> float | None:
-    """The overall score the clip would have with the metric ``key`` on its target (its metric score 1) and the rest
-    as it is: what a finding on that metric costs, through the same formulas as the score (the picture's parts, the
-    picture-led overall). None when the modality scores come from a learned scorer (a target's cost is not known
-    there) or the clip has no overall score."""
+def finding_cost(fv: FeatureVector | None, scores: Scores, cfg: dict, key: str) -> float | None:
+    """The overall points the metric ``key`` costs: the overall score with it on its target (its metric score 1) less
+    the overall as it is, both through the same formulas as the score (the picture's parts, the picture-led overall)
+    and unrounded, so two flaws of one modality are told apart. None when the modality scores come from a learned
+    scorer (a target's cost is not known there) or the clip has no overall score."""
     modality = key.split(".", 1)[0]
     if scores.overall is None or not str(scores.model).startswith(CONFIG_MODEL_NAME) \
             or scores.modalities.get(modality) is None:
         return None
-    ms = {**scores.metric_scores, key: 1.0}
-    modalities = dict(scores.modalities)
-    if modality == "visual":
-        picture = visual_parts(fv, ms, cfg)
-        modalities["visual"] = visual_score(picture["perceived_quality"], picture["platform_factor"])
-    else:
-        modalities[modality] = config_modality_scores(ms, cfg)[modality]
-    return overall_score(modalities, cfg, modality_evidence(fv, cfg))
+    evidence = modality_evidence(fv, cfg)
+
+    def overall_with(ms: dict) -> float | None:
+        modalities = dict(scores.modalities)
+        if modality == "visual":
+            picture = visual_parts(fv, ms, cfg)
+            if picture["perceived_quality"] is None and picture["platform_factor"] is None:
+                return None
+            factor = 1.0 if picture["platform_factor"] is None else picture["platform_factor"]
+            modalities["visual"] = _visual(picture["perceived_quality"], factor)
+        else:
+            v = modality_value(ms, cfg, modality)
+            modalities[modality] = None if v is None else 100.0 * v
+        return overall_score(modalities, cfg, evidence, ndigits=None)
+
+    now, met = overall_with(scores.metric_scores), overall_with({**scores.metric_scores, key: 1.0})
+    return None if now is None or met is None else max(0.0, met - now)
 
 
 #: The metric the picture-quality model gives (``engine.picture_quality.PICTURE_MOS``), judged by its own target

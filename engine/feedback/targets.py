@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..features import MODALITIES, PICTURE_MOS, VALUE_WORDS, FeatureVector, MetricSpec
-from ..scorer import Scores, metric_score, modality_value, overall_if_met, target_group
+from ..scorer import Scores, metric_score, finding_cost, modality_value, target_group
 
 
 def modality_product(metric_scores: dict, targets: dict, modality: str) -> float:
@@ -45,6 +45,9 @@ class Finding:
     source: str | None = None
     points: float = 0.0  # overall points this finding costs
     group: str | None = None  # for target findings: "quality" or "platform_fit" (see engine/scorer.py)
+    #: Points it costs its own modality's score: orders findings that cost the overall alike (two flaws of a sound
+    #: that scores above the picture cost the overall nothing; the worse of them still comes first).
+    modality_points: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -217,13 +220,10 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
         # is (the picture-led overall: a flaw of a sound that scores above the picture costs the overall nothing, a
         # picture flaw costs all it takes from the picture). Without an overall from the targets (a learned scorer
         # decides quality): the modality's weight share of what fixing it gives the modality's product.
-        met = overall_if_met(fv, scores, cfg, key)
-        if met is not None:
-            points = max(0.0, met - scores.overall)
-        else:
-            modality_now = modality_product(scores.metric_scores, targets, modality)
-            fixed = modality_product({**scores.metric_scores, key: 1.0}, targets, modality)
-            points = 100.0 * (float(mweights.get(modality, 0)) / wsum) * (fixed - modality_now)
+        modality_now = modality_product(scores.metric_scores, targets, modality)
+        fixed = modality_product({**scores.metric_scores, key: 1.0}, targets, modality)
+        cost = finding_cost(fv, scores, cfg, key)
+        points = cost if cost is not None else 100.0 * (float(mweights.get(modality, 0)) / wsum) * (fixed - modality_now)
         cited, code, advice, ttext = _cited_target(v, t)
         shown, cited_text = fmt_pair(v, cited, unit)
         if key in VALUE_WORDS:  # "3.36 of 5 (fair to good)"
@@ -249,7 +249,8 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
         if group == "platform_fit":
             message = PLATFORM_FIT_PREFIX + message
         out.append(Finding(modality, severity_for(points, t), code or off_target_code(key), message, round(v, 4),
-                           cited, start, end, t.get("source"), round(points, 2), group))
+                           cited, start, end, t.get("source"), round(points, 2), group,
+                           round(100.0 * (fixed - modality_now), 2)))
     return out
 
 
@@ -284,7 +285,8 @@ def rank_findings(findings: list[Finding], cfg: dict) -> list[Finding]:
     (``opinion_codes``) likewise, then the info lines in their order."""
     opinions = opinion_codes(cfg)
     ranked = sorted((f for f in findings if f.severity != "info"),
-                    key=lambda f: (f.code in opinions, -(f.points or 0.0), SEVERITY_ORDER.get(f.severity, 9)))
+                    key=lambda f: (f.code in opinions, -(f.points or 0.0), -(f.modality_points or 0.0),
+                                   SEVERITY_ORDER.get(f.severity, 9)))
     return ranked + [f for f in findings if f.severity == "info"]
 
 

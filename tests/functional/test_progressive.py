@@ -312,6 +312,9 @@ def test_a_provisional_verdict_leaves_out_the_findings_of_partial_metrics(good_c
     low_tiers = {**cfg, "tiers": {"platinum": 1.0, "gold": 0.5, "silver": 0.2, "bronze": 0.1}}
     assert low_tiers["tier_caps"]["high_finding"] == "silver"
     fv.values["audio.snr_db"] = 40.0
+    # ... and so are the small generated clip's size and grain, each costing the whole picture what it takes from it
+    fv.values["visual.resolution_pct"] = 100.0
+    fv.values["visual.noise_sigma"] = 0.5
     capped = evaluate(str(good_clip), info, fv, low_tiers)
     assert capped.scores.tier == "silver" and "tier.capped" in _codes(capped)
     assert [f.code for f in capping_findings(capped.findings, low_tiers)] == ["visual.blurry"]

@@ -58,9 +58,10 @@ def test_caption_findings_say_what_is_missing_and_plural_labels_agree(cfg):
         fv.set(key, v)
     result = pipeline.evaluate("x.mp4", _info(10.0), fv, cfg)
     said = {f.code: f.message for f in result.findings}
-    assert said["text.weak_hook"].startswith(
-        "First-line hook is 0.25 (it speaks to the viewer but has no question, number or promise); target at least 0.50")
-    assert said["text.no_call_to_action"].startswith("Call to action is 0 (the caption asks for nothing); target at least 1")
+    assert said["text.weak_hook"].startswith("First-line hook is 0.25 (it speaks to the viewer but has no question, "
+                                             "number or promise); target at least 0.50")
+    assert said["text.no_call_to_action"].startswith(
+        "Call to action is 0 (the caption asks for nothing); target at least 1")
     assert said["text.too_few_hashtags"].startswith("Hashtag count is 0 tags; target 3 to 5 tags")
     dropped = next(m for c, m in said.items() if m.startswith("Dropped frames"))
     assert dropped.startswith("Dropped frames are 20%")
