@@ -153,7 +153,9 @@ def hook_word(strength: float) -> str:
         return "no question, number or promise"
     if strength < 0.5 - 1e-9:
         return "it speaks to the viewer but has no question, number or promise"
-    return "a question, a number or a promise" if strength < 1.0 - 1e-9 else "two or more of a question, a number and a promise"
+    if strength < 1.0 - 1e-9:
+        return "a question, a number or a promise"
+    return "two or more of a question, a number and a promise"
 
 
 def call_to_action_word(v: float) -> str:
@@ -163,7 +165,8 @@ def call_to_action_word(v: float) -> str:
 
 #: Metrics whose values a word describes better than the number alone: key -> value -> word (findings show both:
 #: "First-line hook is 0 (no question, number or promise)").
-VALUE_WORDS = {PICTURE_MOS.key: rating_word, "text.caption_hook": hook_word, "text.call_to_action": call_to_action_word}
+VALUE_WORDS = {PICTURE_MOS.key: rating_word, "text.caption_hook": hook_word,
+               "text.call_to_action": call_to_action_word}
 #: Metrics computed from other metrics when a clip is scored (``engine.picture_quality.derived_values``), declared beside the extracted
 #: ones (``engine.extractors.metric_specs``) so targets, findings and the JSON name them alike.
 DERIVED_METRICS = (PICTURE_MOS,)

@@ -12,7 +12,7 @@ from .targets import Finding, clock, severity_for, target_codes
 MODALITY_OF_REASON = {"dead_air": "audio", "loudness_dip": "audio", "static_shot": "visual", "long_shot": "visual",
                       "frozen": "visual", "black": "visual", "fast_text": "text"}
 #: The metrics whose own findings name a reason where it happens (their codes come from ``[targets]``), and the hook's
-#: findings that do: a peak whose every reason such a finding already places on it is not said twice.
+#: findings that do: a peak with one reason that such a finding already places on it is not said twice.
 REASON_METRICS = {"dead_air": ("audio.dead_air_pct",), "black": ("visual.black_pct", "visual.black_start_s"),
                   "frozen": ("visual.frozen_pct",), "fast_text": ("text.onscreen_reading_wps",)}
 REASON_HOOK_CODES = {"black": ("hook.black_opening",), "dead_air": ("hook.late_first_sound",)}
