@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 MODALITIES = ("visual", "audio", "text")
 
@@ -22,6 +22,11 @@ class MetricSpec:
     hi: float
     higher_better: bool | None  # None: neither direction is better in itself (e.g. tempo)
     description: str = ""
+    #: value -> the words that say what it means, shown beside the number in findings ("3.36 of 5 (fair to good)",
+    #: "First-line hook is 0 (no question, number or promise)"); None when the number says it.
+    words: Callable[[float], str] | None = field(default=None, compare=False)
+    #: The label names many things ("Dropped frames"): findings say "are", not "is".
+    plural: bool = False
 
     @property
     def modality(self) -> str:
@@ -119,12 +124,6 @@ def per_second(times_s, values, duration_s: float, *, reduce=None) -> list:
     return [fn(b) if b else None for b in buckets]
 
 
-#: The model's prediction as a metric: the MOS people would likely give the picture, on their rating scale.
-PICTURE_MOS = MetricSpec(
-    "visual.picture_mos", "Picture as people would rate it", "of 5", 1.0, 5.0, True,
-    "The mean opinion score (1 bad, 2 poor, 3 fair, 4 good, 5 excellent) people would likely give this picture, "
-    "predicted by the picture-quality model (engine/models/picture_quality.json, trained on 67 KoNViD-1k clips "
-    "rated by people) from the picture's natural-scene statistics and grain; derived when the clip is scored.")
 #: The words of the scale people rate with (ITU-T P.910's absolute category rating: 1 bad ... 5 excellent).
 RATING_WORDS = ("bad", "poor", "fair", "good", "excellent")
 
@@ -146,27 +145,15 @@ def rating_word(mos: float) -> str:
     return f"{RATING_WORDS[low - 1]} to {RATING_WORDS[low]}"
 
 
-def hook_word(strength: float) -> str:
-    """What a caption's first-line hook strength (``text.caption_hook``: a question, a number and a promise 0.5
-    each, speaking to the viewer 0.25) says about the line: "no question, number or promise"."""
-    if strength < 0.25 - 1e-9:
-        return "no question, number or promise"
-    if strength < 0.5 - 1e-9:
-        return "it speaks to the viewer but has no question, number or promise"
-    if strength < 1.0 - 1e-9:
-        return "a question, a number or a promise"
-    return "two or more of a question, a number and a promise"
+#: The model's prediction as a metric: the MOS people would likely give the picture, on their rating scale.
+PICTURE_MOS = MetricSpec(
+    "visual.picture_mos", "Picture as people would rate it", "of 5", 1.0, 5.0, True,
+    "The mean opinion score (1 bad, 2 poor, 3 fair, 4 good, 5 excellent) people would likely give this picture, "
+    "predicted by the picture-quality model (engine/models/picture_quality.json, trained on 67 KoNViD-1k clips "
+    "rated by people) from the picture's natural-scene statistics and grain; derived when the clip is scored.",
+    words=rating_word)
 
 
-def call_to_action_word(v: float) -> str:
-    """``text.call_to_action`` (1 when the caption asks the viewer to do something) in words."""
-    return "the caption asks for nothing" if v < 0.5 else "the caption asks for an action"
-
-
-#: Metrics whose values a word describes better than the number alone: key -> value -> word (findings show both:
-#: "First-line hook is 0 (no question, number or promise)").
-VALUE_WORDS = {PICTURE_MOS.key: rating_word, "text.caption_hook": hook_word,
-               "text.call_to_action": call_to_action_word}
 #: Metrics computed from other metrics when a clip is scored (``engine.picture_quality.derived_values``), declared beside the extracted
 #: ones (``engine.extractors.metric_specs``) so targets, findings and the JSON name them alike.
 DERIVED_METRICS = (PICTURE_MOS,)

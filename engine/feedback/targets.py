@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..features import MODALITIES, PICTURE_MOS, VALUE_WORDS, FeatureVector, MetricSpec
-from ..scorer import Scores, metric_score, finding_cost, modality_value, target_group
+from ..errors import ModelError
+from ..features import MODALITIES, PICTURE_MOS, FeatureVector, MetricSpec
+from ..picture_quality import error_words, load as load_picture_model
+from ..scorer import Scores, finding_cost, metric_score, modality_value, target_group
 
 
 def modality_product(metric_scores: dict, targets: dict, modality: str) -> float:
@@ -96,11 +98,6 @@ def fmt_value(v: float, unit: str, decimals: int | None = None) -> str:
         return plural(v, unit)
     return f"{text} {unit}"
 
-
-#: Metrics whose label names many things ("Dropped frames"): their findings say "are" ("Dropped frames are 5%").
-PLURAL_LABELS = frozenset(("audio.clipped_pct", "text.generic_hashtag_pct", "visual.black_pct",
-                           "visual.clipped_highlights_pct", "visual.crushed_shadows_pct", "visual.dropped_frames_pct",
-                           "visual.duplicated_frames_pct"))
 
 #: A value and its target are printed with up to this many decimals to tell them apart.
 MAX_DECIMALS = 4
@@ -189,11 +186,8 @@ def advice_values(key: str) -> dict:
     never saw, ...)", or nothing when the model file does not say)."""
     if key != PICTURE_MOS.key:
         return {}
-    from ..errors import ModelError
-    from ..picture_quality import error_words, load
-
     try:
-        words = error_words(load())
+        words = error_words(load_picture_model())
     except ModelError:
         words = ""
     return {"model_error": f" ({words})" if words else ""}
@@ -222,12 +216,13 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
         # decides quality): the modality's weight share of what fixing it gives the modality's product.
         modality_now = modality_product(scores.metric_scores, targets, modality)
         fixed = modality_product({**scores.metric_scores, key: 1.0}, targets, modality)
-        cost = finding_cost(fv, scores, cfg, key)
-        points = cost if cost is not None else 100.0 * (float(mweights.get(modality, 0)) / wsum) * (fixed - modality_now)
+        points = finding_cost(fv, scores, cfg, key)
+        if points is None:
+            points = 100.0 * (float(mweights.get(modality, 0)) / wsum) * (fixed - modality_now)
         cited, code, advice, ttext = _cited_target(v, t)
         shown, cited_text = fmt_pair(v, cited, unit)
-        if key in VALUE_WORDS:  # "3.36 of 5 (fair to good)"
-            shown = f"{shown} ({VALUE_WORDS[key](v)})"
+        if spec is not None and spec.words is not None:  # "3.36 of 5 (fair to good)"
+            shown = f"{shown} ({spec.words(v)})"
         if t["kind"] == "range":
             shown = fmt_pair(v, t["good_low"] if v < t["good_low"] else t["good_high"], unit)[0]
             ttext = f"{fmt_value(t['good_low'], '')} to {fmt_value(t['good_high'], unit)}"
@@ -240,7 +235,7 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
             advice = advice.format(gap=gap, gap_db=gap, value=v, target=cited, **advice_values(key))
         except (KeyError, ValueError, IndexError):
             pass
-        verb = "are" if key in PLURAL_LABELS else "is"
+        verb = "are" if spec is not None and spec.plural else "is"
         message = f"{label} {verb} {shown}{where}; target {ttext}. {advice}".strip()
         custom = fv.events.get("finding_messages", {}).get(code)
         if custom:  # an extractor's own sentence for this flaw (it knows where it looked, what it found)

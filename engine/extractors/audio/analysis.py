@@ -239,7 +239,7 @@ class Loudness(Extractor):
                    "original channels."),
         MetricSpec("audio.clipped_pct", "Clipped samples", "%", 0, 100, False,
                    f"Share of samples in runs of {lv.CLIP_MIN_RUN}+ samples at or above {lv.CLIP_LEVEL_DBFS:g} "
-                   "dBFS (lossy codecs smear a clipped plateau into a ripple around full scale)."),
+                   "dBFS (lossy codecs smear a clipped plateau into a ripple around full scale).", plural=True),
         MetricSpec("audio.dead_air_pct", "Dead air", "%", 0, 100, False,
                    f"Share of the clip in silent stretches of {lv.DEAD_AIR_MIN_S:g} s or more (momentary "
                    f"loudness {lv.SILENCE_BELOW_PROGRAMME_LU:g} LU under the programme, or under "

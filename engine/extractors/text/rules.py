@@ -109,6 +109,12 @@ def first_line(text: str) -> str:
     return ""
 
 
+#: A caption hook's strength (``Hook.strength``): each of a question, a number and a promise adds this ...
+HOOK_KIND_STRENGTH = 0.5
+#: ... and speaking to the viewer ("you") this.
+HOOK_VIEWER_STRENGTH = 0.25
+
+
 @dataclass
 class Hook:
     question: bool
@@ -119,11 +125,29 @@ class Hook:
     @property
     def strength(self) -> float:
         """0-1: a question, a number and a promise count 0.5 each; speaking to the viewer ("you") 0.25; capped at 1."""
-        s = 0.5 * self.question + 0.5 * self.number + 0.5 * self.promise + 0.25 * self.addresses_viewer
-        return min(1.0, s)
+        kinds = self.question + self.number + self.promise
+        return min(1.0, HOOK_KIND_STRENGTH * kinds + HOOK_VIEWER_STRENGTH * self.addresses_viewer)
 
     def kinds(self) -> list[str]:
         return [k for k in ("question", "number", "promise") if getattr(self, k)]
+
+
+def hook_word(strength: float) -> str:
+    """What a first-line hook strength (``Hook.strength``) says about the line, in words: "no question, number or
+    promise" (findings show it beside the number)."""
+    eps = 1e-9
+    if strength < HOOK_VIEWER_STRENGTH - eps:
+        return "no question, number or promise"
+    if strength < HOOK_KIND_STRENGTH - eps:
+        return "it speaks to the viewer but has no question, number or promise"
+    if strength < 2 * HOOK_KIND_STRENGTH - eps:
+        return "a question, a number or a promise"
+    return "two or more of a question, a number and a promise"
+
+
+def call_to_action_word(v: float) -> str:
+    """``text.call_to_action`` (1 when the caption asks the viewer to do something, else 0) in words."""
+    return "the caption asks for nothing" if v < 0.5 else "the caption asks for an action"
 
 
 def hook(line: str) -> Hook:

@@ -67,17 +67,19 @@ class TextSources(Extractor):
                    "Characters in the caption without its hashtags."),
         MetricSpec("text.caption_hook", "First-line hook", "", 0, 1, True,
                    "Strength of the caption's first line as a hook: a question, a number and a promise count 0.5 "
-                   "each, speaking to the viewer ('you') 0.25, capped at 1 (English word lists)."),
+                   "each, speaking to the viewer ('you') 0.25, capped at 1 (English word lists).",
+                   words=rules.hook_word),
         MetricSpec("text.call_to_action", "Call to action", "", 0, 1, True,
                    "1 when the caption asks the viewer to do something (follow, comment, share, save, link in "
-                   "bio, ...), else 0."),
+                   "bio, ...), else 0.", words=rules.call_to_action_word),
         MetricSpec("text.caption_readability", "Caption readability", "Flesch", 0, 100, True,
                    "Flesch reading ease of the caption without hashtags (English; 60-70 is plain English); "
                    f"measured from {rules.READABILITY_MIN_WORDS} words up."),
         MetricSpec("text.hashtag_count", "Hashtag count", "tags", 0, 100, None,
                    "Number of #hashtags in the caption, repeats included (3-5 relevant tags is the usual advice)."),
         MetricSpec("text.generic_hashtag_pct", "Generic hashtags", "%", 0, 100, False,
-                   "Share of the distinct hashtags that say nothing about the clip (#fyp, #viral, #foryou, ...)."),
+                   "Share of the distinct hashtags that say nothing about the clip (#fyp, #viral, #foryou, ...).",
+                   plural=True),
         MetricSpec("text.spammy_hashtags", "Spammy hashtag count", "tags", 0, 100, False,
                    "Hashtags written twice, engagement bait (#follow4follow, #like4like, ...), tags longer than "
                    f"{rules.MAX_TAG_CHARS} characters or with runs of one repeated character."),

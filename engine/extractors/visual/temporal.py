@@ -274,10 +274,10 @@ class Temporal(Extractor):
                    "Frames decoded over their time span, repeated frames included (media.fps)."),
         MetricSpec("visual.dropped_frames_pct", "Dropped frames", "%", 0, 100, False,
                    "Frame slots missing from the timeline (intervals longer than 1.5x the usual one, the mean of the "
-                   "regular intervals), % of frames."),
+                   "regular intervals), % of frames.", plural=True),
         MetricSpec("visual.duplicated_frames_pct", "Duplicated frames", "%", 0, 100, False,
                    "Frames identical to the one before outside frozen stretches, inside motion fast enough to judder "
-                   f"(crossing the frame in under {JUDDER_CROSS_S:g} s), % of frames."),
+                   f"(crossing the frame in under {JUDDER_CROSS_S:g} s), % of frames.", plural=True),
         MetricSpec("visual.frame_interval_jitter_pct", "Frame timing jitter", "%", 0, 100, False,
                    "Spread (5th-95th percentile) of frame intervals as % of the usual one (variable frame rate)."),
         MetricSpec("visual.motion_energy", "Motion", "luma levels", 0, 255, None,
@@ -291,7 +291,7 @@ class Temporal(Extractor):
         MetricSpec("visual.shot_length_s", "Median shot length", "s", 0, 3600, None, "Median length of the shots."),
         MetricSpec("visual.black_pct", "Black frames", "%", 0, 100, False,
                    f"Share of the clip that is black: frames with under {BLACK_MAX_LIT_SHARE:.0%} of their pixels at "
-                   f"luma {BLACK_PIXEL_LUMA} or more."),
+                   f"luma {BLACK_PIXEL_LUMA} or more.", plural=True),
         MetricSpec("visual.flash_count", "Flash frames", "frames", 0, 10000, False,
                    "Single bright frames that jump out of their neighbours."),
         MetricSpec("visual.hook_motion", "Motion in the first 3 s", "luma levels", 0, 255, True,
