@@ -275,12 +275,18 @@ def opinion_codes(cfg: dict) -> set[str]:
     return target_codes([k for k, t in targets.items() if t.get("opinion")], targets)
 
 
+#: Findings about the file itself ("media.truncated": cut short): every other verdict describes only the part that
+#: decoded, so they come first whatever points they cost (none: they take nothing from a score).
+FILE_FINDING_PREFIX = "media."
+
+
 def rank_findings(findings: list[Finding], cfg: dict) -> list[Finding]:
-    """``findings`` best first: the named flaws by the overall points they cost (then severity), then the opinions
+    """``findings`` best first: those about the file itself (``FILE_FINDING_PREFIX``), the named flaws by the
+    overall points they cost (then by what they cost their modality, then severity), then the opinions
     (``opinion_codes``) likewise, then the info lines in their order."""
     opinions = opinion_codes(cfg)
     ranked = sorted((f for f in findings if f.severity != "info"),
-                    key=lambda f: (f.code in opinions, -(f.points or 0.0), -(f.modality_points or 0.0),
+                    key=lambda f: (not f.code.startswith(FILE_FINDING_PREFIX), f.code in opinions, -(f.points or 0.0), -(f.modality_points or 0.0),
                                    SEVERITY_ORDER.get(f.severity, 9)))
     return ranked + [f for f in findings if f.severity == "info"]
 

@@ -85,6 +85,7 @@ def test_a_file_cut_to_half_its_bytes_says_how_much_decoded(clips, cfg, tmp_path
     assert m["duration_s"] == m["decoded_s"]
     f = next(f for f in r.findings if f.code == "media.truncated")
     assert f.severity == "high"
+    assert r.findings[0] is f  # the top finding: every other verdict describes only what decoded
     assert f"Only {m['decoded_s']:.1f} s of this clip could be decoded, of the 4.0 s its header claims" in f.message
     intact = library.analyze(fast, cfg, use_cache=False, options={"ocr": False})
     assert not intact.media.truncated and intact.media.duration_s == pytest.approx(4.0, abs=0.1)
