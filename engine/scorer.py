@@ -18,6 +18,7 @@ the weighted mean of sound and text, each weighed by its weight and evidence onl
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .config import config_hash
@@ -403,10 +404,37 @@ def score(fv: FeatureVector, cfg: dict, model=None, *, derive: bool = True) -> S
     return Scores(overall, modalities, ms, tier_for(overall, cfg), category, confidence, name, extra)
 
 
+def loss_share(ms: dict, targets: dict, key: str) -> float:
+    """The share (0-1) of what its modality loses that the metric ``key`` accounts for: its factor's part of the
+    product's logarithm (-log f_key / sum of -log f over the modality's measured targets, platform fit included).
+
+    A modality's score is a product of factors, so what fixing one flaw alone gives back depends on the others: on a
+    picture with ten flaws each fix alone gives back little (a 3/100 near-black clip's "too dark" alone was worth 2
+    points, a *low* finding), although together they take 97. In the logarithm the product is a sum, and each
+    factor's part of it splits the loss exactly (the shares add up to 1); with one flaw the share is 1. 0 when the
+    metric is on target or the modality lost nothing."""
+    modality = key.split(".", 1)[0]
+    logs = {}
+    for k, v in ms.items():
+        if not k.startswith(modality + ".") or k not in targets:
+            continue
+        if modality == "visual" and target_group(targets[k]) == "platform_fit":
+            f = misfit_factor(v)
+        else:
+            f = metric_factor(v, targets[k])
+        logs[k] = -math.log(max(f, 1e-9))
+    total = sum(logs.values())
+    return logs.get(key, 0.0) / total if total > 0 else 0.0
+
+
 def finding_cost(fv: FeatureVector | None, scores: Scores, cfg: dict, key: str) -> float | None:
-    """The overall points the metric ``key`` costs: the overall score with it on its target (its metric score 1) less
-    the overall as it is, both through the same formulas as the score (the picture's parts, the picture-led overall)
-    and unrounded, so two flaws of one modality are told apart. None when the modality scores come from a learned
+    """The overall points the metric ``key`` costs: the larger of what fixing it alone gives the overall (the overall
+    with it on its target, its metric score 1, less the overall as it is) and its ``loss_share`` of what fixing its
+    whole modality gives. Both go through the same formulas as the score (the picture's parts, the picture-led
+    overall), unrounded, so two flaws of one modality are told apart. The share is at least the gain of fixing the
+    metric alone (a product's gain is convex in the log of a factor), so the share decides on a clip with several
+    flaws and the two agree on a clip with one. With a learned picture-quality source only the fix alone counts (the
+    quality targets do not make the picture's number there). None when the modality scores come from a learned
     scorer (a target's cost is not known there) or the clip has no overall score."""
     modality = key.split(".", 1)[0]
     if scores.overall is None or not str(scores.model).startswith(CONFIG_MODEL_NAME) \
@@ -427,8 +455,17 @@ def finding_cost(fv: FeatureVector | None, scores: Scores, cfg: dict, key: str) 
             modalities[modality] = None if v is None else 100.0 * v
         return overall_score(modalities, cfg, evidence, ndigits=None)
 
-    now, met = overall_with(scores.metric_scores), overall_with({**scores.metric_scores, key: 1.0})
-    return None if now is None or met is None else max(0.0, met - now)
+    ms = scores.metric_scores
+    now, met = overall_with(ms), overall_with({**ms, key: 1.0})
+    if now is None or met is None:
+        return None
+    cost = max(0.0, met - now)
+    if modality != "visual" or picture_quality_source(cfg) == "targets":
+        targets = cfg.get("targets", {})
+        whole = overall_with({**ms, **{k: 1.0 for k in ms if k.startswith(modality + ".") and k in targets}})
+        if whole is not None:
+            cost = max(cost, (whole - now) * loss_share(ms, targets, key))
+    return cost
 
 
 #: The metric the picture-quality model gives (``engine.picture_quality.PICTURE_MOS``), judged by its own target

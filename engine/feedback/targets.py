@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from ..errors import ModelError
 from ..features import MODALITIES, PICTURE_MOS, FeatureVector, MetricSpec
 from ..picture_quality import error_words, load as load_picture_model
-from ..scorer import Scores, finding_cost, metric_score, modality_value, target_group
+from ..scorer import Scores, finding_cost, loss_share, metric_score, modality_value, target_group
 
 
 def modality_product(metric_scores: dict, targets: dict, modality: str) -> float:
@@ -210,15 +210,18 @@ def target_findings(fv: FeatureVector, scores: Scores, cfg: dict, specs: dict[st
         spec = specs.get(key)
         label = spec.label if spec else key
         unit = spec.unit if spec else ""
-        # Overall points this metric costs: the overall score with this metric on target against the overall as it
-        # is (the picture-led overall: a flaw of a sound that scores above the picture costs the overall nothing, a
-        # picture flaw costs all it takes from the picture). Without an overall from the targets (a learned scorer
-        # decides quality): the modality's weight share of what fixing it gives the modality's product.
+        # Overall points this metric costs: its share of what fixing its modality gives the overall, and at least
+        # what fixing it alone gives (``finding_cost``: the picture-led overall, so a flaw of a sound that scores
+        # above the picture costs the overall nothing, a picture flaw costs its part of what the picture loses).
+        # Without an overall from the targets (a learned scorer decides quality): the modality's weight share of the
+        # same, on the modality's product.
         modality_now = modality_product(scores.metric_scores, targets, modality)
         fixed = modality_product({**scores.metric_scores, key: 1.0}, targets, modality)
         points = finding_cost(fv, scores, cfg, key)
         if points is None:
-            points = 100.0 * (float(mweights.get(modality, 0)) / wsum) * (fixed - modality_now)
+            share = float(mweights.get(modality, 0)) / wsum
+            points = 100.0 * share * max(fixed - modality_now,
+                                         (1.0 - modality_now) * loss_share(scores.metric_scores, targets, key))
         cited, code, advice, ttext = _cited_target(v, t)
         shown, cited_text = fmt_pair(v, cited, unit)
         if spec is not None and spec.words is not None:  # "3.36 of 5 (fair to good)"

@@ -120,16 +120,46 @@ def test_landscape_small_clip_keeps_its_perceived_quality(cfg):
 
 
 def test_finding_points_follow_the_visual_formula(cfg):
-    """A finding's points are the overall points its fix would give back, under the split formula."""
-    fv = _fv(**dict(CLEAN_PICTURE, visual__sharpness=0.3, visual__aspect_ratio=1.0))
+    """A finding's points are its share of what the overall loses, under the split formula: one flaw costs what its
+    fix gives back; two flaws split what fixing both gives back by their factors' logarithms, each at least what its
+    own fix alone gives."""
+    def overall(**changes):
+        return scorer.score(_fv(**dict(CLEAN_PICTURE, **changes)), cfg).overall
+
+    fv = _fv(**dict(CLEAN_PICTURE, visual__sharpness=0.3))
+    s = scorer.score(fv, cfg)
+    blurry = next(f for f in build_findings(fv, s, cfg, {}, 8.0) if f.code == "visual.blurry")
+    assert blurry.points == pytest.approx(overall() - s.overall, abs=0.15)  # two roundings to 0.1
+
+    flawed = dict(visual__sharpness=0.3, visual__aspect_ratio=1.0)
+    fv = _fv(**dict(CLEAN_PICTURE, **flawed))
     s = scorer.score(fv, cfg)
     findings = {f.code: f for f in build_findings(fv, s, cfg, {}, 8.0)}
+    both = overall() - s.overall
+    assert findings["visual.blurry"].points + findings["visual.not_vertical"].points == pytest.approx(both, abs=0.15)
     for code, key, fixed in (("visual.blurry", "visual__sharpness", 0.7),
                              ("visual.not_vertical", "visual__aspect_ratio", 0.5625)):
-        values = dict(CLEAN_PICTURE, visual__sharpness=0.3, visual__aspect_ratio=1.0)
-        values[key] = fixed
-        better = scorer.score(_fv(**values), cfg)
-        assert findings[code].points == pytest.approx(better.overall - s.overall, abs=0.15)  # two roundings to 0.1
+        alone = overall(**dict(flawed, **{key: fixed})) - s.overall
+        assert alone < findings[code].points < both
+
+
+def test_the_worst_of_many_flaws_reads_high(cfg):
+    """A near-black picture that is also soft, shaky, flat, noisy, choppy, small and landscape (visual score about
+    10): fixing the darkness alone gives back under 6 points (the other flaws still hold the product down; the old
+    rule called it "medium"), yet it is the heaviest of flaws that together take about 90. It reads high and ranks
+    first; the light ones stay below high."""
+    others = dict(visual__sharpness=0.4, visual__shake_pct=3.4, visual__contrast=13.0, visual__aspect_ratio=16 / 9,
+                  visual__detail=0.4, visual__resolution_pct=50.0, visual__noise_sigma=6.0, visual__fps=15.0)
+    fv = _fv(**dict(CLEAN_PICTURE, visual__brightness=12.0, **others))
+    s = scorer.score(fv, cfg)
+    assert s.modalities["visual"] < 15
+    assert scorer.score(_fv(**dict(CLEAN_PICTURE, **others)), cfg).overall - s.overall < 6
+    findings = [f for f in build_findings(fv, s, cfg, {}, 8.0) if f.severity != "info"]
+    dark = next(f for f in findings if f.code == "visual.too_dark")
+    assert dark.severity == "high" and dark.points == max(f.points for f in findings)
+    assert findings[0].points == dark.points
+    assert next(f for f in findings if f.code == "visual.noisy").severity != "high"
+    assert sum(f.points for f in findings) == pytest.approx(100 - s.overall, abs=0.2)
 
 
 def test_repeats_that_lower_the_frame_rate_are_charged_once(cfg):
