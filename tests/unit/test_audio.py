@@ -13,7 +13,7 @@ from engine.synth import audio as synth_audio
 from engine.extractors.audio import levels as lv
 from engine.extractors.audio.analysis import AudioAnalysis, Loudness
 from engine.extractors.audio.content import (HUM_FLOOR_DB, SpeechMusic, SpeechMusicFrames, Noise, Rhythm, Timbre,
-                                             active_level, mains_hum, rhythm, snr_db)
+                                             active_level, dropout_fill, mains_hum, rhythm, snr_db)
 from engine.extractors.crossmodal.cuts_on_beats import align_cuts
 from engine.extractors.base import ClipContext
 from engine.features import FeatureVector
@@ -293,6 +293,28 @@ def test_a_steady_music_bed_is_music_and_gets_no_microphone_advice():
     assert fv.values["audio.music_presence_pct"] >= 90 and fv.values["audio.speech_presence_pct"] <= 10
     assert "audio.snr_db" not in fv.values
     assert not any("microphone" in f.message for f in findings)
+
+
+@pytest.mark.parametrize("hole", ["priming silence at the start", "dropout in the middle"])
+def test_a_hole_in_a_music_bed_is_not_speech(hole):
+    """20 ms of digital silence before a music bed (an AAC re-export without an edit list) or a 40 ms dropout in it
+    (a cut in the audio edit): still music without a word. Read as it was, the hole's dip read as about a second of
+    speech (0.04-0.72 s; 2.54-3.54 s), and a real clip re-encoded once lost its "first words come late" finding."""
+    y = music_bed(8.0)
+    if hole.startswith("priming"):
+        y = np.concatenate([np.zeros(int(0.02 * SR), np.float32), y])
+    else:
+        y = y.copy()
+        y[int(3.0 * SR):int(3.04 * SR)] = 0.0
+    sm = SpeechMusicFrames(AudioAnalysis(y, SR), pulse=0.0)
+    assert not sm.speech.any()
+    assert sm.music.mean() >= 0.9
+
+
+def test_dropout_fill_takes_the_nearest_sounding_frame():
+    p = np.array([0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+    assert dropout_fill(p).tolist() == [1, 1, 2, 2, 5, 5, 6, 7, 8, 9, 9]  # the 3-frame run is a pause, kept
+    assert dropout_fill(np.ones(5)) is None and dropout_fill(np.zeros(5)) is None
 
 
 @pytest.mark.parametrize("noise", ["white", "pink"])

@@ -45,6 +45,9 @@ VOICED_MAX_FLATNESS = 0.3
 #: track is 10 ms in every 500 ms: not speech, however deep its modulation).
 MIN_ACTIVE_SHARE = 0.4
 ACTIVE_RANGE_DB = 30.0
+#: A run of quiet frames this short (2 frames: 40 ms) between sounding ones is a dropout, not a pause: see
+#: ``dropout_fill``. Pauses between words last 100 ms and more; a plosive's closure is rarely 30 dB down.
+DROPOUT_MAX_FRAMES = 2
 #: A window is music when, besides being active, its steady (bed) share of the speech band is at least this
 #: (sustained notes and chords; measured: chord 0.91, music 0.39, speech 0.00, pink noise 0.02) ...
 MUSIC_MIN_STEADY_SHARE = 0.25
@@ -322,8 +325,11 @@ class SpeechMusicFrames:
         self.bed = np.zeros(n)
         total_band = np.zeros(n)
         log_moving = np.zeros(n)
+        keep = dropout_fill(a.frame_power)
         for b0 in range(0, len(bins), BAND_BINS_PER_BLOCK):
             band = a.power[bins[b0:b0 + BAND_BINS_PER_BLOCK]].astype(np.float64)
+            if keep is not None:
+                band = band[:, keep]
             bed = uniform_filter1d(minimum_filter1d(band, max(1, int(BED_MIN_WINDOW_S * FRAME_RATE_HZ)) + 1,
                                                     axis=1, mode="nearest"),
                                    max(1, int(BED_SMOOTH_S * FRAME_RATE_HZ)), axis=1, mode="nearest")
@@ -334,7 +340,8 @@ class SpeechMusicFrames:
                 total_band += band[i]
                 log_moving += np.log(moving[i] + 1e-20)
             del band, bed, moving
-        level, _ = active_level(a.frame_power)
+        frame_power = a.frame_power if keep is None else np.asarray(a.frame_power)[keep]
+        level, _ = active_level(frame_power)
         floor = level * 10 ** (-MOD_FLOOR_DB / 10)
         env = _db(self.moving + floor)
         bp = uniform_filter1d(env, MOD_FAST_FRAMES, mode="nearest") - uniform_filter1d(env, MOD_SLOW_FRAMES,
@@ -344,7 +351,7 @@ class SpeechMusicFrames:
         # Flatness of the moving part only: a voice's harmonics are tonal, hi-hats and noise bursts are not.
         # (Geometric over arithmetic mean over the bins: np.mean(..., axis=0) is the sum divided by the count.)
         flat = np.exp(log_moving / len(bins)) / (self.moving / len(bins) + 1e-20)
-        active = a.frame_power >= level * 10 ** (-ACTIVE_RANGE_DB / 10) if level > 0 else np.zeros(n, bool)
+        active = frame_power >= level * 10 ** (-ACTIVE_RANGE_DB / 10) if level > 0 else np.zeros(n, bool)
         active_share = uniform_filter1d(active.astype(np.float64), win, mode="nearest")
         moving_energy = self.moving * active
         self.flatness = _running_median(np.where(moving_energy > 0, flat, 1.0), win)
@@ -353,7 +360,7 @@ class SpeechMusicFrames:
             uniform_filter1d(total_band, win, mode="nearest") + 1e-20)
         self.active = active
         # Music bed: continuous (few low-energy frames) and tonal (energy in spectral lines), over the window.
-        p = np.asarray(a.frame_power, dtype=np.float64)
+        p = np.asarray(frame_power, dtype=np.float64)
         low = p < LOW_ENERGY_POWER_RATIO * uniform_filter1d(p, win, mode="nearest")
         self.low_energy_share = uniform_filter1d(low.astype(np.float64), win, mode="nearest")
         self.tonal_share = _running_median(_tonal_share(a, bins), win)
@@ -371,6 +378,32 @@ class SpeechMusicFrames:
             return None
         bed = float(np.mean(self.bed[mask]))
         return float(_db(float(np.mean(self.moving[mask]))) - _db(bed)) if bed > 0 else None
+
+
+def dropout_fill(frame_power: np.ndarray) -> np.ndarray | None:
+    """Frame indices with each dropout replaced by its nearest frame that sounds, or None without a dropout.
+
+    A dropout is a run of at most ``DROPOUT_MAX_FRAMES`` frames more than ``ACTIVE_RANGE_DB`` under the clip's
+    active level, between sounding frames or at either end of the clip: an encoder's priming silence (AAC's 1024
+    samples where a file has no edit list to hide them: a re-export of the same clip), a cut made in the audio edit.
+    Read as it is, a 20 ms hole in a music bed is a deep, sudden dip of the envelope and takes the running-minimum
+    bed down with it: about a second of "speech" in a clip without a word (``tests/unit/test_audio.py``)."""
+    p = np.asarray(frame_power, dtype=np.float64)
+    level, _ = active_level(p)
+    if level <= 0:
+        return None
+    quiet = p < level * 10 ** (-ACTIVE_RANGE_DB / 10)
+    from .levels import runs
+
+    holes = [(s, e) for s, e in runs(quiet) if e - s <= DROPOUT_MAX_FRAMES and (s > 0 or e < len(p))]
+    if not holes:
+        return None
+    keep = np.arange(len(p))
+    for s, e in holes:
+        for i in range(s, e):
+            left, right = s - 1, e  # the sounding frames on either side (one may be past an end)
+            keep[i] = left if right >= len(p) or (left >= 0 and i - left <= right - i) else right
+    return keep
 
 
 def _tonal_share(a: AudioAnalysis, bins: np.ndarray) -> np.ndarray:
