@@ -11,6 +11,7 @@ import visual_helpers as vh
 from engine import synth
 from engine.extractors.visual import image as v
 from engine.extractors.visual.faces import detect_faces
+from engine.extractors.visual import temporal
 from engine.extractors.visual.temporal import CUT_MIN_SCORE, detect_cuts, freeze_runs
 from engine.feedback import opinion_codes
 from engine.pipeline import evaluate
@@ -376,6 +377,17 @@ def test_low_frame_rate_and_hook(visual_set):
     assert _m(base, "hook_cut_count") == 2
     assert _m(base, "hook_change") > 50  # two cuts in the first 3 s change nearly the whole picture
     assert _m(base, "hook_face") == 0
+
+
+def test_the_frame_rate_finding_leads_with_what_to_change():
+    """A 10 fps file with 1% repeats (realclip dover_FEQ) read "9.9 distinct pictures a second: the file has 10.0
+    fps, but 1.0% of its frames repeat", as if the repeats were the flaw: the file's own rate leads now. A 25 fps
+    file whose repeats leave 15 pictures a second still leads with those."""
+    low_file = temporal.low_frame_rate_message(10.0, 0.01, 23.5)
+    assert low_file.startswith("Frame rate is 10.0 fps (9.9 distinct pictures a second: 1.0% of its frames repeat")
+    assert "the file has" not in low_file and "target at least 23.5 fps" in low_file
+    repeats = temporal.low_frame_rate_message(25.0, 0.4, 23.5)
+    assert repeats.startswith("Frame rate is 15.0 distinct pictures a second: the file has 25.0 fps, but 40% of")
 
 
 def test_dark_clip_finding_cites_value_target_and_advice(visual_set):

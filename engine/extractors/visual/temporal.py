@@ -151,6 +151,21 @@ def detect_cuts(diff: np.ndarray, times: np.ndarray, *, flash: np.ndarray | None
     return cuts
 
 
+def low_frame_rate_message(nominal_fps: float, dup_share: float, good_fps: float | None) -> str:
+    """The low-frame-rate finding of a file whose frames partly repeat: both rates, led by what to change. A file
+    whose own rate is under the target leads with it (an 8 fps file with one repeat is an 8 fps file); a file at a
+    good rate whose repeats bring it under leads with the distinct pictures."""
+    distinct = nominal_fps * (1.0 - dup_share)
+    repeats = f"{100.0 * dup_share:.{1 if dup_share < 0.1 else 0}f}% of its frames repeat the one before"
+    if good_fps and nominal_fps < good_fps:
+        said = f"Frame rate is {nominal_fps:.1f} fps ({distinct:.1f} distinct pictures a second: {repeats})"
+    else:
+        said = (f"Frame rate is {distinct:.1f} distinct pictures a second: the file has {nominal_fps:.1f} fps, "
+                f"but {repeats}")
+    return (said + (f"; target at least {good_fps:g} fps" if good_fps else "")
+            + ". Record and export at 30 fps (or 24/25/60) without repeating frames.")
+
+
 def usual_interval_s(intervals: np.ndarray, fps: float) -> float:
     """The usual frame interval (s) that gaps and jitter are measured against: the mean of the intervals no longer
     than ``DROP_FACTOR`` x the mean of all (1 / ``fps``), so a long gap does not stretch it; 0 without intervals.
@@ -534,12 +549,8 @@ class Temporal(Extractor):
                                                                                      jitter_pct))
         if dup_share > 0 and nominal_fps > 0:  # the low-frame-rate finding names both rates
             good_fps = (ctx.config.get("targets", {}).get("visual.fps") or {}).get("good")
-            fv.events.setdefault("finding_messages", {})["visual.low_frame_rate"] = (
-                f"Frame rate is {nominal_fps * (1.0 - dup_share):.1f} distinct pictures a second: the file has "
-                f"{nominal_fps:.1f} fps, but {100.0 * dup_share:.{1 if dup_share < 0.1 else 0}f}% of its frames "
-                "repeat the one before"
-                + (f"; target at least {float(good_fps):g} fps" if good_fps else "")
-                + ". Record and export at 30 fps (or 24/25/60) without repeating frames.")
+            fv.events.setdefault("finding_messages", {})["visual.low_frame_rate"] = low_frame_rate_message(
+                nominal_fps, dup_share, None if good_fps is None else float(good_fps))
         # Frozen share per second, so feedback can place the frozen stretch.
         frozen_sec = per_second(t, (100.0 * frozen).tolist(), duration)
         fv.add_series("visual.frozen_pct", frozen_sec, step_s=1.0, unit="%")
