@@ -4,10 +4,15 @@
     PYTHONPATH=. .venv/bin/python scripts/verdict_stability.py [CLIP ...]   # default: ../shared/realclips/*.mp4
 
 Each copy is written to a temporary folder (with the clip's caption sidecar beside it), analysed like ``byteme score
---no-cache`` (OCR on, the shipped config and model) and compared with the original: overall score, tier, and the
-finding codes that appear or vanish. Originality findings are left out (the copies are near-duplicates of each
-other by design). Trimming changes what the opening shows, so hook findings may move there for a reason; a
-re-encode changes nothing a viewer sees. Nothing is asserted: the numbers go in the session notes.
+--no-cache`` (OCR on, the shipped config and model) and compared with the original: overall score, tier, the
+finding codes that appear or vanish (+/-) and the findings whose severity changes (~). Originality findings are
+left out (the copies are near-duplicates of each other by design). Trimming changes what the opening shows, so hook
+findings may move there for a reason; a re-encode changes nothing a viewer sees. Nothing is asserted: the numbers
+go in the session notes.
+
+The copies themselves are not the same bytes from run to run: libx264 (PyAV 14 here) made a different stream from
+the same input frames in about one run of three, with one thread too (realclip 3fe99801's copy read blockiness 3.3
+in one run and 2.6 in the next), so a finding right at its threshold on a copy may flip between runs of this script.
 """
 from __future__ import annotations
 
@@ -66,11 +71,11 @@ def reencode(src: Path, dst: Path, *, start_s: float = 0.0) -> None:
             out.mux(aout.encode())
 
 
-def verdict(path: Path, cfg: dict) -> tuple[float | None, str, set[str]]:
+def verdict(path: Path, cfg: dict) -> tuple[float | None, str, dict[str, str]]:
     from engine.library import analyze
 
     r = analyze(path, cfg, use_cache=False)
-    codes = {f.code for f in r.findings if not f.code.startswith("originality.")}
+    codes = {f.code: f.severity for f in r.findings if not f.code.startswith("originality.")}
     return (r.scores.overall, r.scores.tier, codes) if r.scores else (None, "failed", codes)
 
 
@@ -104,18 +109,22 @@ def main(argv=None) -> int:
                     row.append(f"{overall} {tier}")
                     continue
                 d = None if overall is None or base[0] is None else overall - base[0]
+                both = sorted(set(codes) & set(base[2]))
+                graded = [c for c in both if codes[c] != base[2][c]]
                 row.append(f"{tag} {d:+.1f}" + ("" if tier == base[1] else f" {base[1]}->{tier}")
-                           + "".join(f" +{c}" for c in sorted(codes - base[2]))
-                           + "".join(f" -{c}" for c in sorted(base[2] - codes)))
+                           + "".join(f" +{c}" for c in sorted(set(codes) - set(base[2])))
+                           + "".join(f" -{c}" for c in sorted(set(base[2]) - set(codes)))
+                           + "".join(f" ~{c}:{base[2][c]}->{codes[c]}" for c in graded))
                 if d is not None:
-                    moved.append((tag, abs(d), tier != base[1], codes != base[2]))
+                    moved.append((tag, abs(d), tier != base[1], set(codes) != set(base[2]), bool(graded)))
             print(" | ".join(row), flush=True)
     for tag in ("crf16", "trim0.5"):
         rows = [m for m in moved if m[0] == tag]
         if rows:
             print(f"{tag}: overall moved by {max(r[1] for r in rows):.1f} at most (mean "
                   f"{sum(r[1] for r in rows) / len(rows):.1f}); tier changed on {sum(r[2] for r in rows)}, "
-                  f"findings on {sum(r[3] for r in rows)} of {len(rows)} clips")
+                  f"findings on {sum(r[3] for r in rows)}, a severity on {sum(r[4] for r in rows)} of {len(rows)} "
+                  "clips")
     return 0
 
 
