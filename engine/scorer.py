@@ -308,7 +308,8 @@ def overall_weights(modalities: dict, cfg: dict, evidence: dict | None = None) -
     return out
 
 
-def overall_score(modalities: dict, cfg: dict, evidence: dict | None = None, *, ndigits: int | None = 1) -> float | None:
+def overall_score(modalities: dict, cfg: dict, evidence: dict | None = None, *,
+                  ndigits: int | None = 1) -> float | None:
     """The overall score. With ``evidence`` and a picture: the picture's score, lowered by each sound or text score
     under it as far as it weighs (``picture_led_overall``). Otherwise the weighted mean of the modalities that have a
     score, with the weights of ``overall_weights`` (the plain weights when nothing weighs: no picture, and sound and

@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     measured = {name: [(p, *features(p, cfg, args.cache, digest, not args.no_ocr)) for p in paths if p.is_file()]
                 for name, paths in folders}
     # The picture MOS of a rated clip comes from a model trained without it: the shipped model saw every realmos clip.
-    oof = P.out_of_fold_mos({p.name: {**P.feature_entry(fv), "mos": labels[p.name]} for p, _, fv in measured["realmos"]},
-                            P.flaw_pairs(cache_dir=args.pairs_cache))
+    rated = {p.name: {**P.feature_entry(fv), "mos": labels[p.name]} for p, _, fv in measured["realmos"]}
+    oof = P.out_of_fold_mos(rated, P.flaw_pairs(cache_dir=args.pairs_cache))
     for name, clips in measured.items():
         for path, info, fv in clips:
             if name == "realmos":

@@ -289,7 +289,8 @@ def rank_findings(findings: list[Finding], cfg: dict) -> list[Finding]:
     (``opinion_codes``) likewise, then the info lines in their order."""
     opinions = opinion_codes(cfg)
     ranked = sorted((f for f in findings if f.severity != "info"),
-                    key=lambda f: (not f.code.startswith(FILE_FINDING_PREFIX), f.code in opinions, -(f.points or 0.0), -(f.modality_points or 0.0),
+                    key=lambda f: (not f.code.startswith(FILE_FINDING_PREFIX), f.code in opinions,
+                                   -(f.points or 0.0), -(f.modality_points or 0.0),
                                    SEVERITY_ORDER.get(f.severity, 9)))
     return ranked + [f for f in findings if f.severity == "info"]
 

@@ -485,14 +485,15 @@ def test_still_shots_are_not_frozen(damage_set, source):
         assert damage_set["slides", "clean"].features.events["visual.cuts_s"] == pytest.approx([vh.SLIDE_CUT_S], abs=0.04)
 
 
-def _black_then_night(i, t_s, _rng=np.random.default_rng(7)):
-    """0.5 s of black, then a night scene between pillarbox bars: a dark ground (luma ~8) with a lit figure that
-    covers a tenth of the picture; the frame's mean luma (~5) is under any mean-luma black threshold."""
+def _black_then_night(i, t_s):
+    """0.5 s of black, then a night scene between pillarbox bars: a dark ground (luma ~8, grain seeded by the frame
+    number) with a lit figure that covers a tenth of the picture; the frame's mean luma (~5) is under any mean-luma
+    black threshold."""
     frame = np.zeros((vh.H, vh.W, 3), np.uint8)
     if t_s < 0.5:
         return frame
     x0, x1 = int(vh.W * 0.3), int(vh.W * 0.7)
-    ground = np.clip(8 + 3 * _rng.standard_normal((vh.H, x1 - x0)), 0, 255)
+    ground = np.clip(8 + 3 * np.random.default_rng(7 + i).standard_normal((vh.H, x1 - x0)), 0, 255)
     ground[int(vh.H * 0.4): int(vh.H * 0.5), :] = 90 + 20 * np.sin(i / 3.0)  # the lit figure, moving in brightness
     frame[:, x0:x1] = ground[..., None].astype(np.uint8)
     return frame

@@ -563,10 +563,12 @@ class ImageQuality(Extractor):
         MetricSpec("visual.luma_p95", "Highlight level (95th percentile)", "luma 0-255", 0, 255, None,
                    "95th percentile of luma: where the brightest tones sit."),
         MetricSpec("visual.clipped_highlights_pct", "Clipped highlights", "%", 0, 100, False,
-                   f"Share of the picture at luma >= {CLIPPED_HIGHLIGHT_LUMA} ({EXPOSURE_BLOCK_PX}x{EXPOSURE_BLOCK_PX} px averages).",
+                   f"Share of the picture at luma >= {CLIPPED_HIGHLIGHT_LUMA} "
+                   f"({EXPOSURE_BLOCK_PX}x{EXPOSURE_BLOCK_PX} px averages).",
                    plural=True),
         MetricSpec("visual.crushed_shadows_pct", "Crushed shadows", "%", 0, 100, False,
-                   f"Share of the picture at luma <= {CRUSHED_SHADOW_LUMA} ({EXPOSURE_BLOCK_PX}x{EXPOSURE_BLOCK_PX} px averages).",
+                   f"Share of the picture at luma <= {CRUSHED_SHADOW_LUMA} "
+                   f"({EXPOSURE_BLOCK_PX}x{EXPOSURE_BLOCK_PX} px averages).",
                    plural=True),
         MetricSpec("visual.contrast", "Contrast", "luma std", 0, 128, True,
                    "Standard deviation of luma: how far tones spread."),
