@@ -1,7 +1,8 @@
 """How much a verdict moves under changes nobody would see: each clip against a visually lossless re-encode of it
 (x264 CRF 16, audio re-encoded to AAC) and against the same re-encode with its first half second cut.
 
-    PYTHONPATH=. .venv/bin/python scripts/verdict_stability.py [CLIP ...]   # default: ../shared/realclips/*.mp4
+    PYTHONPATH=. .venv/bin/python scripts/verdict_stability.py [--metric NAME ...] [CLIP ...]
+    # default clips: ../shared/realclips/*.mp4; --metric prints that metric's value on each copy, in brackets
 
 Each copy is written to a temporary folder (with the clip's caption sidecar beside it), analysed like ``byteme score
 --no-cache`` (OCR on, the shipped config and model) and compared with the original: overall score, tier, the
@@ -71,17 +72,25 @@ def reencode(src: Path, dst: Path, *, start_s: float = 0.0) -> None:
             out.mux(aout.encode())
 
 
-def verdict(path: Path, cfg: dict) -> tuple[float | None, str, dict[str, str]]:
+def verdict(path: Path, cfg: dict, metrics=()) -> tuple[float | None, str, dict[str, str], list]:
+    """(overall, tier, {finding code: severity}, the values of ``metrics``) of one analysis of ``path``."""
     from engine.library import analyze
 
     r = analyze(path, cfg, use_cache=False)
     codes = {f.code: f.severity for f in r.findings if not f.code.startswith("originality.")}
-    return (r.scores.overall, r.scores.tier, codes) if r.scores else (None, "failed", codes)
+    values = [r.features.values.get(m) if r.features else None for m in metrics]
+    return (r.scores.overall, r.scores.tier, codes, values) if r.scores else (None, "failed", codes, values)
+
+
+def _fmt(values) -> str:
+    return " [" + " ".join("-" if v is None else f"{v:.3g}" for v in values) + "]" if values else ""
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("clips", nargs="*", type=Path)
+    ap.add_argument("--metric", action="append", default=[],
+                    help="also print this metric's value on each copy (repeatable), e.g. audio.beat_strength")
     args = ap.parse_args(argv)
     clips = args.clips or sorted((ROOT.parent / "shared" / "realclips").glob("*.mp4"))
     from engine.config import load_config
@@ -103,15 +112,15 @@ def main(argv=None) -> int:
                 for side in src.parent.glob(src.stem + ".*"):
                     if side.suffix != src.suffix:
                         shutil.copyfile(side, folder / side.name)
-                overall, tier, codes = verdict(dst, cfg)
+                overall, tier, codes, values = verdict(dst, cfg, args.metric)
                 if base is None:
                     base = (overall, tier, codes)
-                    row.append(f"{overall} {tier}")
+                    row.append(f"{overall} {tier}{_fmt(values)}")
                     continue
                 d = None if overall is None or base[0] is None else overall - base[0]
                 both = sorted(set(codes) & set(base[2]))
                 graded = [c for c in both if codes[c] != base[2][c]]
-                row.append(f"{tag} {d:+.1f}" + ("" if tier == base[1] else f" {base[1]}->{tier}")
+                row.append(f"{tag} {d:+.1f}{_fmt(values)}" + ("" if tier == base[1] else f" {base[1]}->{tier}")
                            + "".join(f" +{c}" for c in sorted(set(codes) - set(base[2])))
                            + "".join(f" -{c}" for c in sorted(set(base[2]) - set(codes)))
                            + "".join(f" ~{c}:{base[2][c]}->{codes[c]}" for c in graded))

@@ -13,7 +13,8 @@ from engine.synth import audio as synth_audio
 from engine.extractors.audio import levels as lv
 from engine.extractors.audio.analysis import AudioAnalysis, Loudness
 from engine.extractors.audio.content import (HUM_FLOOR_DB, SpeechMusic, SpeechMusicFrames, Noise, Rhythm, Timbre,
-                                             active_level, dropout_fill, mains_hum, rhythm, snr_db)
+                                             active_level, dropout_fill, mains_hum, pulse_clarity, rhythm,
+                                             snr_db)
 from engine.extractors.crossmodal.cuts_on_beats import align_cuts
 from engine.extractors.base import ClipContext
 from engine.features import FeatureVector
@@ -219,6 +220,13 @@ def test_click_track_at_120_bpm_gives_120_bpm():
     assert np.median(np.diff(r["beats_s"])) == pytest.approx(0.5, abs=0.02)
     # Beats land on the clicks (every 0.5 s), within one 20 ms frame.
     assert np.max(np.abs(np.asarray(r["beats_s"]) / 0.5 - np.round(np.asarray(r["beats_s"]) / 0.5))) * 0.5 <= 0.03
+
+
+@pytest.mark.parametrize("bpm", [50, 90, 150])
+def test_a_beat_is_clear_at_any_tempo_of_the_range(bpm):
+    """The beat strength reads the clearest beat period from 40 to 160 BPM, not only the tracker's tempo."""
+    y = synth.click_track(bpm=bpm, duration_s=10, sr=SR)
+    assert pulse_clarity(AudioAnalysis(y, SR).onset_envelope) > 0.7
 
 
 def test_speech_has_no_clear_beat():

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from engine import dsp, synth
-from engine.extractors.audio.analysis import ANALYSIS_RATE_HZ, HOP, MEL_RANGE_DB, N_MELS, AudioAnalysis
+from engine.extractors.audio.analysis import ANALYSIS_RATE_HZ, HOP, MEL_RANGE_DB, N_MELS, ONSET_RANGE_DB, AudioAnalysis
 
 librosa = pytest.importorskip("librosa")
 
@@ -33,13 +33,15 @@ def analyses():
     return {name: AudioAnalysis(make(), SR) for name, make in SIGNALS.items()}
 
 
-def librosa_log_mel(a: AudioAnalysis) -> np.ndarray:
+def librosa_log_mel(a: AudioAnalysis, top_db: float = MEL_RANGE_DB) -> np.ndarray:
     mel = librosa.feature.melspectrogram(S=a.power, sr=ANALYSIS_RATE_HZ, n_mels=N_MELS, fmax=ANALYSIS_RATE_HZ / 2)
-    return librosa.power_to_db(mel, ref=1.0, top_db=MEL_RANGE_DB)
+    return librosa.power_to_db(mel, ref=1.0, top_db=top_db)
 
 
 def librosa_onsets(a: AudioAnalysis) -> np.ndarray:
-    return librosa.onset.onset_strength(S=librosa_log_mel(a), sr=ANALYSIS_RATE_HZ, hop_length=HOP, center=False)
+    """librosa's onset strength of the log-mel spectrogram over the onsets' range (``ONSET_RANGE_DB``)."""
+    return librosa.onset.onset_strength(S=librosa_log_mel(a, ONSET_RANGE_DB), sr=ANALYSIS_RATE_HZ, hop_length=HOP,
+                                        center=False)
 
 
 # --- Mel spectrogram, dB, MFCC ---------------------------------------------------------------------------------------
