@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import copy
+import math
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -388,6 +390,29 @@ def test_the_frame_rate_finding_leads_with_what_to_change():
     assert "the file has" not in low_file and "target at least 23.5 fps" in low_file
     repeats = temporal.low_frame_rate_message(25.0, 0.4, 23.5)
     assert repeats.startswith("Frame rate is 15.0 distinct pictures a second: the file has 25.0 fps, but 40% of")
+
+
+@pytest.mark.parametrize("shape", [(160, 90), (90, 160), (128, 128)])
+@pytest.mark.parametrize("dx, dy", [(0, 0), (3, 0), (-2, 4)])
+def test_the_camera_path_reads_a_still_frame_as_still(shape, dx, dy):
+    """Thumbnail blocks of a vertical clip are 45 px wide, an odd DFT size: cv2.phaseCorrelate read two identical
+    frames as a 0.5 px move right (down on a landscape clip). The shake grid reads no move, and a real one as it
+    is, on both orientations."""
+    rng = np.random.default_rng(4)
+    h, w = shape
+    scene = cv2.GaussianBlur(rng.random((h + 20, w + 20), np.float32) * 255, (5, 5), 1.5)
+    a = scene[10:10 + h, 10:10 + w].copy()
+    b = scene[10 - dy:10 - dy + h, 10 - dx:10 - dx + w] + rng.normal(0, 1.0, (h, w)).astype(np.float32)
+    ex = temporal.Temporal()
+    ex.begin(SimpleNamespace(info=SimpleNamespace(rotation_deg=0, fps=30.0)))
+    ex._setup(shape)
+    sx, sy, r = ex._global_motion(a, b)
+    assert r > temporal.SHAKE_MIN_RESPONSE
+    assert sx == pytest.approx(dx, abs=0.35) and sy == pytest.approx(dy, abs=0.35)
+    ex.history.append((0.0, a))
+    ex.t = [0.0, 1 / 30]
+    ex._run_speed(b)  # the one kept frame is a frame step back
+    assert ex.run_speed[1] == pytest.approx(math.hypot(dx, dy), abs=0.35)
 
 
 def test_dark_clip_finding_cites_value_target_and_advice(visual_set):

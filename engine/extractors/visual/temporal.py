@@ -328,6 +328,7 @@ class Temporal(Extractor):
         self.first = None
         self.hook_changed = None
         self.blocks = []
+        self.shift_bias = (0.0, 0.0)
         self.crop = None
         self.next_crop_t = 0.0
         self.t, self.diff, self.diff2, self.changed, self.luma, self.cut = [], [], [], [], [], []
@@ -350,9 +351,16 @@ class Temporal(Extractor):
         win = cv2.createHanningWindow((bw, bh), cv2.CV_32F)
         # cv2.phaseCorrelate multiplies both inputs by the window in place (OpenCV 4.x), but only when it does not
         # pad them to an optimal DFT size first (then it works on padded copies): copy the blocks only then.
-        copy = cv2.getOptimalDFTSize(bh) == bh and cv2.getOptimalDFTSize(bw) == bw
+        fft_h, fft_w = cv2.getOptimalDFTSize(bh), cv2.getOptimalDFTSize(bw)
+        copy = fft_h == bh and fft_w == bw
         self.blocks = [(slice(y0 + r * bh, y0 + (r + 1) * bh), slice(x0 + c * bw, x0 + (c + 1) * bw), win, copy)
                        for r in range(rows) for c in range(cols)]
+        # cv2.phaseCorrelate (OpenCV 4.x) reads the shift from the middle of the padded block, size / 2, while the
+        # zero shift lies at size // 2: on an odd side every shift reads half a pixel too far right or down. The
+        # blocks of a 90 px wide vertical thumbnail are 45 px wide (45 = 3^2 x 5 is its own DFT size), so two
+        # identical frames read a 0.5 px move to the right, which the camera path summed into a steady pan and
+        # the speed around repeated frames counted as motion (tests/unit/test_visual.py).
+        self.shift_bias = (0.5 if fft_w % 2 else 0.0, 0.5 if fft_h % 2 else 0.0)
         self.crop = (y0, y1, x0, x1)
 
     def _update_crop(self, th: np.ndarray) -> None:
@@ -370,7 +378,7 @@ class Temporal(Extractor):
             pa, pb = (a[ys, xs].copy(), b[ys, xs].copy()) if copy else (a[ys, xs], b[ys, xs])
             (sx, sy), r = cv2.phaseCorrelate(pa, pb, win)
             if r >= SHAKE_MIN_RESPONSE:
-                res.append((sx, sy, r))
+                res.append((sx - self.shift_bias[0], sy - self.shift_bias[1], r))
         if not res:
             return 0.0, 0.0, 0.0
         # statistics.median on <= 6 values equals np.median (the mean of the two middle ones) at 1/20 of the cost.
@@ -390,7 +398,7 @@ class Temporal(Extractor):
             pa, pb = (old[ys, xs].copy(), th[ys, xs].copy()) if copy else (old[ys, xs], th[ys, xs])
             (sx, sy), r = cv2.phaseCorrelate(pa, pb, win)
             if r >= SHAKE_MIN_RESPONSE:
-                best = max(best, math.hypot(sx, sy))
+                best = max(best, math.hypot(sx - self.shift_bias[0], sy - self.shift_bias[1]))
         frames = len(self.history)  # the kept frames span this many frame steps up to this one
         self.run_speed[len(self.t) - 1] = best / frames
 
