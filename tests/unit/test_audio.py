@@ -12,7 +12,7 @@ from engine import synth
 from engine.synth import audio as synth_audio
 from engine.extractors.audio import levels as lv
 from engine.extractors.audio.analysis import AudioAnalysis, Loudness
-from engine.extractors.audio.content import (HUM_FLOOR_DB, SpeechMusic, SpeechMusicFrames, Noise, Rhythm, Timbre,
+from engine.extractors.audio.content import (FRAME_RATE_HZ, HUM_FLOOR_DB, SpeechMusic, SpeechMusicFrames, Noise, Rhythm, Timbre,
                                              active_level, dropout_fill, mains_hum, pulse_clarity, rhythm,
                                              snr_db)
 from engine.extractors.crossmodal.cuts_on_beats import align_cuts
@@ -227,6 +227,35 @@ def test_a_beat_is_clear_at_any_tempo_of_the_range(bpm):
     """The beat strength reads the clearest beat period from 40 to 160 BPM, not only the tracker's tempo."""
     y = synth.click_track(bpm=bpm, duration_s=10, sr=SR)
     assert pulse_clarity(AudioAnalysis(y, SR).onset_envelope) > 0.7
+
+
+@pytest.mark.parametrize("lead_s", [0.023, 0.3])
+def test_the_sound_starting_is_not_an_onset(lead_s):
+    """Music cut mid-bar and exported (encoder priming: ~23 ms of silence, then full level) or placed after a
+    pause: the jump out of the silence was the largest value of the onset envelope and lowered the beat strength
+    (here 0.88 -> 0.81 and 0.76; a real clip cut by half a second and re-encoded: 0.55 -> 0.34). It is left out:
+    the same beat strength as the music alone."""
+    m = synth.music_like(duration_s=6, sr=SR, bpm=100, seed=1)[int(0.37 * SR):]
+    alone = AudioAnalysis(m, SR).onset_envelope
+    env = AudioAnalysis(np.concatenate([np.zeros(int(lead_s * SR), np.float32), m]), SR).onset_envelope
+    start = int(lead_s * FRAME_RATE_HZ)
+    assert not env[:start + 1].any()  # nothing before the sound and at its first frame
+    assert pulse_clarity(env) == pytest.approx(pulse_clarity(alone), abs=0.03)
+
+
+def test_a_rhythm_in_noise_is_not_music():
+    """Traffic or an engine repeats too: noise swelling twice a second has a clear beat (pulse over 0.5) but no
+    tone, so it is neither music nor a tempo to cut to; a generated song with the same beat is both."""
+    t = np.arange(8 * SR) / SR
+    swell = (0.25 + np.exp(-((t % 0.5) / 0.06))).astype(np.float32)
+    noise = synth.pink_noise(duration_s=8, sr=SR, level_dbfs=-22, seed=6) * swell
+    fv = features(noise, (Loudness, SpeechMusic, Noise, Rhythm))
+    assert fv.values["audio.beat_strength"] > 0.5
+    assert fv.values["audio.music_presence_pct"] < 5
+    assert fv.values["audio.tempo_bpm"] is None and fv.events["audio.beats_s"] == []
+    song = features(synth.music_like(duration_s=8, sr=SR, bpm=120, seed=2), (Loudness, SpeechMusic, Rhythm))
+    assert song.values["audio.music_presence_pct"] > 90
+    assert song.values["audio.tempo_bpm"] == pytest.approx(120, abs=2)
 
 
 def test_speech_has_no_clear_beat():

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from engine import dsp, synth
-from engine.extractors.audio.analysis import ANALYSIS_RATE_HZ, HOP, MEL_RANGE_DB, N_MELS, ONSET_RANGE_DB, AudioAnalysis
+from engine.extractors.audio.analysis import (ANALYSIS_RATE_HZ, HOP, MEL_RANGE_DB, N_MELS, ONSET_RANGE_DB,
+                                             SOUND_START_RANGE_DB, AudioAnalysis)
 
 librosa = pytest.importorskip("librosa")
 
@@ -39,9 +40,14 @@ def librosa_log_mel(a: AudioAnalysis, top_db: float = MEL_RANGE_DB) -> np.ndarra
 
 
 def librosa_onsets(a: AudioAnalysis) -> np.ndarray:
-    """librosa's onset strength of the log-mel spectrogram over the onsets' range (``ONSET_RANGE_DB``)."""
-    return librosa.onset.onset_strength(S=librosa_log_mel(a, ONSET_RANGE_DB), sr=ANALYSIS_RATE_HZ, hop_length=HOP,
-                                        center=False)
+    """librosa's onset strength of the log-mel spectrogram over the onsets' range (``ONSET_RANGE_DB``), with the
+    sound's start left out as ``AudioAnalysis.onset_envelope`` does (up to the first frame within
+    ``SOUND_START_RANGE_DB`` of the 90th percentile of frame power, and one frame more)."""
+    env = librosa.onset.onset_strength(S=librosa_log_mel(a, ONSET_RANGE_DB), sr=ANALYSIS_RATE_HZ, hop_length=HOP,
+                                       center=False)
+    p = a.frame_power
+    env[:int(np.argmax(p >= np.percentile(p, 90) / 10 ** (SOUND_START_RANGE_DB / 10))) + 2] = 0.0
+    return env
 
 
 # --- Mel spectrogram, dB, MFCC ---------------------------------------------------------------------------------------
