@@ -38,6 +38,14 @@ WINDOW_S = 1.0
 SPEECH_MIN_MOD_DB = 4.0
 #: The envelope floor, dB under the active level: deeper dips than this are not counted as modulation.
 MOD_FLOOR_DB = 50.0
+#: The sound arriving at the start of a clip (out of silence or a fade-in) is one step, not syllables: the
+#: modulation envelope holds its level until the sound has arrived: the first frame within SOUND_ARRIVAL_DB of the
+#: active level, and on while the level still rises by SOUND_ARRIVAL_RISE_DB or more a frame. The step alone read
+#: as half a second of speech at the start of four music clips of ../shared/realclips (1e719ead's fade-in, 909c1cd9,
+#: dover_HyZM's 60 ms rise, 59d4fdb6's 0.2 s of digital silence), which credited them with early words; the voice
+#: that opens 421c8b59 is found from 0.14 s (0.08 s before).
+SOUND_ARRIVAL_DB = 20.0
+SOUND_ARRIVAL_RISE_DB = 3.0
 #: Voiced speech is harmonic: the spectral flatness of the speech band is low (white noise gives ~0.56 for a
 #: periodogram). A window is voiced when its median flatness is under this.
 VOICED_MAX_FLATNESS = 0.3
@@ -361,10 +369,23 @@ class SpeechMusicFrames:
         level, _ = active_level(frame_power)
         floor = level * 10 ** (-MOD_FLOOR_DB / 10)
         env = _db(self.moving + floor)
+        # The sound arriving is not a syllable: the envelope holds its level until the sound has arrived (see
+        # SOUND_ARRIVAL_DB).
+        arrived = np.flatnonzero(np.asarray(frame_power) >= level * 10 ** (-SOUND_ARRIVAL_DB / 10)) if level > 0 \
+            else np.zeros(0, int)
+        if arrived.size:
+            lv = _db(np.asarray(frame_power, dtype=np.float64))
+            i = int(arrived[0])
+            while i + 1 < len(lv) and lv[i + 1] - lv[i] >= SOUND_ARRIVAL_RISE_DB:
+                i += 1
+            env[:i] = env[i]
         bp = uniform_filter1d(env, MOD_FAST_FRAMES, mode="nearest") - uniform_filter1d(env, MOD_SLOW_FRAMES,
                                                                                        mode="nearest")
         # max(0, .): the running mean of a square can dip a few ulps under 0 (was a NaN and a RuntimeWarning).
-        self.modulation_db = np.sqrt(np.maximum(uniform_filter1d(bp * bp, win, mode="nearest"), 0.0))
+        # The mean over the window's frames inside the clip (a window at the clip's edge is not padded with copies
+        # of its first or last frame, which counted the first frame's value half a window over).
+        inside = uniform_filter1d(np.ones(n), win, mode="constant")
+        self.modulation_db = np.sqrt(np.maximum(uniform_filter1d(bp * bp, win, mode="constant") / inside, 0.0))
         # Flatness of the moving part only: a voice's harmonics are tonal, hi-hats and noise bursts are not.
         # (Geometric over arithmetic mean over the bins: np.mean(..., axis=0) is the sum divided by the count.)
         flat = np.exp(log_moving / len(bins)) / (self.moving / len(bins) + 1e-20)
