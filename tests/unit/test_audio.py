@@ -12,9 +12,9 @@ from engine import synth
 from engine.synth import audio as synth_audio
 from engine.extractors.audio import levels as lv
 from engine.extractors.audio.analysis import AudioAnalysis, Loudness
-from engine.extractors.audio.content import (FRAME_RATE_HZ, HUM_FLOOR_DB, SpeechMusic, SpeechMusicFrames, Noise, Rhythm, Timbre,
-                                             active_level, dropout_fill, mains_hum, pulse_clarity, rhythm,
-                                             snr_db)
+from engine.extractors.audio.content import (FRAME_RATE_HZ, HUM_FLOOR_DB, SpeechMusic, SpeechMusicFrames, Noise,
+                                             Rhythm, Timbre, active_level, dropout_fill, mains_hum, pulse_clarity,
+                                             rhythm, snr_db)
 from engine.extractors.crossmodal.cuts_on_beats import align_cuts
 from engine.extractors.base import ClipContext
 from engine.features import FeatureVector
